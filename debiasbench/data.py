@@ -1,0 +1,81 @@
+"""Locate data files (data dir, then cache, then source URL) and verify their checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from debiasbench.errors import DataError
+from debiasbench.interfaces import DataFile
+from debiasbench.paths import cache_dir as default_cache_dir
+from debiasbench.paths import data_dir as default_data_dir
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class DataLocator:
+    """Finds :class:`DataFile` s for data-set plugins and checks each file once per process."""
+
+    def __init__(self, data_dir: Path | str | None = None, cache_dir: Path | str | None = None, download: bool = True) -> None:
+        self.data_dir = default_data_dir(data_dir)
+        self.cache_dir = default_cache_dir(cache_dir) / "data"
+        self.download = download and os.environ.get("DEBIASBENCH_OFFLINE", "") in ("", "0")
+        self._checked: dict[str, tuple[Path, str]] = {}
+
+    def path(self, file: DataFile) -> Path:
+        """The verified local path of ``file``; raises DataError with one actionable line."""
+        if file.relpath in self._checked:
+            return self._checked[file.relpath][0]
+        candidates = []
+        if self.data_dir is not None:
+            candidates.append(self.data_dir / file.relpath)
+        candidates.append(self.cache_dir / file.relpath)
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            found = self._fetch(file)
+        digest = sha256_file(found)
+        if file.sha256 and digest != file.sha256:
+            raise DataError(
+                f"checksum mismatch for {found}: sha256 {digest[:12]}..., expected {file.sha256[:12]}...; "
+                "replace the file with the original release"
+            )
+        self._checked[file.relpath] = (found, digest)
+        return found
+
+    def checksum(self, file: DataFile) -> str:
+        """sha256 of the file actually used (recorded with every result)."""
+        self.path(file)
+        return self._checked[file.relpath][1]
+
+    def _fetch(self, file: DataFile) -> Path:
+        where = f"DEBIASBENCH_DATA ({self.data_dir})" if self.data_dir else "DEBIASBENCH_DATA (unset)"
+        if not file.url or not self.download:
+            raise DataError(
+                f"missing data file {file.relpath}: not found under {where} or the cache {self.cache_dir}; "
+                "set DEBIASBENCH_DATA or --data-dir to the folder that holds it"
+            )
+        target = self.cache_dir / file.relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".download-")
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(file.url, timeout=30) as response:  # noqa: S310
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+            os.replace(tmp, target)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise DataError(
+                f"missing data file {file.relpath}: not under {where} or the cache, and downloading "
+                f"{file.url} failed ({exc.__class__.__name__}); set DEBIASBENCH_DATA or --data-dir"
+            ) from None
+        return target

@@ -1,0 +1,66 @@
+"""The hooks a debiasbench plugin implements.
+
+Each hook receives a ``register`` callback and calls it once per object it provides::
+
+    from debiasbench import hookimpl
+
+    @hookimpl
+    def register_metrics(register):
+        register(MyMetric())
+
+A plugin is a module named by an entry point in the ``debiasbench`` group::
+
+    [project.entry-points.debiasbench]
+    my-plugin = "my_package.plugin"
+
+The first-party plugins register exactly this way, so they prove the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+PROJECT = "debiasbench"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+Register = Callable[[Any], None]
+
+
+@hookspec
+def register_methods(register: Register) -> None:
+    """Register :class:`~debiasbench.interfaces.UnlearningMethod` instances."""
+
+
+@hookspec
+def register_models(register: Register) -> None:
+    """Register :class:`~debiasbench.interfaces.ModelProvider` instances."""
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register :class:`~debiasbench.interfaces.Metric` instances."""
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register :class:`~debiasbench.interfaces.Dataset` instances (forget sets and evaluation data)."""
+
+
+@hookspec
+def register_span_selectors(register: Register) -> None:
+    """Register :class:`~debiasbench.interfaces.SpanSelector` instances."""
+
+
+HOOK_KINDS: dict[str, str] = {
+    "register_methods": "method",
+    "register_models": "model",
+    "register_metrics": "metric",
+    "register_datasets": "dataset",
+    "register_span_selectors": "selector",
+}
+"""Which registry kind each hook fills."""

@@ -1,0 +1,352 @@
+"""What a plugin provides: the typed interface of each plugin kind, in one file.
+
+A plugin author reads this file and ``hookspecs.py`` and nothing else. Five kinds exist:
+
+* :class:`ModelProvider`  -- loads a causal LM into a :class:`ModelHandle`;
+* :class:`Metric`         -- scores a model and returns :class:`MetricRow` s per domain;
+* :class:`Dataset`        -- a data set (:class:`ForgetSet` for unlearning, :class:`EvalDataset`
+  for benchmarks) whose files are located and checksum-checked by :class:`DataLocatorProto`;
+* :class:`SpanSelector`   -- picks which tokens of a forget text are "the harmful part";
+* :class:`UnlearningMethod` -- changes a model's weights given forget (and retain) texts.
+
+Nothing here imports torch: the CLI must stay fast, so heavy imports happen inside methods.
+Typed options are plain dataclasses; every field needs a default and a ``help`` entry in its
+``metadata`` so the CLI can validate ``-o key=value`` and the docs can list them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import pyarrow
+
+    from debiasbench.registry import Registry
+
+
+@dataclass
+class NoOptions:
+    """Options class for a plugin object that takes none."""
+
+
+def option(default: Any, help: str, **kwargs: Any) -> Any:
+    """A documented dataclass field for typed plugin options (``-o key=value``)."""
+    if isinstance(default, (list, dict, set)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **kwargs})
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+class Named:
+    """Shared by every registrable object: a unique name per kind, aliases, a one-line description."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    description: ClassVar[str] = ""
+    Options: ClassVar[type] = NoOptions
+
+
+# --------------------------------------------------------------------------- models
+
+
+@dataclass
+class ModelSettings:
+    """How to load a model; filled from the CLI (``--device``, ``--dtype``, ...)."""
+
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    dtype: str = "float32"  # float32 | bfloat16 | float16
+    trust_remote_code: bool = False
+    cache_dir: Path | None = None  # the toolkit cache (DEBIASBENCH_CACHE); None = default
+    seed: int = 0
+
+
+@dataclass
+class ModelHandle:
+    """A loaded causal LM plus everything metrics and methods need to use it correctly.
+
+    ``prefix_token_id`` is the single context token of SPEC section 2 (BOS, or end-of-text
+    where BOS is absent or a chat marker). ``fingerprint`` identifies the exact weights, so
+    cached baseline evaluations are reused only for the same model.
+    """
+
+    model: Any  # transformers.PreTrainedModel (causal LM), in eval mode
+    tokenizer: Any  # transformers.PreTrainedTokenizerBase; pad token set
+    name: str  # what the user asked for (registry name, hub id, path)
+    source: str  # what was actually loaded (resolved path or hub id@revision)
+    provider: str  # the ModelProvider that loaded it
+    prefix_token_id: int
+    device: str  # torch device string actually used
+    dtype: str  # float32 | bfloat16 | float16
+    fingerprint: str
+    max_length: int  # usable context length in tokens
+    info: dict[str, Any] = field(default_factory=dict)  # anything worth recording (revision, ...)
+
+    def save(self, directory: Path) -> None:
+        """Write the model in Hugging Face layout with safetensors weights (no pickle)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(directory, safe_serialization=True)
+        self.tokenizer.save_pretrained(directory)
+
+
+class ModelProvider(Named, ABC):
+    """Loads models. Registered names (``smollm2-135m-q4``) are matched first; then each
+    provider's :meth:`claims` is asked whether it understands an arbitrary spec (a hub id,
+    a directory, a ``.gguf`` path)."""
+
+    def claims(self, spec: str) -> bool:
+        """True when this provider can load ``spec`` although it is not a registered name."""
+        return False
+
+    @abstractmethod
+    def load(self, spec: str, settings: ModelSettings) -> ModelHandle:
+        """Load ``spec``; raise :class:`debiasbench.errors.DebiasbenchError` with one clear line on failure."""
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A file a data set reads: where it lives under the data directory, its checksum, its origin."""
+
+    relpath: str  # relative to the data dir, e.g. "crows_pairs/crows_pairs_anonymized.csv"
+    sha256: str | None = None  # expected checksum; None = not checked
+    url: str | None = None  # download source when neither data dir nor cache has it
+
+
+class DataLocatorProto(Protocol):
+    """Finds data files: the data dir (``--data-dir`` / ``DEBIASBENCH_DATA``), else the cache,
+    else the source URL. Verifies the sha256 and raises ``DataError`` with one line."""
+
+    def path(self, file: DataFile) -> Path: ...
+
+    def checksum(self, file: DataFile) -> str: ...
+
+
+class Dataset(Named, ABC):
+    """A data set plugin. ``role`` says what it is for; ``files`` are located by the core."""
+
+    role: ClassVar[Literal["forget", "eval"]]
+    files: ClassVar[tuple[DataFile, ...]] = ()
+    license: ClassVar[str] = ""
+    citation: ClassVar[str] = ""
+
+
+class EvalDataset(Dataset):
+    """Benchmark data (CrowS-Pairs, StereoSet, WikiText-2). Metrics look it up by name."""
+
+    role: ClassVar[Literal["forget", "eval"]] = "eval"
+
+    @abstractmethod
+    def load(self, data: DataLocatorProto) -> Any:
+        """Return the parsed records (a list of dataclasses, a string, ...)."""
+
+
+@dataclass(frozen=True)
+class ForgetText:
+    """One hateful text to unlearn. ``spans`` are character spans marked harmful by the data set
+    (HateCheck ``focus_words``); ``None`` when the data set has no annotation."""
+
+    text: str
+    domain: str  # canonical domain, e.g. "gender"
+    group: str  # the targeted group as the data set names it, e.g. "women"
+    spans: tuple[tuple[int, int], ...] | None = None
+    source: str = ""  # data set name
+
+
+class ForgetSet(Dataset):
+    """Hate speech aimed at groups, by domain, plus neutral retain text about the same groups."""
+
+    role: ClassVar[Literal["forget", "eval"]] = "forget"
+
+    @abstractmethod
+    def domains(self) -> tuple[str, ...]:
+        """Domains this set has texts for."""
+
+    @abstractmethod
+    def load_forget(self, data: DataLocatorProto, domain: str, split: str | None = None) -> list[ForgetText]:
+        """Hateful texts for ``domain`` (all splits when ``split`` is None)."""
+
+    def load_retain(self, data: DataLocatorProto, domain: str) -> list[str]:
+        """Neutral texts about the same groups (never evaluation text); empty when none."""
+        return []
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """One number a metric reports, with its ideal value so ``compare`` hard-codes nothing.
+
+    ``better``: ``closer`` (distance to ``ideal`` should shrink, e.g. CrowS 50), ``higher``
+    (e.g. LMS, ideal 100) or ``lower`` (perplexity; ``ideal`` may be None).
+    """
+
+    name: str  # e.g. "crows-pairs" or "stereoset-intra.ss"
+    ideal: float | None
+    better: Literal["closer", "higher", "lower"]
+    description: str = ""
+    unit: str = ""
+
+
+@dataclass
+class MetricRow:
+    """One value for one evaluated domain (``all`` for the overall figure)."""
+
+    domain: str
+    measure: str
+    value: float
+    n: int  # pairs, examples or scored tokens
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+@dataclass
+class MetricResult:
+    """What :meth:`Metric.evaluate` returns. ``protocol`` records every choice that changes the
+    numbers (scoring convention, window, stride, subset ...); ``examples`` is an optional
+    per-pair / per-example Arrow table for ``--save-examples``."""
+
+    rows: list[MetricRow]
+    protocol: dict[str, Any]
+    data_checksums: dict[str, str] = field(default_factory=dict)
+    examples: pyarrow.Table | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+ProgressFactory = Callable[..., Any]
+"""``progress(description, total=None)`` -> a context manager with ``advance(n=1, **fields)``."""
+
+
+@dataclass
+class EvalContext:
+    """Everything a metric needs besides the model and its own options."""
+
+    data: DataLocatorProto
+    registry: Registry
+    domains: tuple[str, ...] | None = None  # evaluated domains; None = every domain the data has
+    limit: int | None = None  # at most this many pairs/examples per domain (seeded subset; quick runs, probes)
+    seed: int = 0
+    save_examples: bool = False
+    progress: ProgressFactory | None = None
+
+
+class Metric(Named, ABC):
+    """A bias or quality measurement. ``measures`` declares every measure name it reports."""
+
+    measures: ClassVar[tuple[MeasureSpec, ...]]
+    datasets: ClassVar[tuple[str, ...]] = ()  # EvalDataset names it reads (their checksums key the baseline cache)
+
+    @abstractmethod
+    def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
+        """Score ``model``; ``options`` is an instance of ``self.Options``."""
+
+    def protocol_key(self, ctx: EvalContext, options: Any) -> dict[str, Any]:
+        """What, besides model and data checksums, decides the numbers (used for the baseline cache)."""
+        return {"options": dataclasses.asdict(options), "domains": ctx.domains, "limit": ctx.limit, "seed": ctx.seed}
+
+
+# --------------------------------------------------------------------------- span selectors
+
+
+@dataclass
+class TokenizedText:
+    """A forget text with its token ids (no special tokens) and each token's character span."""
+
+    item: ForgetText
+    input_ids: list[int]
+    offsets: list[tuple[int, int]]
+
+
+@dataclass
+class SelectorContext:
+    """What a selector may use: the model (counterfactual), the data (lexicon), a seed, options."""
+
+    model: ModelHandle | None
+    data: DataLocatorProto
+    registry: Registry
+    domain: str
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class SpanSelector(Named, ABC):
+    """Decides which tokens of each forget text are unlearned."""
+
+    @abstractmethod
+    def select(self, items: Sequence[TokenizedText], ctx: SelectorContext) -> list[list[bool]]:
+        """One boolean per token of each item: True = unlearn this token."""
+
+
+# --------------------------------------------------------------------------- unlearning methods
+
+
+@dataclass
+class StepInfo:
+    """One optimisation step, reported to the orchestrator (progress bar, trajectory)."""
+
+    step: int
+    epoch: int
+    forget_loss: float  # the method's forget objective on this batch (mean selected-token log-prob for GA)
+    retain_loss: float | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class UnlearnOutcome:
+    """How unlearning ended: steps taken and why it stopped (``steps``, ``forget-loss``,
+    ``retain-ppl``, ``probe``...). ``history`` is every StepInfo."""
+
+    steps: int
+    stop_reason: str
+    history: list[StepInfo] = field(default_factory=list)
+    selected_tokens: int = 0
+    total_tokens: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class UnlearnContext:
+    """What the orchestrator hands a method besides the model and its options.
+
+    ``on_step`` must be called after every optimisation step; it returns True when the
+    orchestrator wants the method to stop (the stop reason is then ``callback``).
+    ``selector`` is the resolved span selector (``None`` for methods that take no selector).
+    """
+
+    forget: list[ForgetText]
+    retain: list[str]
+    selector: SpanSelector | None
+    selector_ctx: SelectorContext | None
+    registry: Registry
+    seed: int = 0
+    on_step: Callable[[StepInfo], bool] = lambda info: False
+    progress: ProgressFactory | None = None
+
+
+class UnlearningMethod(Named, ABC):
+    """Changes the weights of ``model.model`` in place. ``Options`` is a dataclass of typed,
+    documented options; a field called ``selector`` is resolved by the core to a SpanSelector."""
+
+    needs_retain: ClassVar[bool] = False
+
+    @abstractmethod
+    def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
+        """Run until a stopping rule fires; raise ``TrainingDiverged`` on NaN/inf loss."""
+
+
+KINDS: tuple[str, ...] = ("method", "model", "metric", "dataset", "selector")
+"""Registry kinds, in the order ``debiasbench plugins`` lists them."""
+
+KIND_BASES: dict[str, type] = {
+    "method": UnlearningMethod,
+    "model": ModelProvider,
+    "metric": Metric,
+    "dataset": Dataset,
+    "selector": SpanSelector,
+}

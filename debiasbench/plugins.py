@@ -1,0 +1,160 @@
+"""Load plugins from the ``debiasbench`` entry-point group, each in isolation.
+
+A plugin that fails to import or to register is recorded (``debiasbench plugins`` shows
+why) and skipped, so one broken third-party package cannot break the CLI. Set
+``DEBIASBENCH_STRICT_PLUGINS=1`` to turn such failures into errors, and
+``DEBIASBENCH_DISABLE_PLUGINS=a,b`` to skip plugins by entry-point name.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from debiasbench import hookspecs
+from debiasbench.errors import PluginError
+from debiasbench.registry import Registry
+
+ENTRY_POINT_GROUP = "debiasbench"
+
+
+@dataclass
+class PluginStatus:
+    """What happened when one plugin was loaded."""
+
+    name: str  # entry-point name
+    module: str
+    distribution: str
+    version: str
+    status: str = "ok"  # ok | error | disabled
+    error: str | None = None
+    provides: dict[str, list[str]] = field(default_factory=dict)  # kind -> names
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+            "status": self.status,
+            "error": self.error,
+            "provides": self.provides,
+        }
+
+
+@dataclass
+class LoadedPlugins:
+    """The registry built from every plugin that loaded, plus each plugin's status."""
+
+    registry: Registry
+    statuses: list[PluginStatus]
+
+    def versions(self) -> dict[str, str]:
+        """Plugin name -> "distribution version", recorded with every run."""
+        return {s.name: f"{s.distribution} {s.version}" for s in self.statuses if s.status == "ok"}
+
+
+def _env_list(name: str) -> set[str]:
+    return {part.strip() for part in os.environ.get(name, "").split(",") if part.strip()}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def load_plugins(extra: dict[str, Any] | None = None, entry_points: list[Any] | None = None) -> LoadedPlugins:
+    """Import every plugin and collect its registrations into a fresh :class:`Registry`.
+
+    ``extra`` maps names to already-imported plugin modules or objects (tests use it);
+    ``entry_points`` overrides discovery (tests use it too).
+    """
+    strict = os.environ.get("DEBIASBENCH_STRICT_PLUGINS", "") not in ("", "0", "false")
+    disabled = _env_list("DEBIASBENCH_DISABLE_PLUGINS")
+    registry = Registry()
+    statuses: list[PluginStatus] = []
+    if entry_points is None:
+        entry_points = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+    candidates: list[tuple[PluginStatus, Any]] = []
+    seen: set[str] = set()
+    for ep in entry_points:
+        if ep.name in seen:  # the same distribution found twice on sys.path
+            continue
+        seen.add(ep.name)
+        dist = getattr(ep, "dist", None)
+        status = PluginStatus(
+            name=ep.name,
+            module=ep.value,
+            distribution=dist.metadata["Name"] if dist is not None else "?",
+            version=dist.version if dist is not None else "?",
+        )
+        statuses.append(status)
+        if ep.name in disabled:
+            status.status = "disabled"
+            continue
+        try:
+            candidates.append((status, ep.load()))
+        except Exception as exc:  # noqa: BLE001 - isolation is the point
+            _fail(status, exc, strict, "import")
+    for name, module in (extra or {}).items():
+        status = PluginStatus(name=name, module=getattr(module, "__name__", repr(module)), distribution="(in-process)", version="")
+        statuses.append(status)
+        if name in disabled:
+            status.status = "disabled"
+            continue
+        candidates.append((status, module))
+
+    for status, module in candidates:
+        _register_one(registry, status, module, strict)
+    return LoadedPlugins(registry=registry, statuses=statuses)
+
+
+def _register_one(registry: Registry, status: PluginStatus, module: Any, strict: bool) -> None:
+    """Call each registration hook of one plugin; on any failure undo what it registered."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    try:
+        pm.register(module, name=status.name)
+        for hook_name, kind in hookspecs.HOOK_KINDS.items():
+            caller = getattr(pm.hook, hook_name)
+
+            def register(obj: Any, _kind: str = kind) -> None:
+                entry = registry.add(_kind, obj, status.name)
+                status.provides.setdefault(_kind, []).append(entry.name)
+
+            caller(register=register)
+    except Exception as exc:  # noqa: BLE001 - isolation is the point
+        registry.remove_provider(status.name)
+        status.provides = {}
+        _fail(status, exc, strict, "registration")
+
+
+def _fail(status: PluginStatus, exc: BaseException, strict: bool, stage: str) -> None:
+    status.status = "error"
+    status.error = f"{stage} failed: {_one_line(exc)}"
+    if os.environ.get("DEBIASBENCH_DEBUG"):
+        traceback.print_exception(exc)
+    if strict:
+        raise PluginError(f"plugin {status.name!r} ({status.module}): {status.error}") from exc
+
+
+_CACHED: LoadedPlugins | None = None
+
+
+def get_plugins(refresh: bool = False) -> LoadedPlugins:
+    """Process-wide plugin state, loaded once."""
+    global _CACHED
+    if _CACHED is None or refresh:
+        _CACHED = load_plugins()
+    return _CACHED
+
+
+def get_registry() -> Registry:
+    """The process-wide registry (loads plugins on first use)."""
+    return get_plugins().registry

@@ -1,0 +1,110 @@
+"""Name -> object tables, one per plugin kind.
+
+Names are unique per kind: a second registration of a name or alias is rejected with an
+error naming both providers. Unknown names fail with a did-you-mean suggestion (exit 2).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from debiasbench.errors import DuplicateNameError, UnknownNameError
+from debiasbench.interfaces import KIND_BASES, KINDS
+
+
+@dataclass
+class Entry:
+    """A registered object and the plugin that provided it."""
+
+    kind: str
+    name: str
+    obj: Any
+    provider: str  # plugin (entry point) name
+
+
+class Registry:
+    """All registered methods, models, metrics, data sets and span selectors."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
+        self._aliases: dict[str, dict[str, str]] = {k: {} for k in KINDS}
+
+    def add(self, kind: str, obj: Any, provider: str) -> Entry:
+        """Register ``obj`` under its ``name`` and ``aliases``; reject duplicates and wrong types."""
+        if kind not in KIND_BASES:
+            raise ValueError(f"unknown plugin kind {kind!r}")
+        base = KIND_BASES[kind]
+        if not isinstance(obj, base):
+            raise TypeError(f"{provider} registered {obj!r} as a {kind}, but it is not a {base.__name__}")
+        name = getattr(obj, "name", None)
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{provider} registered a {kind} without a name")
+        for key in (name, *obj.aliases):
+            owner = self._owner(kind, key)
+            if owner is not None:
+                raise DuplicateNameError(
+                    f"{kind} name {key!r} is registered twice: by plugin {owner.provider!r} "
+                    f"and by plugin {provider!r}; disable one with DEBIASBENCH_DISABLE_PLUGINS"
+                )
+        entry = Entry(kind, name, obj, provider)
+        self._entries[kind][name] = entry
+        for alias in obj.aliases:
+            self._aliases[kind][alias] = name
+        return entry
+
+    def _owner(self, kind: str, key: str) -> Entry | None:
+        if key in self._entries[kind]:
+            return self._entries[kind][key]
+        if key in self._aliases[kind]:
+            return self._entries[kind][self._aliases[kind][key]]
+        return None
+
+    def remove_provider(self, provider: str) -> None:
+        """Drop everything one plugin registered (used when its registration fails half-way)."""
+        for kind in KINDS:
+            for name in [n for n, e in self._entries[kind].items() if e.provider == provider]:
+                del self._entries[kind][name]
+                for alias in [a for a, target in self._aliases[kind].items() if target == name]:
+                    del self._aliases[kind][alias]
+
+    def find(self, kind: str, name: str) -> Entry | None:
+        """The entry for ``name`` or an alias of it, or None."""
+        return self._owner(kind, name)
+
+    def get(self, kind: str, name: str) -> Any:
+        """The object registered as ``name``; unknown names raise with a did-you-mean hint."""
+        entry = self._owner(kind, name)
+        if entry is None:
+            raise UnknownNameError(self.unknown_message(kind, name))
+        return entry.obj
+
+    def unknown_message(self, kind: str, name: str) -> str:
+        """``unknown method 'mlm-unlern'; did you mean 'mlm-unlearn'?`` (or the list of names)."""
+        known = self.names(kind, with_aliases=True)
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        if close:
+            target = self._owner(kind, close[0])
+            suggestion = target.name if target is not None else close[0]
+            return f"unknown {kind} {name!r}; did you mean {suggestion!r}?"
+        listing = ", ".join(self.names(kind)) or "none registered"
+        return f"unknown {kind} {name!r}; known {kind}s: {listing} (see `debiasbench list {kind}s`)"
+
+    def names(self, kind: str, with_aliases: bool = False) -> list[str]:
+        """Registered names of one kind, sorted."""
+        names = list(self._entries[kind])
+        if with_aliases:
+            names += list(self._aliases[kind])
+        return sorted(names)
+
+    def entries(self, kind: str) -> Iterator[Entry]:
+        """Entries of one kind in name order."""
+        for name in sorted(self._entries[kind]):
+            yield self._entries[kind][name]
+
+    def all_entries(self) -> Iterator[Entry]:
+        """Every entry, kind by kind."""
+        for kind in KINDS:
+            yield from self.entries(kind)

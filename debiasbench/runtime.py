@@ -1,0 +1,52 @@
+"""Device, dtype and seeding helpers (torch is imported only when these are called)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from debiasbench.errors import DebiasbenchError
+
+DTYPES = ("float32", "bfloat16", "float16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(name: str = "auto") -> str:
+    """``auto`` -> cuda if available, else mps, else cpu; an unavailable device is one clear error."""
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    base = name.split(":")[0]
+    if base not in DEVICES:
+        raise DebiasbenchError(f"unknown device {name!r}; use one of {', '.join(DEVICES)}")
+    if base == "cuda" and not torch.cuda.is_available():
+        raise DebiasbenchError("--device cuda asked for, but torch sees no CUDA device; use --device auto or cpu")
+    if base == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise DebiasbenchError("--device mps asked for, but MPS is not available; use --device auto or cpu")
+    return name
+
+
+def torch_dtype(name: str) -> Any:
+    """``float32`` -> torch.float32, etc."""
+    import torch
+
+    if name not in DTYPES:
+        raise DebiasbenchError(f"unknown dtype {name!r}; use one of {', '.join(DTYPES)}")
+    return getattr(torch, name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA) so CPU runs are deterministic."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
