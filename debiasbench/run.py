@@ -92,6 +92,8 @@ def plan_run(config: RunConfig, plugins: LoadedPlugins | None = None) -> Plan:
     if config.preset not in PRESETS:
         raise UnknownNameError(f"unknown preset {config.preset!r}; choose from {', '.join(PRESETS)}")
     preset = PRESETS[config.preset]
+    if config.method is not None:
+        registry.get("method", config.method)  # the most visible name is checked first
     find_provider(config.model, registry)  # unknown model names fail here
     raw_metric_options = {name: dict(opts) for name, opts in config.metric_options.items()}
     metric_names = list(dict.fromkeys(config.metrics))
