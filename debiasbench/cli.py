@@ -175,12 +175,14 @@ def _metric_options(pairs: list[str] | None, metrics: list[str], scoring: str | 
 
 def _execute(config: Any, quiet: bool) -> None:
     from debiasbench.run import run_experiment
-    from debiasbench.summary import summary_table
+    from debiasbench.summary import summary_table, trajectory_table
 
     log = (lambda message: None) if quiet else (lambda message: err.print(f"[dim]{message}[/]", highlight=False))
     result = run_experiment(config, log=log)
     if not quiet:
         out.print(summary_table(result.metrics_rows, title=f"run {result.run_id}"))
+        if result.trajectory_rows:
+            out.print(trajectory_table(result.trajectory_rows, title="trajectory (* = closest to the ideals)"))
     out.print(f"wrote {len(result.metrics_rows)} metric rows for run [bold]{result.run_id}[/] to {config.results_dir}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 
 from debiasbench.errors import UnknownNameError
 from debiasbench.interfaces import ModelHandle, ModelProvider, ModelSettings
@@ -14,10 +15,14 @@ def find_provider(spec: str, registry: Registry) -> ModelProvider:
     entry = registry.find("model", spec)
     if entry is not None:
         return entry.obj
+    names = registry.names("model", with_aliases=True)
+    close = difflib.get_close_matches(spec, names, n=1, cutoff=0.75)
+    if close and "/" not in spec and not Path(spec).exists():
+        # a near-miss of a registered name is a typo, not a hub id to download
+        raise UnknownNameError(f"unknown model {spec!r}; did you mean {close[0]!r}?")
     for candidate in registry.entries("model"):
         if candidate.obj.claims(spec):
             return candidate.obj
-    names = registry.names("model", with_aliases=True)
     close = difflib.get_close_matches(spec, names, n=1, cutoff=0.6)
     if close:
         raise UnknownNameError(f"unknown model {spec!r}; did you mean {close[0]!r}?")

@@ -32,3 +32,38 @@ def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
                       _fmt(after["value"] if after else None), (f"{change:+.2f}" if change is not None else ""),
                       interval, _fmt(shown.get("ideal"), 0))
     return table
+
+
+def trajectory_table(rows: list[dict[str, Any]], title: str = "trajectory") -> Table:
+    """One line per probe step: forget loss, then each measure x domain value; the best step is starred.
+
+    "Best" is the step with the smallest mean distance to the ideal over the bias measures
+    (those with an ideal), so overshooting past 50 counts against a step.
+    """
+    columns = sorted({(r["measure"], r["domain"]) for r in rows})
+    steps = sorted({r["step"] for r in rows})
+    by_step: dict[int, dict[tuple[str, str], dict[str, Any]]] = {s: {} for s in steps}
+    for row in rows:
+        by_step[row["step"]][(row["measure"], row["domain"])] = row
+    distance = {
+        step: [v["distance"] for v in cells.values() if v.get("ideal") is not None] for step, cells in by_step.items()
+    }
+    scored = {s: sum(d) / len(d) for s, d in distance.items() if d}
+    best = min(scored, key=scored.__getitem__) if scored else None
+    table = Table(title=title)
+    table.add_column("step", justify="right")
+    table.add_column("forget loss", justify="right")
+    for measure, domain in columns:
+        table.add_column(f"{measure}\n{domain}", justify="right")
+    table.add_column("mean distance", justify="right")
+    for step in steps:
+        cells = by_step[step]
+        any_row = next(iter(cells.values()))
+        loss = any_row.get("forget_loss")
+        table.add_row(
+            f"{step}{' *' if step == best else ''}",
+            "" if loss is None or loss != loss else f"{loss:.3f}",
+            *[_fmt(cells[c]["value"]) if c in cells else "" for c in columns],
+            _fmt(scored.get(step)),
+        )
+    return table
