@@ -1,0 +1,5 @@
+"""`python -m debiasbench` runs the CLI."""
+
+from debiasbench.cli import main
+
+main()

@@ -1,0 +1,116 @@
+"""Load a Hugging Face layout folder (config + safetensors + tokenizer) into a ModelHandle.
+
+Every provider ends here: hub ids are downloaded to a snapshot folder first, GGUF files are
+dequantised once into a cached folder, so device, dtype, pad token and prefix rules live in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from debiasbench.errors import DebiasbenchError
+from debiasbench.interfaces import ModelHandle, ModelSettings
+from debiasbench.runtime import resolve_device, seed_everything, torch_dtype
+
+from debiasbench_hf.prefix import prefix_token_id
+from debiasbench_hf.quiet import quiet_transformers
+
+MANIFEST = "debiasbench-manifest.json"  # written beside a model saved by `debiasbench run --save-model`
+_FALLBACK_CONTEXT = 1024
+_MANIFEST_KEYS = ("run_id", "base_model", "model_fingerprint", "method", "forget_set", "source_domain")
+
+
+def check_folder(directory: Path) -> None:
+    """One clear line when ``directory`` is not a loadable safetensors checkpoint."""
+    if not (directory / "config.json").is_file():
+        raise DebiasbenchError(f"{directory} is not a Hugging Face model folder (no config.json)")
+    if not any(directory.glob("*.safetensors")):
+        pickled = any(directory.glob("*.bin")) or any(directory.glob("*.pt"))
+        what = "only pickle (.bin) weights" if pickled else "no weights"
+        raise DebiasbenchError(
+            f"{directory} has {what}; debiasbench loads safetensors only (no pickle): "
+            "re-save it with model.save_pretrained(dir, safe_serialization=True)"
+        )
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The run record saved beside a debiased model, or {} for any other folder."""
+    path = directory / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise DebiasbenchError(f"{path} is not valid JSON ({exc}); restore or delete it") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def context_length(config: Any, tokenizer: Any) -> int:
+    """The model's usable context: ``n_positions`` / ``max_position_embeddings``, else the tokenizer's limit."""
+    for key in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    limit = getattr(tokenizer, "model_max_length", None)
+    return limit if isinstance(limit, int) and 0 < limit < 10**7 else _FALLBACK_CONTEXT
+
+
+def load_folder(
+    directory: Path,
+    settings: ModelSettings,
+    *,
+    name: str,
+    source: str,
+    provider: str,
+    fingerprint: str,
+    info: dict[str, Any] | None = None,
+) -> ModelHandle:
+    """Load tokenizer and causal LM from ``directory`` onto ``settings.device`` in ``settings.dtype``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    check_folder(directory)
+    device = resolve_device(settings.device)
+    dtype = torch_dtype(settings.dtype)
+    seed_everything(settings.seed)
+    remote = bool(settings.trust_remote_code)
+    with quiet_transformers():
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=remote)
+            model = AutoModelForCausalLM.from_pretrained(
+                directory, dtype=dtype, use_safetensors=True, trust_remote_code=remote
+            )
+        except ValueError as exc:  # e.g. "Unrecognized configuration class ... for AutoModelForCausalLM"
+            raise DebiasbenchError(f"cannot load {name!r} as a causal language model: {_first_line(exc)}") from exc
+        except OSError as exc:
+            raise DebiasbenchError(f"cannot read the model files of {name!r} in {directory}: {_first_line(exc)}") from exc
+    model.to(device).eval()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token if tokenizer.eos_token is not None else tokenizer.convert_ids_to_tokens(
+            prefix_token_id(tokenizer)
+        )
+    manifest = read_manifest(directory)
+    prefix = manifest.get("prefix_token_id")
+    prefix = int(prefix) if isinstance(prefix, int) else prefix_token_id(tokenizer)
+    details: dict[str, Any] = {
+        "architecture": type(model).__name__,
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "dtype": settings.dtype,
+        "vocab_size": len(tokenizer),
+        "prefix_token": tokenizer.convert_ids_to_tokens(prefix),
+        "folder": str(directory),
+    }
+    if manifest:
+        details["debiasbench_manifest"] = {k: manifest.get(k) for k in _MANIFEST_KEYS if k in manifest}
+    details.update(info or {})
+    return ModelHandle(
+        model=model, tokenizer=tokenizer, name=name, source=source, provider=provider,
+        prefix_token_id=prefix, device=str(model.device), dtype=settings.dtype,
+        fingerprint=fingerprint, max_length=context_length(model.config, tokenizer), info=details,
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

