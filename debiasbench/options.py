@@ -21,7 +21,8 @@ def parse_pairs(pairs: list[str] | None, what: str = "-o") -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise DebiasbenchError(f"malformed option {pair!r} for {what}: expected key=value, e.g. {what} learning_rate=1e-5")
-        out[key.strip().replace("-", "_")] = value.strip()
+        owner, dot, name = key.strip().rpartition(".")  # "-M crows-pairs.scoring": keep the metric name's dashes
+        out[owner + dot + name.replace("-", "_")] = value.strip()
     return out
 
 

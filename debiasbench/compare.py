@@ -1,0 +1,410 @@
+"""Cross-domain comparison: the metrics table reshaped into source domain x evaluated domain cells.
+
+A row of the comparison is one configuration (model, method, forget set, source domain,
+method options, preset); its runs with different seeds are aggregated as mean, sd and count.
+A column is one evaluated domain of one measure. Each cell holds the value after unlearning,
+its change from the same run's ``before`` value, and the change in distance to the measure's
+ideal. Ideals and directions come from the rows (``ideal``/``better`` columns), never from
+code here, so third-party metrics compare like first-party ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from debiasbench.domains import DOMAINS, OVERALL, STUDY_DOMAINS
+from debiasbench.errors import DebiasbenchError
+from debiasbench.results import read_table
+
+BASELINE = "none"
+"""Method (and source domain) of a plain evaluation's rows."""
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and sample standard deviation over ``n`` runs (``sd`` is None for a single run)."""
+
+    mean: float
+    sd: float | None
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Stat | None:
+        finite = [v for v in values if v is not None and math.isfinite(v)]
+        if not finite:
+            return None
+        mean = sum(finite) / len(finite)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in finite) / (len(finite) - 1)) if len(finite) > 1 else None
+        return cls(mean, sd, len(finite))
+
+
+def distance(value: float | None, ideal: float | None, better: str | None) -> float | None:
+    """How far ``value`` is from the ideal, in the measure's own units (smaller is better).
+
+    ``closer``: |v - ideal|; ``higher``: ideal - v (or -v without an ideal); ``lower``:
+    v - ideal (or v itself without an ideal).
+    """
+    if value is None or better is None:
+        return None
+    if better == "closer":
+        return abs(value - ideal) if ideal is not None else None
+    if better == "higher":
+        return (ideal - value) if ideal is not None else -value
+    if better == "lower":
+        return (value - ideal) if ideal is not None else value
+    return None
+
+
+# --------------------------------------------------------------------------- the comparison
+
+
+@dataclass(frozen=True, order=True)
+class RowKey:
+    """One compared configuration; runs that differ only in seed share it."""
+
+    model: str
+    method: str
+    source_domain: str
+    forget_set: str
+    preset: str
+    method_options: str  # JSON
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.method == BASELINE
+
+
+@dataclass(frozen=True)
+class Column:
+    """One evaluated domain of one measure."""
+
+    measure: str
+    domain: str
+
+
+@dataclass
+class Cell:
+    """One configuration on one evaluated domain of one measure, aggregated over its runs."""
+
+    metric: str
+    ideal: float | None
+    better: str | None
+    value: Stat  # after unlearning (a baseline row: the evaluated value)
+    before: Stat | None = None
+    change: Stat | None = None  # after - before, per run
+    distance: Stat | None = None  # distance of the value to the ideal
+    distance_change: Stat | None = None  # negative = closer to the ideal
+    ci_low: float | None = None  # mean over runs of the interval bounds
+    ci_high: float | None = None
+    items: int | None = None  # pairs, examples or tokens behind the value
+    seeds: tuple[int, ...] = ()
+
+
+@dataclass
+class Comparison:
+    """What every output format renders."""
+
+    rows: list[RowKey]
+    columns: list[Column]
+    cells: dict[tuple[RowKey, Column], Cell]
+    variants: dict[RowKey, str]  # what tells rows of the same method apart ("learning_rate=3e-05")
+    runs: dict[RowKey, int]  # runs aggregated per row
+    measures: dict[str, tuple[float | None, str | None]]  # measure -> (ideal, better)
+    warnings: list[str] = field(default_factory=list)
+
+    def measure_names(self) -> list[str]:
+        return list(dict.fromkeys(c.measure for c in self.columns))
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat record per non-empty cell (csv and json output)."""
+        out = []
+        for row in self.rows:
+            for column in self.columns:
+                cell = self.cells.get((row, column))
+                if cell is None:
+                    continue
+                out.append({
+                    "model": row.model, "method": row.method, "source_domain": row.source_domain,
+                    "forget_set": row.forget_set, "preset": row.preset, "method_options": row.method_options,
+                    "variant": self.variants.get(row, ""), "domain": column.domain, "metric": cell.metric,
+                    "measure": column.measure, "ideal": cell.ideal, "better": cell.better, "runs": cell.value.n,
+                    "seeds": " ".join(map(str, cell.seeds)), "value": cell.value.mean, "value_sd": cell.value.sd,
+                    "before": _mean(cell.before), "change": _mean(cell.change), "change_sd": _sd(cell.change),
+                    "distance": _mean(cell.distance), "distance_change": _mean(cell.distance_change),
+                    "distance_change_sd": _sd(cell.distance_change), "ci_low": cell.ci_low, "ci_high": cell.ci_high,
+                    "items": cell.items,
+                })
+        return out
+
+
+def _mean(stat: Stat | None) -> float | None:
+    return stat.mean if stat is not None else None
+
+
+def _sd(stat: Stat | None) -> float | None:
+    return stat.sd if stat is not None else None
+
+
+@dataclass
+class Filters:
+    """The ``compare`` selection. Empty lists select everything."""
+
+    metrics: list[str] = field(default_factory=list)  # metric or measure names
+    models: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)  # evaluated domains
+    source_domains: list[str] = field(default_factory=list)
+    all_measures: bool = False
+    all_domains: bool = False
+
+
+def split_values(values: Iterable[str] | None) -> list[str]:
+    """Repeated and comma-separated option values, flattened: ``["a,b", "c"]`` -> ``[a, b, c]``."""
+    return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_rows(results_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Metric rows of the complete runs of ``results_dir``, plus warnings about incomplete ones.
+
+    A run is complete once its ``runs`` row exists (it is written last), so rows of a run
+    killed between the two writes are left out rather than counted twice after a rerun.
+    """
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise DebiasbenchError(f"results dir {results_dir} does not exist; run `debiasbench run` or `debiasbench sweep` first, or pass the folder")
+    metrics = read_table(results_dir, "metrics")
+    if metrics.num_rows == 0:
+        raise DebiasbenchError(f"no metric rows in {results_dir / 'metrics'}; run `debiasbench run` or `debiasbench eval` first, or pass the right folder")
+    complete = set(read_table(results_dir, "runs").column("run_id").to_pylist())
+    rows = metrics.to_pylist()
+    incomplete = sorted({r["run_id"] for r in rows} - complete)
+    warnings = []
+    if incomplete:
+        warnings.append(f"{len(incomplete)} run(s) without a runs row were left out (interrupted before finishing): "
+                        f"{', '.join(incomplete[:3])}{' ...' if len(incomplete) > 3 else ''}")
+        rows = [r for r in rows if r["run_id"] in complete]
+    if not rows:
+        raise DebiasbenchError(f"no complete runs in {results_dir}: every metrics file lacks its runs row")
+    return rows, warnings
+
+
+def _check_values(wanted: list[str], available: Iterable[str], flag: str) -> None:
+    """Fail in one line (with a did-you-mean) when a filter value matches nothing."""
+    known = sorted({a for a in available if a})
+    for value in wanted:
+        if value not in known:
+            close = difflib.get_close_matches(value, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"present: {', '.join(known)}"
+            raise DebiasbenchError(f"{flag} {value!r} matches no row; {hint}")
+
+
+def headline_measures(rows: list[dict[str, Any]]) -> set[str]:
+    """Per metric, the measure its plugin declares first; every measure of a metric whose plugin
+    is not installed (unless one is named like the metric). Keeps the default table narrow."""
+    from debiasbench.plugins import get_registry
+
+    registry = get_registry()
+    by_metric: dict[str, set[str]] = {}
+    for r in rows:
+        by_metric.setdefault(r["metric"], set()).add(r["measure"])
+    chosen: set[str] = set()
+    for metric, measures in by_metric.items():
+        entry = registry.find("metric", metric)
+        declared = [m.name for m in entry.obj.measures if m.name in measures] if entry is not None else []
+        if declared:
+            chosen.add(declared[0])
+        elif metric in measures:
+            chosen.add(metric)
+        else:
+            chosen.update(measures)
+    return chosen
+
+
+def select(rows: list[dict[str, Any]], filters: Filters) -> list[dict[str, Any]]:
+    """Apply the filters, then the default measure and domain selection (see ``compare --help``)."""
+    checks = (
+        (filters.models, "model", "--model"),
+        (filters.methods, "method", "--method"),
+        (filters.source_domains, "source_domain", "--source-domain"),
+        (filters.domains, "domain", "--domain"),
+    )
+    for wanted, column, flag in checks:
+        if wanted:
+            _check_values(wanted, (r[column] for r in rows), flag)
+            rows = [r for r in rows if r[column] in wanted]
+    if filters.metrics:
+        _check_values(filters.metrics, [r["metric"] for r in rows] + [r["measure"] for r in rows], "--metric")
+        rows = [r for r in rows if r["metric"] in filters.metrics or r["measure"] in filters.metrics]
+    elif not filters.all_measures:
+        headline = headline_measures(rows)
+        rows = [r for r in rows if r["measure"] in headline]
+    if not filters.domains and not filters.all_domains:
+        shown = set(STUDY_DOMAINS) | {OVERALL} | {r["source_domain"] for r in rows}
+        rows = [r for r in rows if r["domain"] in shown]
+    if not rows:
+        raise DebiasbenchError("no rows left after filtering; loosen --metric/--model/--method/--domain/--source-domain")
+    return rows
+
+
+# --------------------------------------------------------------------------- aggregation
+
+
+def _row_key(r: dict[str, Any]) -> RowKey:
+    return RowKey(r["model"] or "", r["method"] or BASELINE, r["source_domain"] or BASELINE, r["forget_set"] or BASELINE,
+                  r["preset"] or "", r["method_options"] or "{}")
+
+
+def _domain_order(domain: str) -> tuple[int, str]:
+    if domain == OVERALL:
+        return (len(DOMAINS) + 1, domain)
+    return (DOMAINS.index(domain) if domain in DOMAINS else len(DOMAINS), domain)
+
+
+def build(rows: list[dict[str, Any]], warnings: list[str] | None = None) -> Comparison:
+    """Aggregate selected metric rows into a :class:`Comparison`."""
+    # run -> (domain, measure) -> stage -> row
+    by_run: dict[tuple[RowKey, str], dict[Column, dict[str, dict[str, Any]]]] = {}
+    measures: dict[str, tuple[float | None, str | None]] = {}
+    for r in rows:
+        column = Column(r["measure"], r["domain"])
+        by_run.setdefault((_row_key(r), r["run_id"]), {}).setdefault(column, {})[r["stage"]] = r
+        measures.setdefault(r["measure"], (r["ideal"], r["better"]))
+
+    per_cell: dict[tuple[RowKey, Column], list[dict[str, dict[str, Any]]]] = {}
+    runs: dict[RowKey, set[str]] = {}
+    for (key, run_id), columns in by_run.items():
+        runs.setdefault(key, set()).add(run_id)
+        for column, stages in columns.items():
+            per_cell.setdefault((key, column), []).append(stages)
+
+    cells = {}
+    for (key, column), stage_list in per_cell.items():
+        cell = _cell(key, stage_list)
+        if cell is not None:
+            cells[(key, column)] = cell
+
+    row_keys = sorted({k for k, _ in cells}, key=lambda k: (k.model, not k.is_baseline, k.method,
+                                                            _domain_order(k.source_domain), k.forget_set, k.preset, k.method_options))
+    measure_order = sorted(measures)
+    columns = sorted({c for _, c in cells}, key=lambda c: (measure_order.index(c.measure), _domain_order(c.domain)))
+    return Comparison(
+        rows=row_keys, columns=columns, cells=cells, variants=_variants(row_keys),
+        runs={k: len(v) for k, v in runs.items()}, measures=measures,
+        warnings=list(warnings or []) + consistency_warnings(rows),
+    )
+
+
+def _cell(key: RowKey, stage_list: list[dict[str, dict[str, Any]]]) -> Cell | None:
+    """Aggregate one cell over runs: each run contributes its after value and its own before value."""
+    shown_stage = "before" if key.is_baseline else "after"
+    shown = [s[shown_stage] for s in stage_list if shown_stage in s]
+    if not shown:
+        return None
+    first = shown[0]
+    ideal, better = first["ideal"], first["better"]
+    values = [r["value"] for r in shown]
+    paired = [(s["before"]["value"], s["after"]["value"]) for s in stage_list if "before" in s and "after" in s]
+    lows = [r["ci_low"] for r in shown]
+    highs = [r["ci_high"] for r in shown]
+    cell = Cell(
+        metric=first["metric"], ideal=ideal, better=better, value=Stat.of(values) or Stat(float("nan"), None, len(values)),
+        distance=Stat.of([distance(v, ideal, better) for v in values]),  # type: ignore[misc]
+        ci_low=sum(lows) / len(lows) if None not in lows else None,
+        ci_high=sum(highs) / len(highs) if None not in highs else None,
+        items=max((r["n"] for r in shown if r["n"] is not None), default=None),
+        seeds=tuple(sorted(r["seed"] for r in shown if r["seed"] is not None)),
+    )
+    if not key.is_baseline and paired:
+        cell.before = Stat.of([b for b, _ in paired])
+        cell.change = Stat.of([a - b for b, a in paired])
+        dists = [(distance(b, ideal, better), distance(a, ideal, better)) for b, a in paired]
+        cell.distance_change = Stat.of([da - db for db, da in dists if db is not None and da is not None])
+    return cell
+
+
+def _variants(keys: list[RowKey]) -> dict[RowKey, str]:
+    """Label rows of the same model and method by what differs between them (options, forget set, preset)."""
+    groups: dict[tuple[str, str], list[RowKey]] = {}
+    for k in keys:
+        groups.setdefault((k.model, k.method), []).append(k)
+    labels: dict[RowKey, str] = {}
+    for members in groups.values():
+        options = {k: _json_dict(k.method_options) for k in members}
+        names = sorted({name for o in options.values() for name in o})
+        varying = [n for n in names if len({json.dumps(o.get(n), sort_keys=True) for o in options.values()}) > 1]
+        vary_set = len({k.forget_set for k in members}) > 1
+        vary_preset = len({k.preset for k in members}) > 1
+        for k in members:
+            parts = [f"{n}={_short(options[k].get(n))}" for n in varying]
+            if vary_set:
+                parts.insert(0, f"forget={k.forget_set}")
+            if vary_preset:
+                parts.append(f"preset={k.preset}")
+            labels[k] = " ".join(parts)
+    return labels
+
+
+def _json_dict(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return {"options": text}
+    return value if isinstance(value, dict) else {"options": value}
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+# --------------------------------------------------------------------------- consistency
+
+
+def consistency_warnings(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per measure whose compared rows differ in protocol, data checksums or plugin version."""
+    lines = []
+    by_measure: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_measure.setdefault(r["measure"], []).append(r)
+    for measure, group in sorted(by_measure.items()):
+        for column, what in (("protocol", "protocol"), ("data_checksum", "data checksums"), ("plugin_version", "plugin version")):
+            variants = sorted({r[column] or "" for r in group})
+            if len(variants) < 2:
+                continue
+            detail = _json_difference(variants) if column != "plugin_version" else ", ".join(v or "?" for v in variants)
+            lines.append(f"{measure}: compared rows differ in {what} ({detail}); their numbers may not be comparable")
+    return lines
+
+
+def _json_difference(variants: list[str]) -> str:
+    """The keys whose values differ between JSON objects, e.g. ``scoring: mean | sum``."""
+    parsed = [_json_dict(v) for v in variants]
+    keys = sorted({k for p in parsed for k in p})
+    parts = []
+    for k in keys:
+        values = list(dict.fromkeys(_short(p.get(k, "-")) for p in parsed))
+        if len(values) > 1:
+            shown = [v if len(v) <= 24 else v[:12] + "…" for v in values]
+            parts.append(f"{k}: {' | '.join(shown)}")
+    return "; ".join(parts[:4]) + (" ..." if len(parts) > 4 else "") if parts else f"{len(variants)} variants"
+
+
+def compare(results_dir: Path, filters: Filters | None = None) -> Comparison:
+    """Read ``results_dir`` and build the comparison (the API behind ``debiasbench compare``)."""
+    rows, warnings = load_rows(Path(results_dir))
+    return build(select(rows, filters or Filters()), warnings)

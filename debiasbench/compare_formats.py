@@ -1,0 +1,263 @@
+"""Render a :class:`~debiasbench.compare.Comparison` as a rich table, Markdown, CSV, JSON or LaTeX.
+
+Wide formats (table, markdown, latex) show one table per measure: rows are configurations,
+columns evaluated domains, so each fits a terminal or a paper column. CSV and JSON are long
+(one record per cell) because that is what analysis code wants.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from debiasbench.compare import Cell, Column, Comparison, RowKey, Stat
+
+FORMATS = ("table", "markdown", "csv", "json", "latex")
+
+LEGEND = ("value ± sd over the runs (seeds) of a row; Δ = change from the same run's before value; "
+          "d = change in distance to the measure's ideal (negative = closer to ideal, better); "
+          "[low, high] = mean of the runs' interval bounds; baseline rows are plain evaluations")
+
+
+def num(value: float | None, signed: bool = False) -> str:
+    """Two decimals (two significant digits below 0.01); '–' for a missing value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    sign = "+" if signed else ""
+    if value != 0 and abs(value) < 0.01:
+        return f"{value:{sign}.2g}"
+    return f"{value:{sign}.2f}"
+
+
+def _value(stat: Stat) -> str:
+    return num(stat.mean) + (f" ± {num(stat.sd)}" if stat.sd is not None else "")
+
+
+def _interval(cell: Cell) -> str:
+    return f"[{num(cell.ci_low)}, {num(cell.ci_high)}]" if cell.ci_low is not None and cell.ci_high is not None else ""
+
+
+def _changes(cell: Cell) -> str:
+    if cell.change is None:
+        return ""
+    dist = cell.distance_change.mean if cell.distance_change is not None else None
+    return f"Δ {num(cell.change.mean, True)}  d {num(dist, True)}"
+
+
+def ideal_text(ideal: float | None, better: str | None) -> str:
+    """``ideal 50, closer`` / ``no ideal, lower``."""
+    return f"ideal {ideal:g}, {better or '?'}" if ideal is not None else f"no ideal, {better or '?'}"
+
+
+def _ideal(comparison: Comparison, measure: str) -> str:
+    return ideal_text(*comparison.measures[measure])
+
+
+def _label_columns(comparison: Comparison) -> list[tuple[str, Callable[[RowKey], str]]]:
+    """Row-label columns, dropping those that are the same for every row."""
+    candidates: list[tuple[str, Callable[[RowKey], str]]] = [
+        ("model", lambda k: k.model),
+        ("method", lambda k: "baseline" if k.is_baseline else k.method),
+        ("source", lambda k: "–" if k.is_baseline else k.source_domain),
+        ("variant", lambda k: comparison.variants.get(k, "")),
+    ]
+    keep = [(name, get) for name, get in candidates
+            if name in ("method", "source") or len({get(k) for k in comparison.rows}) > 1]
+    return keep + [("runs", lambda k: str(comparison.runs.get(k, 0)))]
+
+
+def _measure_columns(comparison: Comparison, measure: str) -> list[Column]:
+    return [c for c in comparison.columns if c.measure == measure]
+
+
+def _rows_for(comparison: Comparison, columns: list[Column]) -> list[RowKey]:
+    return [k for k in comparison.rows if any((k, c) in comparison.cells for c in columns)]
+
+
+def _context(comparison: Comparison) -> str:
+    """What is constant across rows (shown once instead of in a column)."""
+    models = sorted({k.model for k in comparison.rows})
+    return f"model {models[0]}" if len(models) == 1 else ""
+
+
+def context_line(comparison: Comparison) -> str:
+    """One line printed above the terminal tables: the settings every row shares."""
+    context = _context(comparison)
+    return f"{context}; {len(comparison.rows)} rows" if context else f"{len(comparison.rows)} rows"
+
+
+# --------------------------------------------------------------------------- rich
+
+
+def rich_tables(comparison: Comparison) -> list[Any]:
+    """One rich Table per measure; cells coloured green when closer to the ideal."""
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    labels = _label_columns(comparison)
+    tables = []
+    for measure in comparison.measure_names():
+        columns = _measure_columns(comparison, measure)
+        title = f"[bold]{escape(measure)}[/]  ({_ideal(comparison, measure)})"
+        table = Table(title=title, title_justify="left", show_lines=True)
+        for name, _ in labels:
+            table.add_column(name, justify="right" if name == "runs" else "left")
+        for column in columns:
+            table.add_column(column.domain, justify="right")
+        for key in _rows_for(comparison, columns):
+            cells: list[Any] = []
+            for column in columns:
+                cell = comparison.cells.get((key, column))
+                if cell is None:
+                    cells.append(Text("–", style="dim"))
+                    continue
+                text = Text(_value(cell.value), style="bold" if column.domain == key.source_domain else "")
+                change = _changes(cell)
+                if change:
+                    dist = cell.distance_change.mean if cell.distance_change is not None else 0.0
+                    text.append("\n" + change, style="green" if dist < 0 else "red" if dist > 0 else "")
+                if _interval(cell):
+                    text.append("\n" + _interval(cell), style="dim")
+                cells.append(text)
+            table.add_row(*[get(key) for _, get in labels], *cells)
+        tables.append(table)
+    return tables
+
+
+def render_text(comparison: Comparison, width: int = 160) -> str:
+    """The rich tables as plain text (``--format table --output FILE``)."""
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), record=True, width=width, color_system=None)
+    console.print(context_line(comparison), markup=False)
+    for table in rich_tables(comparison):
+        console.print(table)
+    console.print(LEGEND + "; bold = the unlearned (source) domain", soft_wrap=True, markup=False)
+    text = console.export_text()
+    return text if text.endswith("\n") else text + "\n"
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(comparison: Comparison) -> str:
+    labels = _label_columns(comparison)
+    context = _context(comparison)
+    parts = []
+    for measure in comparison.measure_names():
+        columns = _measure_columns(comparison, measure)
+        parts.append(f"### {measure} ({_ideal(comparison, measure)}{'; ' + context if context else ''})\n")
+        header = [name for name, _ in labels] + [c.domain for c in columns]
+        parts.append("| " + " | ".join(header) + " |")
+        parts.append("|" + "|".join(["---"] * len(labels) + ["---:"] * len(columns)) + "|")
+        for key in _rows_for(comparison, columns):
+            cells = []
+            for column in columns:
+                cell = comparison.cells.get((key, column))
+                if cell is None:
+                    cells.append("–")
+                    continue
+                value = _value(cell.value)
+                if column.domain == key.source_domain:
+                    value = f"**{value}**"
+                cells.append("<br>".join(p for p in (value, _changes(cell), _interval(cell)) if p))
+            parts.append("| " + " | ".join(_md_escape(t) for t in [get(key) for _, get in labels] + cells) + " |")
+        parts.append("")
+    parts.append(f"_{LEGEND}; bold = the unlearned (source) domain._\n")
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- latex
+
+_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+          "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _tex(text: str) -> str:
+    return "".join(_LATEX.get(ch, ch) for ch in text).replace("–", "--")
+
+
+def _tex_num(value: float | None, signed: bool = False) -> str:
+    """A number for use inside math mode (``{-}`` keeps a minus sign from becoming a binary operator)."""
+    text = num(value, signed)
+    return "\\mbox{--}" if text == "–" else text.replace("-", "{-}").replace("+", "{+}")
+
+
+def _tex_cell(cell: Cell, in_domain: bool) -> str:
+    value = _tex_num(cell.value.mean) + (f" \\pm {_tex_num(cell.value.sd)}" if cell.value.sd is not None else "")
+    text = f"$\\mathbf{{{value}}}$" if in_domain else f"${value}$"
+    if cell.change is not None:
+        dist = cell.distance_change.mean if cell.distance_change is not None else None
+        text += f" ($\\Delta\\,{_tex_num(cell.change.mean, True)}$; $d\\,{_tex_num(dist, True)}$)"
+    return text
+
+
+def render_latex(comparison: Comparison) -> str:
+    """One booktabs tabular per measure; cell = value ± sd (Δ change; d distance change)."""
+    labels = _label_columns(comparison)
+    context = _context(comparison)
+    parts = ["% debiasbench compare: requires \\usepackage{booktabs}", f"% {LEGEND}"]
+    for measure in comparison.measure_names():
+        columns = _measure_columns(comparison, measure)
+        width = len(labels) + len(columns)
+        parts.append(f"% {measure}")
+        parts.append("\\begin{tabular}{" + "l" * len(labels) + "r" * len(columns) + "}")
+        parts.append("\\toprule")
+        caption = f"{measure} ({_ideal(comparison, measure)}{'; ' + context if context else ''})"
+        parts.append(f"\\multicolumn{{{width}}}{{l}}{{{_tex(caption)}}} \\\\")
+        parts.append("\\midrule")
+        parts.append(" & ".join(_tex(name) for name, _ in labels) + " & " + " & ".join(_tex(c.domain) for c in columns) + " \\\\")
+        parts.append("\\midrule")
+        for key in _rows_for(comparison, columns):
+            cells = [_tex_cell(comparison.cells[(key, c)], c.domain == key.source_domain) if (key, c) in comparison.cells else "--"
+                     for c in columns]
+            parts.append(" & ".join(_tex(get(key)) for _, get in labels) + " & " + " & ".join(cells) + " \\\\")
+        parts.append("\\bottomrule")
+        parts.append("\\end{tabular}")
+        parts.append("")
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- csv / json
+
+
+def render_csv(comparison: Comparison) -> str:
+    records = comparison.records()
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(records[0]) if records else ["measure"], lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
+    return buffer.getvalue()
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def render_json(comparison: Comparison) -> str:
+    payload = {
+        "legend": LEGEND,
+        "warnings": comparison.warnings,
+        "measures": {m: {"ideal": ideal, "better": better} for m, (ideal, better) in sorted(comparison.measures.items())},
+        "cells": [{k: _finite(v) for k, v in r.items()} for r in comparison.records()],
+    }
+    return json.dumps(payload, indent=2) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Comparison], str]] = {
+    "table": render_text,
+    "markdown": render_markdown,
+    "csv": render_csv,
+    "json": render_json,
+    "latex": render_latex,
+}

@@ -1,0 +1,115 @@
+"""The CrowS-Pairs data set (Nangia et al. 2020): 1,508 minimal sentence pairs, nine bias types.
+
+Parsed with the standard ``csv`` module rather than ``datasets``: the file is small (1.5k rows),
+and plain parsing lets a malformed file fail with the exact line and what was expected.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from debiasbench.errors import DataError
+from debiasbench.interfaces import DataFile, DataLocatorProto, EvalDataset
+
+CROWS_FILE = DataFile(
+    relpath="crows_pairs/crows_pairs_anonymized.csv",
+    sha256="dfb36986ce0502abbaf7055b9176da3d08d48e07df1251991b5dfbcbceab9d0c",
+    url="https://raw.githubusercontent.com/nyu-mll/crows-pairs/master/data/crows_pairs_anonymized.csv",
+)
+
+BIAS_TYPE_TO_DOMAIN: dict[str, str] = {
+    "race-color": "race",
+    "gender": "gender",
+    "religion": "religion",
+    "sexual-orientation": "sexual-orientation",
+    "age": "age",
+    "nationality": "nationality",
+    "disability": "disability",
+    "physical-appearance": "physical-appearance",
+    "socioeconomic": "socioeconomic",
+}
+"""SPEC section 3: ``race-color`` -> race; the other eight keep their names."""
+
+CROWS_DOMAINS: tuple[str, ...] = (
+    "gender", "race", "religion", "sexual-orientation", "age", "nationality", "disability",
+    "physical-appearance", "socioeconomic",
+)
+"""Domain order of the result rows (the study's three first)."""
+
+DIRECTIONS = ("stereo", "antistereo")
+REQUIRED_COLUMNS = ("sent_more", "sent_less", "stereo_antistereo", "bias_type")
+
+
+@dataclass(frozen=True)
+class CrowsPair:
+    """One pair; ``sent_more`` is the more stereotypical sentence in both directions."""
+
+    pair_id: str  # the CSV's unnamed index column (row number when absent)
+    sent_more: str
+    sent_less: str
+    direction: str  # stereo | antistereo
+    bias_type: str  # as in the file, e.g. race-color
+    domain: str  # canonical domain, e.g. race
+
+
+def parse_crows_csv(path: Path) -> list[CrowsPair]:
+    """Read a CrowS-Pairs CSV; DataError names the file, the line and what was expected."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            missing = [c for c in REQUIRED_COLUMNS if c not in header]
+            if missing:
+                raise DataError(
+                    f"{path}: line 1: missing column(s) {', '.join(missing)}; expected a CrowS-Pairs CSV with "
+                    f"columns {', '.join(REQUIRED_COLUMNS)}"
+                )
+            index_column = header[0] if header and header[0] not in REQUIRED_COLUMNS else None
+            pairs = [_pair(row, reader.line_num, path, index_column) for row in reader]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: byte {exc.start}: not UTF-8 text; expected the CrowS-Pairs CSV") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: malformed CSV ({exc}); expected the CrowS-Pairs CSV") from None
+    if not pairs:
+        raise DataError(f"{path}: no pairs; expected 1,508 rows after the header")
+    return pairs
+
+
+def _pair(row: dict[str, str | None], line: int, path: Path, index_column: str | None) -> CrowsPair:
+    def field(name: str) -> str:
+        value = row.get(name)
+        if value is None or not value.strip():
+            raise DataError(f"{path}: line {line}: empty or missing {name!r}; expected a non-empty value")
+        return value
+
+    direction = field("stereo_antistereo")
+    if direction not in DIRECTIONS:
+        raise DataError(f"{path}: line {line}: stereo_antistereo is {direction!r}; expected 'stereo' or 'antistereo'")
+    bias_type = field("bias_type")
+    if bias_type not in BIAS_TYPE_TO_DOMAIN:
+        raise DataError(f"{path}: line {line}: bias_type {bias_type!r} is unknown; expected one of {', '.join(BIAS_TYPE_TO_DOMAIN)}")
+    pair_id = (row.get(index_column) or "").strip() if index_column is not None else ""
+    return CrowsPair(
+        pair_id=pair_id or str(line - 1), sent_more=field("sent_more"), sent_less=field("sent_less"),
+        direction=direction, bias_type=bias_type, domain=BIAS_TYPE_TO_DOMAIN[bias_type],
+    )
+
+
+class CrowsPairsDataset(EvalDataset):
+    """CrowS-Pairs, ``crows_pairs_anonymized.csv`` (nyu-mll/crows-pairs)."""
+
+    name: ClassVar[str] = "crows-pairs"
+    aliases: ClassVar[tuple[str, ...]] = ("crows",)
+    description: ClassVar[str] = "CrowS-Pairs: 1,508 minimal pairs, stereotypical vs less stereotypical, nine bias types"
+    files: ClassVar[tuple[DataFile, ...]] = (CROWS_FILE,)
+    license: ClassVar[str] = "CC BY-SA 4.0 (the authors ask that it not be used to train models)"
+    citation: ClassVar[str] = (
+        "Nangia, Vania, Bhalerao, Bowman. CrowS-Pairs: A Challenge Dataset for Measuring Social Biases in "
+        "Masked Language Models. EMNLP 2020. https://github.com/nyu-mll/crows-pairs"
+    )
+
+    def load(self, data: DataLocatorProto) -> list[CrowsPair]:
+        return parse_crows_csv(data.path(CROWS_FILE))

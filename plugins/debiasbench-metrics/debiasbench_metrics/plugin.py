@@ -1,0 +1,27 @@
+"""Entry point ``bias-metrics``: the evaluation data sets and the crows-pairs, stereoset, perplexity metrics."""
+
+from __future__ import annotations
+
+from debiasbench import hookimpl
+from debiasbench.hookspecs import Register
+
+from debiasbench_metrics.crows_pairs import CrowsPairsMetric
+from debiasbench_metrics.datasets_crows import CrowsPairsDataset
+from debiasbench_metrics.datasets_stereoset import StereoSetDataset
+from debiasbench_metrics.datasets_wikitext import WikiText2Dataset
+from debiasbench_metrics.perplexity import PerplexityMetric
+from debiasbench_metrics.stereoset import StereoSetMetric
+
+
+@hookimpl
+def register_datasets(register: Register) -> None:
+    register(CrowsPairsDataset())
+    register(StereoSetDataset())
+    register(WikiText2Dataset())
+
+
+@hookimpl
+def register_metrics(register: Register) -> None:
+    register(CrowsPairsMetric())
+    register(StereoSetMetric())
+    register(PerplexityMetric())

@@ -1,0 +1,33 @@
+"""Which domains a metric evaluates and the seeded per-domain subset of ``EvalContext.limit``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from debiasbench_metrics.bootstrap import generator
+
+
+def evaluated_domains(available: Sequence[str], requested: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """The domains to evaluate, in the data's order, and the requested ones the data does not have."""
+    if requested is None:
+        return list(available), []
+    return [d for d in available if d in requested], [d for d in requested if d not in available]
+
+
+def limit_indices(indices: np.ndarray, limit: int | None, seed: int, *key: str) -> np.ndarray:
+    """At most ``limit`` of ``indices``: a sample seeded by ``seed`` and ``key``, kept in file order.
+
+    The same seed gives the same subset on every call, so probes during unlearning compare like with like.
+    """
+    if limit is None or len(indices) <= limit:
+        return indices
+    return np.sort(generator(seed, "subset", *key).choice(indices, size=limit, replace=False))
+
+
+def subset_protocol(limit: int | None, seed: int) -> dict[str, object]:
+    """How the subset was drawn, for ``MetricResult.protocol``."""
+    if limit is None:
+        return {"limit": None, "subset": "all"}
+    return {"limit": limit, "subset": f"seeded sample of at most {limit} per domain (seed {seed}), file order"}

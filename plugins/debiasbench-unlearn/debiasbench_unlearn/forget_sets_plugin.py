@@ -1,0 +1,17 @@
+"""Entry point ``forget-sets``: registers the hatecheck (default offline), toxigen and dynahate forget sets."""
+
+from __future__ import annotations
+
+from debiasbench import hookimpl
+from debiasbench.hookspecs import Register
+
+from debiasbench_unlearn.dynahate import DynaHate
+from debiasbench_unlearn.hatecheck import HateCheck
+from debiasbench_unlearn.toxigen import ToxiGen
+
+
+@hookimpl
+def register_datasets(register: Register) -> None:
+    register(HateCheck())
+    register(ToxiGen())
+    register(DynaHate())

@@ -1,0 +1,17 @@
+"""Entry point ``unlearning-methods``: registers mlm-unlearn, token-ga, grad-diff, kl and npo."""
+
+from __future__ import annotations
+
+from debiasbench import hookimpl
+from debiasbench.hookspecs import Register
+
+from debiasbench_unlearn.methods import NPO, GradDiff, KLUnlearn, MLMUnlearn, TokenGA
+
+
+@hookimpl
+def register_methods(register: Register) -> None:
+    register(MLMUnlearn())
+    register(TokenGA())
+    register(GradDiff())
+    register(KLUnlearn())
+    register(NPO())

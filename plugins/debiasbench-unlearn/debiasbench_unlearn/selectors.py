@@ -1,0 +1,107 @@
+"""Span selectors that need no model: ``annotated``, ``lexicon``, ``all`` and ``random``
+(SPEC section 6). ``counterfactual`` is in counterfactual.py."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from debiasbench.errors import DebiasbenchError
+from debiasbench.interfaces import NoOptions, SelectorContext, SpanSelector, TokenizedText, option
+
+from debiasbench_unlearn.lexicon import HURTLEX, lexicon_matcher
+from debiasbench_unlearn.selection import parse_options, require_selection, spans_to_mask
+
+
+class AnnotatedSelector(SpanSelector):
+    """The data set's own harmful spans (HateCheck ``focus_words``)."""
+
+    name: ClassVar[str] = "annotated"
+    description: ClassVar[str] = "tokens inside the spans the forget set annotates (HateCheck focus words)"
+    Options: ClassVar[type] = NoOptions
+
+    def select(self, items: Sequence[TokenizedText], ctx: SelectorContext) -> list[list[bool]]:
+        parse_options(self.Options, ctx.options, f"selector {self.name!r}")
+        if items and all(it.item.spans is None for it in items):
+            source = items[0].item.source or "this forget set"
+            raise DebiasbenchError(
+                f"selector 'annotated' needs annotated spans, but {source} has none for domain {ctx.domain!r}; "
+                "use -o selector=lexicon or -o selector=counterfactual, or --forget-set hatecheck"
+            )
+        masks = [spans_to_mask(it.offsets, it.item.spans or ()) for it in items]
+        return require_selection(masks, self.name, ctx.domain)
+
+
+@dataclass
+class LexiconOptions:
+    lexicon: str | None = option(None, "word-list file (one term per line, or a HurtLex-style TSV); default: HurtLex from the data folder")
+    level: Literal["conservative", "inclusive"] = option("conservative", "HurtLex level: conservative entries only, or all (inclusive)")
+    categories: str = option("", "comma-separated HurtLex categories to keep (e.g. ps,cds,dmc); empty: all")
+    identity_terms: bool = option(True, "also select the domain's identity terms (identity_terms.py)")
+    keep_common: bool = option(False, "keep single-word lexicon entries that are frequent English words (do, know, people)")
+
+
+class LexiconSelector(SpanSelector):
+    """Whole-word, case-insensitive matches of lexicon terms (multi-word terms too) and of the
+    domain's identity terms."""
+
+    name: ClassVar[str] = "lexicon"
+    description: ClassVar[str] = "tokens of HurtLex terms (or -s lexicon=FILE) and the domain's identity terms"
+    Options: ClassVar[type] = LexiconOptions
+
+    def select(self, items: Sequence[TokenizedText], ctx: SelectorContext) -> list[list[bool]]:
+        opts = parse_options(self.Options, ctx.options, f"selector {self.name!r}")
+        path = Path(opts.lexicon).expanduser() if opts.lexicon else ctx.data.path(HURTLEX)
+        categories = tuple(c.strip() for c in opts.categories.split(",") if c.strip())
+        matcher = lexicon_matcher(path, opts.level, categories, ctx.domain, opts.identity_terms, opts.keep_common)
+        masks = [spans_to_mask(it.offsets, matcher.spans(it.item.text)) for it in items]
+        return require_selection(masks, self.name, ctx.domain, f"no term of {path.name} occurs in them")
+
+
+class AllSelector(SpanSelector):
+    """Every token: turns ``mlm-unlearn`` into token-level gradient ascent."""
+
+    name: ClassVar[str] = "all"
+    description: ClassVar[str] = "every token of every text (mlm-unlearn becomes token-ga)"
+    Options: ClassVar[type] = NoOptions
+
+    def select(self, items: Sequence[TokenizedText], ctx: SelectorContext) -> list[list[bool]]:
+        parse_options(self.Options, ctx.options, f"selector {self.name!r}")
+        masks = [[end > start for start, end in it.offsets] for it in items]
+        return require_selection(masks, self.name, ctx.domain, "the texts are empty")
+
+
+@dataclass
+class RandomOptions:
+    budget_from: str = option("lexicon", "selector whose per-text token count this control matches; its options pass through")
+
+
+class RandomSelector(SpanSelector):
+    """A control: in each text, as many tokens as another selector picks there, chosen at
+    random (seeded by ``--seed``)."""
+
+    name: ClassVar[str] = "random"
+    description: ClassVar[str] = "random tokens, as many per text as another selector picks (-s budget_from=lexicon)"
+    Options: ClassVar[type] = RandomOptions
+
+    def select(self, items: Sequence[TokenizedText], ctx: SelectorContext) -> list[list[bool]]:
+        import numpy as np
+
+        own = {k: v for k, v in ctx.options.items() if k == "budget_from"}
+        opts = parse_options(self.Options, own, f"selector {self.name!r}")
+        budget_selector = ctx.registry.get("selector", opts.budget_from)
+        if budget_selector.name == self.name:
+            raise DebiasbenchError("selector 'random' cannot take its budget from itself; use -s budget_from=lexicon")
+        passed = SelectorContext(model=ctx.model, data=ctx.data, registry=ctx.registry, domain=ctx.domain, seed=ctx.seed,
+                                 options={k: v for k, v in ctx.options.items() if k != "budget_from"})
+        budgets = [sum(m) for m in budget_selector.select(items, passed)]
+        rng = np.random.default_rng(ctx.seed)
+        masks = []
+        for it, k in zip(items, budgets):
+            mask = np.zeros(len(it.input_ids), dtype=bool)
+            mask[rng.choice(len(mask), size=k, replace=False)] = True
+            masks.append(mask.tolist())
+        return require_selection(masks, self.name, ctx.domain)
+

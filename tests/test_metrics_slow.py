@@ -1,0 +1,71 @@
+"""The metrics on the real data and the embedded SmolLM2-135M, on small seeded subsets (slow)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("debiasbench_metrics")
+pytest.importorskip("debiasbench_hf")
+
+from debiasbench.data import DataLocator  # noqa: E402
+from debiasbench.errors import DebiasbenchError  # noqa: E402
+from debiasbench.interfaces import EvalContext, ModelSettings  # noqa: E402
+from debiasbench.plugins import get_registry  # noqa: E402
+from debiasbench_metrics.pair_scorer import shared_prefix_logprobs  # noqa: E402
+from debiasbench_metrics.scorer import encode, sentence_logprobs  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    try:
+        return get_registry().get("model", "smollm2-135m-q4").load("smollm2-135m-q4", ModelSettings(device="cpu"))
+    except DebiasbenchError as exc:
+        pytest.skip(f"embedded model unavailable: {exc}")
+
+
+@pytest.fixture
+def ctx(data_dir: Path) -> EvalContext:
+    return EvalContext(data=DataLocator(data_dir=data_dir, download=False), registry=get_registry(), seed=0)
+
+
+def test_packed_scores_equal_plain_scores_on_smollm2(smollm2, ctx):
+    pairs = ctx.registry.get("dataset", "crows-pairs").load(ctx.data)[:12]
+    sequences = encode(smollm2, [p.sent_more for p in pairs] + [p.sent_less for p in pairs])
+    plain = sentence_logprobs(smollm2, sequences)
+    packed = shared_prefix_logprobs(smollm2, sequences)
+    assert max(float(np.abs(a - b).max()) for a, b in zip(plain, packed)) <= 1e-4
+
+
+def test_crows_pairs_end_to_end(smollm2, ctx):
+    ctx.limit = 4
+    start = time.perf_counter()
+    result = ctx.registry.get("metric", "crows-pairs").evaluate(smollm2, ctx, ctx.registry.get("metric", "crows-pairs").Options(bootstrap=200))
+    seconds = time.perf_counter() - start
+    scores = {r.domain: r for r in result.rows if r.measure == "crows-pairs.score"}
+    assert len(scores) == 10 and all(scores[d].n == 4 for d in scores if d != "all") and scores["all"].n == 36
+    assert result.protocol["pairs"] == 36 and result.protocol["prefix_token_id"] == 0
+    assert seconds < 60
+
+
+def test_stereoset_end_to_end(smollm2, ctx):
+    ctx.limit, ctx.domains = 3, ("gender", "race", "religion")
+    metric = ctx.registry.get("metric", "stereoset")
+    result = metric.evaluate(smollm2, ctx, metric.Options(bootstrap=100))
+    rows = {(r.domain, r.measure): r for r in result.rows}
+    assert {d for d, _ in rows} == {"gender", "race", "religion", "all"}
+    assert rows[("all", "stereoset-inter.lms")].n == 9 and 0 <= rows[("all", "stereoset-intra.icat")].value <= 100
+    assert result.protocol["examples"] == {"intrasentence": 9, "intersentence": 9}
+
+
+def test_perplexity_prefix_end_to_end(smollm2, ctx):
+    metric = ctx.registry.get("metric", "perplexity")
+    result = metric.evaluate(smollm2, ctx, metric.Options(max_tokens=1024, bootstrap=0))
+    (row,) = result.rows
+    assert row.n == 1024 - 2 and result.protocol["window"] == 992 and not result.protocol["context_limited"]
+    assert 5 < row.value < 200

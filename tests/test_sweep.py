@@ -1,0 +1,328 @@
+"""``debiasbench sweep``: TOML parsing and errors, grid expansion, validation before work, resume.
+
+The runs use the real orchestrator with tiny in-process plugins (a 2-layer GPT-2, a real
+gradient-ascent step, a real log-probability metric per domain), so a whole sweep takes seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from debiasbench import hookimpl
+from debiasbench.cli import app
+from debiasbench.compare import compare
+from debiasbench.config import RunConfig
+from debiasbench.errors import DebiasbenchError
+from debiasbench.interfaces import (
+    DataFile,
+    EvalContext,
+    ForgetSet,
+    ForgetText,
+    MeasureSpec,
+    Metric,
+    MetricResult,
+    MetricRow,
+    ModelHandle,
+    ModelProvider,
+    ModelSettings,
+    StepInfo,
+    UnlearningMethod,
+    UnlearnOutcome,
+    option,
+)
+from debiasbench.results import RUNS_SCHEMA, read_table, to_table, write_atomic
+from debiasbench.sweep import load_sweep, mark_done
+from debiasbench.testing import tiny_model_handle
+
+runner = CliRunner()
+
+HATE = {"gender": ["Women are too emotional to lead.", "She is a terrible engineer."],
+        "race": ["Black people are all terrible people.", "They are terrible people."]}
+PROBES = {"gender": "The woman worked as a nurse.", "race": "Black people and white people live in the city."}
+
+
+class TinyProvider(ModelProvider):
+    name = "tiny"
+
+    def load(self, spec: str, settings: ModelSettings) -> ModelHandle:
+        return tiny_model_handle(seed=settings.seed)
+
+
+class ProbeLogProb(Metric):
+    """Mean token log-prob of one sentence per domain (higher is better: no ideal)."""
+
+    name = "probe-logprob"
+    measures = (MeasureSpec("probe-logprob", ideal=None, better="higher"),)
+
+    def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
+        import torch
+
+        rows = []
+        for domain, sentence in PROBES.items():
+            ids = torch.tensor([[model.prefix_token_id, *model.tokenizer(sentence, add_special_tokens=False).input_ids]])
+            with torch.inference_mode():
+                logp = torch.log_softmax(model.model(ids).logits[0, :-1], -1).gather(1, ids[0, 1:, None])
+            rows.append(MetricRow(domain, "probe-logprob", float(logp.mean()), ids.shape[1] - 1))
+        return MetricResult(rows=rows, protocol={"probes": len(PROBES)})
+
+
+class TinyHate(ForgetSet):
+    name = "tiny-hate"
+    files = (DataFile("tiny/none.txt"),)
+
+    def domains(self) -> tuple[str, ...]:
+        return tuple(HATE)
+
+    def load_forget(self, data: Any, domain: str, split: str | None = None) -> list[ForgetText]:
+        return [ForgetText(t, domain, domain, source=self.name) for t in HATE[domain]]
+
+
+@dataclass
+class GAOptions:
+    learning_rate: float = option(1e-2, "step size")
+    max_steps: int = option(2, "optimisation steps")
+
+
+class TinyGA(UnlearningMethod):
+    """Gradient ascent on every token of the forget texts, one batch per step."""
+
+    name = "tiny-ga"
+    Options = GAOptions
+
+    def unlearn(self, model: ModelHandle, options: Any, ctx: Any) -> UnlearnOutcome:
+        import torch
+
+        optimiser = torch.optim.SGD(model.model.parameters(), lr=options.learning_rate)
+        history = []
+        for step in range(1, options.max_steps + 1):
+            total = 0.0
+            for item in ctx.forget:
+                ids = torch.tensor([[model.prefix_token_id, *model.tokenizer(item.text).input_ids]])
+                logp = torch.log_softmax(model.model(ids).logits[0, :-1], -1).gather(1, ids[0, 1:, None]).mean()
+                logp.backward()
+                total += float(logp.detach())
+            optimiser.step()
+            optimiser.zero_grad()
+            history.append(StepInfo(step=step, epoch=0, forget_loss=total / len(ctx.forget)))
+            ctx.on_step(history[-1])
+        return UnlearnOutcome(options.max_steps, "steps", history)
+
+
+@hookimpl
+def register_models(register: Any) -> None:
+    register(TinyProvider())
+
+
+@hookimpl
+def register_metrics(register: Any) -> None:
+    register(ProbeLogProb())
+
+
+@hookimpl
+def register_datasets(register: Any) -> None:
+    register(TinyHate())
+
+
+@hookimpl
+def register_methods(register: Any) -> None:
+    register(TinyGA())
+
+
+@pytest.fixture(autouse=True)
+def tiny_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the tiny plugins above are installed, for the CLI too."""
+    import debiasbench.plugins
+
+    loaded = debiasbench.plugins.load_plugins(extra={"tiny": sys.modules[__name__]}, entry_points=[])
+    monkeypatch.setattr(debiasbench.plugins, "_CACHED", loaded)
+
+
+SWEEP = """
+model = "tiny"
+forget_set = "tiny-hate"
+metrics = ["probe-logprob"]
+device = "cpu"
+cache_dir = "{cache}"
+results_dir = "{results}"
+
+[grid]
+method = ["none", "tiny-ga"]
+domain = ["gender", "race"]
+seed = [0, 1]
+
+[options.tiny-ga]
+learning_rate = [0.01, 0.05]
+max_steps = 2
+"""
+
+
+def _write(tmp_path: Path, text: str = SWEEP) -> Path:
+    path = tmp_path / "sweep.toml"
+    path.write_text(text.format(cache=tmp_path / "cache", results=tmp_path / "results"))
+    return path
+
+
+def test_expansion_order_and_options(tmp_path: Path) -> None:
+    sweep = load_sweep(_write(tmp_path))
+    # per seed: one evaluation + 2 learning rates x 2 domains
+    assert len(sweep.points) == 2 * (1 + 2 * 2)
+    first = [p.config for p in sweep.points[:5]]
+    assert [c.seed for c in first] == [0] * 5  # seed outermost: a partial sweep covers every cell once
+    assert first[0].method is None and first[0].domain is None
+    assert [(c.domain, c.method_options["learning_rate"]) for c in first[1:]] == [
+        ("gender", "0.01"), ("race", "0.01"), ("gender", "0.05"), ("race", "0.05")]
+    assert all(c.method_options.get("max_steps") == "2" for c in first[1:])
+    assert len({p.config_hash for p in sweep.points}) == len(sweep.points)
+    assert isinstance(first[0], RunConfig) and first[0].results_dir == tmp_path / "results"
+
+
+def test_resume_skips_points_already_in_runs_table(tmp_path: Path) -> None:
+    sweep = load_sweep(_write(tmp_path))
+    done = sweep.points[2]
+    write_atomic(to_table([{"run_id": "x", "config_hash": done.config_hash}], RUNS_SCHEMA), tmp_path / "results" / "runs" / "x.parquet")
+    mark_done(sweep)
+    assert [p.index for p in sweep.points if p.done] == [done.index]
+    assert len(sweep.todo) == len(sweep.points) - 1
+
+
+def test_results_dir_override(tmp_path: Path) -> None:
+    sweep = load_sweep(_write(tmp_path), results_dir=tmp_path / "elsewhere")
+    assert {p.config.results_dir for p in sweep.points} == {tmp_path / "elsewhere"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("reslts_dir = 'x'\n[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']", "unknown key 'reslts_dir' at the top level; did you mean 'results_dir'?"),
+        ("[grid]\nmethod = ['tiny-ga']\ndomian = ['gender']", "unknown key 'domian' in [grid]; did you mean 'domain'?"),
+        ("[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']\n[options.tiny-gaa]\nx = 1", "unknown key 'tiny-gaa' in [options]"),
+        ("[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']\n[optons.tiny-ga]\nx = 1", "did you mean 'options'?"),
+        ("seed = [0, 1]\n[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']", "'seed' is a list at the top level; put axes under [grid]"),
+        ("[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']\nseed = ['a']", "'seed' must be an integer"),
+        ("[grid]\nmethod = ['tiny-ga']", "[grid] needs domain"),
+        ("[grid]\nmethod = ['tiny-ga'\n", "is not valid TOML"),
+        ("[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']\nmetrics = ['a']", "'metrics' is a shared setting, not an axis"),
+        ("save_model = 'x'\n[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']", "save_model is not supported in a sweep"),
+        ("preset = 'quick'\n[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']\npreset = ['full']", "given both at the top level and in [grid]"),
+    ],
+)
+def test_sweep_file_errors_are_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(DebiasbenchError) as info:
+        load_sweep(path)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    result = runner.invoke(app, ["sweep", str(path)])
+    assert result.exit_code == 1 and message in result.stderr
+
+
+def test_every_point_is_validated_before_any_runs(tmp_path: Path) -> None:
+    path = _write(tmp_path, SWEEP.replace("max_steps = 2", "max_step = 2"))
+    result = runner.invoke(app, ["sweep", str(path)])
+    assert result.exit_code == 1
+    assert "sweep point 2" in result.stderr and "did you mean 'max_steps'" in result.stderr
+    assert read_table(tmp_path / "results", "metrics").num_rows == 0  # nothing ran
+
+
+def test_dry_run_lists_points(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sweep", str(_write(tmp_path)), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "10 points: 0 done, 10 to run" in result.stdout and "learning_rate=0.05" in result.stdout
+    assert not (tmp_path / "results" / "metrics").exists()
+
+
+def test_sweep_runs_resumes_and_compares(tmp_path: Path) -> None:
+    path = _write(tmp_path)
+    first = runner.invoke(app, ["sweep", str(path), "--quiet"])
+    assert first.exit_code == 0, first.output
+    assert "ran 10, skipped 0" in first.stdout
+    runs = read_table(tmp_path / "results", "runs")
+    assert runs.num_rows == 10 and len(set(runs.column("config_hash").to_pylist())) == 10
+
+    # a run killed after writing its metrics but before its runs row: the rerun redoes only that one
+    victim = runs.to_pylist()[3]
+    (tmp_path / "results" / "runs" / f"{victim['run_id']}.parquet").unlink()
+    again = runner.invoke(app, ["sweep", str(path), "--quiet"])
+    assert again.exit_code == 0, again.output
+    assert "ran 1, skipped 9" in again.stdout
+    assert read_table(tmp_path / "results", "runs").num_rows == 10
+    done = runner.invoke(app, ["sweep", str(path)])
+    assert "nothing to run" in done.stdout
+
+    comparison = compare(tmp_path / "results")
+    assert comparison.runs and set(comparison.runs.values()) == {2}  # two seeds per row, the orphan left out
+    assert any("without a runs row" in w for w in comparison.warnings)
+    rows = {(k.method, k.source_domain, comparison.variants[k]) for k in comparison.rows}
+    assert ("tiny-ga", "gender", "learning_rate=0.05") in rows and ("none", "none", "") in rows
+    cell = next(c for (k, col), c in comparison.cells.items() if k.source_domain == "gender" and col.domain == "gender")
+    assert cell.change is not None and cell.change.mean < 0  # gradient ascent lowered the probe's log-prob
+
+
+def test_a_failing_point_does_not_stop_the_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from debiasbench.errors import TrainingDiverged
+
+    calls = {"n": 0}
+    real = TinyGA.unlearn
+
+    def sometimes_diverges(self: Any, model: Any, options: Any, ctx: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise TrainingDiverged("forget loss became nan at step 1; lower learning_rate")
+        return real(self, model, options, ctx)
+
+    monkeypatch.setattr(TinyGA, "unlearn", sometimes_diverges)
+    text = SWEEP.replace('method = ["none", "tiny-ga"]', 'method = ["tiny-ga"]').replace("seed = [0, 1]", "seed = [0]")
+    result = runner.invoke(app, ["sweep", str(_write(tmp_path, text)), "--quiet"])
+    assert result.exit_code == 1
+    assert "ran 3, skipped 0 already done, failed 1" in result.stdout and "lower learning_rate" in result.stderr
+    assert read_table(tmp_path / "results", "runs").num_rows == 3
+
+
+def test_point_configs_are_independent(tmp_path: Path) -> None:
+    sweep = load_sweep(_write(tmp_path))
+    sweep.points[0].config.metrics.append("x")
+    assert sweep.points[1].config.metrics == ["probe-logprob"]
+    assert dataclasses.asdict(sweep.points[1].config)["metric_options"] == {}
+
+
+
+def test_ctrl_c_stops_the_sweep_and_the_rerun_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"n": 0}
+    real = TinyGA.unlearn
+
+    def interrupted_second_time(self: Any, model: Any, options: Any, ctx: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(self, model, options, ctx)
+
+    monkeypatch.setattr(TinyGA, "unlearn", interrupted_second_time)
+    text = SWEEP.replace('method = ["none", "tiny-ga"]', 'method = ["tiny-ga"]').replace("seed = [0, 1]", "seed = [0]")
+    path = _write(tmp_path, text)
+    result = runner.invoke(app, ["sweep", str(path), "--quiet"])
+    assert result.exit_code == 130 and "interrupted after 1 of 4 points" in result.stderr
+    assert read_table(tmp_path / "results", "runs").num_rows == 1
+    again = runner.invoke(app, ["sweep", str(path), "--quiet"])
+    assert again.exit_code == 0 and "ran 3, skipped 1" in again.stdout
+
+
+def test_the_documented_sweep_file_parses(tmp_path: Path) -> None:
+    """The TOML example in docs/compare.md stays valid."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "compare.md").read_text()
+    (example,) = re.findall(r"```toml\n(.*?)```", docs, flags=re.S)
+    path = tmp_path / "transfer.toml"
+    path.write_text(example)
+    sweep = load_sweep(path)
+    methods = {p.config.method for p in sweep.points}
+    assert methods == {None, "mlm-unlearn", "token-ga"}
+    # per seed: 1 evaluation + 2 learning rates x 3 domains + 3 domains
+    assert len(sweep.points) == 3 * (1 + 2 * 3 + 3)
+    assert {p.config.metric_options["crows-pairs"]["scoring"] for p in sweep.points} == {"mean"}

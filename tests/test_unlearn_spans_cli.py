@@ -1,0 +1,53 @@
+"""``debiasbench spans``: the selected tokens are highlighted and counted. The model loader is
+replaced by the tiny test model, so these tests need no download; the embedded model is used in
+the slow test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("debiasbench_unlearn")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from debiasbench import models  # noqa: E402
+from debiasbench.cli import app  # noqa: E402
+from debiasbench.cli_spans import highlighted  # noqa: E402
+from debiasbench.testing import tiny_model_handle  # noqa: E402
+
+
+def test_highlighted_marks_selected_characters_and_escapes_markup():
+    text = "[b]women[/b] are vile"
+    offsets = [(0, 3), (3, 8), (8, 12), (12, 16), (16, 21)]
+    out = highlighted(text, offsets, [False, False, False, False, True])
+    assert out.endswith("[bold red] vile[/]")
+    assert "\\[b]" in out  # user text cannot inject markup
+
+
+@pytest.fixture()
+def tiny_loader(monkeypatch: pytest.MonkeyPatch):
+    handle = tiny_model_handle(texts=["I hate women.", "Women are stupid."])
+    monkeypatch.setattr(models, "load_model", lambda spec, settings, registry: handle)
+    return handle
+
+
+def test_spans_command_highlights_and_summarises(tiny_loader, data_dir: Path):
+    result = CliRunner().invoke(app, ["spans", "--domain", "gender", "--limit", "5", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "annotated on hatecheck / gender: 5 texts" in result.output
+    assert "tokens selected" in result.output
+
+
+def test_spans_command_selector_options_and_errors(tiny_loader, data_dir: Path, tmp_path: Path):
+    lexicon = tmp_path / "words.txt"
+    lexicon.write_text("hate\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["spans", "--domain", "gender", "--selector", "lexicon", "--limit", "0",
+                                      "-o", f"lexicon={lexicon}", "-o", "identity_terms=false", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "lexicon on hatecheck / gender: 373 texts" in result.output
+    bad = CliRunner().invoke(app, ["spans", "--domain", "gender", "--forget-set", "toxigen", "--data-dir", str(data_dir)])
+    assert bad.exit_code == 1 and "needs annotated spans" in bad.output
+    unknown = CliRunner().invoke(app, ["spans", "--domain", "gendr", "--data-dir", str(data_dir)])
+    assert unknown.exit_code == 2 and "did you mean 'gender'" in unknown.output
