@@ -76,14 +76,14 @@ def unlearn(method: str, handle: ModelHandle, options: Any, ctx: UnlearnContext,
     flags = {name: p.requires_grad for name, p in model.named_parameters()}
     torch.manual_seed(ctx.seed)  # LoRA initialisation
     trained = _wrap_lora(model, options) if options.lora else model
-    if not options.lora:
-        for p in model.parameters():
-            p.requires_grad_(True)
-    params = [p for p in trained.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=options.learning_rate, weight_decay=options.weight_decay)
-    trained.eval()  # dropout off while training: see the module docstring
-    loop = _Loop(method, handle, trained, options, ctx, objective, data, optimizer, params)
     try:
+        if not options.lora:
+            for p in model.parameters():
+                p.requires_grad_(True)
+        params = [p for p in trained.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=options.learning_rate, weight_decay=options.weight_decay)
+        trained.eval()  # dropout off while training: see the module docstring
+        loop = _Loop(method, handle, trained, options, ctx, objective, data, optimizer, params)
         outcome = loop.run()
     finally:
         trained.eval()
@@ -91,7 +91,7 @@ def unlearn(method: str, handle: ModelHandle, options: Any, ctx: UnlearnContext,
             handle.model = trained.merge_and_unload()
         for name, p in handle.model.named_parameters():
             p.requires_grad_(flags.get(name, p.requires_grad))
-        optimizer.zero_grad(set_to_none=True)
+            p.grad = None
     outcome.selected_tokens, outcome.total_tokens = data.selected_tokens, data.total_tokens
     seconds = time.perf_counter() - started
     outcome.info.update({
