@@ -181,7 +181,7 @@ def _execute(config: Any, quiet: bool) -> None:
     log = (lambda message: None) if quiet else (lambda message: err.print(f"[dim]{message}[/]", highlight=False))
     result = run_experiment(config, log=log)
     if not quiet:
-        out.print(summary_table(result.metrics_rows, title=f"run {result.run_id}"))
+        out.print(summary_table(result.metrics_rows, title=f"run {result.run_id}", extra_domains=(config.domain, *(config.eval_domains or ()))))
         if result.trajectory_rows:
             out.print(trajectory_table(result.trajectory_rows, title="trajectory (* = closest to the ideals)"))
     out.print(f"wrote {len(result.metrics_rows)} metric rows for run [bold]{result.run_id}[/] to {config.results_dir}")

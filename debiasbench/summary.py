@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 HEADLINE_DOMAINS = ("gender", "race", "religion", "all")
@@ -13,21 +14,32 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
-    """One line per measure x domain: before, after, change, interval; headline domains first."""
-    table = Table(title=title, show_lines=False)
-    for column in ("measure", "domain", "n", "before", "after", "change", "95% CI (after or before)", "ideal"):
-        table.add_column(column, justify="right" if column not in ("measure", "domain") else "left")
+def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[str, ...] = ()) -> Table:
+    """One line per measure x domain: before, after, change, interval.
+
+    Only the study's headline domains (plus ``extra_domains``, e.g. the source domain) are shown so
+    the table stays readable in a terminal; the caption says how many rows ``compare`` has besides.
+    """
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for column in ("measure", "domain", "n", "before", "after", "change", "95% CI", "ideal"):
+        table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=True)
     keyed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for row in rows:
         keyed.setdefault((row["measure"], row["domain"]), {})[row["stage"]] = row
-    order = {d: i for i, d in enumerate(HEADLINE_DOMAINS)}
-    for (measure, domain), stages in sorted(keyed.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99), kv[0][1])):
+    shown_domains = HEADLINE_DOMAINS + tuple(d for d in extra_domains if d and d not in HEADLINE_DOMAINS)
+    if not any(domain in shown_domains for _, domain in keyed):  # e.g. only other domains were evaluated
+        shown_domains = tuple(sorted({domain for _, domain in keyed}))
+    hidden = sum(1 for (_, domain) in keyed if domain not in shown_domains)
+    if hidden:
+        table.caption = f"{hidden} more measure x domain rows (other domains) are in the results: debiasbench compare"
+    order = {d: i for i, d in enumerate(shown_domains)}
+    visible = {key: stages for key, stages in keyed.items() if key[1] in order}
+    for (measure, domain), stages in sorted(visible.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
         before, after = stages.get("before"), stages.get("after")
         shown = after or before
         assert shown is not None
         change = after["value"] - before["value"] if before and after else None
-        interval = f"[{_fmt(shown['ci_low'])}, {_fmt(shown['ci_high'])}]" if shown.get("ci_low") is not None else ""
+        interval = f"{_fmt(shown['ci_low'], 1)}-{_fmt(shown['ci_high'], 1)}" if shown.get("ci_low") is not None else ""
         table.add_row(measure, domain, str(shown["n"]), _fmt(before["value"] if before else None),
                       _fmt(after["value"] if after else None), (f"{change:+.2f}" if change is not None else ""),
                       interval, _fmt(shown.get("ideal"), 0))
