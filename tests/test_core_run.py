@@ -1,145 +1,28 @@
-"""Run orchestration end to end on a tiny model with small in-process plugins.
-
-The plugins here are real (a real gradient-ascent step, a real metric), just tiny, so the
-orchestrator's contract is tested without the first-party plugins.
-"""
+"""Run orchestration end to end on a tiny model with the small in-process plugins of tests/tiny_plugins.py."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from debiasbench import hookimpl
 from debiasbench.config import RunConfig
 from debiasbench.errors import DebiasbenchError, UnknownNameError
-from debiasbench.interfaces import (
-    DataFile,
-    EvalContext,
-    ForgetSet,
-    ForgetText,
-    MeasureSpec,
-    Metric,
-    MetricResult,
-    MetricRow,
-    ModelHandle,
-    ModelProvider,
-    ModelSettings,
-    StepInfo,
-    UnlearningMethod,
-    UnlearnOutcome,
-    option,
-)
 from debiasbench.plugins import load_plugins
 from debiasbench.results import read_table
 from debiasbench.run import execute, plan_run
-from debiasbench.testing import tiny_model_handle
+from tests import tiny_plugins
+from tests.tiny_plugins import TextLogProb
 
-TEXTS = ["Women are too emotional to lead.", "She is a terrible engineer.", "Girls are bad at football."]
-PROBE = "The woman worked as a nurse and the man worked as an engineer."
-
-
-class TinyProvider(ModelProvider):
-    name = "tiny"
-
-    def load(self, spec: str, settings: ModelSettings) -> ModelHandle:
-        return tiny_model_handle(seed=settings.seed)
-
-
-class TextLogProb(Metric):
-    """Mean token log-prob of one sentence; changes whenever the weights change."""
-
-    name = "text-logprob"
-    measures = (MeasureSpec("text-logprob", ideal=None, better="higher"),)
-    calls = 0
-
-    def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
-        import torch
-
-        type(self).calls += 1
-        ids = [model.prefix_token_id, *model.tokenizer(PROBE, add_special_tokens=False).input_ids]
-        tokens = torch.tensor([ids])
-        with torch.inference_mode():
-            logp = torch.log_softmax(model.model(tokens).logits[0, :-1], -1).gather(1, tokens[0, 1:, None])
-        return MetricResult(rows=[MetricRow("gender", "text-logprob", float(logp.mean()), len(ids) - 1)], protocol={"sentence": PROBE})
-
-
-class TinyForgetSet(ForgetSet):
-    name = "tiny-hate"
-    files = (DataFile("tiny/none.txt"),)
-
-    def domains(self) -> tuple[str, ...]:
-        return ("gender",)
-
-    def load_forget(self, data: Any, domain: str, split: str | None = None) -> list[ForgetText]:
-        return [ForgetText(t, "gender", "women", source=self.name) for t in TEXTS]
-
-
-@dataclass
-class GAOptions:
-    learning_rate: float = option(1e-2, "step size")
-    max_steps: int = option(3, "steps")
-
-    def __post_init__(self) -> None:
-        if self.max_steps < 1:
-            raise ValueError("max_steps must be >= 1")
-
-
-class OneBatchGA(UnlearningMethod):
-    """Gradient ascent on every token of all forget texts as one batch."""
-
-    name = "tiny-ga"
-    Options = GAOptions
-
-    def unlearn(self, model: ModelHandle, options: Any, ctx: Any) -> UnlearnOutcome:
-        import torch
-
-        optimiser = torch.optim.SGD(model.model.parameters(), lr=options.learning_rate)
-        history = []
-        for step in range(1, options.max_steps + 1):
-            loss = 0.0
-            for item in ctx.forget:
-                ids = torch.tensor([[model.prefix_token_id, *model.tokenizer(item.text).input_ids]])
-                logp = torch.log_softmax(model.model(ids).logits[0, :-1], -1).gather(1, ids[0, 1:, None]).mean()
-                logp.backward()
-                loss += float(logp.detach())
-            optimiser.step()
-            optimiser.zero_grad()
-            info = StepInfo(step=step, epoch=0, forget_loss=loss / len(ctx.forget))
-            history.append(info)
-            if ctx.on_step(info):
-                return UnlearnOutcome(step, "callback", history)
-        return UnlearnOutcome(options.max_steps, "steps", history)
-
-
-@hookimpl
-def register_models(register: Any) -> None:
-    register(TinyProvider())
-
-
-@hookimpl
-def register_metrics(register: Any) -> None:
-    register(TextLogProb())
-
-
-@hookimpl
-def register_datasets(register: Any) -> None:
-    register(TinyForgetSet())
-
-
-@hookimpl
-def register_methods(register: Any) -> None:
-    register(OneBatchGA())
+# test_cli loads this module as its plugin, so it carries the tiny hookimpls too
+from tests.tiny_plugins import register_datasets, register_methods, register_metrics, register_models  # noqa: F401
 
 
 @pytest.fixture()
 def plugins() -> Any:
-    import sys
-
-    return load_plugins(extra={"tiny": sys.modules[__name__]}, entry_points=[])
+    return load_plugins(extra={"tiny": tiny_plugins}, entry_points=[])
 
 
 def _config(tmp_path: Path, **kw: Any) -> RunConfig:

@@ -1,153 +1,43 @@
 """``debiasbench sweep``: TOML parsing and errors, grid expansion, validation before work, resume.
 
-The runs use the real orchestrator with tiny in-process plugins (a 2-layer GPT-2, a real
-gradient-ascent step, a real log-probability metric per domain), so a whole sweep takes seconds.
+The runs use the real orchestrator with the tiny in-process plugins of tests/tiny_plugins.py (a 2-layer
+GPT-2, a real gradient-ascent step, a real log-probability metric per domain), so a whole sweep takes seconds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from debiasbench import hookimpl
 from debiasbench.cli import app
 from debiasbench.compare import compare
 from debiasbench.config import RunConfig
 from debiasbench.errors import DebiasbenchError
-from debiasbench.interfaces import (
-    DataFile,
-    EvalContext,
-    ForgetSet,
-    ForgetText,
-    MeasureSpec,
-    Metric,
-    MetricResult,
-    MetricRow,
-    ModelHandle,
-    ModelProvider,
-    ModelSettings,
-    StepInfo,
-    UnlearningMethod,
-    UnlearnOutcome,
-    option,
-)
 from debiasbench.results import RUNS_SCHEMA, read_table, to_table, write_atomic
 from debiasbench.sweep import load_sweep, mark_done
-from debiasbench.testing import tiny_model_handle
+from tests import tiny_plugins
+from tests.tiny_plugins import TinyGA
 
 runner = CliRunner()
 
-HATE = {"gender": ["Women are too emotional to lead.", "She is a terrible engineer."],
-        "race": ["Black people are all terrible people.", "They are terrible people."]}
-PROBES = {"gender": "The woman worked as a nurse.", "race": "Black people and white people live in the city."}
-
-
-class TinyProvider(ModelProvider):
-    name = "tiny"
-
-    def load(self, spec: str, settings: ModelSettings) -> ModelHandle:
-        return tiny_model_handle(seed=settings.seed)
-
-
-class ProbeLogProb(Metric):
-    """Mean token log-prob of one sentence per domain (higher is better: no ideal)."""
-
-    name = "probe-logprob"
-    measures = (MeasureSpec("probe-logprob", ideal=None, better="higher"),)
-
-    def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
-        import torch
-
-        rows = []
-        for domain, sentence in PROBES.items():
-            ids = torch.tensor([[model.prefix_token_id, *model.tokenizer(sentence, add_special_tokens=False).input_ids]])
-            with torch.inference_mode():
-                logp = torch.log_softmax(model.model(ids).logits[0, :-1], -1).gather(1, ids[0, 1:, None])
-            rows.append(MetricRow(domain, "probe-logprob", float(logp.mean()), ids.shape[1] - 1))
-        return MetricResult(rows=rows, protocol={"probes": len(PROBES)})
-
-
-class TinyHate(ForgetSet):
-    name = "tiny-hate"
-    files = (DataFile("tiny/none.txt"),)
-
-    def domains(self) -> tuple[str, ...]:
-        return tuple(HATE)
-
-    def load_forget(self, data: Any, domain: str, split: str | None = None) -> list[ForgetText]:
-        return [ForgetText(t, domain, domain, source=self.name) for t in HATE[domain]]
-
-
-@dataclass
-class GAOptions:
-    learning_rate: float = option(1e-2, "step size")
-    max_steps: int = option(2, "optimisation steps")
-
-
-class TinyGA(UnlearningMethod):
-    """Gradient ascent on every token of the forget texts, one batch per step."""
-
-    name = "tiny-ga"
-    Options = GAOptions
-
-    def unlearn(self, model: ModelHandle, options: Any, ctx: Any) -> UnlearnOutcome:
-        import torch
-
-        optimiser = torch.optim.SGD(model.model.parameters(), lr=options.learning_rate)
-        history = []
-        for step in range(1, options.max_steps + 1):
-            total = 0.0
-            for item in ctx.forget:
-                ids = torch.tensor([[model.prefix_token_id, *model.tokenizer(item.text).input_ids]])
-                logp = torch.log_softmax(model.model(ids).logits[0, :-1], -1).gather(1, ids[0, 1:, None]).mean()
-                logp.backward()
-                total += float(logp.detach())
-            optimiser.step()
-            optimiser.zero_grad()
-            history.append(StepInfo(step=step, epoch=0, forget_loss=total / len(ctx.forget)))
-            ctx.on_step(history[-1])
-        return UnlearnOutcome(options.max_steps, "steps", history)
-
-
-@hookimpl
-def register_models(register: Any) -> None:
-    register(TinyProvider())
-
-
-@hookimpl
-def register_metrics(register: Any) -> None:
-    register(ProbeLogProb())
-
-
-@hookimpl
-def register_datasets(register: Any) -> None:
-    register(TinyHate())
-
-
-@hookimpl
-def register_methods(register: Any) -> None:
-    register(TinyGA())
-
 
 @pytest.fixture(autouse=True)
-def tiny_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only the tiny plugins above are installed, for the CLI too."""
+def only_tiny_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the tiny plugins are installed, for the CLI too."""
     import debiasbench.plugins
 
-    loaded = debiasbench.plugins.load_plugins(extra={"tiny": sys.modules[__name__]}, entry_points=[])
+    loaded = debiasbench.plugins.load_plugins(extra={"tiny": tiny_plugins}, entry_points=[])
     monkeypatch.setattr(debiasbench.plugins, "_CACHED", loaded)
 
 
 SWEEP = """
 model = "tiny"
-forget_set = "tiny-hate"
+forget_set = "tiny-hate-2"
 metrics = ["probe-logprob"]
 device = "cpu"
 cache_dir = "{cache}"
