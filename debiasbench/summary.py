@@ -20,7 +20,7 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     Only the study's headline domains (plus ``extra_domains``, e.g. the source domain) are shown so
     the table stays readable in a terminal; the caption says how many rows ``compare`` has besides.
     """
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
     for column in ("measure", "domain", "n", "before", "after", "change", "95% CI", "ideal"):
         table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=True)
     keyed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
@@ -46,35 +46,53 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     return table
 
 
-def trajectory_table(rows: list[dict[str, Any]], title: str = "trajectory") -> Table:
-    """One line per probe step: forget loss, then each measure x domain value; the best step is starred.
+def headline_only(measures: set[str]) -> set[str]:
+    """Of ``measures``, each installed metric's headline (the measure it declares first); measures
+    no installed metric declares are kept. Keeps per-step tables narrow."""
+    from debiasbench.plugins import get_registry
 
-    "Best" is the step with the smallest mean distance to the ideal over the bias measures
-    (those with an ideal), so overshooting past 50 counts against a step.
+    kept = set(measures)
+    for entry in get_registry().entries("metric"):
+        declared = [m.name for m in entry.obj.measures if m.name in measures]
+        kept -= set(declared[1:])
+    return kept
+
+
+def trajectory_table(rows: list[dict[str, Any]], title: str = "trajectory") -> Table:
+    """One line per probe step: forget loss, then each headline measure x domain; the best step is starred.
+
+    "Best" is the step with the smallest mean distance to the ideal over the shown bias measures
+    (headline measures with an ideal, every probed domain), so overshooting past 50 counts against
+    a step. The full trajectory (every measure) is in the results (``trajectories`` table).
     """
-    columns = sorted({(r["measure"], r["domain"]) for r in rows})
+    headline = headline_only({r["measure"] for r in rows})
+    order = {d: i for i, d in enumerate(HEADLINE_DOMAINS)}
+    columns = sorted({(r["measure"], r["domain"]) for r in rows if r["measure"] in headline},
+                     key=lambda c: (c[0], order.get(c[1], len(order)), c[1]))
     steps = sorted({r["step"] for r in rows})
     by_step: dict[int, dict[tuple[str, str], dict[str, Any]]] = {s: {} for s in steps}
     for row in rows:
         by_step[row["step"]][(row["measure"], row["domain"])] = row
     distance = {
-        step: [v["distance"] for v in cells.values() if v.get("ideal") is not None] for step, cells in by_step.items()
+        step: [v["distance"] for key, v in cells.items() if key in columns and v.get("ideal") is not None]
+        for step, cells in by_step.items()
     }
     scored = {s: sum(d) / len(d) for s, d in distance.items() if d}
     best = min(scored, key=scored.__getitem__) if scored else None
-    table = Table(title=title)
-    table.add_column("step", justify="right")
-    table.add_column("forget loss", justify="right")
-    for measure, domain in columns:
-        table.add_column(f"{measure}\n{domain}", justify="right")
-    table.add_column("mean distance", justify="right")
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
+    table.add_column("step", justify="right", no_wrap=True)
+    table.add_column("forget\nloss", justify="right", no_wrap=True)
+    for measure, domain in columns:  # the metric part of the name: one headline measure per metric
+        table.add_column(f"{measure.split('.')[0]}\n{domain}", justify="right", no_wrap=True)
+    table.caption = "measures: " + ", ".join(sorted(headline)) + "; full trajectory in the results"
+    table.add_column("mean\ndistance", justify="right", no_wrap=True)
     for step in steps:
         cells = by_step[step]
         any_row = next(iter(cells.values()))
         loss = any_row.get("forget_loss")
         table.add_row(
             f"{step}{' *' if step == best else ''}",
-            "" if loss is None or loss != loss else f"{loss:.3f}",
+            "" if loss is None or loss != loss else f"{loss:.2f}",
             *[_fmt(cells[c]["value"]) if c in cells else "" for c in columns],
             _fmt(scored.get(step)),
         )
