@@ -1,0 +1,42 @@
+"""The tables printed at the end of ``run``: headline domains, best trajectory step, 80 columns."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from debiasbench.summary import summary_table, trajectory_table
+
+
+def render(table) -> str:  # type: ignore[no-untyped-def]
+    console = Console(width=80, record=True, color_system=None)
+    console.print(table)
+    return console.export_text()
+
+
+def row(measure: str, domain: str, stage: str, value: float, n: int = 10) -> dict:
+    return {"measure": measure, "domain": domain, "stage": stage, "value": value, "n": n,
+            "ci_low": value - 5, "ci_high": value + 5, "ideal": 50.0}
+
+
+def test_summary_shows_headline_domains_and_counts_the_rest() -> None:
+    rows = [row("crows-pairs.score", d, s, v) for d in ("gender", "race", "age", "disability")
+            for s, v in (("before", 55.0), ("after", 51.5))]
+    text = render(summary_table(rows, "run x", extra_domains=("age",)))
+    assert "gender" in text and "age" in text and "disability" not in text
+    assert "1 more measure x domain rows" in text and "-3.50" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_summary_of_only_other_domains_shows_them() -> None:
+    text = render(summary_table([row("crows-pairs.score", "age", "before", 48.0)], "eval"))
+    assert "age" in text and "48.00" in text
+
+
+def test_best_trajectory_step_is_closest_to_the_ideals_not_the_last() -> None:
+    values = {0: (55.0, 54.0), 10: (50.5, 49.0), 20: (44.0, 43.0)}  # step 20 overshoots past 50
+    rows = [{"step": step, "forget_loss": -float(step), "measure": "crows-pairs.score", "domain": domain,
+             "value": value, "ideal": 50.0, "distance": abs(value - 50.0)}
+            for step, pair in values.items() for domain, value in zip(("gender", "race"), pair)]
+    text = render(trajectory_table(rows))
+    assert "10 *" in text and "20 *" not in text and "0 *" not in text.replace("10 *", "")
+    assert all(len(line) <= 80 for line in text.splitlines())
