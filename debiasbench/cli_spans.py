@@ -22,8 +22,9 @@ from debiasbench.errors import DebiasbenchError
 HIGHLIGHT = "bold red"
 
 
-def highlighted(text: str, offsets: list[tuple[int, int]], mask: list[bool]) -> str:
-    """Rich markup of ``text`` with the characters of selected tokens highlighted."""
+def highlighted(text: str, offsets: list[tuple[int, int]], mask: list[bool], colour: bool = True) -> str:
+    """Rich markup of ``text`` with the characters of selected tokens highlighted: in colour on a
+    terminal, else between ``[[`` and ``]]`` so piped output and logs still show the selection."""
     chosen = [False] * len(text)
     for (start, end), selected in zip(offsets, mask):
         if selected:
@@ -32,7 +33,11 @@ def highlighted(text: str, offsets: list[tuple[int, int]], mask: list[bool]) -> 
     for i in range(1, len(text) + 1):
         if i == len(text) or chosen[i] != chosen[start]:
             piece = escape(text[start:i])
-            parts.append(f"[{HIGHLIGHT}]{piece}[/]" if chosen[start] else piece)
+            if chosen[start]:
+                raw = text[start:i]
+                bare = raw.lstrip()  # a token's leading space stays outside the marks
+                piece = f"[{HIGHLIGHT}]{piece}[/]" if colour else escape(f"{raw[:len(raw) - len(bare)]}[[{bare}]]")
+            parts.append(piece)
             start = i
     return "".join(parts)
 
@@ -90,7 +95,8 @@ def spans_command(
 
     out = Console()
     for number, (item, mask) in enumerate(zip(items, masks), 1):
-        out.print(f"[dim]{number:>3}[/] {highlighted(item.item.text, item.offsets, mask)}", highlight=False, soft_wrap=True)
+        marked = highlighted(item.item.text, item.offsets, mask, colour=out.color_system is not None)
+        out.print(f"[dim]{number:>3}[/] {marked}", highlight=False, soft_wrap=True)
     selected = sum(sum(map(bool, m)) for m in masks)
     total = sum(len(m) for m in masks)
     with_any = sum(any(m) for m in masks)

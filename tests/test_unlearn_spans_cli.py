@@ -14,6 +14,8 @@ from typer.testing import CliRunner  # noqa: E402
 
 from debiasbench import models  # noqa: E402
 from debiasbench.cli import app  # noqa: E402
+from rich.console import Console  # noqa: E402
+
 from debiasbench.cli_spans import highlighted  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
 
@@ -51,3 +53,12 @@ def test_spans_command_selector_options_and_errors(tiny_loader, data_dir: Path, 
     assert bad.exit_code == 1 and "needs annotated spans" in bad.output
     unknown = CliRunner().invoke(app, ["spans", "--domain", "gendr", "--data-dir", str(data_dir)])
     assert unknown.exit_code == 2 and "did you mean 'gender'" in unknown.output
+
+
+def test_without_colour_the_selection_is_bracketed():
+    text = "You are a [slut]."
+    offsets = [(0, 3), (3, 7), (7, 9), (9, 11), (11, 15), (15, 16), (16, 17)]
+    out = highlighted(text, offsets, [False, False, False, True, True, False, False], colour=False)
+    console = Console(color_system=None, record=True, width=80)
+    console.print(out)
+    assert console.export_text().strip() == "You are a [[[slut]]]."
