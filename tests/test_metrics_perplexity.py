@@ -136,3 +136,13 @@ def test_bootstrap_helpers_are_seeded_and_vectorised():
         for g in range(4):
             picked = vals[r][groups[r] == g]
             assert (np.isnan(means[r, g]) and not len(picked)) or means[r, g] == pytest.approx(picked.mean())
+
+
+def test_tokenizer_is_recorded_by_vocabulary_not_by_folder(tmp_path) -> None:
+    from debiasbench.testing import tiny_model_handle
+    from debiasbench_metrics.perplexity import tokenizer_fingerprint
+
+    first, second = tiny_model_handle().tokenizer, tiny_model_handle(seed=1).tokenizer
+    second.name_or_path = str(tmp_path / "elsewhere")
+    assert tokenizer_fingerprint(first) == tokenizer_fingerprint(second)
+    assert str(tmp_path) not in tokenizer_fingerprint(second)

@@ -10,6 +10,9 @@ pooling their NLL sums and token counts).
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import weakref
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -83,7 +86,7 @@ class PerplexityMetric(Metric):
             "metric": self.name, "protocol": options.protocol, "window": length, "stride": stride,
             "context_limited": limited, "model_context": model.max_length, "text_tokens": len(all_tokens),
             "tokens": len(tokens), "max_tokens": options.max_tokens, "scored_tokens": scored, "windows": len(windows),
-            "tokenizer": getattr(model.tokenizer, "name_or_path", ""), "dtype": model.dtype, "special_tokens": "none",
+            "tokenizer": tokenizer_fingerprint(model.tokenizer), "dtype": model.dtype, "special_tokens": "none",
             "bootstrap": options.bootstrap, "seed": ctx.seed,
             "interval": f"{LEVEL:g}% percentile bootstrap over windows" if options.bootstrap and len(windows) > 1 else None,
         }
@@ -97,6 +100,14 @@ class PerplexityMetric(Metric):
         notes = [f"model context {model.max_length} < window; used L={length}, stride={stride}"] if limited else []
         row = MetricRow(domain=OVERALL, measure=MEASURE, value=value, n=scored, ci_low=low, ci_high=high)
         return MetricResult(rows=[row], protocol=protocol, data_checksums=checksums, examples=examples, notes=notes)
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """Class and a hash of the vocabulary: perplexities compare only under one tokenizer, and a
+    folder path (``name_or_path``) would differ between machines for the same tokenizer."""
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+    digest = hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode()).hexdigest()[:12]
+    return f"{type(tokenizer).__name__}:{len(vocab)}:{digest}"
 
 
 def text_tokens(model: ModelHandle, load_text: Any, key: str) -> np.ndarray:
