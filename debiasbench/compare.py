@@ -383,12 +383,21 @@ def consistency_warnings(rows: list[dict[str, Any]]) -> list[str]:
         by_measure.setdefault(r["measure"], []).append(r)
     for measure, group in sorted(by_measure.items()):
         for column, what in (("protocol", "protocol"), ("data_checksum", "data checksums"), ("plugin_version", "plugin version")):
-            variants = sorted({r[column] or "" for r in group})
+            values = (_without_seed(r[column]) if column == "protocol" else r[column] for r in group)
+            variants = sorted({v or "" for v in values})
             if len(variants) < 2:
                 continue
             detail = _json_difference(variants) if column != "plugin_version" else ", ".join(v or "?" for v in variants)
             lines.append(f"{measure}: compared rows differ in {what} ({detail}); their numbers may not be comparable")
     return lines
+
+
+def _without_seed(protocol: str | None) -> str | None:
+    """The protocol minus its seed: seeds are a dimension ``compare`` aggregates (mean ± sd), not a
+    difference in how a number was measured."""
+    parsed = _json_dict(protocol or "{}")
+    parsed.pop("seed", None)
+    return json.dumps(parsed, sort_keys=True)
 
 
 def _json_difference(variants: list[str]) -> str:

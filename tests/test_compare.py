@@ -160,6 +160,13 @@ def test_protocol_mismatch_warns_naming_the_key(tmp_path: Path) -> None:
     assert "crows-pairs.score" in warning and "protocol" in warning and "scoring: mean | sum" in warning and "limit" not in warning
 
 
+def test_runs_differing_only_in_seed_do_not_warn(tmp_path: Path) -> None:
+    values = {("crows-pairs.score", "gender"): (60.0, 55.0)}
+    write_run(tmp_path, "a", values, protocol={"scoring": "mean", "seed": 0})
+    write_run(tmp_path, "b", values, protocol={"scoring": "mean", "seed": 1}, seed=1)
+    assert compare(tmp_path).warnings == []
+
+
 def test_incomplete_runs_are_left_out(tmp_path: Path) -> None:
     values = {("crows-pairs.score", "gender"): (60.0, 55.0)}
     write_run(tmp_path, "done", values)

@@ -30,4 +30,4 @@ def subset_protocol(limit: int | None, seed: int) -> dict[str, object]:
     """How the subset was drawn, for ``MetricResult.protocol``."""
     if limit is None:
         return {"limit": None, "subset": "all"}
-    return {"limit": limit, "subset": f"seeded sample of at most {limit} per domain (seed {seed}), file order"}
+    return {"limit": limit, "subset": f"seeded sample of at most {limit} per domain, file order", "seed": seed}
