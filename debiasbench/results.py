@@ -91,6 +91,7 @@ TRAJECTORY_SCHEMA = pa.schema(
         ("forget_loss", pa.float64()),
         ("retain_loss", pa.float64()),
         ("domain", pa.string()),
+        ("metric", pa.string()),  # the probed metric, e.g. "crows-pairs"
         ("measure", pa.string()),
         ("value", pa.float64()),
         ("ideal", pa.float64()),

@@ -369,7 +369,8 @@ class _Probe:
                     ideal = spec[row.measure].ideal if row.measure in spec else None
                     self.rows.append({
                         "run_id": self.run_id, "step": info.step, "epoch": info.epoch, "forget_loss": info.forget_loss,
-                        "retain_loss": info.retain_loss, "domain": row.domain, "measure": row.measure, "value": row.value,
+                        "retain_loss": info.retain_loss, "domain": row.domain, "metric": metric.name, "measure": row.measure,
+                        "value": row.value,
                         "ideal": ideal, "distance": abs(row.value - ideal) if ideal is not None else row.value,
                     })
         finally:

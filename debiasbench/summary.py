@@ -46,18 +46,6 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     return table
 
 
-def headline_only(measures: set[str]) -> set[str]:
-    """Of ``measures``, each installed metric's headline (the measure it declares first); measures
-    no installed metric declares are kept. Keeps per-step tables narrow."""
-    from debiasbench.plugins import get_registry
-
-    kept = set(measures)
-    for entry in get_registry().entries("metric"):
-        declared = [m.name for m in entry.obj.measures if m.name in measures]
-        kept -= set(declared[1:])
-    return kept
-
-
 def trajectory_table(rows: list[dict[str, Any]], title: str = "trajectory") -> Table:
     """One line per probe step: forget loss, then each headline measure x domain; the best step is starred.
 
@@ -65,7 +53,9 @@ def trajectory_table(rows: list[dict[str, Any]], title: str = "trajectory") -> T
     (headline measures with an ideal, every probed domain), so overshooting past 50 counts against
     a step. The full trajectory (every measure) is in the results (``trajectories`` table).
     """
-    headline = headline_only({r["measure"] for r in rows})
+    from debiasbench.compare import headline_measures
+
+    headline = headline_measures(rows)
     order = {d: i for i, d in enumerate(HEADLINE_DOMAINS)}
     columns = sorted({(r["measure"], r["domain"]) for r in rows if r["measure"] in headline},
                      key=lambda c: (c[0], order.get(c[1], len(order)), c[1]))

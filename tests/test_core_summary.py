@@ -34,7 +34,7 @@ def test_summary_of_only_other_domains_shows_them() -> None:
 
 def test_best_trajectory_step_is_closest_to_the_ideals_not_the_last() -> None:
     values = {0: (55.0, 54.0), 10: (50.5, 49.0), 20: (44.0, 43.0)}  # step 20 overshoots past 50
-    rows = [{"step": step, "forget_loss": -float(step), "measure": "crows-pairs.score", "domain": domain,
+    rows = [{"step": step, "forget_loss": -float(step), "metric": "crows-pairs", "measure": "crows-pairs.score", "domain": domain,
              "value": value, "ideal": 50.0, "distance": abs(value - 50.0)}
             for step, pair in values.items() for domain, value in zip(("gender", "race"), pair)]
     text = render(trajectory_table(rows))

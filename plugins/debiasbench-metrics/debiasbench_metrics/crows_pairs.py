@@ -79,7 +79,7 @@ class CrowsPairsMetric(Metric):
         rows = crows_rows(domain_of[chosen], directions, stereotyped, domains, options.bootstrap, ctx.seed)
         protocol = {
             "metric": self.name, "scoring": options.scoring, **scoring_setup(model), "domains": domains,
-            "ties": "not stereotyped, kept in the denominator", "pairs": n, **subset_protocol(ctx.limit, ctx.seed),
+            "ties": "not stereotyped, kept in the denominator", "pairs": n, **subset_protocol(ctx.limit),
             "bootstrap": options.bootstrap, "interval": f"{LEVEL:g}% percentile bootstrap over pairs" if options.bootstrap else None,
             "seed": ctx.seed,
         }

@@ -115,7 +115,7 @@ class StereoSetMetric(Metric):
             "domains": domains_by_task, "layout": layout, "averaging": "mean over target terms",
             "intersentence": "continuation scored after prefix + context tokens; ' ' + continuation tokenised on its own",
             "ties": "stereotype vs anti: anti; option vs unrelated: not preferred",
-            "examples": {task: int(np.sum(task_of == task)) for task in options.tasks}, **subset_protocol(ctx.limit, ctx.seed),
+            "examples": {task: int(np.sum(task_of == task)) for task in options.tasks}, **subset_protocol(ctx.limit),
             "bootstrap": options.bootstrap, "seed": ctx.seed,
             "interval": f"{LEVEL:g}% percentile bootstrap, examples resampled within each domain" if options.bootstrap else None,
         }

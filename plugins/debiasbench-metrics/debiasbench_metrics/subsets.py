@@ -26,8 +26,8 @@ def limit_indices(indices: np.ndarray, limit: int | None, seed: int, *key: str) 
     return np.sort(generator(seed, "subset", *key).choice(indices, size=limit, replace=False))
 
 
-def subset_protocol(limit: int | None, seed: int) -> dict[str, object]:
-    """How the subset was drawn, for ``MetricResult.protocol``."""
+def subset_protocol(limit: int | None) -> dict[str, object]:
+    """How the subset was drawn, for ``MetricResult.protocol`` (which records the seed itself)."""
     if limit is None:
         return {"limit": None, "subset": "all"}
-    return {"limit": limit, "subset": f"seeded sample of at most {limit} per domain, file order", "seed": seed}
+    return {"limit": limit, "subset": f"seeded sample of at most {limit} per domain, file order"}
