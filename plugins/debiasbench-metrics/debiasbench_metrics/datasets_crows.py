@@ -1,18 +1,18 @@
 """The CrowS-Pairs data set (Nangia et al. 2020): 1,508 minimal sentence pairs, nine bias types.
 
-Parsed with the standard ``csv`` module rather than ``datasets``: the file is small (1.5k rows),
-and plain parsing lets a malformed file fail with the exact line and what was expected.
+Read with ``datasets``' CSV builder (through :func:`debiasbench.rows.load_rows`), every value kept
+as written: no "NA"/"null" turned into missing values, so a sentence is always its text.
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from debiasbench.errors import DataError
 from debiasbench.interfaces import DataFile, DataLocatorProto, EvalDataset
+from debiasbench.rows import RowFile, load_rows
 
 CROWS_FILE = DataFile(
     relpath="crows_pairs/crows_pairs_anonymized.csv",
@@ -57,43 +57,36 @@ class CrowsPair:
 
 def parse_crows_csv(path: Path) -> list[CrowsPair]:
     """Read a CrowS-Pairs CSV; DataError names the file, the line and what was expected."""
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            missing = [c for c in REQUIRED_COLUMNS if c not in header]
-            if missing:
-                raise DataError(
-                    f"{path}: line 1: missing column(s) {', '.join(missing)}; expected a CrowS-Pairs CSV with "
-                    f"columns {', '.join(REQUIRED_COLUMNS)}"
-                )
-            index_column = header[0] if header and header[0] not in REQUIRED_COLUMNS else None
-            pairs = [_pair(row, reader.line_num, path, index_column) for row in reader]
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: byte {exc.start}: not UTF-8 text; expected the CrowS-Pairs CSV") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: malformed CSV ({exc}); expected the CrowS-Pairs CSV") from None
+    expected = f"a CrowS-Pairs CSV with columns {', '.join(REQUIRED_COLUMNS)}"
+    table = load_rows(path, "csv", expected=expected, keep_default_na=False, na_filter=False)
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: line 1: missing column(s) {', '.join(missing)}; expected {expected}")
+    index_column = table.columns[0] if table.columns[0] not in REQUIRED_COLUMNS else None  # the unnamed first column
+    pairs = [_pair(row, i, table, index_column) for i, row in enumerate(table.rows)]
     if not pairs:
         raise DataError(f"{path}: no pairs; expected 1,508 rows after the header")
     return pairs
 
 
-def _pair(row: dict[str, str | None], line: int, path: Path, index_column: str | None) -> CrowsPair:
+def _pair(row: dict[str, object], index: int, table: RowFile, index_column: str | None) -> CrowsPair:
     def field(name: str) -> str:
         value = row.get(name)
-        if value is None or not value.strip():
-            raise DataError(f"{path}: line {line}: empty or missing {name!r}; expected a non-empty value")
+        if not isinstance(value, str) or not value.strip():
+            raise DataError(f"{table.where(index)}: empty or missing {name!r}; expected a non-empty value")
         return value
 
     direction = field("stereo_antistereo")
     if direction not in DIRECTIONS:
-        raise DataError(f"{path}: line {line}: stereo_antistereo is {direction!r}; expected 'stereo' or 'antistereo'")
+        raise DataError(f"{table.where(index)}: stereo_antistereo is {direction!r}; expected 'stereo' or 'antistereo'")
     bias_type = field("bias_type")
     if bias_type not in BIAS_TYPE_TO_DOMAIN:
-        raise DataError(f"{path}: line {line}: bias_type {bias_type!r} is unknown; expected one of {', '.join(BIAS_TYPE_TO_DOMAIN)}")
-    pair_id = (row.get(index_column) or "").strip() if index_column is not None else ""
+        raise DataError(
+            f"{table.where(index)}: bias_type {bias_type!r} is unknown; expected one of {', '.join(BIAS_TYPE_TO_DOMAIN)}"
+        )
+    pair_id = str(row.get(index_column, "")).strip() if index_column is not None else ""
     return CrowsPair(
-        pair_id=pair_id or str(line - 1), sent_more=field("sent_more"), sent_less=field("sent_less"),
+        pair_id=pair_id or str(index), sent_more=field("sent_more"), sent_less=field("sent_less"),
         direction=direction, bias_type=bias_type, domain=BIAS_TYPE_TO_DOMAIN[bias_type],
     )
 

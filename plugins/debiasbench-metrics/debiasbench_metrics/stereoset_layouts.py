@@ -9,7 +9,9 @@
   index (0 anti-stereotype, 1 stereotype, 2 unrelated) or its name. Rows carry no task field:
   intrasentence contexts contain ``BLANK`` and intersentence contexts never do.
 
-Plain ``json``/``pyarrow`` parsing is used so a malformed file fails with the line or record
+Row layouts (JSON lines, JSON arrays, parquet) are read with ``datasets`` through
+:func:`debiasbench.rows.load_rows`; the canonical file is one nested document rather than rows,
+so it is read with ``json``. Either way a malformed file fails with the file, the line or record,
 and what was expected.
 """
 
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from debiasbench.errors import DataError
+from debiasbench.rows import RowFile, load_rows
 
 TASKS = ("intrasentence", "intersentence")
 STEREOSET_DOMAINS = ("gender", "profession", "race", "religion")
@@ -43,57 +46,47 @@ class StereoSetExample:
     unrelated: str
 
 
+EXPECTED = "StereoSet JSON or JSON lines (flat, canonical dev.json or Hugging Face layout)"
+
+
 def parse_stereoset(path: Path) -> tuple[list[StereoSetExample], str]:
     """Examples of a StereoSet file in any supported layout, and the layout's name."""
     if path.suffix == ".parquet":
-        return _rows(_parquet_rows(path), path, "record")
+        return _rows(load_rows(path, "parquet", expected="the Hugging Face StereoSet parquet export"))
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: byte {exc.start}: not UTF-8 text; expected StereoSet JSON or JSON lines") from None
-    stripped = text.lstrip()
-    if not stripped:
-        raise DataError(f"{path}: empty file; expected StereoSet JSON or JSON lines")
-    if stripped[0] in "{[":
+        raise DataError(f"{path}: byte {exc.start}: not UTF-8 text; expected {EXPECTED}") from None
+    if not text.strip():
+        raise DataError(f"{path}: empty file; expected {EXPECTED}")
+    if text.lstrip()[0] == "{":
         try:
             whole = json.loads(text)
         except json.JSONDecodeError:
             whole = None  # several JSON objects: JSON lines
         if isinstance(whole, dict) and "data" in whole:
             return _canonical(whole, path), "canonical"
-        if isinstance(whole, list):
-            return _rows(list(enumerate(whole, start=1)), path, "record")
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append((number, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: line {number}: invalid JSON ({exc.msg}); expected one StereoSet example per line") from None
-    return _rows(rows, path, "line")
+    return _rows(load_rows(path, "json", expected=EXPECTED))
 
 
-def _rows(rows: list[tuple[int, Any]], path: Path, unit: str) -> tuple[list[StereoSetExample], str]:
+def _rows(table: RowFile) -> tuple[list[StereoSetExample], str]:
     """Rows of the flat or the Hugging Face layout (told apart by the first row's fields)."""
-    if not rows:
-        raise DataError(f"{path}: no examples; expected StereoSet examples")
-    first = rows[0][1]
-    if isinstance(first, dict) and "sentences" in first:
-        return _hf_rows(rows, path, unit), "huggingface"
-    return [_flat(row, number, path, unit) for number, row in rows], "flat"
+    if not table.rows:
+        raise DataError(f"{table.path}: no examples; expected StereoSet examples")
+    if "sentences" in table.rows[0]:
+        return [_hf_row(row, table.where(i)) for i, row in enumerate(table.rows)], "huggingface"
+    return [_flat(row, i, table) for i, row in enumerate(table.rows)], "flat"
 
 
-def _flat(row: Any, number: int, path: Path, unit: str) -> StereoSetExample:
-    where = f"{path}: {unit} {number}"
-    if not isinstance(row, dict):
-        raise DataError(f"{where}: expected a JSON object with fields {', '.join(FLAT_FIELDS)}")
+def _flat(row: dict[str, Any], index: int, table: RowFile) -> StereoSetExample:
+    where = table.where(index)
     missing = [f for f in FLAT_FIELDS if not isinstance(row.get(f), str) or not row[f].strip()]
     if missing:
         raise DataError(f"{where}: missing or empty field(s) {', '.join(missing)}; expected strings for {', '.join(FLAT_FIELDS)}")
     task = _check(row["type"], TASKS, "type", where)
     return StereoSetExample(
-        example_id=f"{task}-{number}", task=task, domain=_check(row["bias_type"], STEREOSET_DOMAINS, "bias_type", where),
+        example_id=f"{task}-{table.line(index) or index + 1}",
+        domain=_check(row["bias_type"], STEREOSET_DOMAINS, "bias_type", where), task=task,
         target=row["target"], context=row["context"], stereotype=row["stereotype"],
         anti_stereotype=row["anti-stereotype"], unrelated=row["unrelated"],
     )
@@ -118,26 +111,22 @@ def _canonical(whole: dict[str, Any], path: Path) -> list[StereoSetExample]:
     return out
 
 
-def _hf_rows(rows: list[tuple[int, Any]], path: Path, unit: str) -> list[StereoSetExample]:
-    out = []
-    for number, row in rows:
-        where = f"{path}: {unit} {number}"
-        sentences = row.get("sentences") if isinstance(row, dict) else None
-        if not isinstance(sentences, dict) or not isinstance(sentences.get("sentence"), list) or not isinstance(sentences.get("gold_label"), list):
-            raise DataError(f"{where}: expected a Hugging Face StereoSet row whose 'sentences' holds 'sentence' and 'gold_label' lists")
-        if len(sentences["sentence"]) != len(sentences["gold_label"]):
-            raise DataError(
-                f"{where}: {len(sentences['sentence'])} sentences but {len(sentences['gold_label'])} gold labels; expected one label per sentence"
-            )
-        options = {}
-        for sentence, label in zip(sentences["sentence"], sentences["gold_label"]):
-            if isinstance(label, int) and 0 <= label < len(HF_GOLD_LABELS):
-                label = HF_GOLD_LABELS[label]
-            options[_check(label, LABELS, "gold_label", where)] = sentence
-        context = row.get("context")
-        task = "intrasentence" if isinstance(context, str) and "BLANK" in context else "intersentence"
-        out.append(_example(row, task, options, where))
-    return out
+def _hf_row(row: dict[str, Any], where: str) -> StereoSetExample:
+    sentences = row.get("sentences")
+    if not isinstance(sentences, dict) or not isinstance(sentences.get("sentence"), list) or not isinstance(sentences.get("gold_label"), list):
+        raise DataError(f"{where}: expected a Hugging Face StereoSet row whose 'sentences' holds 'sentence' and 'gold_label' lists")
+    if len(sentences["sentence"]) != len(sentences["gold_label"]):
+        raise DataError(
+            f"{where}: {len(sentences['sentence'])} sentences but {len(sentences['gold_label'])} gold labels; expected one label per sentence"
+        )
+    options = {}
+    for sentence, label in zip(sentences["sentence"], sentences["gold_label"]):
+        if isinstance(label, int) and 0 <= label < len(HF_GOLD_LABELS):
+            label = HF_GOLD_LABELS[label]
+        options[_check(label, LABELS, "gold_label", where)] = sentence
+    context = row.get("context")
+    task = "intrasentence" if isinstance(context, str) and "BLANK" in context else "intersentence"
+    return _example(row, task, options, where)
 
 
 def _example(example: dict[str, Any], task: str, options: dict[str, str], where: str) -> StereoSetExample:
@@ -159,14 +148,3 @@ def _check(value: Any, allowed: tuple[str, ...], name: str, where: str) -> str:
     if value not in allowed:
         raise DataError(f"{where}: {name} is {value!r}; expected one of {', '.join(allowed)}")
     return str(value)
-
-
-def _parquet_rows(path: Path) -> list[tuple[int, Any]]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        rows = pq.read_table(path).to_pylist()
-    except (OSError, pa.ArrowException) as exc:
-        raise DataError(f"{path}: unreadable parquet ({type(exc).__name__}); expected the Hugging Face StereoSet export") from None
-    return list(enumerate(rows, start=1))
