@@ -151,3 +151,23 @@ def test_unscorable_sentences_fail_with_one_line(handle):
         sentence_logprobs(handle, [[5, 6], [7]], [0, 1])
     with pytest.raises(DebiasbenchError, match="context of 256"):
         pair_scorer.shared_prefix_logprobs(handle, [[5] * 300])
+
+
+@pytest.mark.parametrize("block", [(4096, 512), (3, 200), (1, 10_000)])
+def test_streamed_output_layer_equals_a_full_log_softmax(block):
+    """Row blocks and vocabulary slices (partial last slice included) give the full log-softmax."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    vocab, width, positions = 1_300, 16, 7
+    weight = torch.randn(vocab, width, generator=generator)
+    rows = 3 * torch.randn(positions, width, generator=generator)
+    inverse = torch.tensor([0, 0, 1, 2, 3, 4, 5, 6, 6, 6])  # positions shared by several requests
+    targets = torch.tensor([0, 1299, 511, 512, 513, 1023, 1024, 7, 7, 800])  # targets on slice edges
+    reference = (rows @ weight.t()).log_softmax(-1)[inverse, targets]
+    streamed = logprob_head._streamed_logprobs(rows, weight, inverse, targets, block)
+    assert torch.allclose(streamed, reference, atol=1e-5)
+    head = torch.nn.Linear(width, vocab, bias=False).requires_grad_(False)
+    head.weight.copy_(weight)
+    chunked = logprob_head._chunked_logprobs(rows, head, inverse, targets, 2_600)  # any head: 2 rows of logits at a time
+    assert torch.allclose(chunked, reference, atol=1e-5)
