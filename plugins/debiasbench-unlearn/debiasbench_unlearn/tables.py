@@ -3,23 +3,32 @@ left nothing."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from debiasbench.errors import DataError
+from debiasbench.rows import load_rows
 
 Row = dict[str, str]
 
 
 def read_csv(path: Path, required: Sequence[str]) -> list[Row]:
-    """All rows of a CSV file as dicts; a missing column is a DataError naming it."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path} lacks the column(s) {', '.join(missing)}; is it the original release?")
-        return list(reader)
+    """All rows of a CSV file as dicts of text (read with ``datasets``); a missing column is a DataError naming it.
+
+    Values are kept as written ("NA" stays "NA"); numeric columns come back as their number's text.
+    """
+    table = load_rows(path, "csv", expected="the original release's CSV", keep_default_na=False, na_filter=False)
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise DataError(f"{path} lacks the column(s) {', '.join(missing)}; is it the original release?")
+    return [{key: _text(value) for key, value in row.items()} for row in table.rows]
+
+
+def _text(value: object) -> str:
+    """A cell as text; a missing cell (a short row) is empty, as the csv module gives it."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return value if isinstance(value, str) else str(value)
 
 
 def apply_filters(rows: list[Row], filters: Sequence[tuple[str, Callable[[Row], bool]]], what: str) -> list[Row]:
