@@ -142,6 +142,7 @@ PresetOpt = Annotated[str, typer.Option("--preset", help="full (the study's prot
 EvalLimitOpt = Annotated[Optional[int], typer.Option("--eval-limit", help="At most N pairs/examples per evaluated domain.")]
 ExamplesOpt = Annotated[bool, typer.Option("--save-examples", help="Also write per-pair / per-example scores.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Recompute baseline evaluations instead of reusing cached ones.")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch (default: every core); give concurrent runs a share each.")]
 RemoteOpt = Annotated[bool, typer.Option("--trust-remote-code", help="Allow model code from the hub (off by default).")]
 
 
@@ -215,6 +216,7 @@ def run_command(
     data_dir: DataOpt = None,
     cache_dir: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    threads: ThreadsOpt = None,
     trust_remote_code: RemoteOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final line.")] = False,
 ) -> None:
@@ -230,7 +232,7 @@ def run_command(
         selector_options=parse_pairs(selector_option, "-s"),
         metric_options=_metric_options(metric_option, metric_names, scoring, max_tokens), preset=preset,
         eval_limit=eval_limit, forget_limit=forget_limit, eval_every=eval_every, save_model=save_model,
-        save_examples=save_examples, use_cache=not no_cache,
+        save_examples=save_examples, use_cache=not no_cache, threads=threads,
     )
     _execute(config, quiet)
 
@@ -254,6 +256,7 @@ def eval_command(
     data_dir: DataOpt = None,
     cache_dir: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    threads: ThreadsOpt = None,
     trust_remote_code: RemoteOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final line.")] = False,
 ) -> None:
@@ -265,7 +268,7 @@ def eval_command(
         method=None, model=model, metrics=metric_names, eval_domains=_split(eval_domains), seed=seed, device=device,
         dtype=dtype, trust_remote_code=trust_remote_code, results_dir=results_dir, data_dir=data_dir, cache_dir=cache_dir,
         metric_options=_metric_options(metric_option, metric_names, scoring, max_tokens), preset=preset,
-        eval_limit=eval_limit, save_examples=save_examples, use_cache=not no_cache,
+        eval_limit=eval_limit, save_examples=save_examples, use_cache=not no_cache, threads=threads,
     )
     _execute(config, quiet)
 

@@ -42,6 +42,7 @@ class RunConfig:
     save_model: Path | None = None
     save_examples: bool = False
     use_cache: bool = True  # reuse cached baseline evaluations
+    threads: int | None = None  # CPU threads for torch; None: torch's default (every core)
 
     @property
     def command(self) -> str:
@@ -52,6 +53,6 @@ class RunConfig:
 
     def config_hash(self) -> str:
         """Identifies what the run computes (not where it writes): sweeps skip runs already done."""
-        skip = {"results_dir", "data_dir", "cache_dir", "save_model", "use_cache", "save_examples", "device"}
+        skip = {"results_dir", "data_dir", "cache_dir", "save_model", "use_cache", "save_examples", "device", "threads"}
         payload = {k: v for k, v in self.to_json().items() if k not in skip}
         return hashlib.sha256(dumps(payload).encode()).hexdigest()[:16]

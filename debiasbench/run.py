@@ -42,6 +42,7 @@ from debiasbench.options import build_options
 from debiasbench.paths import cache_dir as default_cache_dir
 from debiasbench.plugins import LoadedPlugins, get_plugins
 from debiasbench.presets import PRESETS, PROBE_PERPLEXITY_TOKENS
+from debiasbench.runtime import check_threads, seed_everything, set_threads
 from debiasbench.progress import progress
 from debiasbench.results import (
     METRICS_SCHEMA,
@@ -89,6 +90,7 @@ def plan_run(config: RunConfig, plugins: LoadedPlugins | None = None) -> Plan:
     """Resolve and validate a configuration without loading a model or data."""
     plugins = plugins or get_plugins()
     registry = plugins.registry
+    check_threads(config.threads)
     if config.preset not in PRESETS:
         raise UnknownNameError(f"unknown preset {config.preset!r}; choose from {', '.join(PRESETS)}")
     preset = PRESETS[config.preset]
@@ -217,6 +219,7 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     run_id = new_run_id(config)
     when = dt.datetime.now(dt.timezone.utc)
 
+    set_threads(config.threads)
     settings = ModelSettings(device=config.device, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
                              cache_dir=config.cache_dir, seed=config.seed)
     say(f"loading model {config.model}")
@@ -322,8 +325,6 @@ def _unlearn(plan: Plan, handle: ModelHandle, forget: list[Any], retain: list[st
         if probe is not None and info.step % (config.eval_every or 1) == 0:
             probe(info)
         return False
-
-    from debiasbench.runtime import seed_everything
 
     seed_everything(config.seed)
     ctx = UnlearnContext(forget=forget, retain=retain, selector=selector, selector_ctx=selector_ctx, registry=registry,

@@ -31,6 +31,23 @@ def resolve_device(name: str = "auto") -> str:
     return name
 
 
+def check_threads(count: int | None) -> None:
+    """``--threads`` is None (every core) or at least 1."""
+    if count is not None and count < 1:
+        raise DebiasbenchError(f"--threads must be at least 1 (got {count}); give each concurrent run a share of the cores")
+
+
+def set_threads(count: int | None) -> None:
+    """Use ``count`` CPU threads in torch. Runs sharing a machine each need their own share of the
+    cores: two runs that each use every core slow each other down several times over."""
+    check_threads(count)
+    if count is None:
+        return
+    import torch
+
+    torch.set_num_threads(count)
+
+
 def torch_dtype(name: str) -> Any:
     """``float32`` -> torch.float32, etc."""
     import torch

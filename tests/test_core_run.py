@@ -59,6 +59,18 @@ def test_eval_only(tmp_path: Path, plugins: Any) -> None:
     assert [(r["method"], r["stage"]) for r in rows] == [("none", "before")]
 
 
+def test_threads_option_sets_torch_threads_and_not_the_config_hash(tmp_path: Path, plugins: Any) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        execute(plan_run(_config(tmp_path, method=None, domain=None, threads=1), plugins))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert _config(tmp_path, threads=1).config_hash() == _config(tmp_path).config_hash()  # same computation
+
+
 def test_trajectory_probe_every_step(tmp_path: Path, plugins: Any) -> None:
     result = execute(plan_run(_config(tmp_path, eval_every=1, metrics=["text-logprob"]), plugins))
     # no crows-pairs/perplexity registered here: the probe has nothing to run, and says so by writing nothing
@@ -84,6 +96,7 @@ def test_save_model_round_trip(tmp_path: Path, plugins: Any) -> None:
         ({"method_options": {"max_step": "2"}}, DebiasbenchError, "did you mean 'max_steps'"),
         ({"method_options": {"max_steps": "0"}}, DebiasbenchError, "max_steps must be >= 1"),
         ({"preset": "fast"}, UnknownNameError, "unknown preset 'fast'"),
+        ({"threads": 0}, DebiasbenchError, "--threads must be at least 1"),
     ],
 )
 def test_bad_input_fails_before_any_work(tmp_path: Path, plugins: Any, changes: dict, error: type, message: str) -> None:
