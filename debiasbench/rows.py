@@ -23,7 +23,7 @@ from typing import Any, Literal
 from debiasbench.errors import DataError
 from debiasbench.paths import cache_dir
 
-Builder = Literal["csv", "json", "parquet", "text"]
+Builder = Literal["csv", "json", "parquet"]
 
 
 @dataclass(frozen=True)

@@ -161,13 +161,14 @@ def test_streamed_output_layer_equals_a_full_log_softmax(block):
     generator = torch.Generator().manual_seed(0)
     vocab, width, positions = 1_300, 16, 7
     weight = torch.randn(vocab, width, generator=generator)
-    rows = 3 * torch.randn(positions, width, generator=generator)
+    features = 3 * torch.randn(positions + 3, width, generator=generator)  # 3 positions nobody asks for
+    unique = torch.tensor([9, 0, 4, 2, 7, 5, 1])  # the rows that are read, gathered block by block
     inverse = torch.tensor([0, 0, 1, 2, 3, 4, 5, 6, 6, 6])  # positions shared by several requests
     targets = torch.tensor([0, 1299, 511, 512, 513, 1023, 1024, 7, 7, 800])  # targets on slice edges
-    reference = (rows @ weight.t()).log_softmax(-1)[inverse, targets]
-    streamed = logprob_head._streamed_logprobs(rows, weight, inverse, targets, block)
+    reference = (features[unique] @ weight.t()).log_softmax(-1)[inverse, targets]
+    streamed = logprob_head._streamed_logprobs(features, unique, weight, inverse, targets, block)
     assert torch.allclose(streamed, reference, atol=1e-5)
     head = torch.nn.Linear(width, vocab, bias=False).requires_grad_(False)
     head.weight.copy_(weight)
-    chunked = logprob_head._chunked_logprobs(rows, head, inverse, targets, 2_600)  # any head: 2 rows of logits at a time
+    chunked = logprob_head._chunked_logprobs(features, unique, head, inverse, targets, 2_600)  # any head: 2 rows of logits at a time
     assert torch.allclose(chunked, reference, atol=1e-5)

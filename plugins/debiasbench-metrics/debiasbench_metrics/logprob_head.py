@@ -46,12 +46,11 @@ class LogProbHead:
         unique, inverse = torch.unique(nodes, return_inverse=True)
         head = self.model.get_output_embeddings() if self.fast else None
         budget = _GPU_CHUNK_ELEMENTS if features.device.type == "cuda" else _CPU_CHUNK_ELEMENTS
-        rows = features[unique]
         if _plain_float32_linear(head):
             vocab = head.weight.shape[0]
             block = _CPU_BLOCK if features.device.type == "cpu" else (max(256, budget // vocab), vocab)
-            return _streamed_logprobs(rows, head.weight, inverse, targets, block)
-        return _chunked_logprobs(rows, head, inverse, targets, budget)
+            return _streamed_logprobs(features, unique, head.weight, inverse, targets, block)
+        return _chunked_logprobs(features, unique, head, inverse, targets, budget)
 
 
 def _plain_float32_linear(head: Any) -> bool:
@@ -76,8 +75,10 @@ def _span(sorted_values: Any, low: int, high: int) -> tuple[int, int]:
     return int(bounds[0]), int(bounds[1])
 
 
-def _streamed_logprobs(rows: Any, weight: Any, inverse: Any, targets: Any, block: tuple[int, int]) -> Any:
+def _streamed_logprobs(features: Any, unique: Any, weight: Any, inverse: Any, targets: Any, block: tuple[int, int]) -> Any:
     """Log-probabilities from a plain linear head, streaming the vocabulary in slices.
+
+    Request ``r`` reads row ``features[unique[inverse[r]]]``; rows are gathered one block at a time.
 
     A block of up to ``block[0]`` rows meets ``block[1]`` rows of the output matrix at a time and
     folds them into a running log-sum-exp. On a 2-core CPU, 1,000 rows against 512-column slices
@@ -88,22 +89,22 @@ def _streamed_logprobs(rows: Any, weight: Any, inverse: Any, targets: Any, block
     """
     import torch
 
-    vocab = weight.shape[0]
-    result = torch.empty(inverse.shape[0], dtype=torch.float32, device=rows.device)
+    vocab, device = weight.shape[0], features.device
+    result = torch.empty(inverse.shape[0], dtype=torch.float32, device=device)
     order, row_of = _requests_by_row(inverse)
-    block_rows, width = min(rows.shape[0], block[0]), min(vocab, block[1])
-    buffer = torch.empty(block_rows * width, dtype=torch.float32, device=rows.device)
-    for r0 in range(0, rows.shape[0], block_rows):
-        part = rows[r0:r0 + block_rows]
+    block_rows, width = min(unique.shape[0], block[0]), min(vocab, block[1])
+    buffer = torch.empty(block_rows * width, dtype=torch.float32, device=device)
+    for r0 in range(0, unique.shape[0], block_rows):
+        part = features[unique[r0:r0 + block_rows]]
         n = part.shape[0]
         lo, hi = _span(row_of, r0, r0 + n)
         wanted = order[lo:hi]
         local, wanted_targets = inverse[wanted] - r0, targets[wanted]
         by_target = torch.argsort(wanted_targets)
         sorted_targets = wanted_targets[by_target]
-        target_logits = torch.empty(wanted.shape[0], dtype=torch.float32, device=rows.device)
-        running_max = torch.full((n,), float("-inf"), device=rows.device)
-        running_sum = torch.zeros(n, device=rows.device)
+        target_logits = torch.empty(wanted.shape[0], dtype=torch.float32, device=device)
+        running_max = torch.full((n,), float("-inf"), device=device)
+        running_sum = torch.zeros(n, device=device)
         for v0 in range(0, vocab, width):
             v1 = min(v0 + width, vocab)
             logits = torch.mm(part, weight[v0:v1].t(), out=buffer[:n * (v1 - v0)].view(n, v1 - v0))
@@ -117,16 +118,16 @@ def _streamed_logprobs(rows: Any, weight: Any, inverse: Any, targets: Any, block
     return result
 
 
-def _chunked_logprobs(rows: Any, head: Any, inverse: Any, targets: Any, budget: int) -> Any:
-    """Any head (or ``rows`` already logits when ``head`` is None): a few hundred rows of full logits at a time."""
+def _chunked_logprobs(features: Any, unique: Any, head: Any, inverse: Any, targets: Any, budget: int) -> Any:
+    """Any head (or ``features`` already logits when ``head`` is None): a few hundred rows of full logits at a time."""
     import torch
 
-    result = torch.empty(inverse.shape[0], dtype=torch.float32, device=rows.device)
+    result = torch.empty(inverse.shape[0], dtype=torch.float32, device=features.device)
     order, row_of = _requests_by_row(inverse)
-    vocab = head.weight.shape[0] if head is not None else rows.shape[-1]
+    vocab = head.weight.shape[0] if head is not None else features.shape[-1]
     step = max(8, budget // vocab)
-    for start in range(0, rows.shape[0], step):
-        chunk = rows[start:start + step]
+    for start in range(0, unique.shape[0], step):
+        chunk = features[unique[start:start + step]]
         logits = (head(chunk) if head is not None else chunk).float()
         lo, hi = _span(row_of, start, start + chunk.shape[0])
         wanted = order[lo:hi]
