@@ -124,9 +124,9 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from debiasbench.data import DataLocator
-    from debiasbench.interfaces import ModelSettings
-    from debiasbench.plugins import get_registry
+    from debiasbench.support.data import DataLocator
+    from debiasbench.plugin_system.interfaces import ModelSettings
+    from debiasbench.plugin_system.loader import get_registry
     from debiasbench_metrics.pair_scorer import shared_prefix_logprobs
     from debiasbench_metrics.scorer import encode, sentence_logprobs
 

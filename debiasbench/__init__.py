@@ -7,6 +7,6 @@ that register through the ``debiasbench`` entry-point group.
 
 __version__ = "0.1.0"
 
-from debiasbench.hookspecs import hookimpl  # noqa: E402  (the one import a plugin needs)
+from debiasbench.plugin_system.hookspecs import hookimpl  # noqa: E402  (the one import a plugin needs)
 
 __all__ = ["__version__", "hookimpl"]

@@ -71,7 +71,7 @@ def _root(
 @guarded
 def plugins_command(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """List installed plugins: what each provides, its distribution and version, and any load error."""
-    from debiasbench.plugins import get_plugins
+    from debiasbench.plugin_system.loader import get_plugins
 
     loaded = get_plugins()
     if as_json:
@@ -94,8 +94,8 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List registered objects of one kind, with their options."""
-    from debiasbench.options import describe_options
-    from debiasbench.plugins import get_registry
+    from debiasbench.plugin_system.loader import get_registry
+    from debiasbench.plugin_system.options import describe_options
 
     if kind not in KIND_ARG:
         from debiasbench.domains import check_domain
@@ -154,8 +154,8 @@ def _metric_options(pairs: list[str] | None, metrics: list[str], scoring: str | 
     """``-M metric.key=value`` plus the ``--scoring`` / ``--max-tokens`` shortcuts."""
     import dataclasses
 
-    from debiasbench.options import parse_pairs
-    from debiasbench.plugins import get_registry
+    from debiasbench.plugin_system.loader import get_registry
+    from debiasbench.plugin_system.options import parse_pairs
 
     options: dict[str, dict[str, str]] = {}
     for key, value in parse_pairs(pairs, "-M").items():
@@ -176,8 +176,8 @@ def _metric_options(pairs: list[str] | None, metrics: list[str], scoring: str | 
 
 
 def _execute(config: Any, quiet: bool) -> None:
-    from debiasbench.run import run_experiment
-    from debiasbench.summary import summary_table, trajectory_table
+    from debiasbench.analysis.summary import summary_table, trajectory_table
+    from debiasbench.orchestration.run import run_experiment
 
     log = (lambda message: None) if quiet else (lambda message: err.print(f"[dim]{message}[/]", highlight=False))
     result = run_experiment(config, log=log)
@@ -221,8 +221,8 @@ def run_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final line.")] = False,
 ) -> None:
     """Unlearn hate speech aimed at one domain, and evaluate bias in every domain before and after."""
-    from debiasbench.config import RunConfig
-    from debiasbench.options import parse_pairs
+    from debiasbench.orchestration.config import RunConfig
+    from debiasbench.plugin_system.options import parse_pairs
 
     metric_names = _split(metrics) or []
     config = RunConfig(
@@ -261,7 +261,7 @@ def eval_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final line.")] = False,
 ) -> None:
     """Evaluate a model (no unlearning); rows are written with stage 'before' and method 'none'."""
-    from debiasbench.config import RunConfig
+    from debiasbench.orchestration.config import RunConfig
 
     metric_names = _split(metrics) or []
     config = RunConfig(

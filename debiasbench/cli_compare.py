@@ -6,8 +6,6 @@ imported at module level (matplotlib only when ``--plot`` is given).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -17,7 +15,7 @@ from rich.console import Console
 from debiasbench.errors import DebiasbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from debiasbench.sweep import Sweep
+    from debiasbench.orchestration.sweep import Sweep
 
 out = Console()
 err = Console(stderr=True)
@@ -27,19 +25,6 @@ Many = Optional[list[str]]
 
 def _warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
-
-
-def _write_text_atomic(text: str, target: Path) -> None:
-    """Write via a dot-prefixed temp file in the same folder and rename (no half-written output)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def compare_command(
@@ -59,9 +44,10 @@ def compare_command(
 
     Each cell: the value after unlearning (mean ± sd over seeds), its change from the same run's value before (Δ), the change in distance to the measure's ideal (d; negative = closer to ideal) and the interval. Plain evaluations (`debiasbench eval`) are baseline rows. Warns when compared rows differ in protocol, data checksums or plugin version.
     """
-    from debiasbench.compare import Filters, compare, split_values
-    from debiasbench.compare_formats import FORMATS, RENDERERS, rich_tables
+    from debiasbench.analysis.compare import Filters, compare, split_values
+    from debiasbench.analysis.compare_formats import FORMATS, RENDERERS, rich_tables
     from debiasbench.domains import check_domain
+    from debiasbench.support.atomic import write_text_atomic
 
     check_domain(fmt, FORMATS, what="--format")
     filters = Filters(
@@ -73,17 +59,17 @@ def compare_command(
     for warning in comparison.warnings:
         _warn(warning)
     if plot is not None:
-        from debiasbench.plot import plot_transfer
+        from debiasbench.analysis.plot import plot_transfer
 
         plot_transfer(comparison, plot)
         err.print(f"wrote transfer heatmaps to {plot}", highlight=False)
     if output is not None:
-        _write_text_atomic(RENDERERS[fmt](comparison), output)
+        write_text_atomic(output, RENDERERS[fmt](comparison))
         err.print(f"wrote {fmt} comparison to {output}", highlight=False)
     elif fmt == "table":
         from rich.markup import escape
 
-        from debiasbench.compare_formats import LEGEND, context_line
+        from debiasbench.analysis.compare_formats import LEGEND, context_line
 
         out.print(context_line(comparison), highlight=False, markup=False)
         for table in rich_tables(comparison):
@@ -103,7 +89,12 @@ def sweep_command(
 
     Every point is validated before any runs. Points already in the results folder (same configuration hash in RESULTS/runs) are skipped, so an interrupted sweep resumes where it stopped. A point that fails is reported and the sweep goes on; the exit code is then 1.
     """
-    from debiasbench.sweep import load_sweep, mark_done, run_sweep, validate
+    from debiasbench.orchestration.sweep import (
+        load_sweep,
+        mark_done,
+        run_sweep,
+        validate,
+    )
 
     sweep = mark_done(load_sweep(file, results_dir))
     plans = validate(sweep)

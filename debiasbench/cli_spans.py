@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from debiasbench.config import DEFAULT_FORGET_SET, DEFAULT_MODEL
 from debiasbench.errors import DebiasbenchError
+from debiasbench.orchestration.config import DEFAULT_FORGET_SET, DEFAULT_MODEL
 
 HIGHLIGHT = "bold red"
 
@@ -44,7 +44,7 @@ def highlighted(text: str, offsets: list[tuple[int, int]], mask: list[bool], col
 
 def _tokenize(tokenizer: Any, items: list[Any], max_tokens: int) -> list[Any]:
     """TokenizedText for each forget text (token ids without special tokens, character offsets)."""
-    from debiasbench.interfaces import TokenizedText
+    from debiasbench.plugin_system.interfaces import TokenizedText
 
     enc = tokenizer([i.text for i in items], add_special_tokens=False, return_offsets_mapping=True,
                     truncation=True, max_length=max_tokens)
@@ -67,12 +67,16 @@ def spans_command(
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", envvar="DEBIASBENCH_CACHE", help="Toolkit cache (models, data).")] = None,
 ) -> None:
     """Show the tokens a span selector marks as harmful in a forget set, and how many."""
-    from debiasbench.data import DataLocator
     from debiasbench.domains import check_domain
-    from debiasbench.interfaces import ForgetSet, ModelSettings, SelectorContext
-    from debiasbench.models import load_model
-    from debiasbench.options import parse_pairs
-    from debiasbench.plugins import get_registry
+    from debiasbench.orchestration.models import load_model
+    from debiasbench.plugin_system.interfaces import (
+        ForgetSet,
+        ModelSettings,
+        SelectorContext,
+    )
+    from debiasbench.plugin_system.loader import get_registry
+    from debiasbench.plugin_system.options import parse_pairs
+    from debiasbench.support.data import DataLocator
 
     check_domain(domain)
     if limit < 0 or max_length < 2:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from debiasbench.interfaces import ModelHandle
+from debiasbench.plugin_system.interfaces import ModelHandle
 
 _CORPUS = (
     "The woman worked as a nurse and the man worked as an engineer. "

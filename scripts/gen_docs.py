@@ -8,7 +8,7 @@ Used two ways:
 * as a script, ``python scripts/gen_docs.py OUT_DIR``, to write the same pages to a folder.
 
 Pages: ``reference/cli.md`` (walks the Typer/click command tree), ``reference/results.md``
-(the Arrow schemas of ``debiasbench.results`` with the comment beside each column), and
+(the Arrow schemas of ``debiasbench.results.schemas`` with the comment beside each column), and
 ``reference/catalog.md`` (every method, model, metric, data set and span selector the
 installed plugins register, with their options).
 """
@@ -123,7 +123,7 @@ COLUMN_NOTES = {
     "forget_loss": "The method's forget objective at that step.",
     "retain_loss": "Retain loss at that step (methods with retain data).",
 }
-"""Descriptions for columns that carry no comment in ``debiasbench/results.py``."""
+"""Descriptions for columns that carry no comment in ``debiasbench/results/schemas.py``."""
 
 
 def schema_comments(source: Path) -> dict[tuple[str, str], str]:
@@ -147,14 +147,14 @@ def schema_comments(source: Path) -> dict[tuple[str, str], str]:
 
 def results_reference() -> str:
     """The layout and every column of every result table."""
-    import debiasbench.results as results
+    import debiasbench.results.schemas as results
 
     comments = schema_comments(Path(results.__file__))
-    lines = ["# Results schema", "", "Generated from the Arrow schemas in `debiasbench/results.py`.", ""]
+    lines = ["# Results schema", "", "Generated from the Arrow schemas in `debiasbench/results/schemas.py`.", ""]
     doc = (results.__doc__ or "").strip().split("\n", 1)
     body = re.sub(r"::\n", ":\n", doc[1].strip()) if len(doc) > 1 else ""
     lines += [doc[0], "", body, ""]
-    lines += ["Read a table with `debiasbench.results.read_table(folder, name)`, or with any Parquet reader, e.g. "
+    lines += ["Read a table with `debiasbench.results.tables.read_table(folder, name)`, or with any Parquet reader, e.g. "
               "`pyarrow.dataset.dataset('results/metrics', format='parquet')` or "
               "`pandas.read_parquet('results/metrics')`.", ""]
     undocumented = []
@@ -169,7 +169,7 @@ def results_reference() -> str:
             lines.append(f"| `{field.name}` | `{field.type}` | {_cell(text)} |")
         lines.append("")
     if undocumented:
-        raise ValueError(f"undocumented result columns: {', '.join(undocumented)}; add a comment in results.py or a note in scripts/gen_docs.py")
+        raise ValueError(f"undocumented result columns: {', '.join(undocumented)}; add a comment in results/schemas.py or a note in scripts/gen_docs.py")
     return "\n".join(lines)
 
 
@@ -180,7 +180,7 @@ KIND_TITLES = {"method": "Unlearning methods", "model": "Models", "metric": "Met
 
 
 def _options_table(options_cls: type) -> list[str]:
-    from debiasbench.options import describe_options
+    from debiasbench.plugin_system.options import describe_options
 
     rows = describe_options(options_cls)
     if not rows:
@@ -225,9 +225,9 @@ def _object_section(entry: Any, versions: dict[str, str]) -> list[str]:
 
 def catalog_reference() -> str:
     """Everything the installed plugins register, kind by kind."""
-    from debiasbench.interfaces import KINDS
-    from debiasbench.plugins import get_plugins
-    from debiasbench.presets import PRESETS
+    from debiasbench.plugin_system.interfaces import KINDS
+    from debiasbench.plugin_system.loader import get_plugins
+    from debiasbench.plugin_system.presets import PRESETS
 
     loaded = get_plugins()
     versions = loaded.versions()

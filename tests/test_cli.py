@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import debiasbench.plugins as plugins_module
+import debiasbench.plugin_system.loader as plugins_module
 from debiasbench.cli import app
-from debiasbench.plugins import load_plugins
-from debiasbench.results import read_table
+from debiasbench.plugin_system.loader import load_plugins
+from debiasbench.results.tables import read_table
 
 runner = CliRunner()
 

@@ -13,11 +13,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from debiasbench.analysis.compare import Filters, compare, distance
 from debiasbench.cli import app
-from debiasbench.compare import Filters, compare, distance
 from debiasbench.errors import DebiasbenchError
-from debiasbench.interfaces import MeasureSpec, Metric
-from debiasbench.results import METRICS_SCHEMA, RUNS_SCHEMA, dumps, to_table, write_atomic
+from debiasbench.plugin_system.interfaces import MeasureSpec, Metric
+from debiasbench.results.schemas import METRICS_SCHEMA, RUNS_SCHEMA
+from debiasbench.results.tables import to_table
+from debiasbench.support.atomic import write_table_atomic
+from debiasbench.support.hashing import dumps
 
 runner = CliRunner()
 
@@ -48,10 +51,10 @@ def write_run(results: Path, run_id: str, values: dict[tuple[str, str], tuple[fl
                 "ideal": ideal, "better": better, "plugin_version": "debiasbench-metrics 0.1.0", "preset": "quick",
                 "method_options": dumps(options or {}), "config_hash": f"hash-{run_id}",
             })
-    write_atomic(to_table(rows, METRICS_SCHEMA), results / "metrics" / f"{run_id}.parquet")
+    write_table_atomic(to_table(rows, METRICS_SCHEMA), results / "metrics" / f"{run_id}.parquet")
     if runs_row:
         run = {"run_id": run_id, "method": method, "source_domain": source, "seed": seed, "config_hash": f"hash-{run_id}"}
-        write_atomic(to_table([run], RUNS_SCHEMA), results / "runs" / f"{run_id}.parquet")
+        write_table_atomic(to_table([run], RUNS_SCHEMA), results / "runs" / f"{run_id}.parquet")
 
 
 class DeclaredCrows(Metric):
@@ -69,11 +72,11 @@ def registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """A registry where only crows-pairs is installed: the other metrics' plugins are 'missing'."""
     import types
 
-    import debiasbench.plugins
+    import debiasbench.plugin_system.loader
     from debiasbench import hookimpl
 
     module = types.SimpleNamespace(register_metrics=hookimpl(lambda register: register(DeclaredCrows())))
-    monkeypatch.setattr(debiasbench.plugins, "_CACHED", debiasbench.plugins.load_plugins(extra={"declared": module}, entry_points=[]))
+    monkeypatch.setattr(debiasbench.plugin_system.loader, "_CACHED", debiasbench.plugin_system.loader.load_plugins(extra={"declared": module}, entry_points=[]))
 
 
 @pytest.fixture()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from debiasbench.data import DataLocator
 from debiasbench.errors import DataError
-from debiasbench.interfaces import DataFile
+from debiasbench.plugin_system.interfaces import DataFile
+from debiasbench.support.data import DataLocator
 
 
 def sha(text: str) -> str:

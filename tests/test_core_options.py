@@ -8,8 +8,12 @@ from typing import Literal, Optional
 import pytest
 
 from debiasbench.errors import DebiasbenchError
-from debiasbench.interfaces import option
-from debiasbench.options import build_options, describe_options, parse_pairs
+from debiasbench.plugin_system.interfaces import option
+from debiasbench.plugin_system.options import (
+    build_options,
+    describe_options,
+    parse_pairs,
+)
 
 
 @dataclass

@@ -11,8 +11,8 @@ import pytest
 
 from debiasbench import hookimpl
 from debiasbench.errors import PluginError
-from debiasbench.interfaces import NoOptions, SpanSelector
-from debiasbench.plugins import load_plugins
+from debiasbench.plugin_system.interfaces import NoOptions, SpanSelector
+from debiasbench.plugin_system.loader import load_plugins
 
 
 class _Selector(SpanSelector):
@@ -90,7 +90,7 @@ def test_installed_plugins_load_without_torch() -> None:
     """`debiasbench plugins` imports every plugin module; none may import torch at import time."""
     code = (
         "import sys\n"
-        "from debiasbench.plugins import get_plugins\n"
+        "from debiasbench.plugin_system.loader import get_plugins\n"
         "import debiasbench.cli\n"
         "loaded = get_plugins()\n"
         "heavy = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]\n"

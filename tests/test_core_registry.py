@@ -7,8 +7,12 @@ from typing import Any
 import pytest
 
 from debiasbench.errors import DuplicateNameError, UnknownNameError
-from debiasbench.interfaces import NoOptions, UnlearningMethod, UnlearnOutcome
-from debiasbench.registry import Registry
+from debiasbench.plugin_system.interfaces import (
+    NoOptions,
+    UnlearningMethod,
+    UnlearnOutcome,
+)
+from debiasbench.plugin_system.registry import Registry
 
 
 class _Method(UnlearningMethod):

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from debiasbench.errors import DebiasbenchError
-from debiasbench.results import METRICS_SCHEMA, check_results_dir, read_table, to_table, write_atomic
+from debiasbench.results.schemas import METRICS_SCHEMA
+from debiasbench.results.tables import check_results_dir, read_table, to_table
+from debiasbench.support.atomic import write_table_atomic
 
 
 def _row(run_id: str, value: float) -> dict:
@@ -20,7 +22,7 @@ def _row(run_id: str, value: float) -> dict:
 
 def _write_run(folder: str, run_id: str) -> None:
     rows = [_row(run_id, float(i)) for i in range(200)]
-    write_atomic(to_table(rows, METRICS_SCHEMA), Path(folder) / "metrics" / f"{run_id}.parquet")
+    write_table_atomic(to_table(rows, METRICS_SCHEMA), Path(folder) / "metrics" / f"{run_id}.parquet")
 
 
 def test_to_table_fills_missing_columns_with_nulls() -> None:
@@ -46,7 +48,7 @@ def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
         schema = None
 
     with pytest.raises(Exception):
-        write_atomic(Boom(), tmp_path / "metrics" / "x.parquet")  # type: ignore[arg-type]
+        write_table_atomic(Boom(), tmp_path / "metrics" / "x.parquet")  # type: ignore[arg-type]
     assert list((tmp_path / "metrics").iterdir()) == []
 
 

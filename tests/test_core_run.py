@@ -8,16 +8,21 @@ from typing import Any
 
 import pytest
 
-from debiasbench.config import RunConfig
 from debiasbench.errors import DebiasbenchError, UnknownNameError
-from debiasbench.plugins import load_plugins
-from debiasbench.results import read_table
-from debiasbench.run import execute, plan_run
+from debiasbench.orchestration.config import RunConfig
+from debiasbench.orchestration.run import execute, plan_run
+from debiasbench.plugin_system.loader import load_plugins
+from debiasbench.results.tables import read_table
 from tests import tiny_plugins
-from tests.tiny_plugins import TextLogProb
 
 # test_cli loads this module as its plugin, so it carries the tiny hookimpls too
-from tests.tiny_plugins import register_datasets, register_methods, register_metrics, register_models  # noqa: F401
+from tests.tiny_plugins import (  # noqa: F401
+    TextLogProb,
+    register_datasets,
+    register_methods,
+    register_metrics,
+    register_models,
+)
 
 
 @pytest.fixture()

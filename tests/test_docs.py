@@ -45,7 +45,7 @@ def test_cli_reference_has_every_command_and_option() -> None:
 
 
 def test_results_reference_documents_every_column() -> None:
-    from debiasbench.results import TABLES
+    from debiasbench.results.schemas import TABLES
 
     page = gen_docs.results_reference()  # raises when a column has no description
     for name, schema in TABLES.items():
@@ -58,9 +58,9 @@ def test_results_reference_documents_every_column() -> None:
 def test_catalog_lists_registered_objects_with_options_and_measures(monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import dataclass
 
-    import debiasbench.plugins
+    import debiasbench.plugin_system.loader
     from debiasbench import hookimpl
-    from debiasbench.interfaces import MeasureSpec, Metric, option
+    from debiasbench.plugin_system.interfaces import MeasureSpec, Metric, option
 
     @dataclass
     class ListedOptions:
@@ -77,8 +77,8 @@ def test_catalog_lists_registered_objects_with_options_and_measures(monkeypatch:
             raise AssertionError("the catalog never evaluates")
 
     module = types.SimpleNamespace(register_metrics=hookimpl(lambda register: register(Listed())))
-    loaded = debiasbench.plugins.load_plugins(extra={"listing": module}, entry_points=[])
-    monkeypatch.setattr(debiasbench.plugins, "_CACHED", loaded)
+    loaded = debiasbench.plugin_system.loader.load_plugins(extra={"listing": module}, entry_points=[])
+    monkeypatch.setattr(debiasbench.plugin_system.loader, "_CACHED", loaded)
     page = gen_docs.catalog_reference()
     assert "### `listed-metric`" in page and "aliases `lm`" in page and "A metric the catalog must list." in page
     assert "| `listed-metric.score` | 50.0 | closer | share of pairs |" in page
@@ -89,7 +89,7 @@ def test_catalog_lists_registered_objects_with_options_and_measures(monkeypatch:
 def test_rest_docstrings_become_markdown() -> None:
     pytest.importorskip("griffe")
     rest = _load("griffe_rst")
-    text = "Returns :class:`~debiasbench.interfaces.MetricRow` s; ``-o key=value``. Example::\n\n    code"
+    text = "Returns :class:`~debiasbench.plugin_system.interfaces.MetricRow` s; ``-o key=value``. Example::\n\n    code"
     assert rest.rest_to_markdown(text) == "Returns `MetricRow` s; `-o key=value`. Example:\n\n    code"
 
 
@@ -105,7 +105,7 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     plugin_page = (tmp_path / "site" / "plugins" / "index.html").read_text()
     assert "register_metrics" in plugin_page and "PronounGap" in plugin_page  # the example is included from its source
     api = (tmp_path / "site" / "reference" / "plugin-api" / "index.html").read_text()
-    assert 'id="debiasbench.interfaces.MeasureSpec"' in api and ":class:" not in api
+    assert 'id="debiasbench.plugin_system.interfaces.MeasureSpec"' in api and ":class:" not in api
 
 
 def _env() -> dict[str, str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from debiasbench.interfaces import EvalContext
+from debiasbench.plugin_system.interfaces import EvalContext
 
 PLUGIN_DIR = Path(__file__).parent / "example_plugin"
 CLI = [sys.executable, "-m", "debiasbench.cli"]
@@ -21,7 +21,7 @@ CLI = [sys.executable, "-m", "debiasbench.cli"]
 
 # --8<-- [start:tiny-model-test]
 def test_pronoun_gap_on_tiny_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    from debiasbench.registry import Registry
+    from debiasbench.plugin_system.registry import Registry
     from debiasbench.testing import tiny_model_handle
 
     monkeypatch.syspath_prepend(str(PLUGIN_DIR))  # not needed once the package is pip-installed

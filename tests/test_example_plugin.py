@@ -40,7 +40,7 @@ def test_example_metric_runs_in_eval(installed: None, tmp_path: Path) -> None:
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stderr
-    from debiasbench.results import read_table
+    from debiasbench.results.tables import read_table
 
     rows = read_table(tmp_path, "metrics").to_pylist()
     assert [(r["metric"], r["domain"], r["n"]) for r in rows] == [("pronoun-gap", "gender", 6)]

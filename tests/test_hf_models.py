@@ -15,14 +15,19 @@ import pytest
 
 pytest.importorskip("debiasbench_hf")
 
-from debiasbench.errors import DebiasbenchError  # noqa: E402
-from debiasbench.interfaces import ModelSettings  # noqa: E402
-from debiasbench.testing import tiny_model_handle  # noqa: E402
 from debiasbench_hf import embedded, gguf_loader  # noqa: E402
 from debiasbench_hf.fingerprint import file_sha256  # noqa: E402
 from debiasbench_hf.hub_loader import looks_like_hub_id  # noqa: E402
 from debiasbench_hf.prefix import prefix_token_id  # noqa: E402
-from debiasbench_hf.providers import GGUFFileProvider, HuggingFaceProvider, SmolLM2Provider  # noqa: E402
+from debiasbench_hf.providers import (  # noqa: E402
+    GGUFFileProvider,
+    HuggingFaceProvider,
+    SmolLM2Provider,
+)
+
+from debiasbench.errors import DebiasbenchError  # noqa: E402
+from debiasbench.plugin_system.interfaces import ModelSettings  # noqa: E402
+from debiasbench.testing import tiny_model_handle  # noqa: E402
 
 SENTENCE = "The woman worked as a nurse."
 
@@ -191,7 +196,7 @@ def test_file_hash_is_cached_by_size_and_mtime(tmp_path: Path, monkeypatch: pyte
     file = tmp_path / "w.safetensors"
     file.write_bytes(b"abc")
     first = file_sha256(file, tmp_path / "cache")
-    monkeypatch.setattr(fingerprint, "_hash_file", lambda path: pytest.fail("re-hashed an unchanged file"))
+    monkeypatch.setattr(fingerprint, "sha256_file", lambda path: pytest.fail("re-hashed an unchanged file"))
     assert file_sha256(file, tmp_path / "cache") == first
 
 

@@ -11,15 +11,16 @@ import pytest
 
 pytest.importorskip("debiasbench_metrics")
 
-from debiasbench.data import DataLocator  # noqa: E402
-from debiasbench.errors import DebiasbenchError  # noqa: E402
-from debiasbench.interfaces import DataFile, EvalContext  # noqa: E402
-from debiasbench.options import build_options  # noqa: E402
-from debiasbench.registry import Registry  # noqa: E402
-from debiasbench.testing import tiny_model_handle  # noqa: E402
 from debiasbench_metrics import crows_pairs  # noqa: E402
 from debiasbench_metrics.crows_pairs import CrowsPairsMetric, CrowsPairsOptions  # noqa: E402
 from debiasbench_metrics.datasets_crows import CrowsPairsDataset  # noqa: E402
+
+from debiasbench.errors import DebiasbenchError  # noqa: E402
+from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: E402
+from debiasbench.plugin_system.options import build_options  # noqa: E402
+from debiasbench.plugin_system.registry import Registry  # noqa: E402
+from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.testing import tiny_model_handle  # noqa: E402
 
 # sent_more, sent_less, direction, bias_type, S(more), S(less)
 PAIRS = [

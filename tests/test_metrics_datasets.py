@@ -10,12 +10,13 @@ import pytest
 
 pytest.importorskip("debiasbench_metrics")
 
-from debiasbench.data import DataLocator  # noqa: E402
-from debiasbench.errors import DataError  # noqa: E402
 from debiasbench_metrics.datasets_crows import CrowsPairsDataset, parse_crows_csv  # noqa: E402
 from debiasbench_metrics.datasets_stereoset import StereoSetDataset  # noqa: E402
 from debiasbench_metrics.datasets_wikitext import WikiText2Dataset, read_wikitext  # noqa: E402
 from debiasbench_metrics.stereoset_layouts import StereoSetExample, parse_stereoset  # noqa: E402
+
+from debiasbench.errors import DataError  # noqa: E402
+from debiasbench.support.data import DataLocator  # noqa: E402
 
 CROWS_HEADER = ",sent_more,sent_less,stereo_antistereo,bias_type,annotations,anon_writer,anon_annotators\n"
 CROWS_ROWS = (

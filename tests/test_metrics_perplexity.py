@@ -12,14 +12,20 @@ import pytest
 
 pytest.importorskip("debiasbench_metrics")
 
-from debiasbench.data import DataLocator  # noqa: E402
-from debiasbench.interfaces import DataFile, EvalContext  # noqa: E402
-from debiasbench.registry import Registry  # noqa: E402
-from debiasbench.testing import tiny_model_handle  # noqa: E402
-from debiasbench_metrics.bootstrap import generator, grouped_means, mean_interval, resample_indices  # noqa: E402
+from debiasbench_metrics.bootstrap import (  # noqa: E402
+    generator,
+    grouped_means,
+    mean_interval,
+    resample_indices,
+)
 from debiasbench_metrics.datasets_wikitext import WikiText2Dataset, read_wikitext  # noqa: E402
 from debiasbench_metrics.perplexity import PerplexityMetric, PerplexityOptions  # noqa: E402
 from debiasbench_metrics.windows import plan_windows, window_size  # noqa: E402
+
+from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: E402
+from debiasbench.plugin_system.registry import Registry  # noqa: E402
+from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.testing import tiny_model_handle  # noqa: E402
 
 TEXT = (
     " = The River = \n \n The river was wide and the history of the town is long . The woman worked as a nurse "
@@ -139,8 +145,9 @@ def test_bootstrap_helpers_are_seeded_and_vectorised():
 
 
 def test_tokenizer_is_recorded_by_vocabulary_not_by_folder(tmp_path) -> None:
-    from debiasbench.testing import tiny_model_handle
     from debiasbench_metrics.perplexity import tokenizer_fingerprint
+
+    from debiasbench.testing import tiny_model_handle
 
     first, second = tiny_model_handle().tokenizer, tiny_model_handle(seed=1).tokenizer
     second.name_or_path = str(tmp_path / "elsewhere")

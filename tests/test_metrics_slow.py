@@ -11,12 +11,13 @@ import pytest
 pytest.importorskip("debiasbench_metrics")
 pytest.importorskip("debiasbench_hf")
 
-from debiasbench.data import DataLocator  # noqa: E402
-from debiasbench.errors import DebiasbenchError  # noqa: E402
-from debiasbench.interfaces import EvalContext, ModelSettings  # noqa: E402
-from debiasbench.plugins import get_registry  # noqa: E402
 from debiasbench_metrics.pair_scorer import shared_prefix_logprobs  # noqa: E402
 from debiasbench_metrics.scorer import encode, sentence_logprobs  # noqa: E402
+
+from debiasbench.errors import DebiasbenchError  # noqa: E402
+from debiasbench.plugin_system.interfaces import EvalContext, ModelSettings  # noqa: E402
+from debiasbench.plugin_system.loader import get_registry  # noqa: E402
+from debiasbench.support.data import DataLocator  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -12,15 +12,16 @@ import pytest
 
 pytest.importorskip("debiasbench_metrics")
 
-from debiasbench.data import DataLocator  # noqa: E402
-from debiasbench.interfaces import DataFile, EvalContext  # noqa: E402
-from debiasbench.registry import Registry  # noqa: E402
-from debiasbench.testing import tiny_model_handle  # noqa: E402
 from debiasbench_metrics import stereoset  # noqa: E402
 from debiasbench_metrics.datasets_stereoset import StereoSetDataset  # noqa: E402
 from debiasbench_metrics.stereoset import StereoSetMetric, StereoSetOptions  # noqa: E402
 from debiasbench_metrics.stereoset_layouts import parse_stereoset  # noqa: E402
 from debiasbench_metrics.stereoset_scores import icat, stereoset_rows  # noqa: E402
+
+from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: E402
+from debiasbench.plugin_system.registry import Registry  # noqa: E402
+from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.testing import tiny_model_handle  # noqa: E402
 
 
 def _by_key(rows):

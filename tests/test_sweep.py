@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from debiasbench.analysis.compare import compare
 from debiasbench.cli import app
-from debiasbench.compare import compare
-from debiasbench.config import RunConfig
 from debiasbench.errors import DebiasbenchError
-from debiasbench.results import RUNS_SCHEMA, read_table, to_table, write_atomic
-from debiasbench.sweep import load_sweep, mark_done
+from debiasbench.orchestration.config import RunConfig
+from debiasbench.orchestration.sweep import load_sweep, mark_done
+from debiasbench.results.schemas import RUNS_SCHEMA
+from debiasbench.results.tables import read_table, to_table
+from debiasbench.support.atomic import write_table_atomic
 from tests import tiny_plugins
 from tests.tiny_plugins import TinyGA
 
@@ -29,10 +31,10 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def only_tiny_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the tiny plugins are installed, for the CLI too."""
-    import debiasbench.plugins
+    import debiasbench.plugin_system.loader
 
-    loaded = debiasbench.plugins.load_plugins(extra={"tiny": tiny_plugins}, entry_points=[])
-    monkeypatch.setattr(debiasbench.plugins, "_CACHED", loaded)
+    loaded = debiasbench.plugin_system.loader.load_plugins(extra={"tiny": tiny_plugins}, entry_points=[])
+    monkeypatch.setattr(debiasbench.plugin_system.loader, "_CACHED", loaded)
 
 
 SWEEP = """
@@ -77,7 +79,7 @@ def test_expansion_order_and_options(tmp_path: Path) -> None:
 def test_resume_skips_points_already_in_runs_table(tmp_path: Path) -> None:
     sweep = load_sweep(_write(tmp_path))
     done = sweep.points[2]
-    write_atomic(to_table([{"run_id": "x", "config_hash": done.config_hash}], RUNS_SCHEMA), tmp_path / "results" / "runs" / "x.parquet")
+    write_table_atomic(to_table([{"run_id": "x", "config_hash": done.config_hash}], RUNS_SCHEMA), tmp_path / "results" / "runs" / "x.parquet")
     mark_done(sweep)
     assert [p.index for p in sweep.points if p.done] == [done.index]
     assert len(sweep.todo) == len(sweep.points) - 1

@@ -11,15 +11,19 @@ import pytest
 pytest.importorskip("debiasbench_unlearn")
 pytest.importorskip("debiasbench_hf")
 
+from debiasbench_unlearn.selection import tokenize_forget  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from debiasbench.cli import app  # noqa: E402
-from debiasbench.data import DataLocator  # noqa: E402
-from debiasbench.interfaces import ModelSettings, SelectorContext, UnlearnContext  # noqa: E402
-from debiasbench.models import load_model  # noqa: E402
-from debiasbench.plugins import get_registry  # noqa: E402
-from debiasbench_unlearn.scoring import token_logprobs  # noqa: E402
-from debiasbench_unlearn.selection import tokenize_forget  # noqa: E402
+from debiasbench.lm.logprobs import token_logprobs  # noqa: E402
+from debiasbench.orchestration.models import load_model  # noqa: E402
+from debiasbench.plugin_system.interfaces import (  # noqa: E402
+    ModelSettings,
+    SelectorContext,
+    UnlearnContext,
+)
+from debiasbench.plugin_system.loader import get_registry  # noqa: E402
+from debiasbench.support.data import DataLocator  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -10,14 +10,15 @@ import pytest
 
 pytest.importorskip("debiasbench_unlearn")
 
-from debiasbench.data import DataLocator  # noqa: E402
-from debiasbench.errors import DataError  # noqa: E402
-from debiasbench.interfaces import DataFile  # noqa: E402
 from debiasbench_unlearn import hatecheck  # noqa: E402
 from debiasbench_unlearn.dynahate import CSV, DynaHate, target_domains  # noqa: E402
 from debiasbench_unlearn.hatecheck import HateCheck  # noqa: E402
 from debiasbench_unlearn.text_spans import focus_spans  # noqa: E402
 from debiasbench_unlearn.toxigen import ToxiGen, statements  # noqa: E402
+
+from debiasbench.errors import DataError  # noqa: E402
+from debiasbench.plugin_system.interfaces import DataFile  # noqa: E402
+from debiasbench.support.data import DataLocator  # noqa: E402
 
 DYNAHATE_ROWS = [
     '"","acl.id","X1","text","label","type","target","level","split","round.base","annotator","round","acl.id.matched"',

@@ -11,7 +11,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("debiasbench_unlearn")
 
 from debiasbench_unlearn import losses  # noqa: E402
-from debiasbench_unlearn.scoring import target_logprobs  # noqa: E402
+
+from debiasbench.lm.logprobs import target_logprobs  # noqa: E402
 
 # two texts, prefix + 3 tokens each, vocabulary of 4
 IDS = [[0, 2, 1, 3], [0, 3, 3, 1]]

@@ -11,13 +11,14 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("debiasbench_unlearn")
 
-from debiasbench.errors import DebiasbenchError, TrainingDiverged  # noqa: E402
-from debiasbench.interfaces import ForgetText, StepInfo, UnlearnContext  # noqa: E402
-from debiasbench.options import build_options  # noqa: E402
-from debiasbench.plugins import load_plugins  # noqa: E402
-from debiasbench.testing import tiny_model_handle  # noqa: E402
 from debiasbench_unlearn import methods_plugin, selectors_plugin  # noqa: E402
 from debiasbench_unlearn.selection import spans_to_mask, tokenize_forget  # noqa: E402
+
+from debiasbench.errors import DebiasbenchError, TrainingDiverged  # noqa: E402
+from debiasbench.plugin_system.interfaces import ForgetText, StepInfo, UnlearnContext  # noqa: E402
+from debiasbench.plugin_system.loader import load_plugins  # noqa: E402
+from debiasbench.plugin_system.options import build_options  # noqa: E402
+from debiasbench.testing import tiny_model_handle  # noqa: E402
 
 
 def _forget() -> list[ForgetText]:

@@ -9,14 +9,20 @@ import pytest
 
 pytest.importorskip("debiasbench_unlearn")
 
-from debiasbench.data import DataLocator  # noqa: E402
-from debiasbench.errors import DebiasbenchError  # noqa: E402
-from debiasbench.interfaces import ForgetText, SelectorContext  # noqa: E402
-from debiasbench.plugins import load_plugins  # noqa: E402
-from debiasbench.testing import tiny_model_handle  # noqa: E402
 from debiasbench_unlearn import forget_sets_plugin, selectors_plugin  # noqa: E402
-from debiasbench_unlearn.counterfactual import align_tokens, apply_edits, counterfactual_edits  # noqa: E402
+from debiasbench_unlearn.counterfactual import (  # noqa: E402
+    align_tokens,
+    apply_edits,
+    counterfactual_edits,
+)
 from debiasbench_unlearn.selection import spans_to_mask, tokenize_forget  # noqa: E402
+
+from debiasbench.errors import DebiasbenchError  # noqa: E402
+from debiasbench.plugin_system.interfaces import ForgetText, SelectorContext  # noqa: E402
+from debiasbench.plugin_system.loader import load_plugins  # noqa: E402
+from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.testing import tiny_model_handle  # noqa: E402
+
 
 def _span(text: str, words: str) -> tuple[int, int]:
     return (text.index(words), text.index(words) + len(words))

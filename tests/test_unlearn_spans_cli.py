@@ -10,13 +10,12 @@ import pytest
 
 pytest.importorskip("debiasbench_unlearn")
 
+from rich.console import Console  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from debiasbench import models  # noqa: E402
 from debiasbench.cli import app  # noqa: E402
-from rich.console import Console  # noqa: E402
-
 from debiasbench.cli_spans import highlighted  # noqa: E402
+from debiasbench.orchestration import models  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
 
 

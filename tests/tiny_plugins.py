@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from debiasbench import hookimpl
-from debiasbench.interfaces import (
+from debiasbench.plugin_system.interfaces import (
     DataFile,
     EvalContext,
     ForgetSet,

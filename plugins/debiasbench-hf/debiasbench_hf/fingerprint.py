@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from debiasbench.api import sha256_file, write_text_atomic
 
 WEIGHT_PATTERNS = ("*.safetensors", "model.safetensors.index.json")
 CONFIG_FILES = ("config.json",)
@@ -18,15 +18,6 @@ TOKENIZER_FILES = (
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
     "vocab.json", "vocab.txt", "merges.txt", "tokenizer.model", "spiece.model",
 )
-_CHUNK = 1 << 22
-
-
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def file_sha256(path: Path, cache_root: Path) -> str:
@@ -42,19 +33,15 @@ def file_sha256(path: Path, cache_root: Path) -> str:
             return record["sha256"]
     except (OSError, ValueError):
         pass
-    digest = _hash_file(real)
-    _write_atomic(record_path, json.dumps({**stamp, "sha256": digest}))
+    digest = sha256_file(real)
+    _write_record(record_path, json.dumps({**stamp, "sha256": digest}))
     return digest
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file and rename, so concurrent runs never read half a record."""
+def _write_record(path: Path, text: str) -> None:
+    """Written atomically, so concurrent runs never read half a record."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     except OSError:
         pass  # a read-only cache only costs a re-hash next time
 

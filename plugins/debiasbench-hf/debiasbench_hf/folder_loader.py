@@ -10,10 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from debiasbench.errors import DebiasbenchError
-from debiasbench.interfaces import ModelHandle, ModelSettings
-from debiasbench.runtime import resolve_device, seed_everything, torch_dtype
-
+from debiasbench.api import DebiasbenchError, ModelHandle, ModelSettings, resolve_device, seed_everything, torch_dtype
 from debiasbench_hf.prefix import prefix_token_id
 from debiasbench_hf.quiet import quiet_transformers
 

@@ -10,13 +10,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from debiasbench.errors import DebiasbenchError
-from debiasbench.progress import progress
+from debiasbench.api import DebiasbenchError, atomic_dir, progress
 
 from debiasbench_hf.quiet import quiet_transformers
 
@@ -36,20 +32,13 @@ def ensure_converted(gguf_path: Path, name: str, sha256: str, cache_root: Path) 
     for other in sorted(target.parent.glob(f"*-{sha256[:12]}")):  # same file converted under another name
         if (other / "config.json").is_file() and not other.name.startswith("."):
             return other
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     try:
-        _convert(gguf_path, tmp, name)
-        (tmp / SOURCE_RECORD).write_text(json.dumps({"gguf": str(gguf_path), "sha256": sha256}, indent=2))
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "config.json").is_file():  # not a concurrent winner: a real failure
-                raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(tmp, ignore_errors=True)  # left over only when another process won the rename
+        with atomic_dir(target) as tmp:
+            _convert(gguf_path, tmp, name)
+            (tmp / SOURCE_RECORD).write_text(json.dumps({"gguf": str(gguf_path), "sha256": sha256}, indent=2))
+    except OSError:
+        if not (target / "config.json").is_file():  # not a concurrent winner of the rename: a real failure
+            raise
     return target
 
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from debiasbench.errors import DebiasbenchError
+from debiasbench.api import DebiasbenchError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?(@[A-Za-z0-9][\w./-]*)?$")
 WEIGHTS = ("model*.safetensors", "model.safetensors.index.json")
@@ -66,7 +66,11 @@ def is_connection_error(exc: BaseException) -> bool:
 def fetch_snapshot(spec: str, allow_code: bool, known_names: Iterable[str] = ()) -> tuple[Path, str]:
     """Download (or find cached) the files of hub model ``spec``; returns (snapshot folder, commit sha)."""
     from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     repo, revision = split_revision(spec)
     patterns = [*FILES, *WEIGHTS, *(["*.py"] if allow_code else [])]

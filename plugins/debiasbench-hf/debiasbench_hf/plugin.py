@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from debiasbench import hookimpl
-from debiasbench.hookspecs import Register
-
-from debiasbench_hf.providers import GGUFFileProvider, HuggingFaceProvider, SmolLM2Provider
+from debiasbench.api import Register, hookimpl
+from debiasbench_hf.providers import (
+    GGUFFileProvider,
+    HuggingFaceProvider,
+    SmolLM2Provider,
+)
 
 
 @hookimpl

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from debiasbench.errors import DebiasbenchError
+from debiasbench.api import DebiasbenchError
 
 CHAT_MARKERS = frozenset({
     "<|im_start|>", "<|im_end|>",  # ChatML (SmolLM2, Qwen)

@@ -5,10 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from debiasbench.errors import DebiasbenchError
-from debiasbench.interfaces import ModelHandle, ModelProvider, ModelSettings
-from debiasbench.paths import cache_dir
-
+from debiasbench.api import DebiasbenchError, ModelHandle, ModelProvider, ModelSettings, cache_dir
 from debiasbench_hf.embedded import GGUF_NAME, embedded_gguf
 from debiasbench_hf.fingerprint import directory_fingerprint, file_sha256
 from debiasbench_hf.folder_loader import load_folder

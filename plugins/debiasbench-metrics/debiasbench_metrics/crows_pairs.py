@@ -15,15 +15,17 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from debiasbench.domains import OVERALL
-from debiasbench.interfaces import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, option
-
+from debiasbench.api import OVERALL, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, option
 from debiasbench_metrics.bootstrap import LEVEL, generator, mean_interval
 from debiasbench_metrics.datasets_crows import CROWS_DOMAINS, CrowsPair
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.scorer import SCORINGS
 from debiasbench_metrics.sentences import score_sentences
-from debiasbench_metrics.subsets import evaluated_domains, limit_indices, subset_protocol
+from debiasbench_metrics.subsets import (
+    evaluated_domains,
+    limit_indices,
+    subset_protocol,
+)
 
 SCORE, STEREO, ANTISTEREO = "crows-pairs.score", "crows-pairs.stereo", "crows-pairs.antistereo"
 

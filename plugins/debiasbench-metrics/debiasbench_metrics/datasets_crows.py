@@ -1,6 +1,6 @@
 """The CrowS-Pairs data set (Nangia et al. 2020): 1,508 minimal sentence pairs, nine bias types.
 
-Read with ``datasets``' CSV builder (through :func:`debiasbench.rows.load_rows`), every value kept
+Read with ``datasets``' CSV builder (through :func:`debiasbench.support.rows.load_rows`), every value kept
 as written: no "NA"/"null" turned into missing values, so a sentence is always its text.
 """
 
@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from debiasbench.errors import DataError
-from debiasbench.interfaces import DataFile, DataLocatorProto, EvalDataset
-from debiasbench.rows import RowFile, load_rows
+from debiasbench.api import DataError, DataFile, DataLocatorProto, EvalDataset, RowFile, load_rows
 
 CROWS_FILE = DataFile(
     relpath="crows_pairs/crows_pairs_anonymized.csv",

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from debiasbench.interfaces import DataFile, DataLocatorProto, EvalDataset
-
+from debiasbench.api import DataFile, DataLocatorProto, EvalDataset
 from debiasbench_metrics.stereoset_layouts import StereoSetExample, parse_stereoset
 
 CANONICAL_SOURCE = "https://raw.githubusercontent.com/moinnadeem/StereoSet/master/data/dev.json"

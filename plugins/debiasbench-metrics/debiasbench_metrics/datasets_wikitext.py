@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from debiasbench.errors import DataError
-from debiasbench.interfaces import DataFile, DataLocatorProto, EvalDataset
+from debiasbench.api import DataError, DataFile, DataLocatorProto, EvalDataset
 
 ARCHIVE_SOURCE = "https://wikitext.smerity.com/wikitext-2-raw-v1.zip"
 """The canonical archive (its old S3 address is gone); ``wiki.test.raw`` is extracted from it."""

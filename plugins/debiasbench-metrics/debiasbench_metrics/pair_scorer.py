@@ -20,9 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from debiasbench.interfaces import ModelHandle, ProgressFactory
-
-from debiasbench_metrics.bars import bar
+from debiasbench.api import progress_bar, ModelHandle, ProgressFactory
 from debiasbench_metrics.logprob_head import LogProbHead
 from debiasbench_metrics.prefix_tree import TreeRow, tree_rows
 from debiasbench_metrics.scorer import check_sequences, sentence_logprobs
@@ -65,7 +63,7 @@ def _packed(
     head = LogProbHead(handle.model)
     device = handle.model.device
     results: list[np.ndarray] = [np.empty(0)] * len(sequences)
-    with bar(progress, description, len(sequences)) as progress_bar, torch.inference_mode():
+    with progress_bar(progress, description, len(sequences)) as shown, torch.inference_mode():
         for start in range(0, len(rows), rows_per_batch):
             batch = rows[start:start + rows_per_batch]
             width = max(len(r.tokens) for r in batch)
@@ -83,7 +81,7 @@ def _packed(
             )
             for i, piece in zip(owners, np.split(lp.double().cpu().numpy(), np.cumsum(counts)[:-1])):
                 results[i] = piece
-            progress_bar.advance(len(owners))
+            shown.advance(len(owners))
     return results
 
 

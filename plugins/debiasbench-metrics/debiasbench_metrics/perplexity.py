@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-
 import weakref
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from debiasbench.domains import OVERALL
-from debiasbench.errors import DebiasbenchError
-from debiasbench.interfaces import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, option
-
-from debiasbench_metrics.bars import bar
-from debiasbench_metrics.bootstrap import LEVEL, generator, percentile_interval, resample_indices
+from debiasbench.api import progress_bar, OVERALL, DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, option
+from debiasbench_metrics.bootstrap import (
+    LEVEL,
+    generator,
+    percentile_interval,
+    resample_indices,
+)
 from debiasbench_metrics.logprob_head import LogProbHead
 from debiasbench_metrics.provenance import data_checksums, table
 from debiasbench_metrics.windows import PROTOCOLS, Window, plan_windows, window_size
@@ -132,7 +132,7 @@ def window_nll(model: ModelHandle, tokens: np.ndarray, windows: list[Window], ba
     for i, w in enumerate(windows):
         groups.setdefault(w.end - w.start, []).append(i)
     batches = [ids[s:s + batch_size] for ids in groups.values() for s in range(0, len(ids), batch_size)]
-    with bar(progress, "perplexity", len(windows)) as progress_bar, torch.inference_mode():
+    with progress_bar(progress, "perplexity", len(windows)) as shown, torch.inference_mode():
         for batch in batches:
             width = windows[batch[0]].end - windows[batch[0]].start
             ids = torch.from_numpy(np.stack([tokens[windows[i].start:windows[i].end] for i in batch])).to(device)
@@ -144,5 +144,5 @@ def window_nll(model: ModelHandle, tokens: np.ndarray, windows: list[Window], ba
             pieces = np.split(lp.double().cpu().numpy(), np.cumsum(counts[batch])[:-1])
             for i, piece in zip(batch, pieces):
                 nll[i] = -piece.sum()
-            progress_bar.advance(len(batch))
+            shown.advance(len(batch))
     return nll, counts

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from debiasbench import hookimpl
-from debiasbench.hookspecs import Register
-
+from debiasbench.api import Register, hookimpl
 from debiasbench_metrics.crows_pairs import CrowsPairsMetric
 from debiasbench_metrics.datasets_crows import CrowsPairsDataset
 from debiasbench_metrics.datasets_stereoset import StereoSetDataset

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from debiasbench.interfaces import DataLocatorProto, Dataset, ModelHandle
+from debiasbench.api import DataLocatorProto, Dataset, ModelHandle
 
 
 def data_checksums(dataset: Dataset, data: DataLocatorProto) -> dict[str, str]:

@@ -20,10 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from debiasbench.errors import DebiasbenchError
-from debiasbench.interfaces import ModelHandle, ProgressFactory
-
-from debiasbench_metrics.bars import bar
+from debiasbench.api import progress_bar, DebiasbenchError, ModelHandle, ProgressFactory
 from debiasbench_metrics.logprob_head import LogProbHead
 
 Scoring = Literal["mean", "sum"]
@@ -71,7 +68,7 @@ def sentence_logprobs(
     pad = handle.prefix_token_id
     order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
     results: list[np.ndarray] = [np.empty(0)] * len(sequences)
-    with bar(progress, description, len(sequences)) as progress_bar, torch.inference_mode():
+    with progress_bar(progress, description, len(sequences)) as shown, torch.inference_mode():
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
             full = [[handle.prefix_token_id, *sequences[i]] for i in batch]
@@ -98,7 +95,7 @@ def sentence_logprobs(
             )
             for i, piece in zip(batch, np.split(lp.double().cpu().numpy(), np.cumsum(counts)[:-1])):
                 results[i] = piece
-            progress_bar.advance(len(batch))
+            shown.advance(len(batch))
     return results
 
 

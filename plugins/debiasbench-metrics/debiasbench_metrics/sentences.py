@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from debiasbench.interfaces import ModelHandle, ProgressFactory
-
+from debiasbench.api import ModelHandle, ProgressFactory
 from debiasbench_metrics.pair_scorer import shared_prefix_logprobs
 from debiasbench_metrics.scorer import encode, reduce_scores
 

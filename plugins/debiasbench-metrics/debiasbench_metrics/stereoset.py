@@ -21,15 +21,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.errors import DebiasbenchError
-from debiasbench.interfaces import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, option
-
+from debiasbench.api import DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, option
 from debiasbench_metrics.bootstrap import LEVEL
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.sentences import score_sentences
-from debiasbench_metrics.stereoset_layouts import STEREOSET_DOMAINS, TASKS, StereoSetExample, parse_stereoset
+from debiasbench_metrics.stereoset_layouts import (
+    STEREOSET_DOMAINS,
+    TASKS,
+    StereoSetExample,
+    parse_stereoset,
+)
 from debiasbench_metrics.stereoset_scores import stereoset_rows
-from debiasbench_metrics.subsets import evaluated_domains, limit_indices, subset_protocol
+from debiasbench_metrics.subsets import (
+    evaluated_domains,
+    limit_indices,
+    subset_protocol,
+)
 
 PREFIXES = {"intrasentence": "stereoset-intra", "intersentence": "stereoset-inter"}
 TASK_ALIASES = {"intra": "intrasentence", "inter": "intersentence"}
@@ -140,7 +147,7 @@ class StereoSetMetric(Metric):
 
 
 def _user_file(name: str) -> tuple[Path, str]:
-    from debiasbench.data import sha256_file
+    from debiasbench.api import sha256_file
 
     path = Path(name).expanduser()
     if not path.is_file():

@@ -10,7 +10,7 @@
   intrasentence contexts contain ``BLANK`` and intersentence contexts never do.
 
 Row layouts (JSON lines, JSON arrays, parquet) are read with ``datasets`` through
-:func:`debiasbench.rows.load_rows`; the canonical file is one nested document rather than rows,
+:func:`debiasbench.support.rows.load_rows`; the canonical file is one nested document rather than rows,
 so it is read with ``json``. Either way a malformed file fails with the file, the line or record,
 and what was expected.
 """
@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from debiasbench.errors import DataError
-from debiasbench.rows import RowFile, load_rows
+from debiasbench.api import DataError, RowFile, load_rows
 
 TASKS = ("intrasentence", "intersentence")
 STEREOSET_DOMAINS = ("gender", "profession", "race", "religion")

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from debiasbench.domains import OVERALL
-from debiasbench.interfaces import MetricRow
-
-from debiasbench_metrics.bootstrap import generator, grouped_means, percentile_interval, resample_indices, stratified_indices
+from debiasbench.api import OVERALL, MetricRow
+from debiasbench_metrics.bootstrap import (
+    generator,
+    grouped_means,
+    percentile_interval,
+    resample_indices,
+    stratified_indices,
+)
 
 MEASURES = ("ss", "lms", "icat")
 

@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from debiasbench.errors import DebiasbenchError
-from debiasbench.interfaces import SelectorContext, SpanSelector, TokenizedText, option
-
+from debiasbench.api import DebiasbenchError, SelectorContext, SpanSelector, TokenizedText, option
 from debiasbench_unlearn.identity_terms import IDENTITY_TERMS, swap_term
 from debiasbench_unlearn.selection import parse_options, require_selection
 from debiasbench_unlearn.text_spans import PhraseMatcher
@@ -119,7 +117,7 @@ class CounterfactualSelector(SpanSelector):
     def select(self, items: Sequence[TokenizedText], ctx: SelectorContext) -> list[list[bool]]:
         import numpy as np
 
-        from debiasbench_unlearn.scoring import token_logprobs
+        from debiasbench.api import token_logprobs
 
         opts = parse_options(self.Options, ctx.options, f"selector {self.name!r}")
         if ctx.model is None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from debiasbench.errors import DataError
-from debiasbench.interfaces import DataFile, DataLocatorProto, ForgetSet, ForgetText
-
+from debiasbench.api import DataError, DataFile, DataLocatorProto, ForgetSet, ForgetText
 from debiasbench_unlearn.tables import apply_filters, groups_of, read_csv, unique
 
 CSV = DataFile(

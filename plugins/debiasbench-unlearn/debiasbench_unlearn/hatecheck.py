@@ -6,9 +6,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from debiasbench.interfaces import DataFile, DataLocatorProto, ForgetSet, ForgetText
-
-from debiasbench_unlearn.tables import apply_filters, check_split, groups_of, read_csv, unique
+from debiasbench.api import DataFile, DataLocatorProto, ForgetSet, ForgetText
+from debiasbench_unlearn.tables import (
+    apply_filters,
+    check_split,
+    groups_of,
+    read_csv,
+    unique,
+)
 from debiasbench_unlearn.text_spans import focus_spans
 
 CASES = DataFile(

@@ -6,9 +6,7 @@ import csv
 from functools import lru_cache
 from pathlib import Path
 
-from debiasbench.errors import DataError
-from debiasbench.interfaces import DataFile
-
+from debiasbench.api import DataError, DataFile
 from debiasbench_unlearn.identity_terms import domain_terms
 from debiasbench_unlearn.text_spans import PhraseMatcher
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from debiasbench.interfaces import ModelHandle, UnlearnContext, UnlearningMethod, UnlearnOutcome, option
-
+from debiasbench.api import ModelHandle, UnlearnContext, UnlearningMethod, UnlearnOutcome, option
 from debiasbench_unlearn.trainer import Objective, unlearn
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from debiasbench import hookimpl
-from debiasbench.hookspecs import Register
-
+from debiasbench.api import Register, hookimpl
 from debiasbench_unlearn.methods import NPO, GradDiff, KLUnlearn, MLMUnlearn, TokenGA
 
 

@@ -8,9 +8,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from debiasbench.errors import DebiasbenchError
-from debiasbench.interfaces import ForgetText, TokenizedText
-from debiasbench.options import build_options
+from debiasbench.api import DebiasbenchError, ForgetText, TokenizedText, build_options
 
 
 def tokenize_forget(tokenizer: Any, items: Sequence[ForgetText], max_tokens: int | None = None) -> list[TokenizedText]:

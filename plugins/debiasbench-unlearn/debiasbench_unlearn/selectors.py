@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from debiasbench.errors import DebiasbenchError
-from debiasbench.interfaces import NoOptions, SelectorContext, SpanSelector, TokenizedText, option
-
+from debiasbench.api import DebiasbenchError, NoOptions, SelectorContext, SpanSelector, TokenizedText, option
 from debiasbench_unlearn.lexicon import HURTLEX, lexicon_matcher
-from debiasbench_unlearn.selection import parse_options, require_selection, spans_to_mask
+from debiasbench_unlearn.selection import (
+    parse_options,
+    require_selection,
+    spans_to_mask,
+)
 
 
 class AnnotatedSelector(SpanSelector):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from debiasbench import hookimpl
-from debiasbench.hookspecs import Register
-
+from debiasbench.api import Register, hookimpl
 from debiasbench_unlearn.counterfactual import CounterfactualSelector
-from debiasbench_unlearn.selectors import AllSelector, AnnotatedSelector, LexiconSelector, RandomSelector
+from debiasbench_unlearn.selectors import (
+    AllSelector,
+    AnnotatedSelector,
+    LexiconSelector,
+    RandomSelector,
+)
 
 
 @hookimpl

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from debiasbench.errors import DataError
-from debiasbench.rows import load_rows
+from debiasbench.api import DataError, load_rows
 
 Row = dict[str, str]
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from debiasbench.errors import DataError
-from debiasbench.interfaces import DataFile, DataLocatorProto, ForgetSet, ForgetText
-
+from debiasbench.api import DataError, DataFile, DataLocatorProto, ForgetSet, ForgetText
 from debiasbench_unlearn.tables import check_split, groups_of, unique
 
 REPOSITORY = "https://raw.githubusercontent.com/microsoft/TOXIGEN/main/prompts"

@@ -25,13 +25,10 @@ import math
 import random
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from debiasbench.errors import DebiasbenchError, TrainingDiverged
-from debiasbench.interfaces import ModelHandle, SelectorContext, StepInfo, TokenizedText, UnlearnContext, UnlearnOutcome
-
+from debiasbench.api import progress_bar, DebiasbenchError, ModelHandle, SelectorContext, StepInfo, TokenizedText, TrainingDiverged, UnlearnContext, UnlearnOutcome
 from debiasbench_unlearn.selection import tokenize_forget
 
 
@@ -59,11 +56,6 @@ class _Data:
     ppl_ids: list[list[int]] = field(default_factory=list)
     ppl_masks: list[list[bool]] = field(default_factory=list)
     ppl_source: str = ""
-
-
-class _NoBar:
-    def advance(self, n: float = 1, **fields: Any) -> None:
-        pass
 
 
 def unlearn(method: str, handle: ModelHandle, options: Any, ctx: UnlearnContext, objective: Objective) -> UnlearnOutcome:
@@ -138,7 +130,7 @@ def _select(method: str, handle: ModelHandle, items: list[TokenizedText], option
     selector = ctx.selector or ctx.registry.get("selector", options.selector)
     selector_ctx = ctx.selector_ctx
     if selector_ctx is None:
-        from debiasbench.data import DataLocator
+        from debiasbench.api import DataLocator
 
         selector_ctx = SelectorContext(model=handle, data=DataLocator(), registry=ctx.registry,
                                        domain=items[0].item.domain, seed=ctx.seed)
@@ -200,7 +192,7 @@ class _Loop:
                  objective: Objective, data: _Data, optimizer: Any, params: list[Any]) -> None:
         import torch
 
-        from debiasbench_unlearn.scoring import model_device
+        from debiasbench.api import model_device
 
         self.method, self.handle, self.model, self.options, self.ctx = method, handle, model, options, ctx
         self.objective, self.data, self.optimizer, self.params = objective, data, optimizer, params
@@ -232,7 +224,7 @@ class _Loop:
         """``log p_ref(y)`` of every forget text, computed once before the first step (NPO)."""
         import torch
 
-        from debiasbench_unlearn.scoring import token_logprobs
+        from debiasbench.api import token_logprobs
 
         lps = token_logprobs(self.model, self.data.ids, self.handle.prefix_token_id, self.options.batch_size)
         sums = [float(lp[[bool(s) for s in mask]].sum()) for lp, mask in zip(lps, self.data.masks)]
@@ -256,7 +248,7 @@ class _Loop:
         reason = None
         if self.data.ppl_ids:
             self.ppl_start = self._retain_perplexity()
-        progress = self.ctx.progress("unlearning", total=self.total_steps) if self.ctx.progress else nullcontext(_NoBar())
+        progress = progress_bar(self.ctx.progress, "unlearning", total=self.total_steps)
         with progress as bar:
             step = 0
             for epoch in range(1, self.options.epochs + 1):
@@ -302,7 +294,7 @@ class _Loop:
         return None
 
     def _retain_perplexity(self) -> float:
-        from debiasbench_unlearn.scoring import mean_nll
+        from debiasbench.api import mean_nll
 
         nll = mean_nll(self.model, self.data.ppl_ids, self.data.ppl_masks, self.handle.prefix_token_id, self.options.batch_size)
         return math.exp(min(nll, 700.0))
@@ -310,8 +302,8 @@ class _Loop:
     def _step(self, batch: list[int], step: int, epoch: int) -> StepInfo:
         import torch
 
+        from debiasbench.api import collate, logits_of, pad_masks, target_logprobs
         from debiasbench_unlearn import losses
-        from debiasbench_unlearn.scoring import collate, logits_of, pad_masks, target_logprobs
 
         ids, attn = collate([self.data.ids[i] for i in batch], self.handle.prefix_token_id, self.device)
         selected = pad_masks([self.data.masks[i] for i in batch], ids.shape[1] - 1, self.device)
@@ -340,8 +332,8 @@ class _Loop:
     def _retain_term(self, batch: list[int]) -> Any:
         import torch
 
+        from debiasbench.api import collate, logits_of, target_logprobs
         from debiasbench_unlearn import losses
-        from debiasbench_unlearn.scoring import collate, logits_of, target_logprobs
 
         ids, attn = collate([self.data.retain_ids[i] for i in batch], self.handle.prefix_token_id, self.device)
         real = attn[:, 1:].bool()

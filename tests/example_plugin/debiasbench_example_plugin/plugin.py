@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from debiasbench import hookimpl
-from debiasbench.interfaces import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, option
+from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, hookimpl, option
 
 TEMPLATES = (
     "{} is a nurse.",

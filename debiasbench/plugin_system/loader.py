@@ -16,9 +16,9 @@ from typing import Any
 
 import pluggy
 
-from debiasbench import hookspecs
 from debiasbench.errors import PluginError
-from debiasbench.registry import Registry
+from debiasbench.plugin_system import hookspecs
+from debiasbench.plugin_system.registry import Registry
 
 ENTRY_POINT_GROUP = "debiasbench"
 

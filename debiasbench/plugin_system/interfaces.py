@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pyarrow
 
-    from debiasbench.registry import Registry
+    from debiasbench.plugin_system.registry import Registry
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from debiasbench.results import dumps
+from debiasbench.support.hashing import dumps
 
 DEFAULT_MODEL = "smollm2-135m-q4"
 DEFAULT_METRICS = ("crows-pairs", "stereoset", "perplexity")

@@ -1,6 +1,6 @@
 """Read a data file's rows with Hugging Face ``datasets``; errors name the file, the line and what was expected.
 
-Data-set plugins find a file with :class:`debiasbench.data.DataLocator` (data dir, cache, URL;
+Data-set plugins find a file with :class:`debiasbench.support.data.DataLocator` (data dir, cache, URL;
 sha256 checked) and parse it here. ``datasets`` converts it to Arrow once and keeps that under
 the toolkit cache (``<cache>/datasets``), so later runs memory-map it instead of parsing again.
 ``datasets`` reports a bad file as "An error occurred while generating the dataset"; this module
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from debiasbench.errors import DataError
-from debiasbench.paths import cache_dir
+from debiasbench.support.paths import cache_dir
 
 Builder = Literal["csv", "json", "parquet"]
 

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
 
 from debiasbench.errors import DataError
-from debiasbench.interfaces import DataFile
-from debiasbench.paths import cache_dir as default_cache_dir
-from debiasbench.paths import data_dir as default_data_dir
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+from debiasbench.plugin_system.interfaces import DataFile
+from debiasbench.support.atomic import atomic_path
+from debiasbench.support.hashing import sha256_file
+from debiasbench.support.paths import cache_dir as default_cache_dir
+from debiasbench.support.paths import data_dir as default_data_dir
 
 
 class DataLocator:
@@ -76,17 +67,14 @@ class DataLocator:
                 "set DEBIASBENCH_DATA or --data-dir to the folder that holds it"
             )
         target = self.cache_dir / file.relpath
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".download-")
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(file.url, timeout=30) as response:  # noqa: S310
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-            if file.member is not None:
-                _extract_member(Path(tmp), file.member)
-            os.replace(tmp, target)
+            with atomic_path(target) as tmp:
+                with open(tmp, "wb") as out, urllib.request.urlopen(file.url, timeout=30) as response:  # noqa: S310
+                    while chunk := response.read(1 << 20):
+                        out.write(chunk)
+                if file.member is not None:
+                    _extract_member(tmp, file.member)
         except (OSError, zipfile.BadZipFile, KeyError) as exc:
-            Path(tmp).unlink(missing_ok=True)
             what = f"{file.member} from {file.url}" if file.member else file.url
             raise DataError(
                 f"missing data file {wanted.relpath}: not under {where} or the cache, and downloading "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from debiasbench.errors import DuplicateNameError, UnknownNameError
-from debiasbench.interfaces import KIND_BASES, KINDS
+from debiasbench.plugin_system.interfaces import KIND_BASES, KINDS
 
 
 @dataclass

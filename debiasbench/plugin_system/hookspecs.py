@@ -33,27 +33,27 @@ Register = Callable[[Any], None]
 
 @hookspec
 def register_methods(register: Register) -> None:
-    """Register :class:`~debiasbench.interfaces.UnlearningMethod` instances."""
+    """Register :class:`~debiasbench.plugin_system.interfaces.UnlearningMethod` instances."""
 
 
 @hookspec
 def register_models(register: Register) -> None:
-    """Register :class:`~debiasbench.interfaces.ModelProvider` instances."""
+    """Register :class:`~debiasbench.plugin_system.interfaces.ModelProvider` instances."""
 
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """Register :class:`~debiasbench.interfaces.Metric` instances."""
+    """Register :class:`~debiasbench.plugin_system.interfaces.Metric` instances."""
 
 
 @hookspec
 def register_datasets(register: Register) -> None:
-    """Register :class:`~debiasbench.interfaces.Dataset` instances (forget sets and evaluation data)."""
+    """Register :class:`~debiasbench.plugin_system.interfaces.Dataset` instances (forget sets and evaluation data)."""
 
 
 @hookspec
 def register_span_selectors(register: Register) -> None:
-    """Register :class:`~debiasbench.interfaces.SpanSelector` instances."""
+    """Register :class:`~debiasbench.plugin_system.interfaces.SpanSelector` instances."""
 
 
 HOOK_KINDS: dict[str, str] = {

@@ -20,7 +20,7 @@ from typing import Any
 
 from debiasbench.domains import DOMAINS, OVERALL, STUDY_DOMAINS
 from debiasbench.errors import DebiasbenchError
-from debiasbench.results import read_table
+from debiasbench.results.tables import read_table
 
 BASELINE = "none"
 """Method (and source domain) of a plain evaluation's rows."""
@@ -213,7 +213,7 @@ def _check_values(wanted: list[str], available: Iterable[str], flag: str) -> Non
 def headline_measures(rows: list[dict[str, Any]]) -> set[str]:
     """Per metric, the measure its plugin declares first; every measure of a metric whose plugin
     is not installed (unless one is named like the metric). Keeps the default table narrow."""
-    from debiasbench.plugins import get_registry
+    from debiasbench.plugin_system.loader import get_registry
 
     registry = get_registry()
     by_metric: dict[str, set[str]] = {}

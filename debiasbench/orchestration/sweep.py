@@ -15,7 +15,7 @@ option grids in ``[options.<method>]``::
     [options.mlm-unlearn]
     learning_rate = [1e-5, 3e-5]            # a list is an axis; a scalar is a fixed option
 
-Every point becomes a :class:`~debiasbench.config.RunConfig`. A point whose
+Every point becomes a :class:`~debiasbench.orchestration.config.RunConfig`. A point whose
 ``config_hash()`` is already in ``RESULTS/runs`` is skipped, so rerunning an interrupted sweep
 runs only what is missing (a run's ``runs`` row is written last, so a killed run counts as
 not done). Points are ordered seed first, so a partial sweep covers every cell once early.
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from debiasbench.config import RunConfig
 from debiasbench.errors import DebiasbenchError
+from debiasbench.orchestration.config import RunConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -234,7 +234,7 @@ def _expand(base: RunConfig, axes: dict[str, list[Any]], option_grids: dict[str,
 
 def done_hashes(results_dir: Path) -> set[str]:
     """Config hashes of the runs already complete in ``results_dir`` (their runs row exists)."""
-    from debiasbench.results import read_table
+    from debiasbench.results.tables import read_table
 
     if not Path(results_dir).is_dir():
         return set()
@@ -254,8 +254,8 @@ def mark_done(sweep: Sweep) -> Sweep:
 
 def validate(sweep: Sweep) -> list[Any]:
     """``plan_run`` every point before any runs, so a typo fails in one line before any work."""
-    from debiasbench.plugins import get_plugins
-    from debiasbench.run import plan_run
+    from debiasbench.orchestration.run import plan_run
+    from debiasbench.plugin_system.loader import get_plugins
 
     plugins = get_plugins()
     plans = []
@@ -284,8 +284,8 @@ def run_sweep(sweep: Sweep, plans: list[Any], *, log: Callable[[str], None] | No
               run_log: Callable[[str], None] | None = None) -> SweepReport:
     """Execute every point not yet done. A point that fails (e.g. diverges) is reported and the
     sweep goes on; Ctrl-C stops it (``interrupted``), and the finished points stay done for the rerun."""
-    from debiasbench.progress import progress
-    from debiasbench.run import execute
+    from debiasbench.orchestration.run import execute
+    from debiasbench.support.progress import progress
 
     say = log or (lambda message: None)
     report = SweepReport(skipped=len(sweep.points) - len(sweep.todo))

@@ -1,4 +1,4 @@
-"""Render a :class:`~debiasbench.compare.Comparison` as a rich table, Markdown, CSV, JSON or LaTeX.
+"""Render a :class:`~debiasbench.analysis.compare.Comparison` as a rich table, Markdown, CSV, JSON or LaTeX.
 
 Wide formats (table, markdown, latex) show one table per measure: rows are configurations,
 columns evaluated domains, so each fits a terminal or a paper column. CSV and JSON are long
@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from debiasbench.compare import Cell, Column, Comparison, RowKey, Stat
+from debiasbench.analysis.compare import Cell, Column, Comparison, RowKey, Stat
 
 FORMATS = ("table", "markdown", "csv", "json", "latex")
 

@@ -6,8 +6,12 @@ import difflib
 from pathlib import Path
 
 from debiasbench.errors import UnknownNameError
-from debiasbench.interfaces import ModelHandle, ModelProvider, ModelSettings
-from debiasbench.registry import Registry
+from debiasbench.plugin_system.interfaces import (
+    ModelHandle,
+    ModelProvider,
+    ModelSettings,
+)
+from debiasbench.plugin_system.registry import Registry
 
 
 def find_provider(spec: str, registry: Registry) -> ModelProvider:

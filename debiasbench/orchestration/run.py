@@ -9,10 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from debiasbench import __version__
-from debiasbench.config import DEFAULT_FORGET_SET, RunConfig
-from debiasbench.data import DataLocator
 from debiasbench.domains import DOMAINS, STUDY_DOMAINS, check_domain
 from debiasbench.errors import DataError, DebiasbenchError, UnknownNameError
-from debiasbench.evaluation import Evaluated, evaluate, resolve_metrics
-from debiasbench.interfaces import (
+from debiasbench.orchestration.config import DEFAULT_FORGET_SET, RunConfig
+from debiasbench.orchestration.evaluation import Evaluated, evaluate, resolve_metrics
+from debiasbench.orchestration.models import find_provider
+from debiasbench.plugin_system.interfaces import (
     EvalContext,
     ForgetSet,
     Metric,
@@ -33,26 +30,21 @@ from debiasbench.interfaces import (
     ModelSettings,
     SelectorContext,
     StepInfo,
-    UnlearningMethod,
     UnlearnContext,
+    UnlearningMethod,
     UnlearnOutcome,
 )
-from debiasbench.models import find_provider
-from debiasbench.options import build_options
-from debiasbench.paths import cache_dir as default_cache_dir
-from debiasbench.plugins import LoadedPlugins, get_plugins
-from debiasbench.presets import PRESETS, PROBE_PERPLEXITY_TOKENS
-from debiasbench.runtime import check_threads, seed_everything, set_threads
-from debiasbench.progress import progress
-from debiasbench.results import (
-    METRICS_SCHEMA,
-    RUNS_SCHEMA,
-    TRAJECTORY_SCHEMA,
-    check_results_dir,
-    dumps,
-    to_table,
-    write_atomic,
-)
+from debiasbench.plugin_system.loader import LoadedPlugins, get_plugins
+from debiasbench.plugin_system.options import build_options
+from debiasbench.plugin_system.presets import PRESETS, PROBE_PERPLEXITY_TOKENS
+from debiasbench.results.schemas import METRICS_SCHEMA, RUNS_SCHEMA, TRAJECTORY_SCHEMA
+from debiasbench.results.tables import check_results_dir, to_table
+from debiasbench.support.atomic import atomic_dir, write_table_atomic
+from debiasbench.support.data import DataLocator
+from debiasbench.support.hashing import dumps
+from debiasbench.support.paths import cache_dir as default_cache_dir
+from debiasbench.support.progress import progress
+from debiasbench.support.runtime import check_threads, seed_everything, set_threads
 
 MANIFEST = "debiasbench-manifest.json"
 
@@ -405,30 +397,22 @@ def _write(results: Path, run_id: str, metric_rows: list[dict[str, Any]], run_ro
         stages += ["after"] * (len(evaluated) - len(stages))
         for item, stage in zip(evaluated, stages):
             if item.result.examples is not None:
-                files.append(write_atomic(item.result.examples, results / "examples" / run_id / f"{item.metric.name}-{stage}.parquet"))
+                files.append(write_table_atomic(item.result.examples, results / "examples" / run_id / f"{item.metric.name}-{stage}.parquet"))
     if trajectory:
-        files.append(write_atomic(to_table(trajectory, TRAJECTORY_SCHEMA), results / "trajectories" / f"{run_id}.parquet"))
-    files.append(write_atomic(to_table(metric_rows, METRICS_SCHEMA), results / "metrics" / f"{run_id}.parquet"))
-    files.append(write_atomic(to_table([run_row], RUNS_SCHEMA), results / "runs" / f"{run_id}.parquet"))
+        files.append(write_table_atomic(to_table(trajectory, TRAJECTORY_SCHEMA), results / "trajectories" / f"{run_id}.parquet"))
+    files.append(write_table_atomic(to_table(metric_rows, METRICS_SCHEMA), results / "metrics" / f"{run_id}.parquet"))
+    files.append(write_table_atomic(to_table([run_row], RUNS_SCHEMA), results / "runs" / f"{run_id}.parquet"))
     return files
 
 
 def _save_model(handle: ModelHandle, target: Path, run_row: dict[str, Any]) -> None:
     """Save to a temp folder beside ``target`` and rename, so a killed save leaves nothing half-written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
-    try:
+    with atomic_dir(target) as tmp:  # validated absent or empty in plan_run
         handle.save(tmp)
         manifest = {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in run_row.items()}
         manifest["base_model"] = handle.name
         manifest["prefix_token_id"] = handle.prefix_token_id
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-        if target.exists():
-            target.rmdir()  # validated empty in plan_run
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def run_experiment(config: RunConfig, log: Any = None) -> RunResult:

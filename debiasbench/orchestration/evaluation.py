@@ -13,9 +13,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from debiasbench.interfaces import EvalContext, Metric, MetricResult, MetricRow, ModelHandle
-from debiasbench.registry import Registry
-from debiasbench.results import dumps, write_atomic
+from debiasbench.plugin_system.interfaces import (
+    EvalContext,
+    Metric,
+    MetricResult,
+    MetricRow,
+    ModelHandle,
+)
+from debiasbench.plugin_system.registry import Registry
+from debiasbench.support.atomic import write_table_atomic
+from debiasbench.support.hashing import dumps
 
 _ROW_SCHEMA = pa.schema(
     [
@@ -70,9 +77,9 @@ def _store(path: Path, result: MetricResult) -> None:
     rows = [dataclasses.asdict(r) for r in result.rows]
     table = pa.Table.from_pylist(rows, schema=_ROW_SCHEMA)
     meta = {"protocol": dumps(result.protocol), "checksums": dumps(result.data_checksums), "notes": dumps(result.notes)}
-    write_atomic(table.replace_schema_metadata(meta), path)
+    write_table_atomic(table.replace_schema_metadata(meta), path)
     if result.examples is not None:
-        write_atomic(result.examples, path.with_suffix(".examples.parquet"))
+        write_table_atomic(result.examples, path.with_suffix(".examples.parquet"))
 
 
 def _load(path: Path, need_examples: bool) -> MetricResult | None:
@@ -121,7 +128,7 @@ def evaluate(
 
 def resolve_metrics(names: list[str], registry: Registry, raw_options: dict[str, dict[str, str]]) -> list[tuple[Metric, str, Any]]:
     """Metric names -> (metric, provider, typed options); unknown names and options fail early."""
-    from debiasbench.options import build_options
+    from debiasbench.plugin_system.options import build_options
 
     resolved = []
     for name in names:

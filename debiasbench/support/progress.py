@@ -44,7 +44,14 @@ def progress(description: str, total: float | None = None) -> Iterator[_Bar]:
         yield _Bar(None, None)
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(file=sys.stderr)
     columns = (
@@ -58,3 +65,14 @@ def progress(description: str, total: float | None = None) -> Iterator[_Bar]:
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(description, total=total, status="")
         yield _Bar(bar, task)
+
+
+@contextmanager
+def progress_bar(factory: Any, description: str, total: float | None = None) -> Iterator[Any]:
+    """A bar from a progress factory (``EvalContext.progress``, ``UnlearnContext.progress``), or a
+    silent handle when the caller passed none: ``with progress_bar(ctx.progress, "scoring", n) as b: b.advance()``."""
+    if factory is None:
+        yield _Bar(None, None)
+        return
+    with factory(description, total=total) as handle:
+        yield handle

@@ -8,14 +8,13 @@ imported lazily (Agg backend) so the CLI stays fast.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from debiasbench.compare import Comparison, RowKey
-from debiasbench.compare_formats import ideal_text, num
+from debiasbench.analysis.compare import Comparison, RowKey
+from debiasbench.analysis.compare_formats import ideal_text, num
 from debiasbench.errors import DebiasbenchError
+from debiasbench.support.atomic import atomic_path
 
 _Panel = tuple[str, str, str, str, str]  # model, method, forget set, preset, method options
 
@@ -108,18 +107,11 @@ def _annotation(cell: Any) -> str:
 def _save(fig: Any, target: Path, dpi: int) -> Path:
     import matplotlib.pyplot as plt
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix or ".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=(target.suffix.lstrip(".") or "png"))
-        os.replace(tmp, target)
+        with atomic_path(target, suffix=target.suffix or ".png") as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=(target.suffix.lstrip(".") or "png"))
     except ValueError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise DebiasbenchError(f"cannot write plot {target}: {exc}; use a .png, .pdf or .svg name") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     finally:
         plt.close(fig)
     return target

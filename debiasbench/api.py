@@ -1,0 +1,95 @@
+"""The plugin API: the one module a plugin imports from the core.
+
+Everything a first-party plugin uses is here, so a third-party package can do the same::
+
+    from debiasbench.api import Metric, MeasureSpec, MetricResult, MetricRow, hookimpl, option
+
+Names that need torch (the reference scorer, the training loop, the generation engine) are
+loaded on first use, so importing this module stays fast for the command line. Test helpers
+for plugin authors live in :mod:`debiasbench.testing`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from debiasbench.domains import DOMAINS, OVERALL, STUDY_DOMAINS, check_domain
+from debiasbench.errors import (
+    DataError,
+    DebiasbenchError,
+    DuplicateNameError,
+    PluginError,
+    TrainingDiverged,
+    UnknownNameError,
+)
+from debiasbench.plugin_system.hookspecs import Register, hookimpl
+from debiasbench.plugin_system.interfaces import (
+    KINDS,
+    DataFile,
+    DataLocatorProto,
+    Dataset,
+    EvalContext,
+    EvalDataset,
+    ForgetSet,
+    ForgetText,
+    MeasureSpec,
+    Metric,
+    MetricResult,
+    MetricRow,
+    ModelHandle,
+    ModelProvider,
+    ModelSettings,
+    Named,
+    NoOptions,
+    ProgressFactory,
+    SelectorContext,
+    SpanSelector,
+    StepInfo,
+    TokenizedText,
+    UnlearnContext,
+    UnlearningMethod,
+    UnlearnOutcome,
+    option,
+)
+from debiasbench.plugin_system.options import build_options
+from debiasbench.support.atomic import atomic_dir, atomic_path, write_bytes_atomic, write_table_atomic, write_text_atomic
+from debiasbench.support.data import DataLocator
+from debiasbench.support.hashing import dumps, sha256_file, sha256_json
+from debiasbench.support.paths import cache_dir
+from debiasbench.support.progress import progress, progress_bar
+from debiasbench.support.rows import RowFile, load_rows
+from debiasbench.support.runtime import resolve_device, seed_everything, torch_dtype
+
+_LAZY: dict[str, str] = {
+    # the reference token log-prob scorer (torch)
+    "collate": "debiasbench.lm.logprobs",
+    "logits_of": "debiasbench.lm.logprobs",
+    "mean_nll": "debiasbench.lm.logprobs",
+    "model_device": "debiasbench.lm.logprobs",
+    "pad_masks": "debiasbench.lm.logprobs",
+    "target_logprobs": "debiasbench.lm.logprobs",
+    "token_logprobs": "debiasbench.lm.logprobs",
+}
+"""Public names imported on first use (they import torch)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'debiasbench.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "DOMAINS", "KINDS", "OVERALL", "STUDY_DOMAINS", "DataError", "DataFile", "DataLocator", "DataLocatorProto", "Dataset",
+    "DebiasbenchError", "DuplicateNameError", "EvalContext", "EvalDataset", "ForgetSet", "ForgetText", "MeasureSpec",
+    "Metric", "MetricResult", "MetricRow", "ModelHandle", "ModelProvider", "ModelSettings", "Named", "NoOptions",
+    "PluginError", "ProgressFactory", "Register", "RowFile", "SelectorContext", "SpanSelector", "StepInfo",
+    "TokenizedText", "TrainingDiverged", "UnknownNameError", "UnlearnContext", "UnlearnOutcome", "UnlearningMethod",
+    "atomic_dir", "atomic_path", "build_options", "cache_dir", "check_domain", "dumps", "hookimpl", "load_rows",
+    "option", "progress", "progress_bar", "resolve_device", "seed_everything", "sha256_file", "sha256_json",
+    "torch_dtype", "write_bytes_atomic", "write_table_atomic", "write_text_atomic", *_LAZY,
+]
