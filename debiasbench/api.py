@@ -42,7 +42,9 @@ from debiasbench.plugin_system.interfaces import (
     ModelSettings,
     Named,
     NoOptions,
+    PresetValues,
     ProgressFactory,
+    SAVED_MODEL_MANIFEST,
     SelectorContext,
     SpanSelector,
     StepInfo,
@@ -70,6 +72,21 @@ _LAZY: dict[str, str] = {
     "pad_masks": "debiasbench.lm.logprobs",
     "target_logprobs": "debiasbench.lm.logprobs",
     "token_logprobs": "debiasbench.lm.logprobs",
+    # the training loop and its loss interface (debiasbench.training); options, objective and
+    # method import no torch, the loop, the batch and the loss functions do
+    "TrainingOptions": "debiasbench.training.options",
+    "SelectiveOptions": "debiasbench.training.options",
+    "UnlearningLoss": "debiasbench.training.objective",
+    "LossMethod": "debiasbench.training.method",
+    "TextBatch": "debiasbench.training.batch",
+    "train": "debiasbench.training.loop",
+    "selected_mean_logprob": "debiasbench.training.losses",
+    "ga_loss": "debiasbench.training.losses",
+    "nll_loss": "debiasbench.training.losses",
+    "kl_loss": "debiasbench.training.losses",
+    "sequence_logprob": "debiasbench.training.losses",
+    "npo_loss": "debiasbench.training.losses",
+    "tokenize_forget": "debiasbench.training.data",  # no torch, but loaded lazily to keep the import graph acyclic
 }
 """Public names imported on first use (they import torch)."""
 
@@ -87,9 +104,35 @@ __all__ = [
     "DOMAINS", "KINDS", "OVERALL", "STUDY_DOMAINS", "DataError", "DataFile", "DataLocator", "DataLocatorProto", "Dataset",
     "DebiasbenchError", "DuplicateNameError", "EvalContext", "EvalDataset", "ForgetSet", "ForgetText", "MeasureSpec",
     "Metric", "MetricResult", "MetricRow", "ModelHandle", "ModelProvider", "ModelSettings", "Named", "NoOptions",
-    "PluginError", "ProgressFactory", "Register", "RowFile", "SelectorContext", "SpanSelector", "StepInfo",
+    "PluginError", "PresetValues", "ProgressFactory", "Register", "RowFile", "SAVED_MODEL_MANIFEST", "SelectorContext", "SpanSelector", "StepInfo",
     "TokenizedText", "TrainingDiverged", "UnknownNameError", "UnlearnContext", "UnlearnOutcome", "UnlearningMethod",
     "atomic_dir", "atomic_path", "build_options", "cache_dir", "check_domain", "dumps", "hookimpl", "load_rows",
     "option", "progress", "progress_bar", "resolve_device", "seed_everything", "sha256_file", "sha256_json",
     "torch_dtype", "write_bytes_atomic", "write_table_atomic", "write_text_atomic", *_LAZY,
 ]
+
+
+# --------------------------------------------------------------------------- plugin commands
+# What a command added through the ``register_commands`` hook needs besides the names above.
+
+from debiasbench.plugin_system.hookspecs import RegisterCommand  # noqa: E402
+from debiasbench.plugin_system.options import parse_pairs, typed_values  # noqa: E402
+from debiasbench.plugin_system.registry import Registry  # noqa: E402
+
+
+def get_registry() -> Registry:
+    """The registry of every loaded plugin's objects (plugins are loaded on first use, once per process)."""
+    from debiasbench.plugin_system.loader import get_registry as process_registry
+
+    return process_registry()
+
+
+def load_model(spec: str, settings: ModelSettings) -> ModelHandle:
+    """Load ``spec`` (a registered model name, or a hub id, folder or file a provider claims) with
+    the provider that owns it, as ``debiasbench run --model`` does."""
+    from debiasbench.orchestration.models import load_model as load_with
+
+    return load_with(spec, settings, get_registry())
+
+
+__all__ += ["Registry", "RegisterCommand", "get_registry", "load_model", "parse_pairs", "typed_values"]

@@ -86,6 +86,8 @@ def cli_reference() -> str:
         sub = command.make_context(name, [], parent=ctx, resilient_parsing=True)
         lines += [f"## {name}", "", "```text", command.get_usage(sub).strip(), "```", ""]
         lines += [(command.help or "").strip(), ""]
+        if command.epilog:  # "Provided by plugin '...'." on the commands plugins add
+            lines += [f"*{command.epilog.strip()}*", ""]
         params = [p for p in command.get_params(sub) if p.name != "help"]
         if params:
             lines += ["| parameter | type | default | help | notes |", "|---|---|---|---|---|"]
@@ -227,7 +229,7 @@ def catalog_reference() -> str:
     """Everything the installed plugins register, kind by kind."""
     from debiasbench.plugin_system.interfaces import KINDS
     from debiasbench.plugin_system.loader import get_plugins
-    from debiasbench.plugin_system.presets import PRESETS
+    from debiasbench.plugin_system.presets import known_presets, values_for
 
     loaded = get_plugins()
     versions = loaded.versions()
@@ -240,8 +242,16 @@ def catalog_reference() -> str:
     if not loaded.statuses:
         lines.append("| (none installed) | | | |")
     lines.append("")
-    lines += ["## Presets", "", "| preset | what it does |", "|---|---|"]
-    lines += [f"| `{p.name}` | {_cell(p.description)} |" for p in PRESETS.values()]
+    lines += ["## Presets", "", "Each plugin object declares what a preset means for it:", "",
+              "| preset | what it does | declared values |", "|---|---|---|"]
+    for name, description in known_presets(loaded.registry).items():
+        declared = []
+        for entry in loaded.registry.all_entries():
+            values = values_for(entry.obj, name)
+            parts = [f"{k}={v}" for k, v in values.options.items()] + ([f"limit={values.limit}"] if values.limit else [])
+            if parts:
+                declared.append(f"{entry.kind} `{entry.name}`: {', '.join(parts)}")
+        lines.append(f"| `{name}` | {_cell(description)} | {_cell('; '.join(declared)) or 'defaults'} |")
     lines.append("")
     for kind in KINDS:
         entries = list(loaded.registry.entries(kind))

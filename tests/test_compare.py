@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from debiasbench.analysis.compare import Filters, compare, distance
+from debiasbench.analysis.compare import Filters, compare
+from debiasbench.analysis.statistics import distance
 from debiasbench.cli import app
 from debiasbench.errors import DebiasbenchError
 from debiasbench.plugin_system.interfaces import MeasureSpec, Metric
@@ -48,7 +49,7 @@ def write_run(results: Path, run_id: str, values: dict[tuple[str, str], tuple[fl
                 "forget_set": "hatecheck" if method != "none" else "none", "source_domain": source, "domain": domain,
                 "metric": metric, "measure": measure, "value": value, "n": 100, "ci_low": value - 1, "ci_high": value + 1,
                 "stage": stage, "seed": seed, "protocol": dumps(protocol or {"scoring": "mean"}), "data_checksum": dumps({"f": "1"}),
-                "ideal": ideal, "better": better, "plugin_version": "debiasbench-metrics 0.1.0", "preset": "quick",
+                "ideal": ideal, "better": better, "headline": measure == "crows-pairs.score" or None, "plugin_version": "debiasbench-metrics 0.1.0", "preset": "quick",
                 "method_options": dumps(options or {}), "config_hash": f"hash-{run_id}",
             })
     write_table_atomic(to_table(rows, METRICS_SCHEMA), results / "metrics" / f"{run_id}.parquet")
@@ -140,10 +141,17 @@ def test_plain_evaluations_are_baseline_rows(results: Path) -> None:
 
 def test_default_selection_is_headline_measures(results: Path) -> None:
     default = compare(results).measure_names()
-    assert "crows-pairs.score" in default and "crows-pairs.stereo" not in default  # the sub-score declared second
-    assert {"stereoset.icat", "perplexity"} <= set(default)  # plugins not installed: every measure they wrote
+    assert "crows-pairs.score" in default and "crows-pairs.stereo" not in default  # the rows flag the score headline
+    assert {"stereoset.icat", "perplexity"} <= set(default)  # rows without a flag (archived): every measure they wrote
     assert "crows-pairs.stereo" in compare(results, Filters(all_measures=True)).measure_names()
     assert compare(results, Filters(metrics=["crows-pairs.stereo"])).measure_names() == ["crows-pairs.stereo"]
+
+
+def test_headline_comes_from_the_rows_not_the_installed_plugins(results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import debiasbench.plugin_system.loader
+
+    monkeypatch.setattr(debiasbench.plugin_system.loader, "_CACHED", debiasbench.plugin_system.loader.load_plugins(entry_points=[]))
+    assert "crows-pairs.stereo" not in compare(results).measure_names()  # no plugin installed at all: same table
 
 
 def test_filters(results: Path) -> None:

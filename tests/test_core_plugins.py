@@ -1,7 +1,9 @@
-"""Plugin loading: isolation of broken plugins, strict mode, disabling, no torch at CLI import."""
+"""Plugin loading: isolation of broken plugins, strict mode, disabling, no torch at CLI import, and
+the commands plugins add to the CLI (register_commands)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import types
@@ -99,3 +101,126 @@ def test_installed_plugins_load_without_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------------------- commands (the register_commands hook)
+
+from pathlib import Path  # noqa: E402
+from typing import Annotated  # noqa: E402
+
+import typer  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from debiasbench.errors import DebiasbenchError  # noqa: E402
+from tests.test_docs_example_plugin import installed  # noqa: E402,F401  (the pip-install fixture, for the skipped test below)
+
+EXAMPLE_PLUGIN = Path(__file__).parent / "example_plugin"
+
+
+def say_hello(name: Annotated[str, typer.Option("--name", help="Who to greet.")] = "world") -> None:
+    """Greet someone."""
+    if name == "nobody":
+        raise DebiasbenchError("nobody to greet; pass --name NAME")
+    typer.echo(f"hello {name}")
+
+
+def _mixed_styles(name: Annotated[str, typer.Option("--name")] = typer.Option("x")) -> None:
+    """Typer rejects an Annotated option that also has a typer.Option default."""
+
+
+def _commands(name: str, *registrations: tuple[Any, str | None]) -> types.ModuleType:
+    def register_commands(register: Any) -> None:
+        for function, command_name in registrations:
+            register(function, name=command_name)
+
+    return _module(name, register_commands=register_commands)
+
+
+def _cli(loaded: Any, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    """Invoke an app built from ``loaded`` (which is also what `debiasbench plugins` reports)."""
+    import debiasbench.plugin_system.loader
+    from debiasbench.cli import build_app
+
+    monkeypatch.setattr(debiasbench.plugin_system.loader, "_CACHED", loaded)
+    return CliRunner().invoke(build_app(loaded), list(args), catch_exceptions=False)
+
+
+def test_commands_are_collected_with_their_plugin() -> None:
+    loaded = load_plugins(extra={"greeter": _commands("greeter", (say_hello, "hello"), (say_hello, None))}, entry_points=[])
+    assert [(c.plugin, c.name, c.function) for c in loaded.commands] == [("greeter", "hello", say_hello), ("greeter", "say-hello", say_hello)]
+    assert loaded.statuses[0].provides == {"command": ["hello", "say-hello"]} and loaded.statuses[0].to_dict()["warnings"] == []
+
+
+@pytest.mark.parametrize(("registration", "error"), [
+    ((len, "Bad Name"), "is not lower-case words joined by dashes"),
+    (("not a function", "x"), "which is not a function"),
+])
+def test_a_failing_command_registration_skips_the_plugin(registration: tuple[Any, str], error: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def hooks(register: Any) -> None:
+        register(*registration)
+
+    module = _module("bad", register_span_selectors=lambda register: register(_Selector()), register_commands=hooks)
+    loaded = load_plugins(extra={"bad": module}, entry_points=[])
+    assert loaded.statuses[0].status == "error" and error in (loaded.statuses[0].error or "")
+    assert loaded.commands == [] and loaded.registry.names("selector") == []  # its selector is undone too
+    (status,) = json.loads(_cli(loaded, monkeypatch, "plugins", "--json").stdout)
+    assert status["status"] == "error" and error in status["error"]
+    assert _cli(loaded, monkeypatch, "list", "selectors", "--json").stdout.strip() == "[]"  # the built-ins still work
+
+
+def test_two_plugins_with_one_command_name_the_first_wins() -> None:
+    loaded = load_plugins(extra={"first": _commands("first", (say_hello, "hello")),
+                                 "second": _commands("second", (say_hello, "hello"))}, entry_points=[])
+    assert [(c.plugin, c.name) for c in loaded.commands] == [("first", "hello")]
+    second = loaded.status("second")
+    assert second.status == "ok" and "command" not in second.provides
+    assert second.warnings == ["command 'hello' is registered twice: by plugin 'first' and by plugin 'second'; the first is used"]
+
+
+def test_a_plugin_command_runs_with_one_line_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = load_plugins(extra={"greeter": _commands("greeter", (say_hello, "hello"))}, entry_points=[])
+    listing = _cli(loaded, monkeypatch, "--help")
+    assert listing.exit_code == 0 and "Commands from plugins" in listing.stdout and "hello" in listing.stdout
+    assert _cli(loaded, monkeypatch, "hello", "--name", "you").stdout == "hello you\n"
+    failed = _cli(loaded, monkeypatch, "hello", "--name", "nobody")
+    assert failed.exit_code == 1 and failed.stderr.strip() == "error: nobody to greet; pass --name NAME"
+
+
+def test_a_plugin_command_cannot_shadow_a_builtin(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = load_plugins(extra={"greeter": _commands("greeter", (say_hello, "run"))}, entry_points=[])
+    run_help = _cli(loaded, monkeypatch, "run", "--help")
+    assert "--method" in run_help.stdout and "--name" not in run_help.stdout  # the built-in wins
+    (status,) = json.loads(_cli(loaded, monkeypatch, "plugins", "--json").stdout)
+    assert status["warnings"] == ["command 'run' of plugin 'greeter' clashes with the built-in command 'run'; the built-in is used"]
+    assert status["provides"] == {} and loaded.commands == []
+
+
+def test_a_command_typer_cannot_build_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = load_plugins(extra={"odd": _commands("odd", (_mixed_styles, "odd"), (say_hello, "hello"))}, entry_points=[])
+    listing = _cli(loaded, monkeypatch, "--help")
+    assert listing.exit_code == 0 and "hello" in listing.stdout and " odd " not in listing.stdout
+    (warning,) = loaded.status("odd").warnings
+    assert warning.startswith("command 'odd' of plugin 'odd' cannot be added: MixedAnnotatedAndDefaultStyleError")
+
+
+def test_the_example_plugin_command_lists_its_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(EXAMPLE_PLUGIN))
+    from debiasbench_example_plugin import command, plugin
+
+    loaded = load_plugins(extra={"example-metric": plugin, "example-command": command}, entry_points=[])
+    assert _cli(loaded, monkeypatch, "example-hello").stdout == "hello from debiasbench_example_plugin: metrics pronoun-gap\n"
+    wrong = _cli(loaded, monkeypatch, "example-hello", "--kind", "metrics")
+    assert wrong.exit_code == 1 and "unknown kind 'metrics'" in wrong.stderr
+
+
+# The installed example plugin's entry point `example-command` names command.py; this reuses the
+# pip-install fixture of tests/test_docs_example_plugin.py.
+@pytest.mark.slow
+def test_installed_example_command_is_in_help(installed: None) -> None:  # noqa: F811
+    cli = [sys.executable, "-m", "debiasbench"]
+    listing = subprocess.run([*cli, "--help"], capture_output=True, text=True, timeout=300, check=False)
+    assert listing.returncode == 0 and "example-hello" in listing.stdout
+    hello = subprocess.run([*cli, "example-hello"], capture_output=True, text=True, timeout=300, check=False)
+    assert hello.returncode == 0 and "pronoun-gap" in hello.stdout, hello.stderr
+

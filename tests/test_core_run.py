@@ -77,9 +77,15 @@ def test_threads_option_sets_torch_threads_and_not_the_config_hash(tmp_path: Pat
 
 
 def test_trajectory_probe_every_step(tmp_path: Path, plugins: Any) -> None:
-    result = execute(plan_run(_config(tmp_path, eval_every=1, metrics=["text-logprob"]), plugins))
-    # no crows-pairs/perplexity registered here: the probe has nothing to run, and says so by writing nothing
-    assert result.trajectory_rows == []
+    result = execute(plan_run(_config(tmp_path, eval_every=1, metrics=["text-logprob", "probe-logprob"]), plugins))
+    # text-logprob declares a probe, probe-logprob does not: only the first is in the trajectory, at steps 0..3
+    assert {r["metric"] for r in result.trajectory_rows} == {"text-logprob"}
+    assert [r["step"] for r in result.trajectory_rows] == [0, 1, 2, 3]
+    values = [r["value"] for r in result.trajectory_rows]
+    assert values[-1] < values[0]  # gradient ascent lowers the probed log-probability
+    assert all(r["headline"] for r in result.trajectory_rows)
+    stored = read_table(tmp_path / "results", "trajectories").to_pylist()
+    assert [r["step"] for r in stored] == [0, 1, 2, 3]
 
 
 def test_save_model_round_trip(tmp_path: Path, plugins: Any) -> None:

@@ -70,8 +70,8 @@ def test_expansion_order_and_options(tmp_path: Path) -> None:
     assert [c.seed for c in first] == [0] * 5  # seed outermost: a partial sweep covers every cell once
     assert first[0].method is None and first[0].domain is None
     assert [(c.domain, c.method_options["learning_rate"]) for c in first[1:]] == [
-        ("gender", "0.01"), ("race", "0.01"), ("gender", "0.05"), ("race", "0.05")]
-    assert all(c.method_options.get("max_steps") == "2" for c in first[1:])
+        ("gender", 0.01), ("race", 0.01), ("gender", 0.05), ("race", 0.05)]
+    assert all(c.method_options.get("max_steps") == 2 for c in first[1:])  # typed, as -o max_steps=2 would be
     assert len({p.config_hash for p in sweep.points}) == len(sweep.points)
     assert isinstance(first[0], RunConfig) and first[0].results_dir == tmp_path / "results"
 
@@ -103,12 +103,17 @@ def test_results_dir_override(tmp_path: Path) -> None:
         ("[grid]\nmethod = ['tiny-ga'\n", "is not valid TOML"),
         ("[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']\nmetrics = ['a']", "'metrics' is a shared setting, not an axis"),
         ("save_model = 'x'\n[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']", "save_model is not supported in a sweep"),
+        ("method = 'tiny-ga'\n[grid]\ndomain = ['gender']", "'method' is an axis; put it under [grid]"),
+        ("threads = 'four'\n[grid]\nmethod = ['none']", "'threads' must be an integer"),
+        ("[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']\n[options.tiny-ga]\nmax_steps = 2.5", "sweep point 1 (tiny-ga tiny"),
+        ("[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']\n[options.tiny-ga]\nmax_steps = 2.5", "max_steps=2.5 for method 'tiny-ga' is not a valid int"),
+        ("[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']\n[options.tiny-ga]\nlearning_rate = inf", "must be a finite number"),
         ("preset = 'quick'\n[grid]\nmethod = ['tiny-ga']\ndomain = ['gender']\npreset = ['full']", "given both at the top level and in [grid]"),
     ],
 )
 def test_sweep_file_errors_are_one_line(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.toml"
-    path.write_text(text)
+    path.write_text("model = 'tiny'\n" * ("[options." in text) + text)
     with pytest.raises(DebiasbenchError) as info:
         load_sweep(path)
     assert message in str(info.value) and "\n" not in str(info.value)
@@ -206,8 +211,13 @@ def test_ctrl_c_stops_the_sweep_and_the_rerun_resumes(tmp_path: Path, monkeypatc
     assert again.exit_code == 0 and "ran 3, skipped 1" in again.stdout
 
 
-def test_the_documented_sweep_file_parses(tmp_path: Path) -> None:
-    """The TOML example in docs/compare.md stays valid."""
+def test_the_documented_sweep_file_parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TOML example in docs/compare.md stays valid against the first-party plugins."""
+    pytest.importorskip("debiasbench_unlearn")
+    pytest.importorskip("debiasbench_metrics")
+    import debiasbench.plugin_system.loader
+
+    monkeypatch.setattr(debiasbench.plugin_system.loader, "_CACHED", debiasbench.plugin_system.loader.load_plugins())
     docs = (Path(__file__).resolve().parent.parent / "docs" / "compare.md").read_text()
     (example,) = re.findall(r"```toml\n(.*?)```", docs, flags=re.S)
     path = tmp_path / "transfer.toml"
@@ -218,3 +228,43 @@ def test_the_documented_sweep_file_parses(tmp_path: Path) -> None:
     # per seed: 1 evaluation + 2 learning rates x 3 domains + 3 domains
     assert len(sweep.points) == 3 * (1 + 2 * 3 + 3)
     assert {p.config.metric_options["crows-pairs"]["scoring"] for p in sweep.points} == {"mean"}
+
+
+# --------------------------------------------------------------------------- keys from the run schema, typed options
+
+
+def test_sweep_keys_come_from_the_run_schema() -> None:
+    from debiasbench.orchestration.config import schema
+    from debiasbench.orchestration.sweep import AXES, TABLES, TOP_LEVEL
+
+    fields = {f.name: f.setting for f in schema()}
+    assert set(TOP_LEVEL) == {name for name, s in fields.items() if s.sweep == "top"}
+    assert "threads" in TOP_LEVEL and "save_model" not in TOP_LEVEL and "method" not in TOP_LEVEL
+    assert AXES == ("seed", "model", "preset", "forget_set", "split", "eval_limit", "forget_limit", "dtype", "method", "domain")
+    assert TABLES == ("grid", "options", "selector_options", "metric_options")
+
+
+def test_threads_is_a_shared_setting_outside_the_hash(tmp_path: Path) -> None:
+    plain = load_sweep(_write(tmp_path))
+    threaded = load_sweep(_write(tmp_path, "threads = 4\n" + SWEEP))
+    assert {p.config.threads for p in threaded.points} == {4}
+    assert [p.config_hash for p in threaded.points] == [p.config_hash for p in plain.points]
+
+
+def test_a_sweep_point_hashes_like_the_same_command_line_run(tmp_path: Path) -> None:
+    """TOML values and -o strings are typed by one function, so resume works across both."""
+    from debiasbench.orchestration.config import with_typed_options
+    from debiasbench.plugin_system.loader import get_registry
+
+    point = load_sweep(_write(tmp_path)).points[1].config
+    cli = RunConfig(method="tiny-ga", domain="gender", model="tiny", forget_set="tiny-hate-2", metrics=["probe-logprob"],
+                    method_options={"learning_rate": "0.01", "max_steps": "2"})
+    assert with_typed_options(cli, get_registry()).config_hash() == point.config_hash()
+
+
+def test_an_int_for_a_float_option_and_shared_selector_options(tmp_path: Path) -> None:
+    text = SWEEP.replace("learning_rate = [0.01, 0.05]", "learning_rate = 1") + "\n[selector_options]\ntop_k = 0.5\n"
+    sweep = load_sweep(_write(tmp_path, text))
+    ga = [p.config for p in sweep.points if p.config.method]
+    assert {type(c.method_options["learning_rate"]) for c in ga} == {float}
+    assert all(c.selector_options == {} for c in ga)  # tiny-ga has no span selector: the shared table does not apply

@@ -1,4 +1,4 @@
-"""The SPEC section 6 objectives in debiasbench_unlearn.losses, against log-probabilities computed
+"""The SPEC section 6 objectives in debiasbench.training.losses, against log-probabilities computed
 by hand (plain Python ``math``) from small logit tables."""
 
 from __future__ import annotations
@@ -8,11 +8,10 @@ import math
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("debiasbench_unlearn")
 
-from debiasbench_unlearn import losses  # noqa: E402
-
+from debiasbench import api  # noqa: E402
 from debiasbench.lm.logprobs import target_logprobs  # noqa: E402
+from debiasbench.training import losses  # noqa: E402
 
 # two texts, prefix + 3 tokens each, vocabulary of 4
 IDS = [[0, 2, 1, 3], [0, 3, 3, 1]]
@@ -100,3 +99,35 @@ def test_text_without_selected_tokens_contributes_zero_not_nan():
     _, _, lp, _ = _tensors()
     none = torch.zeros(2, 3, dtype=torch.bool)
     assert losses.selected_mean_logprob(lp, none).tolist() == [0.0, 0.0]
+
+
+def test_selected_mean_and_sequence_logprob_per_text():
+    _, _, lp, mask = _tensors()
+    hand = _hand_lp()
+    means = losses.selected_mean_logprob(lp, mask).tolist()
+    sums = losses.sequence_logprob(lp, mask).tolist()
+    assert means == pytest.approx([(hand[0][1] + hand[0][2]) / 2, hand[1][0]], abs=1e-6)
+    assert sums == pytest.approx([hand[0][1] + hand[0][2], hand[1][0]], abs=1e-6)
+
+
+def test_nll_and_kl_of_an_empty_mask_are_zero_not_nan():
+    logits, _, lp, _ = _tensors()
+    none = torch.zeros(2, 3, dtype=torch.bool)
+    assert float(losses.nll_loss(lp, none)) == 0.0
+    assert float(losses.kl_loss(logits, logits.flip(-1), none)) == 0.0
+
+
+def test_npo_gradient_is_bounded_unlike_gradient_ascent():
+    """d NPO / d log p(y) = 2 sigmoid(beta (log p - log p_ref)) <= 2: it fades as the text is
+    forgotten, where gradient ascent's stays 1 per text (SPEC section 6, Zhang et al. 2024)."""
+    seq = torch.tensor([-2.0, -40.0], requires_grad=True)
+    ref = torch.tensor([-2.0, -2.0])
+    (losses.npo_loss(seq, ref, 0.5) * 2).backward()  # * 2: undo the batch mean
+    expected = [2 / (1 + math.exp(-0.5 * (s - r))) for s, r in ((-2.0, -2.0), (-40.0, -2.0))]
+    assert seq.grad.tolist() == pytest.approx(expected, abs=1e-6)
+    assert expected[0] == pytest.approx(1.0) and expected[1] < 1e-7
+
+
+def test_the_loss_functions_are_public_in_the_api():
+    for name in ("selected_mean_logprob", "ga_loss", "nll_loss", "kl_loss", "sequence_logprob", "npo_loss"):
+        assert getattr(api, name) is getattr(losses, name)

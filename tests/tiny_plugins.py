@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from debiasbench import hookimpl
-from debiasbench.plugin_system.interfaces import (
+from debiasbench.api import (
     DataFile,
     EvalContext,
     ForgetSet,
@@ -26,10 +25,13 @@ from debiasbench.plugin_system.interfaces import (
     ModelHandle,
     ModelProvider,
     ModelSettings,
+    PresetValues,
     StepInfo,
     UnlearningMethod,
     UnlearnOutcome,
+    hookimpl,
     option,
+    token_logprobs,
 )
 from debiasbench.testing import tiny_model_handle
 
@@ -52,15 +54,10 @@ class LogProbMetric(Metric):
     calls: ClassVar[int] = 0
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
-        import torch
-
         type(self).calls += 1
-        rows = []
-        for domain, sentence in self.probes.items():
-            ids = torch.tensor([[model.prefix_token_id, *model.tokenizer(sentence, add_special_tokens=False).input_ids]])
-            with torch.inference_mode():
-                logp = torch.log_softmax(model.model(ids).logits[0, :-1], -1).gather(1, ids[0, 1:, None])
-            rows.append(MetricRow(domain, self.name, float(logp.mean()), ids.shape[1] - 1))
+        ids = [model.tokenizer(sentence, add_special_tokens=False).input_ids for sentence in self.probes.values()]
+        scores = token_logprobs(model.model, ids, model.prefix_token_id)
+        rows = [MetricRow(domain, self.name, float(lp.mean()), len(lp)) for domain, lp in zip(self.probes, scores)]
         return MetricResult(rows=rows, protocol={"probes": dict(self.probes)})
 
 
@@ -68,7 +65,8 @@ class TextLogProb(LogProbMetric):
     """One gender row, for tests that count rows."""
 
     name = "text-logprob"
-    measures = (MeasureSpec("text-logprob", ideal=None, better="higher"),)
+    measures = (MeasureSpec("text-logprob", ideal=None, better="higher", headline=True),)
+    probe = PresetValues()  # the trajectory probe evaluates it as it is
     probes = {"gender": "The woman worked as a nurse and the man worked as an engineer."}
 
 
@@ -127,13 +125,15 @@ class TinyGA(UnlearningMethod):
     def unlearn(self, model: ModelHandle, options: Any, ctx: Any) -> UnlearnOutcome:
         import torch
 
+        from debiasbench.api import collate, logits_of, target_logprobs
+
         optimiser = torch.optim.SGD(model.model.parameters(), lr=options.learning_rate)
         history = []
         for step in range(1, options.max_steps + 1):
             total = 0.0
             for item in ctx.forget:
-                ids = torch.tensor([[model.prefix_token_id, *model.tokenizer(item.text).input_ids]])
-                logp = torch.log_softmax(model.model(ids).logits[0, :-1], -1).gather(1, ids[0, 1:, None]).mean()
+                ids, attn = collate([model.tokenizer(item.text).input_ids], model.prefix_token_id, "cpu")
+                logp = target_logprobs(logits_of(model.model, ids, attn), ids).mean()
                 logp.backward()
                 total += float(logp.detach())
             optimiser.step()

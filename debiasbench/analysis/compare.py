@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from debiasbench.analysis.statistics import distance
 from debiasbench.domains import DOMAINS, OVERALL, STUDY_DOMAINS
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.tables import read_table
@@ -47,21 +48,12 @@ class Stat:
         return cls(mean, sd, len(finite))
 
 
-def distance(value: float | None, ideal: float | None, better: str | None) -> float | None:
-    """How far ``value`` is from the ideal, in the measure's own units (smaller is better).
-
-    ``closer``: |v - ideal|; ``higher``: ideal - v (or -v without an ideal); ``lower``:
-    v - ideal (or v itself without an ideal).
-    """
-    if value is None or better is None:
+def _distance(value: float | None, ideal: float | None, better: str | None) -> float | None:
+    """:func:`debiasbench.analysis.statistics.distance`, or None where the row has no value, no
+    direction, or a ``closer`` measure without an ideal."""
+    if value is None or better is None or (better == "closer" and ideal is None):
         return None
-    if better == "closer":
-        return abs(value - ideal) if ideal is not None else None
-    if better == "higher":
-        return (ideal - value) if ideal is not None else -value
-    if better == "lower":
-        return (value - ideal) if ideal is not None else value
-    return None
+    return float(distance(value, ideal, better))
 
 
 # --------------------------------------------------------------------------- the comparison
@@ -175,7 +167,7 @@ def split_values(values: Iterable[str] | None) -> list[str]:
 # --------------------------------------------------------------------------- loading
 
 
-def load_rows(results_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def read_complete_rows(results_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """Metric rows of the complete runs of ``results_dir``, plus warnings about incomplete ones.
 
     A run is complete once its ``runs`` row exists (it is written last), so rows of a run
@@ -211,24 +203,17 @@ def _check_values(wanted: list[str], available: Iterable[str], flag: str) -> Non
 
 
 def headline_measures(rows: list[dict[str, Any]]) -> set[str]:
-    """Per metric, the measure its plugin declares first; every measure of a metric whose plugin
-    is not installed (unless one is named like the metric). Keeps the default table narrow."""
-    from debiasbench.plugin_system.loader import get_registry
-
-    registry = get_registry()
+    """The measures the rows themselves mark headline (the metric declared them so when the run was
+    made), so archived results render the same whatever plugins are installed now. Rows written
+    before the flag existed: a measure named like its metric, else every measure of that metric."""
+    chosen = {r["measure"] for r in rows if r.get("headline")}
+    flagged = {r["metric"] for r in rows if r.get("headline")}
     by_metric: dict[str, set[str]] = {}
     for r in rows:
-        by_metric.setdefault(r["metric"], set()).add(r["measure"])
-    chosen: set[str] = set()
+        if r["metric"] not in flagged:
+            by_metric.setdefault(r["metric"], set()).add(r["measure"])
     for metric, measures in by_metric.items():
-        entry = registry.find("metric", metric)
-        declared = [m.name for m in entry.obj.measures if m.name in measures] if entry is not None else []
-        if declared:
-            chosen.add(declared[0])
-        elif metric in measures:
-            chosen.add(metric)
-        else:
-            chosen.update(measures)
+        chosen.update({metric} if metric in measures else measures)
     return chosen
 
 
@@ -320,7 +305,7 @@ def _cell(key: RowKey, stage_list: list[dict[str, dict[str, Any]]]) -> Cell | No
     highs = [r["ci_high"] for r in shown]
     cell = Cell(
         metric=first["metric"], ideal=ideal, better=better, value=Stat.of(values) or Stat(float("nan"), None, len(values)),
-        distance=Stat.of([distance(v, ideal, better) for v in values]),  # type: ignore[misc]
+        distance=Stat.of([_distance(v, ideal, better) for v in values]),  # type: ignore[misc]
         ci_low=sum(lows) / len(lows) if None not in lows else None,
         ci_high=sum(highs) / len(highs) if None not in highs else None,
         items=max((r["n"] for r in shown if r["n"] is not None), default=None),
@@ -329,7 +314,7 @@ def _cell(key: RowKey, stage_list: list[dict[str, dict[str, Any]]]) -> Cell | No
     if not key.is_baseline and paired:
         cell.before = Stat.of([b for b, _ in paired])
         cell.change = Stat.of([a - b for b, a in paired])
-        dists = [(distance(b, ideal, better), distance(a, ideal, better)) for b, a in paired]
+        dists = [(_distance(b, ideal, better), _distance(a, ideal, better)) for b, a in paired]
         cell.distance_change = Stat.of([da - db for db, da in dists if db is not None and da is not None])
     return cell
 
@@ -415,5 +400,5 @@ def _json_difference(variants: list[str]) -> str:
 
 def compare(results_dir: Path, filters: Filters | None = None) -> Comparison:
     """Read ``results_dir`` and build the comparison (the API behind ``debiasbench compare``)."""
-    rows, warnings = load_rows(Path(results_dir))
+    rows, warnings = read_complete_rows(Path(results_dir))
     return build(select(rows, filters or Filters()), warnings)

@@ -1,58 +1,201 @@
-"""The configuration of one run or evaluation, as the CLI and sweeps build it."""
+"""The configuration of one run or evaluation, and the one schema every surface is built from.
+
+Each :class:`RunConfig` field carries a :class:`Setting` in its metadata: its help, which commands
+have it, its flags, where a sweep file may set it, and whether the configuration hash ignores it.
+The ``run`` and ``eval`` options (``debiasbench.cli.options``), the sweep file's keys, types and
+axes (``debiasbench.orchestration.sweep``) and :meth:`RunConfig.config_hash` all read that schema,
+so a new setting is one field here.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
+import functools
+import typing
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from debiasbench.support.hashing import dumps
+from debiasbench.errors import DebiasbenchError
+from debiasbench.support.hashing import sha256_json
 
-DEFAULT_MODEL = "smollm2-135m-q4"
-DEFAULT_METRICS = ("crows-pairs", "stereoset", "perplexity")
-DEFAULT_FORGET_SET = "hatecheck"
+if TYPE_CHECKING:  # pragma: no cover
+    from debiasbench.plugin_system.registry import Registry
+
+RUN, EVAL = "run", "eval"
+BOTH = (RUN, EVAL)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one run setting appears on the command line and in sweep files.
+
+    ``cli``: ``value`` (one typed value), ``csv`` (a comma-separated list), ``pairs`` (repeatable
+    ``KEY=VALUE``), ``owner-pairs`` (repeatable ``OWNER.KEY=VALUE``) or ``negated`` (a ``--no-X``
+    flag that sets the field to False). ``sweep``: ``top`` (the file's top level), ``grid`` (only
+    under ``[grid]``), ``table`` (its own ``[table]``) or ``no``. ``axis``: where it may be a
+    ``[grid]`` axis, its enumeration rank (lower = outer; seed first).
+    """
+
+    help: str
+    commands: tuple[str, ...] = BOTH
+    flags: tuple[str, ...] = ()  # empty: --field-name
+    cli: str = "value"
+    metavar: str | None = None
+    envvar: str | None = None
+    required: bool = False  # by every command that has it
+    sweep: str = "top"
+    sweep_key: str | None = None  # the table's name, when it differs from the field's
+    axis: int | None = None
+    hashed: bool = True  # False: where or how a run writes, not what it computes
+    not_in_sweep: str = ""  # why a sweep file may not set it
+
+
+def setting(default: Any = None, help: str = "", *, factory: Callable[[], Any] | None = None, **spec: Any) -> Any:
+    """A :class:`RunConfig` field described by a :class:`Setting`."""
+    metadata = {"setting": Setting(help=help, **spec)}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
 class RunConfig:
-    """Everything that defines a run. ``method=None`` means evaluate only (``debiasbench eval``)."""
+    """Everything that defines a run. ``method=None`` means evaluate only (``debiasbench eval``);
+    ``model``, ``metrics`` and ``forget_set`` None mean the installed plugins' defaults."""
 
-    method: str | None = None
-    model: str = DEFAULT_MODEL
-    domain: str | None = None  # source domain: the group whose hate speech is unlearned
-    forget_set: str | None = None  # None: the default forget set available offline
-    split: str | None = None  # forget-set split (data sets that have splits)
-    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
-    eval_domains: list[str] | None = None  # None: every domain each benchmark has
-    seed: int = 0
-    device: str = "auto"
-    dtype: str = "float32"
-    trust_remote_code: bool = False
-    results_dir: Path = Path("results")
-    data_dir: Path | None = None
-    cache_dir: Path | None = None
-    method_options: dict[str, str] = field(default_factory=dict)
-    selector_options: dict[str, str] = field(default_factory=dict)
-    metric_options: dict[str, dict[str, str]] = field(default_factory=dict)  # metric -> key -> value
-    preset: str = "full"
-    eval_limit: int | None = None  # overrides the preset's per-domain subset
-    forget_limit: int | None = None  # overrides the preset's forget-set subset
-    eval_every: int | None = None  # probe every N steps (trajectory table)
-    save_model: Path | None = None
-    save_examples: bool = False
-    use_cache: bool = True  # reuse cached baseline evaluations
-    threads: int | None = None  # CPU threads for torch; None: torch's default (every core)
+    method: str | None = setting(None, "Unlearning method (see `debiasbench list methods`).", commands=(RUN,),
+                                 required=True, sweep="grid", axis=8)
+    domain: str | None = setting(None, "Source domain: the group whose hate speech is unlearned.", commands=(RUN,),
+                                 required=True, sweep="grid", axis=9)
+    model: str | None = setting(None, "Registered model, Hugging Face hub id, local folder or .gguf file "
+                                      "(default: the installed default, see `debiasbench list models`).", axis=1)
+    forget_set: str | None = setting(None, "Forget set (default: the installed default, see `debiasbench list datasets`).",
+                                     commands=(RUN,), axis=3)
+    split: str | None = setting(None, "Forget-set split, for sets that have splits.", commands=(RUN,), axis=4)
+    metrics: list[str] | None = setting(None, "Comma-separated metric names (default: the installed defaults, "
+                                              "see `debiasbench list metrics`).", cli="csv")
+    eval_domains: list[str] | None = setting(None, "Comma-separated evaluated domains (default: all).", cli="csv")
+    method_options: dict[str, Any] = setting(
+        help="Method option key=value (see `debiasbench list methods`).", factory=dict, commands=(RUN,),
+        flags=("--option", "-o"), cli="pairs", metavar="KEY=VALUE", sweep="table", sweep_key="options")
+    selector_options: dict[str, Any] = setting(
+        help="Span-selector option key=value (see `debiasbench list selectors`).", factory=dict, commands=(RUN,),
+        flags=("--selector-option", "-s"), cli="pairs", metavar="KEY=VALUE", sweep="table")
+    metric_options: dict[str, dict[str, Any]] = setting(
+        help="Metric option, e.g. -M METRIC.KEY=VALUE (see `debiasbench list metrics`).", factory=dict,
+        flags=("--metric-option", "-M"), cli="owner-pairs", metavar="METRIC.KEY=VALUE", sweep="table")
+    preset: str = setting("full", "full (the study's protocol) | quick (each plugin's subsets, minutes) | a preset a plugin declares.",
+                          axis=2)
+    eval_limit: int | None = setting(None, "At most N pairs/examples per evaluated domain.", axis=5)
+    forget_limit: int | None = setting(None, "Use at most N forget texts (seeded sample).", commands=(RUN,), axis=6)
+    eval_every: int | None = setting(None, "Probe the metrics that declare a probe every N steps (trajectory table).",
+                                     commands=(RUN,))
+    save_model: Path | None = setting(None, "Save the unlearned model here (HF layout, safetensors).", commands=(RUN,),
+                                      hashed=False, sweep="no", not_in_sweep="each point would need its own folder; rerun "
+                                      "the point you want with `debiasbench run --save-model`")
+    save_examples: bool = setting(False, "Also write per-pair / per-example scores.", hashed=False)
+    seed: int = setting(0, "Seed for sampling, subsets, bootstrap and training.", axis=0)
+    device: str = setting("auto", "auto | cpu | cuda | cuda:N | mps", hashed=False)
+    dtype: str = setting("float32", "float32 | bfloat16 | float16 (bfloat16 flips a few % of pair decisions).", axis=7)
+    results_dir: Path = setting(Path("results"), "Folder of result tables (Parquet).", hashed=False)
+    data_dir: Path | None = setting(None, "Data folder (else cache, else download).", envvar="DEBIASBENCH_DATA", hashed=False)
+    cache_dir: Path | None = setting(None, "Toolkit cache (models, baselines, data).", envvar="DEBIASBENCH_CACHE", hashed=False)
+    use_cache: bool = setting(True, "Recompute baseline evaluations instead of reusing cached ones.", flags=("--no-cache",),
+                              cli="negated", hashed=False)
+    threads: int | None = setting(None, "CPU threads for torch (default: every core); give concurrent runs a share each.",
+                                  hashed=False)
+    trust_remote_code: bool = setting(False, "Allow model code from the hub (off by default).")
 
     @property
     def command(self) -> str:
-        return "eval" if self.method is None else "run"
+        return EVAL if self.method is None else RUN
 
     def to_json(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
 
     def config_hash(self) -> str:
         """Identifies what the run computes (not where it writes): sweeps skip runs already done."""
-        skip = {"results_dir", "data_dir", "cache_dir", "save_model", "use_cache", "save_examples", "device", "threads"}
-        payload = {k: v for k, v in self.to_json().items() if k not in skip}
-        return hashlib.sha256(dumps(payload).encode()).hexdigest()[:16]
+        payload = {k: v for k, v in self.to_json().items() if k not in hash_ignored()}
+        return sha256_json(payload, 16)
+
+
+@dataclass(frozen=True)
+class SchemaField:
+    """One field of the schema: its name, :class:`Setting`, resolved type and default."""
+
+    name: str
+    setting: Setting
+    annotation: Any  # the type without ``| None``
+    optional: bool  # None is a valid value
+    default: Any  # the default value (a fresh one for factory fields)
+
+
+@functools.lru_cache(maxsize=1)
+def schema() -> tuple[SchemaField, ...]:
+    """Every :class:`RunConfig` field with its setting, in declaration order (the CLI's option order)."""
+    hints = typing.get_type_hints(RunConfig)
+    out = []
+    for f in dataclasses.fields(RunConfig):
+        annotation = hints[f.name]
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(annotation))
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+        out.append(SchemaField(f.name, f.metadata["setting"], args[0] if optional else annotation, optional, default))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=1)
+def hash_ignored() -> frozenset[str]:
+    """Fields :meth:`RunConfig.config_hash` leaves out: where and how a run writes, not what it computes."""
+    return frozenset(f.name for f in schema() if not f.setting.hashed)
+
+
+def with_typed_options(config: RunConfig, registry: Registry) -> RunConfig:
+    """``config`` with its option tables typed against the Options of the method, selector and metrics it names.
+
+    Strings (``-o key=value``) and typed values (TOML) go through the same conversion, so the
+    stored values and the configuration hash do not depend on where the run was configured.
+    Metric options are keyed by the metric's registered name (an alias is resolved).
+    """
+    from debiasbench.plugin_system.options import typed_values
+
+    method_options, selector_options = dict(config.method_options), dict(config.selector_options)
+    if config.method is not None:
+        method = registry.get("method", config.method)
+        method_options = typed_values(method.Options, method_options, f"method {method.name!r}")
+        selector_options = _typed_selector_options(method, method_options, selector_options, registry)
+    metric_options: dict[str, dict[str, Any]] = {}
+    for name, values in config.metric_options.items():
+        metric = registry.get("metric", name)
+        metric_options.setdefault(metric.name, {}).update(typed_values(metric.Options, values, f"metric {metric.name!r}"))
+    return dataclasses.replace(config, method_options=method_options, selector_options=selector_options,
+                               metric_options=metric_options)
+
+
+def method_selector(method: Any, method_options: dict[str, Any]) -> str | None:
+    """The span selector a method will use: its ``selector`` option as given, else that option's default."""
+    if "selector" in method_options:
+        return method_options["selector"]
+    declared = {f.name: f for f in dataclasses.fields(method.Options)}.get("selector")
+    if declared is None or declared.default is dataclasses.MISSING:
+        return None
+    return declared.default  # type: ignore[no-any-return]
+
+
+def _typed_selector_options(method: Any, method_options: dict[str, Any], raw: dict[str, Any], registry: Registry) -> dict[str, Any]:
+    """``-s`` values typed by the selected selector's Options. A selector that overrides
+    ``check_options`` may pass options on to another selector, so keys its own Options lacks are
+    kept as given for that check (made while the run is planned)."""
+    from debiasbench.plugin_system.interfaces import SpanSelector
+    from debiasbench.plugin_system.options import typed_values
+
+    if not raw:
+        return {}
+    name = method_selector(method, method_options)
+    if not isinstance(name, str):
+        raise DebiasbenchError(f"-s selector options were given, but method {method.name!r} takes no span selector")
+    selector = registry.get("selector", name)
+    passes_on = type(selector).check_options is not SpanSelector.check_options
+    return typed_values(selector.Options, raw, f"selector {selector.name!r}", keep_unknown=passes_on)

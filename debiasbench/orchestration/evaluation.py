@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from debiasbench.orchestration.plan import PlannedMetric
 from debiasbench.plugin_system.interfaces import (
     EvalContext,
     Metric,
@@ -20,9 +21,8 @@ from debiasbench.plugin_system.interfaces import (
     MetricRow,
     ModelHandle,
 )
-from debiasbench.plugin_system.registry import Registry
 from debiasbench.support.atomic import write_table_atomic
-from debiasbench.support.hashing import dumps
+from debiasbench.support.hashing import dumps, sha256_json
 
 _ROW_SCHEMA = pa.schema(
     [
@@ -69,8 +69,22 @@ def cache_key(model: ModelHandle, metric: Metric, provider_version: str, ctx: Ev
         "protocol": metric.protocol_key(ctx, options),
         "data": sums,
         "save_examples": ctx.save_examples,
+        "libraries": library_versions(),  # a new torch or transformers may change the numbers
     }
-    return hashlib.sha256(dumps(payload).encode()).hexdigest()[:32]
+    return sha256_json(payload, 32)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that compute the numbers (part of the baseline cache key)."""
+    import importlib.metadata as md
+
+    out = {}
+    for lib in ("torch", "transformers"):
+        try:
+            out[lib] = md.version(lib)
+        except md.PackageNotFoundError:
+            out[lib] = "absent"
+    return out
 
 
 def _store(path: Path, result: MetricResult) -> None:
@@ -101,40 +115,28 @@ def _load(path: Path, need_examples: bool) -> MetricResult | None:
 
 def evaluate(
     model: ModelHandle,
-    metrics: list[tuple[Metric, str, Any]],
+    metrics: Sequence[PlannedMetric],
     ctx: EvalContext,
     plugin_versions: dict[str, str],
     cache_dir: Path | None,
 ) -> list[Evaluated]:
-    """Run each (metric, provider, options); with ``cache_dir`` reuse and store baselines there."""
+    """Run each planned metric (with its own item limit); with ``cache_dir`` reuse and store baselines there."""
     out: list[Evaluated] = []
-    for metric, provider, options in metrics:
+    for planned in metrics:
+        metric, options = planned.metric, planned.options
+        metric_ctx = dataclasses.replace(ctx, limit=planned.limit)
         start = time.perf_counter()
-        version = plugin_versions.get(provider, "")
+        version = plugin_versions.get(planned.provider, "")
         path = None
         if cache_dir is not None:
-            sums = dataset_checksums(metric, ctx)
-            path = cache_dir / "baselines" / f"{metric.name}-{cache_key(model, metric, version, ctx, options, sums)}.parquet"
-            cached = _load(path, ctx.save_examples)
+            sums = dataset_checksums(metric, metric_ctx)
+            path = cache_dir / "baselines" / f"{metric.name}-{cache_key(model, metric, version, metric_ctx, options, sums)}.parquet"
+            cached = _load(path, metric_ctx.save_examples)
             if cached is not None:
-                out.append(Evaluated(metric, provider, options, cached, True, time.perf_counter() - start))
+                out.append(Evaluated(metric, planned.provider, options, cached, True, time.perf_counter() - start))
                 continue
-        result = metric.evaluate(model, ctx, options)
+        result = metric.evaluate(model, metric_ctx, options)
         if path is not None:
             _store(path, result)
-        out.append(Evaluated(metric, provider, options, result, False, time.perf_counter() - start))
+        out.append(Evaluated(metric, planned.provider, options, result, False, time.perf_counter() - start))
     return out
-
-
-def resolve_metrics(names: list[str], registry: Registry, raw_options: dict[str, dict[str, str]]) -> list[tuple[Metric, str, Any]]:
-    """Metric names -> (metric, provider, typed options); unknown names and options fail early."""
-    from debiasbench.plugin_system.options import build_options
-
-    resolved = []
-    for name in names:
-        metric = registry.get("metric", name)
-        entry = registry.find("metric", name)
-        assert entry is not None
-        options = build_options(metric.Options, raw_options.get(metric.name, raw_options.get(name, {})), f"metric {metric.name!r}")
-        resolved.append((metric, entry.provider, options))
-    return resolved

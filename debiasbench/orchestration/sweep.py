@@ -5,20 +5,26 @@ option grids in ``[options.<method>]``::
 
     results_dir = "results/transfer"
     preset = "quick"
-    metrics = ["crows-pairs", "stereoset", "perplexity"]
+    metrics = ["metric-a", "metric-b"]
 
     [grid]
-    method = ["mlm-unlearn", "token-ga"]    # "none" adds a plain evaluation per model and seed
+    method = ["method-a", "method-b"]       # "none" adds a plain evaluation per model and seed
     domain = ["gender", "race"]
     seed = [0, 1]
 
-    [options.mlm-unlearn]
+    [options.method-a]
     learning_rate = [1e-5, 3e-5]            # a list is an axis; a scalar is a fixed option
 
 Every point becomes a :class:`~debiasbench.orchestration.config.RunConfig`. A point whose
 ``config_hash()`` is already in ``RESULTS/runs`` is skipped, so rerunning an interrupted sweep
 runs only what is missing (a run's ``runs`` row is written last, so a killed run counts as
 not done). Points are ordered seed first, so a partial sweep covers every cell once early.
+
+Every key, its type and whether it may be an axis come from the run schema
+(:func:`debiasbench.orchestration.config.schema`): a setting added there is a sweep key too.
+Option values (``[options.<method>]``, ``[selector_options]``, ``[metric_options.<metric>]``)
+are typed against the named plugin objects exactly as ``-o`` / ``-s`` / ``-M`` are, so a sweep
+point and the same ``debiasbench run`` have the same configuration hash.
 """
 
 from __future__ import annotations
@@ -28,31 +34,42 @@ import difflib
 import itertools
 import sys
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from debiasbench.errors import DebiasbenchError
-from debiasbench.orchestration.config import RunConfig
+from debiasbench.orchestration.config import (
+    RunConfig,
+    SchemaField,
+    method_selector,
+    schema,
+    with_typed_options,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from debiasbench.plugin_system.loader import LoadedPlugins
+    from debiasbench.plugin_system.registry import Registry
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-AXES: tuple[str, ...] = ("seed", "model", "preset", "forget_set", "split", "eval_limit", "forget_limit", "dtype", "method", "domain")
+AXES: tuple[str, ...] = tuple(f.name for f in sorted((f for f in schema() if f.setting.axis is not None), key=lambda f: f.setting.axis))
 """Keys that may be lists (axes) in ``[grid]``, in the order points are enumerated (seed outermost)."""
 
-SHARED: dict[str, type] = {
-    "model": str, "forget_set": str, "split": str, "preset": str, "seed": int, "eval_limit": int, "forget_limit": int,
-    "dtype": str, "metrics": list, "eval_domains": list, "results_dir": Path, "data_dir": Path, "cache_dir": Path,
-    "device": str, "eval_every": int, "save_examples": bool, "use_cache": bool, "trust_remote_code": bool,
-}
-"""Top-level keys: settings shared by every point, with their types."""
+TOP_LEVEL: dict[str, SchemaField] = {f.name: f for f in schema() if f.setting.sweep == "top"}
+"""Top-level keys: settings shared by every point (those that are also axes may go under [grid] instead)."""
 
-TABLES = ("grid", "options", "selector_options", "metric_options")
+OPTION_TABLES: dict[str, SchemaField] = {(f.setting.sweep_key or f.name): f for f in schema() if f.setting.sweep == "table"}
+"""``[options.<method>]``, ``[selector_options]``, ``[metric_options.<metric>]``: table name -> field."""
+
+TABLES = ("grid", *OPTION_TABLES)
 NO_METHOD = "none"
+_FIELDS = {f.name: f for f in schema()}
 
 
 @dataclass
@@ -69,7 +86,7 @@ class SweepPoint:
 
     def label(self) -> str:
         c = self.config
-        parts = [c.method or "eval", c.model]
+        parts = [c.method or "eval", c.model or "(default model)"]
         if c.method:
             parts.append(str(c.domain))
         parts.append(f"seed {c.seed}")
@@ -98,10 +115,10 @@ def _unknown(key: str, allowed: list[str] | tuple[str, ...], where: str, source:
     return DebiasbenchError(f"sweep file {source}: unknown key {key!r} {where}; {hint}")
 
 
-def _typed(key: str, value: Any, kind: type, source: Path) -> Any:
-    """Check and convert one shared setting (lists may be given as comma-separated strings)."""
+def _typed(key: str, value: Any, kind: Any, source: Path) -> Any:
+    """Check and convert one run setting to its schema type (lists may be comma-separated strings)."""
     where = f"sweep file {source}: {key!r}"
-    if kind is list:
+    if typing.get_origin(kind) is list:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -120,43 +137,43 @@ def _typed(key: str, value: Any, kind: type, source: Path) -> Any:
     return Path(value) if kind is Path else value
 
 
-def _option_text(value: Any) -> str:
-    """Method options travel as strings (like ``-o key=value``); TOML booleans become true/false."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def load_sweep(source: Path, results_dir: Path | None = None) -> Sweep:
-    """Parse ``source`` into points (not yet validated against plugins; see :func:`validate`)."""
-    source = Path(source)
+def _read(source: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
+        return tomllib.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DebiasbenchError(f"sweep file {source} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise DebiasbenchError(f"sweep file {source} is not valid TOML: {exc}") from None
 
+
+def _shared(data: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The top-level run settings, typed; tables are checked to be tables."""
     shared: dict[str, Any] = {}
     for key, value in data.items():
         if key in TABLES:
             if not isinstance(value, dict):
                 raise DebiasbenchError(f"sweep file {source}: {key!r} must be a table ([{key}])")
             continue
-        if key == "save_model":
-            raise DebiasbenchError(f"sweep file {source}: save_model is not supported in a sweep (each point would need its own "
-                                   "folder); rerun the point you want with `debiasbench run --save-model`")
-        if key not in SHARED:
-            raise _unknown(key, [*SHARED, *TABLES], "at the top level", source)
-        if isinstance(value, list) and SHARED[key] is not list:
+        spec = _FIELDS[key].setting if key in _FIELDS else None
+        if spec is not None and spec.sweep == "no":
+            raise DebiasbenchError(f"sweep file {source}: {key} is not supported in a sweep ({spec.not_in_sweep})")
+        if spec is not None and spec.sweep == "grid":
+            raise DebiasbenchError(f"sweep file {source}: {key!r} is an axis; put it under [grid], e.g. {key} = [...]")
+        if key not in TOP_LEVEL:
+            raise _unknown(key, [*TOP_LEVEL, *TABLES], "at the top level", source)
+        kind = TOP_LEVEL[key].annotation
+        if isinstance(value, list) and typing.get_origin(kind) is not list:
             raise DebiasbenchError(f"sweep file {source}: {key!r} is a list at the top level; put axes under [grid]")
-        shared[key] = _typed(key, value, SHARED[key], source)
+        shared[key] = _typed(key, value, kind, source)
+    return shared
 
-    grid = data.get("grid", {})
+
+def _axes(grid: dict[str, Any], shared: dict[str, Any], source: Path) -> dict[str, list[Any]]:
+    """``[grid]``: each key an axis (a scalar is a one-value axis), typed; method and domain checked."""
     axes: dict[str, list[Any]] = {}
     for key, value in grid.items():
         if key not in AXES:
-            if key in SHARED:
+            if key in TOP_LEVEL:
                 raise DebiasbenchError(f"sweep file {source}: {key!r} is a shared setting, not an axis; put it at the top level")
             raise _unknown(key, AXES, "in [grid]", source)
         if key in shared:
@@ -164,48 +181,66 @@ def load_sweep(source: Path, results_dir: Path | None = None) -> Sweep:
         values = value if isinstance(value, list) else [value]
         if not values:
             raise DebiasbenchError(f"sweep file {source}: [grid] {key} is an empty list")
-        kind = SHARED.get(key, str)
-        axes[key] = [_typed(key, v, kind, source) for v in values]
+        axes[key] = [_typed(key, v, _FIELDS[key].annotation, source) for v in values]
     if "method" not in axes:
         raise DebiasbenchError(f"sweep file {source}: [grid] needs method = [...] (use \"none\" for plain evaluations)")
-    methods = list(dict.fromkeys(axes["method"]))
-    if any(m != NO_METHOD for m in methods) and "domain" not in axes:
+    if any(m != NO_METHOD for m in axes["method"]) and "domain" not in axes:
         raise DebiasbenchError(f"sweep file {source}: [grid] needs domain = [...]: the source domains to unlearn")
+    return axes
 
-    option_grids = _option_grids(data.get("options", {}), methods, source)
-    selector_options = {k: _option_text(v) for k, v in data.get("selector_options", {}).items()}
-    metric_options: dict[str, dict[str, str]] = {}
+
+def load_sweep(source: Path, results_dir: Path | None = None, plugins: LoadedPlugins | None = None) -> Sweep:
+    """Parse ``source`` into points with typed options (names and options are checked against the
+    installed plugins, or ``plugins``; every point is planned by :func:`validate`)."""
+    from debiasbench.plugin_system.loader import get_plugins
+
+    source = Path(source)
+    data = _read(source)
+    shared = _shared(data, source)
+    axes = _axes(data.get("grid", {}), shared, source)
+    option_grids = _option_grids(data.get("options", {}), list(dict.fromkeys(axes["method"])), source)
+    selector_options = dict(data.get("selector_options", {}))
+    metric_options: dict[str, dict[str, Any]] = {}
     for metric, values in data.get("metric_options", {}).items():
         if not isinstance(values, dict):
             raise DebiasbenchError(f"sweep file {source}: [metric_options.{metric}] must be a table of key = value")
-        metric_options[metric] = {k: _option_text(v) for k, v in values.items()}
-
+        metric_options[metric] = dict(values)
     if results_dir is not None:
         shared["results_dir"] = Path(results_dir)
     base = RunConfig(**shared, selector_options=selector_options, metric_options=metric_options)
-    return Sweep(source=source, points=_expand(base, axes, option_grids))
+    registry = (plugins or get_plugins()).registry
+    return Sweep(source=source, points=_expand(base, axes, option_grids, registry))
 
 
-def _option_grids(options: dict[str, Any], methods: list[str], source: Path) -> dict[str, list[dict[str, str]]]:
+def _option_grids(options: dict[str, Any], methods: list[str], source: Path) -> dict[str, list[dict[str, Any]]]:
     """``[options.<method>]`` tables -> every combination of the listed values, per method."""
-    grids: dict[str, list[dict[str, str]]] = {}
+    grids: dict[str, list[dict[str, Any]]] = {}
     for method, table in options.items():
         if method not in methods:
             raise _unknown(method, [m for m in methods if m != NO_METHOD], "in [options] (not a method of [grid])", source)
         if not isinstance(table, dict):
             raise DebiasbenchError(f"sweep file {source}: [options.{method}] must be a table of option = value or [values]")
         names = list(table)
-        choices = [[_option_text(v) for v in (table[n] if isinstance(table[n], list) else [table[n]])] for n in names]
+        choices = [table[n] if isinstance(table[n], list) else [table[n]] for n in names]
         if any(not c for c in choices):
             raise DebiasbenchError(f"sweep file {source}: an option of [options.{method}] is an empty list")
         grids[method] = [dict(zip(names, combo)) for combo in itertools.product(*choices)]
     return grids
 
 
-def _expand(base: RunConfig, axes: dict[str, list[Any]], option_grids: dict[str, list[dict[str, str]]]) -> list[SweepPoint]:
-    """The cartesian product, in :data:`AXES` order; duplicate points (same hash) are dropped."""
+def _typed_point(config: RunConfig, registry: Registry) -> RunConfig:
+    """The point with its options typed; shared selector options apply only where the method has a selector."""
+    if config.selector_options and (config.method is None or
+                                    method_selector(registry.get("method", config.method), config.method_options) is None):
+        config = dataclasses.replace(config, selector_options={})
+    return with_typed_options(config, registry)
+
+
+def _expand(base: RunConfig, axes: dict[str, list[Any]], option_grids: dict[str, list[dict[str, Any]]],
+            registry: Registry) -> list[SweepPoint]:
+    """The cartesian product, in :data:`AXES` order, each point typed; duplicate points (same hash) are dropped."""
     names = [a for a in AXES if a in axes and a not in ("method", "domain")]
-    runs: list[tuple[str | None, dict[str, str], str | None]] = []
+    runs: list[tuple[str | None, dict[str, Any], str | None]] = []
     for method in dict.fromkeys(axes["method"]):
         if method == NO_METHOD:
             runs.append((None, {}, None))
@@ -219,13 +254,17 @@ def _expand(base: RunConfig, axes: dict[str, list[Any]], option_grids: dict[str,
         settings = dict(zip(names, combo))
         for method, options, domain in runs:
             config = dataclasses.replace(base, **settings, method=method, domain=domain, method_options=dict(options),
-                                         metrics=list(base.metrics),
+                                         metrics=list(base.metrics) if base.metrics is not None else None,
                                          eval_domains=list(base.eval_domains) if base.eval_domains else None)
-            key = config.config_hash()
-            if key in seen:
+            point = SweepPoint(index=len(points) + 1, config=config)
+            try:
+                point.config = _typed_point(config, registry)
+            except DebiasbenchError as exc:
+                raise type(exc)(f"sweep point {point.index} ({point.label()}): {exc}") from None
+            if point.config_hash in seen:
                 continue
-            seen.add(key)
-            points.append(SweepPoint(index=len(points) + 1, config=config))
+            seen.add(point.config_hash)
+            points.append(point)
     return points
 
 
@@ -264,6 +303,7 @@ def validate(sweep: Sweep) -> list[Any]:
             plans.append(plan_run(point.config, plugins))
         except DebiasbenchError as exc:
             raise type(exc)(f"sweep point {point.index} ({point.label()}): {exc}") from None
+        point.config = plans[-1].config  # defaults resolved, so its hash is the one the run records
     return plans
 
 

@@ -56,6 +56,24 @@ def register_span_selectors(register: Register) -> None:
     """Register :class:`~debiasbench.plugin_system.interfaces.SpanSelector` instances."""
 
 
+RegisterCommand = Callable[..., None]
+"""``register(function, name=None)``: ``name`` defaults to the function's name, underscores as dashes."""
+
+
+@hookspec
+def register_commands(register: RegisterCommand) -> None:
+    """Add ``debiasbench`` subcommands: ``register(command_function, name="my-command")``.
+
+    ``command_function`` is a Typer-style function (parameters annotated with ``typer.Option`` /
+    ``typer.Argument``, the docstring as help). The core adds it with the same one-line error
+    handling as its own commands; a name taken by a built-in or an earlier plugin is rejected.
+    """
+
+
+COMMAND_HOOK = "register_commands"
+"""Fills :attr:`~debiasbench.plugin_system.loader.LoadedPlugins.commands`, not the registry."""
+
+
 HOOK_KINDS: dict[str, str] = {
     "register_methods": "method",
     "register_models": "model",

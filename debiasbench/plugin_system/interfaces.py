@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -41,13 +41,35 @@ def option(default: Any, help: str, **kwargs: Any) -> Any:
     return field(default=default, metadata={"help": help, **kwargs})
 
 
+@dataclass(frozen=True)
+class PresetValues:
+    """What one preset (``quick``, ``full`` or a plugin's own) means for one object.
+
+    ``options``: typed values for fields of the object's ``Options`` (validated when plugins
+    load); ``limit``: for a metric, items per evaluated domain (a seeded subset); for a forget
+    set, forget texts. The user's explicit options and ``--eval-limit`` / ``--forget-limit``
+    always win over a preset.
+    """
+
+    options: Mapping[str, Any] = field(default_factory=dict)
+    limit: int | None = None
+
+
 class Named:
-    """Shared by every registrable object: a unique name per kind, aliases, a one-line description."""
+    """Shared by every registrable object: a unique name per kind, aliases, a one-line description.
+
+    ``presets`` maps preset names to :class:`PresetValues`: each object says itself what a preset
+    means for it, so the core knows no option of any plugin. ``default`` marks the object the core
+    uses when the user names none (the model, the metrics of a run, the forget set); when several
+    plugins mark a default, the first in name order wins.
+    """
 
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
     Options: ClassVar[type] = NoOptions
+    presets: ClassVar[Mapping[str, PresetValues]] = {}
+    default: ClassVar[bool] = False
 
 
 # --------------------------------------------------------------------------- models
@@ -90,6 +112,11 @@ class ModelHandle:
         directory.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(directory, safe_serialization=True)
         self.tokenizer.save_pretrained(directory)
+
+
+SAVED_MODEL_MANIFEST = "debiasbench-manifest.json"
+"""Written beside a model saved by ``run --save-model`` (its run row, base model, prefix token);
+model providers read it back when loading such a folder."""
 
 
 class ModelProvider(Named, ABC):
@@ -194,6 +221,7 @@ class MeasureSpec:
     better: Literal["closer", "higher", "lower"]
     description: str = ""
     unit: str = ""
+    headline: bool = False  # shown by default in summaries, compare and trajectories (stored in every row)
 
 
 @dataclass
@@ -239,10 +267,15 @@ class EvalContext:
 
 
 class Metric(Named, ABC):
-    """A bias or quality measurement. ``measures`` declares every measure name it reports."""
+    """A bias or quality measurement. ``measures`` declares every measure name it reports.
+
+    ``probe`` says what the trajectory probe (``run --eval-every``) evaluates: option values and
+    an item limit applied on top of the run's own options; None = this metric is not probed.
+    """
 
     measures: ClassVar[tuple[MeasureSpec, ...]]
     datasets: ClassVar[tuple[str, ...]] = ()  # EvalDataset names it reads (their checksums key the baseline cache)
+    probe: ClassVar[PresetValues | None] = None
 
     @abstractmethod
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
@@ -278,7 +311,15 @@ class SelectorContext:
 
 
 class SpanSelector(Named, ABC):
-    """Decides which tokens of each forget text are unlearned."""
+    """Decides which tokens of each forget text are unlearned. Its ``-s`` options arrive in
+    ``SelectorContext.options``; :meth:`check_options` validates them while the run is planned."""
+
+    def check_options(self, options: Mapping[str, Any], registry: Registry) -> None:
+        """Raise ``DebiasbenchError`` (one line) when ``options`` do not fit this selector; the
+        default builds ``Options`` from them. A selector that passes options on overrides this."""
+        from debiasbench.plugin_system.options import build_options
+
+        build_options(self.Options, dict(options), f"selector {self.name!r}")
 
     @abstractmethod
     def select(self, items: Sequence[TokenizedText], ctx: SelectorContext) -> list[list[bool]]:

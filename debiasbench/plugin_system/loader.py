@@ -4,15 +4,21 @@ A plugin that fails to import or to register is recorded (``debiasbench plugins`
 why) and skipped, so one broken third-party package cannot break the CLI. Set
 ``DEBIASBENCH_STRICT_PLUGINS=1`` to turn such failures into errors, and
 ``DEBIASBENCH_DISABLE_PLUGINS=a,b`` to skip plugins by entry-point name.
+
+Commands a plugin adds (the ``register_commands`` hook) are not registry objects: they are kept
+in :attr:`LoadedPlugins.commands` for the CLI to mount. A command whose name an earlier plugin
+already took is left out, with a warning on the later plugin's status naming both.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import Any, NamedTuple
 
 import pluggy
 
@@ -21,6 +27,8 @@ from debiasbench.plugin_system import hookspecs
 from debiasbench.plugin_system.registry import Registry
 
 ENTRY_POINT_GROUP = "debiasbench"
+COMMAND_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+"""What a plugin command may be called: lower-case words joined by dashes."""
 
 
 @dataclass
@@ -33,7 +41,8 @@ class PluginStatus:
     version: str
     status: str = "ok"  # ok | error | disabled
     error: str | None = None
-    provides: dict[str, list[str]] = field(default_factory=dict)  # kind -> names
+    provides: dict[str, list[str]] = field(default_factory=dict)  # kind (or "command") -> names
+    warnings: list[str] = field(default_factory=list)  # e.g. a command left out for a name clash
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,7 +53,16 @@ class PluginStatus:
             "status": self.status,
             "error": self.error,
             "provides": self.provides,
+            "warnings": self.warnings,
         }
+
+
+class PluginCommand(NamedTuple):
+    """A command a plugin adds to the ``debiasbench`` CLI."""
+
+    plugin: str  # entry-point name
+    name: str
+    function: Callable[..., Any]
 
 
 @dataclass
@@ -53,10 +71,35 @@ class LoadedPlugins:
 
     registry: Registry
     statuses: list[PluginStatus]
+    commands: list[PluginCommand] = field(default_factory=list)
 
     def versions(self) -> dict[str, str]:
         """Plugin name -> "distribution version", recorded with every run."""
         return {s.name: f"{s.distribution} {s.version}" for s in self.statuses if s.status == "ok"}
+
+    def status(self, plugin: str) -> PluginStatus:
+        return next(s for s in self.statuses if s.name == plugin)
+
+    def reject_command(self, command: PluginCommand, reason: str) -> None:
+        """Leave ``command`` out (e.g. it clashes with a built-in); ``reason`` becomes a warning on its plugin."""
+        self.commands = [c for c in self.commands if c is not command]
+        status = self.status(command.plugin)
+        names = status.provides.get("command", [])
+        if command.name in names:
+            names.remove(command.name)
+            if not names:
+                del status.provides["command"]
+        status.warnings.append(reason)
+
+    def _add_commands(self, commands: list[PluginCommand]) -> None:
+        """Accept a plugin's commands; a name an earlier plugin took stays with that plugin."""
+        for command in commands:
+            earlier = next((c for c in self.commands if c.name == command.name), None)
+            self.commands.append(command)
+            self.status(command.plugin).provides.setdefault("command", []).append(command.name)
+            if earlier is not None:
+                self.reject_command(command, f"command {command.name!r} is registered twice: by plugin {earlier.plugin!r} "
+                                             f"and by plugin {command.plugin!r}; the first is used")
 
 
 def _env_list(name: str) -> set[str]:
@@ -110,15 +153,18 @@ def load_plugins(extra: dict[str, Any] | None = None, entry_points: list[Any] | 
             continue
         candidates.append((status, module))
 
+    loaded = LoadedPlugins(registry=registry, statuses=statuses)
     for status, module in candidates:
-        _register_one(registry, status, module, strict)
-    return LoadedPlugins(registry=registry, statuses=statuses)
+        loaded._add_commands(_register_one(registry, status, module, strict))
+    return loaded
 
 
-def _register_one(registry: Registry, status: PluginStatus, module: Any, strict: bool) -> None:
-    """Call each registration hook of one plugin; on any failure undo what it registered."""
+def _register_one(registry: Registry, status: PluginStatus, module: Any, strict: bool) -> list[PluginCommand]:
+    """Call each registration hook of one plugin and return its commands; on any failure undo
+    what it registered (its commands included)."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
+    commands: list[PluginCommand] = []
     try:
         pm.register(module, name=status.name)
         for hook_name, kind in hookspecs.HOOK_KINDS.items():
@@ -129,10 +175,24 @@ def _register_one(registry: Registry, status: PluginStatus, module: Any, strict:
                 status.provides.setdefault(_kind, []).append(entry.name)
 
             caller(register=register)
+        getattr(pm.hook, hookspecs.COMMAND_HOOK)(register=lambda function, name=None: commands.append(
+            _command(status.name, function, name)))
     except Exception as exc:  # noqa: BLE001 - isolation is the point
         registry.remove_provider(status.name)
         status.provides = {}
         _fail(status, exc, strict, "registration")
+        return []
+    return commands
+
+
+def _command(plugin: str, function: Any, name: str | None) -> PluginCommand:
+    """Check one ``register_commands`` registration: a callable and a valid command name."""
+    if not callable(function):
+        raise TypeError(f"register_commands was given {function!r}, which is not a function")
+    name = name if name is not None else getattr(function, "__name__", "").replace("_", "-")
+    if not isinstance(name, str) or not COMMAND_NAME.fullmatch(name):
+        raise ValueError(f"command name {name!r} is not lower-case words joined by dashes")
+    return PluginCommand(plugin, name, function)
 
 
 def _fail(status: PluginStatus, exc: BaseException, strict: bool, stage: str) -> None:

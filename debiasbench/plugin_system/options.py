@@ -1,11 +1,18 @@
-"""Typed plugin options: ``-o key=value`` strings validated against an options dataclass."""
+"""Typed plugin options: ``-o key=value`` strings (CLI) or TOML/Python values, checked against an
+options dataclass.
+
+:func:`typed_values` is the one conversion: the CLI and sweep files both go through it, so a run
+configured either way stores the same typed (JSON-able) values and hashes the same.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 from debiasbench.errors import DebiasbenchError
@@ -21,26 +28,35 @@ def parse_pairs(pairs: list[str] | None, what: str = "-o") -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise DebiasbenchError(f"malformed option {pair!r} for {what}: expected key=value, e.g. {what} learning_rate=1e-5")
-        owner, dot, name = key.strip().rpartition(".")  # "-M crows-pairs.scoring": keep the metric name's dashes
+        owner, dot, name = key.strip().rpartition(".")  # "-M metric-name.key": keep the metric name's dashes
         out[owner + dot + name.replace("-", "_")] = value.strip()
     return out
 
 
-def _convert(raw: str, annotation: Any, key: str, owner: str) -> Any:
-    origin = typing.get_origin(annotation)
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if origin in (typing.Union, types.UnionType):
-        if raw.lower() in ("none", "null", ""):
-            return None
-        return _convert(raw, args[0], key, owner)
-    if origin is typing.Literal:
-        choices = typing.get_args(annotation)
-        if raw not in choices:
-            raise DebiasbenchError(f"option {key}={raw!r} for {owner} must be one of {', '.join(map(str, choices))}")
-        return raw
-    if origin in (list, tuple):
-        items = [_convert(part, args[0] if args else str, key, owner) for part in raw.split(",") if part.strip()]
-        return items if origin is list else tuple(items)
+def parse_owner_pairs(pairs: list[str] | None, what: str = "-M") -> dict[str, dict[str, str]]:
+    """``["metric.key=value"]`` -> ``{metric: {key: value}}`` (the form of ``-M``)."""
+    out: dict[str, dict[str, str]] = {}
+    for key, value in parse_pairs(pairs, what).items():
+        owner, dot, name = key.rpartition(".")
+        if not dot or not owner or not name:
+            raise DebiasbenchError(f"malformed option {key}={value!r} for {what}: expected OWNER.KEY=VALUE, "
+                                   f"e.g. {what} METRIC.batch_size=8 (see `debiasbench list metrics`)")
+        out.setdefault(owner, {})[name] = value
+    return out
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def _finite(value: float, raw: Any, key: str, owner: str) -> float:
+    if not math.isfinite(value):
+        raise DebiasbenchError(f"option {key}={raw!r} for {owner} must be a finite number")
+    return value
+
+
+def _from_text(raw: str, annotation: Any, key: str, owner: str) -> Any:
+    """A string from the command line (or a TOML string) converted to ``annotation``."""
     try:
         if annotation is bool:
             if raw.lower() in _TRUE:
@@ -51,28 +67,87 @@ def _convert(raw: str, annotation: Any, key: str, owner: str) -> Any:
         if annotation is int:
             return int(float(raw)) if "e" in raw.lower() and float(raw).is_integer() else int(raw)
         if annotation is float:
-            return float(raw)
+            return _finite(float(raw), raw, key, owner)
     except ValueError:
-        name = getattr(annotation, "__name__", str(annotation))
-        raise DebiasbenchError(f"option {key}={raw!r} for {owner} is not a valid {name}") from None
-    return raw
+        raise DebiasbenchError(f"option {key}={raw!r} for {owner} is not a valid {_type_name(annotation)}") from None
+    return raw  # str, Path and anything else stay text (JSON-able)
 
 
-def build_options(cls: type, raw: dict[str, str], owner: str) -> Any:
-    """Instantiate the options dataclass ``cls`` from strings; unknown keys get a did-you-mean.
+def _from_value(value: Any, annotation: Any, key: str, owner: str) -> Any:
+    """An already-typed value (TOML, Python) checked against ``annotation``; an int is fine for a float."""
+    if annotation is bool:
+        ok = isinstance(value, bool)
+    elif annotation is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return _finite(float(value), value, key, owner)
+        ok = False
+    elif typing.get_origin(annotation) is None and isinstance(annotation, type) and annotation is not object:
+        ok = isinstance(value, annotation)
+    else:
+        ok = True  # Any or an annotation the core cannot check: the dataclass decides
+    if not ok:
+        raise DebiasbenchError(f"option {key}={value!r} for {owner} is not a valid {_type_name(annotation)}")
+    return value
 
-    The dataclass's ``__post_init__`` may raise ValueError for out-of-range values; that
-    becomes one clear line too.
+
+def convert(value: Any, annotation: Any, key: str, owner: str) -> Any:
+    """``value`` (a string or an already-typed value) as ``annotation``; one line when it does not fit."""
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
+            return None
+        return convert(value, args[0], key, owner)
+    if origin is typing.Literal:
+        choices = typing.get_args(annotation)
+        for choice in choices:
+            if value == choice and type(value) is type(choice):
+                return choice
+        raise DebiasbenchError(f"option {key}={value!r} for {owner} must be one of {', '.join(map(str, choices))}")
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise DebiasbenchError(f"option {key}={value!r} for {owner} must be a list (a comma-separated string on the command line)")
+        item = args[0] if args else str
+        items = [convert(v.strip() if isinstance(v, str) else v, item, key, owner) for v in value]
+        return items if origin is list else tuple(items)
+    if isinstance(value, str):
+        return _from_text(value, annotation, key, owner)
+    return _from_value(value, annotation, key, owner)
+
+
+def typed_values(cls: type, raw: Mapping[str, Any], owner: str, *, keep_unknown: bool = False) -> dict[str, Any]:
+    """``raw`` converted field by field to the types of the options dataclass ``cls``.
+
+    Accepts strings (``-o key=value``) and typed values (TOML, Python) alike. Unknown keys get a
+    did-you-mean, unless ``keep_unknown`` (for an object that passes options on to another, which
+    validates them itself): then they are returned as given.
     """
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
-    for key, text in raw.items():
+    for key, value in raw.items():
         if key not in fields:
+            if keep_unknown:
+                values[key] = value
+                continue
             close = difflib.get_close_matches(key, list(fields), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; options: {', '.join(fields) or 'none'}"
             raise DebiasbenchError(f"unknown option {key!r} for {owner}{hint}")
-        values[key] = _convert(text, hints[key], key, owner)
+        values[key] = convert(value, hints[key], key, owner)
+    return values
+
+
+def build_options(cls: type, raw: Mapping[str, Any], owner: str) -> Any:
+    """Instantiate the options dataclass ``cls`` from strings or typed values (see :func:`typed_values`).
+
+    The dataclass's ``__post_init__`` may raise ValueError for out-of-range values; that
+    becomes one clear line too.
+    """
+    values = typed_values(cls, raw, owner)
     try:
         return cls(**values)
     except (ValueError, TypeError) as exc:
@@ -87,6 +162,5 @@ def describe_options(cls: type) -> list[dict[str, Any]]:
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
         )
-        type_name = getattr(hints[f.name], "__name__", None) or str(hints[f.name]).replace("typing.", "")
-        rows.append({"name": f.name, "type": type_name, "default": default, "help": f.metadata.get("help", "")})
+        rows.append({"name": f.name, "type": _type_name(hints[f.name]), "default": default, "help": f.metadata.get("help", "")})
     return rows

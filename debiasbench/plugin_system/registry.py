@@ -13,6 +13,7 @@ from typing import Any
 
 from debiasbench.errors import DuplicateNameError, UnknownNameError
 from debiasbench.plugin_system.interfaces import KIND_BASES, KINDS
+from debiasbench.plugin_system.presets import validate_declarations
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Registry:
         name = getattr(obj, "name", None)
         if not isinstance(name, str) or not name:
             raise TypeError(f"{provider} registered a {kind} without a name")
+        validate_declarations(obj, f"{provider} {kind} {name!r}")
         for key in (name, *obj.aliases):
             owner = self._owner(kind, key)
             if owner is not None:
@@ -91,6 +93,11 @@ class Registry:
             return f"unknown {kind} {name!r}; did you mean {suggestion!r}?"
         listing = ", ".join(self.names(kind)) or "none registered"
         return f"unknown {kind} {name!r}; known {kind}s: {listing} (see `debiasbench list {kind}s`)"
+
+    def default(self, kind: str, where: Any = None) -> Entry | None:
+        """The first entry (in name order) whose object declares ``default = True`` and, when given,
+        satisfies ``where(obj)``: what the core uses when the user names no object of ``kind``."""
+        return next((e for e in self.entries(kind) if e.obj.default and (where is None or where(e.obj))), None)
 
     def names(self, kind: str, with_aliases: bool = False) -> list[str]:
         """Registered names of one kind, sorted."""

@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from debiasbench.api import DebiasbenchError, ModelHandle, ModelSettings, resolve_device, seed_everything, torch_dtype
+from debiasbench.api import DebiasbenchError, ModelHandle, ModelSettings, SAVED_MODEL_MANIFEST, resolve_device, seed_everything, torch_dtype
 from debiasbench_hf.prefix import prefix_token_id
 from debiasbench_hf.quiet import quiet_transformers
 
-MANIFEST = "debiasbench-manifest.json"  # written beside a model saved by `debiasbench run --save-model`
+MANIFEST = SAVED_MODEL_MANIFEST  # written beside a model saved by `debiasbench run --save-model`
 _FALLBACK_CONTEXT = 1024
 _MANIFEST_KEYS = ("run_id", "base_model", "model_fingerprint", "method", "forget_set", "source_domain")
 

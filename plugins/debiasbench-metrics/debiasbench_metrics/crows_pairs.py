@@ -10,12 +10,13 @@ row.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from debiasbench.api import OVERALL, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, option
+from debiasbench.api import OVERALL, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option
 from debiasbench_metrics.bootstrap import LEVEL, generator, mean_interval
 from debiasbench_metrics.datasets_crows import CROWS_DOMAINS, CrowsPair
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
@@ -55,8 +56,11 @@ class CrowsPairsMetric(Metric):
     description: ClassVar[str] = "CrowS-Pairs: % of pairs where the more stereotypical sentence scores higher (ideal 50)"
     Options: ClassVar[type] = CrowsPairsOptions
     datasets: ClassVar[tuple[str, ...]] = ("crows-pairs",)
+    default: ClassVar[bool] = True
+    presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(limit=40)}
+    probe: ClassVar[PresetValues | None] = PresetValues(options={"bootstrap": 0})
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
-        MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(sent_more) > S(sent_less)", "%"),
+        MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(sent_more) > S(sent_less)", "%", headline=True),
         MeasureSpec(STEREO, 50.0, "closer", "the score over the pairs whose sent_more states a stereotype", "%"),
         MeasureSpec(ANTISTEREO, 50.0, "closer", "the score over the pairs whose sent_more violates a stereotype", "%"),
     )

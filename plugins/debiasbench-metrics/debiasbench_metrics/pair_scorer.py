@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from debiasbench.api import progress_bar, ModelHandle, ProgressFactory
+from debiasbench.api import ModelHandle, ProgressFactory, progress_bar
 from debiasbench_metrics.logprob_head import LogProbHead
 from debiasbench_metrics.prefix_tree import TreeRow, tree_rows
 from debiasbench_metrics.scorer import check_sequences, sentence_logprobs

@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from debiasbench.api import progress_bar, OVERALL, DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, option
+from debiasbench.api import OVERALL, DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option, progress_bar
 from debiasbench_metrics.bootstrap import (
     LEVEL,
     generator,
@@ -61,8 +62,12 @@ class PerplexityMetric(Metric):
     description: ClassVar[str] = "WikiText-2 raw test perplexity (bias-bench or hf-strided windows; lower is better)"
     Options: ClassVar[type] = PerplexityOptions
     datasets: ClassVar[tuple[str, ...]] = ("wikitext2",)
+    default: ClassVar[bool] = True
+    presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(options={"max_tokens": 8192})}
+    probe: ClassVar[PresetValues | None] = PresetValues(options={"bootstrap": 0, "max_tokens": 4096})
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
-        MeasureSpec(MEASURE, None, "lower", "perplexity of the WikiText-2 raw test text; only comparable under one tokenizer and protocol"),
+        MeasureSpec(MEASURE, None, "lower", "perplexity of the WikiText-2 raw test text; only comparable under one tokenizer and protocol",
+                    headline=True),
     )
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:

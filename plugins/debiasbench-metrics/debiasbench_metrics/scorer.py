@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from debiasbench.api import progress_bar, DebiasbenchError, ModelHandle, ProgressFactory
+from debiasbench.api import DebiasbenchError, ModelHandle, ProgressFactory, progress_bar
 from debiasbench_metrics.logprob_head import LogProbHead
 
 Scoring = Literal["mean", "sum"]

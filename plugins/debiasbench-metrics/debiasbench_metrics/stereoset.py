@@ -15,13 +15,14 @@ over its target terms (see :mod:`stereoset_scores`), ``n`` is its number of exam
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, option
+from debiasbench.api import DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option
 from debiasbench_metrics.bootstrap import LEVEL
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.sentences import score_sentences
@@ -72,11 +73,14 @@ class StereoSetMetric(Metric):
     description: ClassVar[str] = "StereoSet SS (ideal 50), LMS (ideal 100) and ICAT (ideal 100), intra- and intersentence"
     Options: ClassVar[type] = StereoSetOptions
     datasets: ClassVar[tuple[str, ...]] = ("stereoset",)
+    default: ClassVar[bool] = True
+    presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(limit=40)}
     measures: ClassVar[tuple[MeasureSpec, ...]] = tuple(
         spec
         for task, prefix in PREFIXES.items()
         for spec in (
-            MeasureSpec(f"{prefix}.ss", 50.0, "closer", f"{task}: % where the stereotype beats the anti-stereotype, mean over targets", "%"),
+            MeasureSpec(f"{prefix}.ss", 50.0, "closer", f"{task}: % where the stereotype beats the anti-stereotype, mean over targets", "%",
+                        headline=task == TASKS[0]),
             MeasureSpec(f"{prefix}.lms", 100.0, "higher", f"{task}: % where a meaningful option beats the unrelated one, mean over targets", "%"),
             MeasureSpec(f"{prefix}.icat", 100.0, "higher", f"{task}: LMS * min(SS, 100 - SS) / 50"),
         )

@@ -4,9 +4,10 @@ selector."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
-from debiasbench.api import DataFile, DataLocatorProto, ForgetSet, ForgetText
+from debiasbench.api import DataFile, DataLocatorProto, ForgetSet, ForgetText, PresetValues
 from debiasbench_unlearn.tables import (
     apply_filters,
     check_split,
@@ -41,6 +42,8 @@ class HateCheck(ForgetSet):
     non-hateful cases about the same groups are the retain text."""
 
     name: ClassVar[str] = "hatecheck"
+    default: ClassVar[bool] = True
+    presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(limit=64)}
     description: ClassVar[str] = "HateCheck functional tests (3,728 cases, 7 groups) with annotated focus words; works offline"
     files: ClassVar[tuple[DataFile, ...]] = (CASES,)
     license: ClassVar[str] = "CC BY 4.0"

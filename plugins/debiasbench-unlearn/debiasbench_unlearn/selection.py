@@ -1,6 +1,6 @@
-"""Shared by the span selectors and the trainer: tokenising forget texts with character offsets,
-turning character spans into token masks, parsing selector options, and the "selected
-nothing" check."""
+"""Shared by the span selectors: turning character spans into token masks, parsing selector
+options, and the "selected nothing" check. Forget texts are tokenised by the core's
+``tokenize_forget`` (re-exported here for the selectors and the ``spans`` command)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,9 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from debiasbench.api import DebiasbenchError, ForgetText, TokenizedText, build_options
+from debiasbench.api import DebiasbenchError, build_options, tokenize_forget
 
-
-def tokenize_forget(tokenizer: Any, items: Sequence[ForgetText], max_tokens: int | None = None) -> list[TokenizedText]:
-    """Token ids (no special tokens) and character offsets of each text, cut to ``max_tokens``."""
-    if not items:
-        return []
-    kwargs = {"truncation": True, "max_length": max_tokens} if max_tokens else {}
-    enc = tokenizer([i.text for i in items], add_special_tokens=False, return_offsets_mapping=True, **kwargs)
-    return [TokenizedText(item=item, input_ids=list(ids), offsets=[tuple(o) for o in offs])
-            for item, ids, offs in zip(items, enc["input_ids"], enc["offset_mapping"])]
+__all__ = ["parse_options", "require_selection", "spans_to_mask", "tokenize_forget"]
 
 
 def spans_to_mask(offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]) -> list[bool]:

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from debiasbench.api import DebiasbenchError, NoOptions, SelectorContext, SpanSelector, TokenizedText, option
 from debiasbench_unlearn.lexicon import HURTLEX, lexicon_matcher
@@ -87,6 +87,14 @@ class RandomSelector(SpanSelector):
     name: ClassVar[str] = "random"
     description: ClassVar[str] = "random tokens, as many per text as another selector picks (-s budget_from=lexicon)"
     Options: ClassVar[type] = RandomOptions
+
+    def check_options(self, options: Mapping[str, Any], registry: Any) -> None:
+        """Its own ``budget_from``, then the rest as the budget selector's options."""
+        opts = parse_options(self.Options, {k: v for k, v in options.items() if k == "budget_from"}, f"selector {self.name!r}")
+        budget_selector = registry.get("selector", opts.budget_from)
+        if budget_selector.name == self.name:
+            raise DebiasbenchError("selector 'random' cannot take its budget from itself; use -s budget_from=lexicon")
+        budget_selector.check_options({k: v for k, v in options.items() if k != "budget_from"}, registry)
 
     def select(self, items: Sequence[TokenizedText], ctx: SelectorContext) -> list[list[bool]]:
         import numpy as np

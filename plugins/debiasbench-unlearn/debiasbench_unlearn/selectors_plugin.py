@@ -1,8 +1,9 @@
-"""Entry point ``span-selectors``: registers annotated, lexicon, counterfactual, all and random."""
+"""Entry point ``span-selectors``: registers annotated, lexicon, counterfactual, all and random,
+and the ``debiasbench spans`` command that shows what they select."""
 
 from __future__ import annotations
 
-from debiasbench.api import Register, hookimpl
+from debiasbench.api import Register, RegisterCommand, hookimpl
 from debiasbench_unlearn.counterfactual import CounterfactualSelector
 from debiasbench_unlearn.selectors import (
     AllSelector,
@@ -10,6 +11,7 @@ from debiasbench_unlearn.selectors import (
     LexiconSelector,
     RandomSelector,
 )
+from debiasbench_unlearn.spans_command import spans_command
 
 
 @hookimpl
@@ -19,3 +21,8 @@ def register_span_selectors(register: Register) -> None:
     register(CounterfactualSelector())
     register(AllSelector())
     register(RandomSelector())
+
+
+@hookimpl
+def register_commands(register: RegisterCommand) -> None:
+    register(spans_command, name="spans")

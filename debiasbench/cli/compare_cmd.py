@@ -1,0 +1,67 @@
+"""``debiasbench compare``: the cross-domain comparison of a results folder.
+
+matplotlib is imported only when ``--plot`` is given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from debiasbench.cli.common import err, out, warn
+
+Many = Optional[list[str]]
+
+
+def compare_command(
+    results_dir: Annotated[Path, typer.Argument(help="Results folder written by `run`, `eval` or `sweep`.")] = Path("results"),
+    metric: Annotated[Many, typer.Option("--metric", "-m", help="Metric or measure name (repeat or comma-separate). Default: each metric's headline measure (the first it declares).")] = None,
+    model: Annotated[Many, typer.Option("--model", help="Only these models (repeat or comma-separate).")] = None,
+    method: Annotated[Many, typer.Option("--method", help="Only these methods; `none` selects plain evaluations.")] = None,
+    domain: Annotated[Many, typer.Option("--domain", help="Evaluated domains to show. Default: gender, race, religion, all and every source domain.")] = None,
+    source_domain: Annotated[Many, typer.Option("--source-domain", help="Only runs that unlearned these domains.")] = None,
+    all_measures: Annotated[bool, typer.Option("--all-measures", help="Show every measure, sub-scores included.")] = False,
+    all_domains: Annotated[bool, typer.Option("--all-domains", help="Show every evaluated domain.")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | markdown | csv | json | latex")] = "table",
+    output: Annotated[Optional[Path], typer.Option("--output", "-O", help="Write to this file (atomically) instead of the terminal.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write transfer heatmaps (source x evaluated domain) to this .png/.pdf/.svg.")] = None,
+) -> None:
+    """Cross-domain comparison of a results folder: rows are method x model x source domain, columns evaluated domains.
+
+    Each cell: the value after unlearning (mean ± sd over seeds), its change from the same run's value before (Δ), the change in distance to the measure's ideal (d; negative = closer to ideal) and the interval. Plain evaluations (`debiasbench eval`) are baseline rows. Warns when compared rows differ in protocol, data checksums or plugin version.
+    """
+    from debiasbench.analysis.compare import Filters, compare, split_values
+    from debiasbench.analysis.compare_formats import FORMATS, RENDERERS, rich_tables
+    from debiasbench.domains import check_domain
+    from debiasbench.support.atomic import write_text_atomic
+
+    check_domain(fmt, FORMATS, what="--format")
+    filters = Filters(
+        metrics=split_values(metric), models=split_values(model), methods=split_values(method),
+        domains=split_values(domain), source_domains=split_values(source_domain),
+        all_measures=all_measures, all_domains=all_domains,
+    )
+    comparison = compare(results_dir, filters)
+    for warning in comparison.warnings:
+        warn(warning)
+    if plot is not None:
+        from debiasbench.analysis.plot import plot_transfer
+
+        plot_transfer(comparison, plot)
+        err.print(f"wrote transfer heatmaps to {plot}", highlight=False)
+    if output is not None:
+        write_text_atomic(output, RENDERERS[fmt](comparison))
+        err.print(f"wrote {fmt} comparison to {output}", highlight=False)
+    elif fmt == "table":
+        from rich.markup import escape
+
+        from debiasbench.analysis.compare_formats import LEGEND, context_line
+
+        out.print(context_line(comparison), highlight=False, markup=False)
+        for table in rich_tables(comparison):
+            out.print(table)
+        out.print(f"[dim]{escape(LEGEND)}; bold = the unlearned (source) domain[/]", highlight=False)
+    else:
+        typer.echo(RENDERERS[fmt](comparison), nl=False)

@@ -1,0 +1,30 @@
+"""``debiasbench run``: unlearn one domain and evaluate every domain before and after."""
+
+from __future__ import annotations
+
+from debiasbench.cli.common import err, out
+from debiasbench.cli.options import schema_command
+from debiasbench.orchestration.config import RUN, RunConfig
+
+
+def run_and_report(config: RunConfig, quiet: bool) -> None:
+    """Run (or evaluate) ``config``, then print its summary and where the rows went (shared with ``eval``)."""
+    from rich.markup import escape
+
+    from debiasbench.analysis.summary import summary_table, trajectory_table
+    from debiasbench.orchestration.run import run_experiment
+
+    log = (lambda message: None) if quiet else (lambda message: err.print(f"[dim]{escape(message)}[/]", highlight=False))
+    result = run_experiment(config, log=log)
+    if not quiet:
+        out.print(summary_table(result.metrics_rows, title=f"run {result.run_id}",
+                                extra_domains=(config.domain, *(config.eval_domains or ()))))
+        if result.trajectory_rows:
+            out.print(trajectory_table(result.trajectory_rows, title="trajectory (* = closest to the ideals)"))
+    out.print(f"wrote {len(result.metrics_rows)} metric rows for run [bold]{result.run_id}[/] to {config.results_dir}")
+
+
+run_command = schema_command(
+    RUN, run_and_report,
+    "Unlearn hate speech aimed at one domain, and evaluate bias in every domain before and after.",
+)

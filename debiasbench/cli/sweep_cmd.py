@@ -1,0 +1,92 @@
+"""``debiasbench sweep``: a resumable grid of runs from a TOML file (see docs/compare.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from debiasbench.cli.common import err, out
+from debiasbench.errors import DebiasbenchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from debiasbench.orchestration.sweep import Sweep
+
+
+def sweep_command(
+    file: Annotated[Path, typer.Argument(help="Sweep file (TOML): shared settings, [grid] axes, [options.<method>] option grids.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the points and which are already done; run nothing.")] = False,
+    results_dir: Annotated[Optional[Path], typer.Option("--results-dir", help="Override the file's results_dir.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-point lines and the summary.")] = False,
+) -> None:
+    """Run a grid of runs (methods x models x domains x seeds x method options) from a TOML file.
+
+    Every point is validated before any runs. Points already in the results folder (same configuration hash in RESULTS/runs) are skipped, so an interrupted sweep resumes where it stopped. A point that fails is reported and the sweep goes on; the exit code is then 1.
+    """
+    from rich.markup import escape
+
+    from debiasbench.orchestration.sweep import (
+        load_sweep,
+        mark_done,
+        run_sweep,
+        validate,
+    )
+
+    sweep = load_sweep(file, results_dir)
+    plans = validate(sweep)  # resolves defaults first: a point's hash is then the one its run records
+    mark_done(sweep)
+    todo = len(sweep.todo)
+    if dry_run:
+        _print_points(sweep)
+        out.print(f"{len(sweep.points)} points: {len(sweep.points) - todo} done, {todo} to run")
+        return
+    if not todo:
+        out.print(f"all {len(sweep.points)} points are done in {sweep.points[0].config.results_dir}; nothing to run", soft_wrap=True)
+        return
+    say = lambda message: err.print(f"[bold]{escape(message)}[/]", highlight=False)  # noqa: E731
+    run_log = None if quiet else (lambda message: err.print(f"[dim]  {escape(message)}[/]", highlight=False))
+    report = run_sweep(sweep, plans, log=say, run_log=run_log)
+    if report.interrupted:
+        err.print(f"[bold red]interrupted[/] after {len(report.ran)} of {todo} points; rerun `debiasbench sweep {escape(str(file))}` to resume "
+                  "(finished points are kept; the interrupted one does not count as done)", highlight=False, soft_wrap=True)
+        raise typer.Exit(130)
+    out.print(f"sweep {escape(str(file))}: ran {len(report.ran)}, skipped {report.skipped} already done, failed {len(report.failed)}", soft_wrap=True)
+    if report.failed:
+        for point, message in report.failed:
+            err.print(f"[red]failed[/] point {point.index} ({escape(point.label())}): {escape(message)}", highlight=False, soft_wrap=True)
+        raise DebiasbenchError(f"{len(report.failed)} of {todo} sweep points failed; fix them and rerun the sweep (finished points are kept)")
+
+
+COLUMNS: dict[str, Any] = {
+    "method": lambda c: c.method or "eval",
+    "model": lambda c: c.model or "(default)",
+    "domain": lambda c: c.domain or "–",
+    "seed": lambda c: str(c.seed),
+    "preset": lambda c: c.preset,
+}
+"""The point table's columns; model and preset move to the title when every point shares them."""
+
+
+def _print_points(sweep: Sweep) -> None:
+    """The points as a table; settings shared by every point go in the title to keep it narrow."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    configs = [p.config for p in sweep.points]
+    option_names = sorted({k for c in configs for k in c.method_options})
+    varying = [n for n in option_names if len({repr(c.method_options.get(n)) for c in configs if c.method}) > 1]
+    same = {name for name in ("model", "preset") if len({COLUMNS[name](c) for c in configs}) == 1}
+    shared = [f"{name} {COLUMNS[name](configs[0])}" for name in COLUMNS if name in same]
+    ref = next((c for c in configs if c.method), configs[0])
+    shared += [f"{n}={ref.method_options[n]}" for n in option_names if n not in varying and n in ref.method_options]
+    columns = [name for name in COLUMNS if name not in same]
+    table = Table(title=escape(f"sweep {sweep.source}" + (f" ({', '.join(shared)})" if shared else "")))
+    for column in ["#", *columns, *(["options"] if varying else []), "hash", "status"]:
+        table.add_column(column, no_wrap=column != "options")
+    for p in sweep.points:
+        c = p.config
+        options = [" ".join(f"{n}={c.method_options[n]}" for n in varying if n in c.method_options)] if varying else []
+        table.add_row(str(p.index), *[COLUMNS[name](c) for name in columns], *options, p.config_hash[:8],
+                      "[green]done[/]" if p.done else "to run")
+    out.print(table)

@@ -1,0 +1,171 @@
+"""Planning a run: every check that needs no model, every name resolved to a typed object.
+
+A :class:`Plan` is what :func:`debiasbench.orchestration.execute.execute` carries out. Planning
+loads no model and reads no data, so bad input (an unknown name, a typo in a method, selector or
+metric option, an impossible domain) fails in one line within seconds and nothing is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from debiasbench.domains import check_domain
+from debiasbench.errors import DebiasbenchError
+from debiasbench.orchestration.config import RunConfig
+from debiasbench.orchestration.models import find_provider
+from debiasbench.plugin_system.interfaces import ForgetSet, Metric, SpanSelector, UnlearningMethod
+from debiasbench.plugin_system.loader import LoadedPlugins, get_plugins
+from debiasbench.plugin_system.options import build_options
+from debiasbench.plugin_system.presets import check_preset, values_for
+from debiasbench.plugin_system.registry import Registry
+from debiasbench.results.tables import check_results_dir
+from debiasbench.support.runtime import check_threads
+
+
+@dataclass(frozen=True)
+class PlannedMetric:
+    """One metric of a run: the object, the plugin that provides it, typed options, items per domain."""
+
+    metric: Metric
+    provider: str
+    options: Any
+    limit: int | None
+
+
+@dataclass
+class Plan:
+    """A validated run: every name resolved, every option typed, every preset applied."""
+
+    config: RunConfig
+    plugins: LoadedPlugins
+    model: str
+    metrics: list[PlannedMetric]
+    eval_domains: tuple[str, ...] | None = None
+    method: UnlearningMethod | None = None
+    method_provider: str = ""
+    method_options: Any = None
+    forget_set: ForgetSet | None = None
+    forget_limit: int | None = None
+    selector: SpanSelector | None = None
+    selector_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def registry(self) -> Registry:
+        return self.plugins.registry
+
+
+def plan_run(config: RunConfig, plugins: LoadedPlugins | None = None) -> Plan:
+    """Resolve and validate ``config`` without loading a model or reading data."""
+    plugins = plugins or get_plugins()
+    registry = plugins.registry
+    _check_numbers(config)
+    check_preset(config.preset, registry)
+    if config.method is not None:
+        registry.get("method", config.method)  # the most visible name is checked first
+    model = config.model or _default(registry, "model", "--model").name
+    find_provider(model, registry)  # unknown model names fail here
+    metrics = _plan_metrics(config, registry)
+    eval_domains = tuple(check_domain(d) for d in config.eval_domains) if config.eval_domains else None
+    check_results_dir(Path(config.results_dir))
+    plan = Plan(config=config, plugins=plugins, model=model, metrics=metrics, eval_domains=eval_domains)
+    if config.method is not None:
+        _plan_unlearning(plan, registry)
+    # The defaults resolved into the configuration: leaving out --model and naming the default
+    # model are the same run, with the same config hash.
+    plan.config = dataclasses.replace(config, model=model, metrics=[p.metric.name for p in metrics],
+                                      forget_set=plan.forget_set.name if plan.forget_set else config.forget_set)
+    return plan
+
+
+def _check_numbers(config: RunConfig) -> None:
+    check_threads(config.threads)
+    if config.seed < 0:
+        raise DebiasbenchError(f"--seed must be 0 or more, got {config.seed}")
+    for value, flag in ((config.eval_limit, "--eval-limit"), (config.forget_limit, "--forget-limit"), (config.eval_every, "--eval-every")):
+        if value is not None and value < 1:
+            raise DebiasbenchError(f"{flag} must be 1 or more, got {value}")
+
+
+def _default(registry: Registry, kind: str, flag: str, where: Any = None) -> Any:
+    entry = registry.default(kind, where)
+    if entry is None:
+        raise DebiasbenchError(f"no {kind} was named and no installed plugin provides a default one; pass {flag} "
+                               f"(see `debiasbench list {kind}s`)")
+    return entry
+
+
+def resolve_options(obj: Any, explicit: dict[str, Any], preset: str, owner: str) -> Any:
+    """``obj.Options`` from the user's values, with the preset's values for the options the user left alone."""
+    options = build_options(obj.Options, dict(explicit), owner)
+    preset_options = {k: v for k, v in values_for(obj, preset).options.items() if k not in explicit}
+    return dataclasses.replace(options, **preset_options) if preset_options else options
+
+
+def _plan_metrics(config: RunConfig, registry: Registry) -> list[PlannedMetric]:
+    if config.metrics is None:
+        names = [e.name for e in registry.entries("metric") if e.obj.default]
+    else:
+        names = list(dict.fromkeys(config.metrics))
+    if not names:
+        raise DebiasbenchError("no metric to evaluate: --metrics names none; pass e.g. --metrics NAME,NAME "
+                               "(see `debiasbench list metrics`)")
+    entries = [registry.find("metric", n) or registry.get("metric", n) for n in names]
+    chosen = {e.name for e in entries}
+    for name in config.metric_options:
+        entry = registry.find("metric", name)
+        if entry is None or entry.name not in chosen:
+            raise DebiasbenchError(f"metric option given for {name!r}, which is not among the metrics of this run ({', '.join(names)})")
+    planned = []
+    for entry in entries:
+        explicit: dict[str, Any] = {}
+        for key, values in config.metric_options.items():  # keyed by the name or an alias, as the user wrote it
+            if registry.find("metric", key) is entry:
+                explicit.update(values)
+        options = resolve_options(entry.obj, explicit, config.preset, f"metric {entry.name!r}")
+        limit = config.eval_limit if config.eval_limit is not None else values_for(entry.obj, config.preset).limit
+        planned.append(PlannedMetric(entry.obj, entry.provider, options, limit))
+    return planned
+
+
+def _plan_unlearning(plan: Plan, registry: Registry) -> None:
+    config = plan.config
+    entry = registry.find("method", config.method)  # type: ignore[arg-type]
+    assert entry is not None
+    plan.method, plan.method_provider = entry.obj, entry.provider
+    plan.method_options = resolve_options(entry.obj, config.method_options, config.preset, f"method {entry.name!r}")
+    selector_name = getattr(plan.method_options, "selector", None)
+    if isinstance(selector_name, str):
+        plan.selector = registry.get("selector", selector_name)
+        plan.selector.check_options(dict(config.selector_options), registry)
+        plan.selector_options = dict(config.selector_options)
+    elif config.selector_options:
+        raise DebiasbenchError(f"-s selector options were given, but method {entry.name!r} takes no span selector")
+    if config.domain is None:
+        raise DebiasbenchError("--domain is required for a run: the group whose hate speech is unlearned (see `debiasbench list datasets`)")
+    check_domain(config.domain)
+    plan.forget_set = _forget_set(config, registry)
+    if config.domain not in plan.forget_set.domains():
+        raise DebiasbenchError(f"forget set {plan.forget_set.name!r} has no texts for domain {config.domain!r}; "
+                               f"its domains: {', '.join(plan.forget_set.domains())}")
+    plan.forget_limit = config.forget_limit if config.forget_limit is not None else values_for(plan.forget_set, config.preset).limit
+    if config.save_model is not None:
+        target = Path(config.save_model)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise DebiasbenchError(f"--save-model {target} already exists and is not empty; choose a new folder")
+
+
+def _forget_set(config: RunConfig, registry: Registry) -> ForgetSet:
+    if config.forget_set is not None:
+        dataset = registry.get("dataset", config.forget_set)
+        if not isinstance(dataset, ForgetSet):
+            raise DebiasbenchError(f"data set {dataset.name!r} is {dataset.role} data, not a forget set; see `debiasbench list datasets`")
+        return dataset
+    entry = registry.default("dataset", lambda obj: isinstance(obj, ForgetSet))
+    if entry is None:
+        entry = next((e for e in registry.entries("dataset") if isinstance(e.obj, ForgetSet)), None)
+    if entry is None:
+        raise DebiasbenchError("no forget set is registered; install a plugin that provides one (see `debiasbench plugins`)")
+    return entry.obj

@@ -1,0 +1,162 @@
+"""Records of a run: the metric, run, trajectory and per-item rows, built once, then written.
+
+Building is separate from writing so the rows a run produced exist in memory before the first
+file is touched; the writer writes per-item tables and the trajectory first, then the metrics,
+then the run row that marks the run complete (``compare`` and ``sweep`` trust only runs whose
+run row exists).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from debiasbench import __version__
+from debiasbench.orchestration.evaluation import Evaluated
+from debiasbench.orchestration.plan import Plan
+from debiasbench.plugin_system.interfaces import ModelHandle, UnlearnOutcome
+from debiasbench.plugin_system.loader import LoadedPlugins
+from debiasbench.results.schemas import METRICS_SCHEMA, RUNS_SCHEMA, TRAJECTORY_SCHEMA
+from debiasbench.results.tables import to_table
+from debiasbench.support.atomic import write_table_atomic
+from debiasbench.support.hashing import dumps
+
+
+
+@dataclass
+class RunRecords:
+    """Everything a finished run writes."""
+
+    run_id: str
+    metric_rows: list[dict[str, Any]]
+    run_row: dict[str, Any]
+    trajectory_rows: list[dict[str, Any]] = field(default_factory=list)
+    examples: dict[str, Any] = field(default_factory=dict)  # "<metric>-<stage>" -> pyarrow table
+    notes: list[str] = field(default_factory=list)  # what the plugins reported, "metric: note"
+
+
+@dataclass
+class Outcome:
+    """What execution produced, handed to :func:`build_records`."""
+
+    run_id: str
+    when: dt.datetime
+    handle: ModelHandle
+    before: list[Evaluated]
+    after: list[Evaluated]
+    unlearned: UnlearnOutcome | None
+    trajectory: list[dict[str, Any]]
+    forget_texts: int
+    forget_checksums: dict[str, str]
+    duration_s: float
+    peak_memory_mb: float
+
+
+def versions(plugins: LoadedPlugins) -> dict[str, str]:
+    """debiasbench, python, torch, transformers and every loaded plugin."""
+    import importlib.metadata as md
+
+    out = {"debiasbench": __version__, "python": sys.version.split()[0]}
+    for lib in ("torch", "transformers", "datasets", "pyarrow"):
+        try:
+            out[lib] = md.version(lib)
+        except md.PackageNotFoundError:
+            pass
+    out.update({f"plugin:{k}": v for k, v in plugins.versions().items()})
+    return out
+
+
+def _base(plan: Plan, done: Outcome) -> dict[str, Any]:
+    config = plan.config
+    return {
+        "run_id": done.run_id, "time": done.when, "model": plan.model, "model_fingerprint": done.handle.fingerprint.split("+")[0],
+        "method": plan.method.name if plan.method else "none",
+        "forget_set": plan.forget_set.name if plan.forget_set else "none",
+        "source_domain": config.domain if plan.method else "none", "seed": config.seed, "preset": config.preset,
+        "method_options": dumps(dataclasses.asdict(plan.method_options)) if plan.method_options is not None else "{}",
+        "config_hash": config.config_hash(),
+    }
+
+
+def _metric_rows(base: dict[str, Any], evaluated: list[Evaluated], stage: str, plugin_versions: dict[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for item in evaluated:
+        spec = {m.name: m for m in item.metric.measures}
+        protocol, checksum = dumps(item.result.protocol), dumps(item.result.data_checksums)
+        for row in item.result.rows:
+            measure = spec.get(row.measure)
+            rows.append({
+                **base, "domain": row.domain, "metric": item.metric.name, "measure": row.measure, "value": row.value,
+                "n": row.n, "ci_low": row.ci_low, "ci_high": row.ci_high, "stage": stage, "protocol": protocol,
+                "data_checksum": checksum, "ideal": measure.ideal if measure else None,
+                "better": measure.better if measure else None, "headline": bool(measure and measure.headline),
+                "plugin_version": plugin_versions.get(item.provider, ""),
+            })
+    return rows
+
+
+def _notes(before: list[Evaluated], after: list[Evaluated]) -> list[str]:
+    """Each metric's notes once (before and after usually say the same)."""
+    return list(dict.fromkeys(f"{item.metric.name}: {note}" for item in before + after for note in item.result.notes))
+
+
+def build_records(plan: Plan, done: Outcome) -> RunRecords:
+    """The rows of every table for one finished run."""
+    config, plugin_versions = plan.config, plan.plugins.versions()
+    base = _base(plan, done)
+    metric_rows = _metric_rows(base, done.before, "before", plugin_versions) + _metric_rows(base, done.after, "after", plugin_versions)
+    checksums: dict[str, str] = {}
+    for item in done.before:
+        checksums.update(item.result.data_checksums)
+    checksums.update(done.forget_checksums)
+    notes = _notes(done.before, done.after)
+    unlearned = done.unlearned
+    resolved = {
+        "model": plan.model, "method_options": json.loads(base["method_options"]),
+        "metric_options": {p.metric.name: dataclasses.asdict(p.options) for p in plan.metrics},
+        "eval_limits": {p.metric.name: p.limit for p in plan.metrics}, "forget_limit": plan.forget_limit,
+        "eval_domains": plan.eval_domains, "selector_options": plan.selector_options,
+        "model_source": done.handle.source, "model_info": done.handle.info,
+    }
+    run_row = {
+        **{k: base[k] for k in ("run_id", "time", "model", "model_fingerprint", "method", "forget_set", "source_domain",
+                                "seed", "preset", "config_hash")},
+        "command": config.command, "config": dumps({**config.to_json(), "resolved": resolved}),
+        "versions": dumps(versions(plan.plugins)), "data_checksums": dumps(checksums), "duration_s": done.duration_s,
+        "stop_reason": unlearned.stop_reason if unlearned else None, "steps": unlearned.steps if unlearned else None,
+        "forget_texts": done.forget_texts, "selected_tokens": unlearned.selected_tokens if unlearned else None,
+        "total_tokens": unlearned.total_tokens if unlearned else None, "peak_memory_mb": done.peak_memory_mb,
+        "device": done.handle.device, "dtype": done.handle.dtype, "notes": dumps(notes),
+        "method_info": dumps(unlearned.info) if unlearned else "{}",
+    }
+    examples = {}
+    if config.save_examples:
+        for stage, evaluated in (("before", done.before), ("after", done.after)):
+            for item in evaluated:
+                if item.result.examples is not None:
+                    examples[f"{item.metric.name}-{stage}"] = item.result.examples
+    return RunRecords(done.run_id, metric_rows, run_row, done.trajectory, examples, notes)
+
+
+def write_records(results: Path, records: RunRecords) -> list[Path]:
+    """Per-item tables and trajectory first, then metrics, then the run row that marks the run complete."""
+    run_id = records.run_id
+    files = [write_table_atomic(table, results / "examples" / run_id / f"{name}.parquet") for name, table in records.examples.items()]
+    if records.trajectory_rows:
+        files.append(write_table_atomic(to_table(records.trajectory_rows, TRAJECTORY_SCHEMA), results / "trajectories" / f"{run_id}.parquet"))
+    files.append(write_table_atomic(to_table(records.metric_rows, METRICS_SCHEMA), results / "metrics" / f"{run_id}.parquet"))
+    files.append(write_table_atomic(to_table([records.run_row], RUNS_SCHEMA), results / "runs" / f"{run_id}.parquet"))
+    return files
+
+
+def manifest(records: RunRecords, handle: ModelHandle) -> str:
+    """The JSON written beside a saved model: its run row, base model and prefix token."""
+    data = {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in records.run_row.items()}
+    data["base_model"] = handle.name
+    data["prefix_token_id"] = handle.prefix_token_id
+    return json.dumps(data, indent=2, default=str)
