@@ -248,7 +248,8 @@ def test_option_ranges_are_validated(registry, key, value, message):
 
 def test_token_ga_takes_no_selector_and_mlm_unlearn_defaults_to_annotated(registry):
     assert "selector" not in registry.get("method", "token-ga").Options.__dataclass_fields__
-    assert registry.get("method", "mlm-unlearn").Options().selector == "annotated"
+    assert registry.get("method", "mlm-unlearn").Options().selector is None  # None: the registry's default selector
+    assert registry.default("selector").name == "annotated"
 
 
 def test_progress_bar_shows_losses(registry):

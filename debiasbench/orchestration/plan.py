@@ -136,6 +136,9 @@ def _plan_unlearning(plan: Plan, registry: Registry) -> None:
     assert entry is not None
     plan.method, plan.method_provider = entry.obj, entry.provider
     plan.method_options = resolve_options(entry.obj, config.method_options, config.preset, f"method {entry.name!r}")
+    if "selector" in {f.name for f in dataclasses.fields(plan.method_options)} and plan.method_options.selector is None:
+        default = _default(registry, "selector", "-o selector=NAME")
+        plan.method_options = dataclasses.replace(plan.method_options, selector=default.name)
     selector_name = getattr(plan.method_options, "selector", None)
     if isinstance(selector_name, str):
         plan.selector = registry.get("selector", selector_name)

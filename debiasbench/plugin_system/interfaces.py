@@ -216,7 +216,7 @@ class MeasureSpec:
     (e.g. LMS, ideal 100) or ``lower`` (perplexity; ``ideal`` may be None).
     """
 
-    name: str  # e.g. "crows-pairs" or "stereoset-intra.ss"
+    name: str  # unique across metrics, e.g. "<metric>.score"
     ideal: float | None
     better: Literal["closer", "higher", "lower"]
     description: str = ""

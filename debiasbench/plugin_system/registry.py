@@ -84,7 +84,7 @@ class Registry:
         return entry.obj
 
     def unknown_message(self, kind: str, name: str) -> str:
-        """``unknown method 'mlm-unlern'; did you mean 'mlm-unlearn'?`` (or the list of names)."""
+        """``unknown method 'gradient-ascnt'; did you mean 'gradient-ascent'?`` (or the list of names)."""
         known = self.names(kind, with_aliases=True)
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         if close:

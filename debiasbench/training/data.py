@@ -69,7 +69,7 @@ def _select(handle: ModelHandle, items: list[TokenizedText], options: Any, ctx: 
     """The selector's masks (``select_all``: every token with a character span), checked for shape."""
     if loss.select_all:
         return [[end > start for start, end in it.offsets] for it in items]
-    selector = ctx.selector or ctx.registry.get("selector", options.selector)
+    selector = ctx.selector or _named_or_default_selector(ctx.registry, options.selector)
     selector_ctx = ctx.selector_ctx or SelectorContext(model=handle, data=DataLocator(), registry=ctx.registry,
                                                        domain=items[0].item.domain, seed=ctx.seed)
     masks = selector.select(items, selector_ctx)
@@ -104,3 +104,13 @@ def _perplexity_set(data: TrainingData, handle: ModelHandle, ctx: UnlearnContext
     data.ppl_ids = [data.ids[i] for i in rows]
     data.ppl_masks = [[not s for s in data.masks[i]] for i in rows]
     data.ppl_source = "unselected forget tokens"
+
+
+def _named_or_default_selector(registry: Any, name: str | None) -> Any:
+    """The selector the options name, else the registry's default one (a method run outside a plan)."""
+    if name is not None:
+        return registry.get("selector", name)
+    entry = registry.default("selector")
+    if entry is None:
+        raise DebiasbenchError("no span selector was named and no installed plugin provides a default one; pass -o selector=NAME")
+    return entry.obj

@@ -2,11 +2,11 @@
 
 A new method is a loss class and a few lines::
 
-    class GradDiff(LossMethod):
-        name = "grad-diff"
+    class AscentWithRetain(LossMethod):
+        name = "my-ascent-with-retain"
         description = "selected-token gradient ascent + alpha * NLL on retain text"
-        Options = GradDiffOptions      # a SelectiveOptions subclass with a field ``alpha``
-        Loss = GradDiffLoss            # its field ``alpha`` is filled from the options
+        Options = MyOptions            # a SelectiveOptions subclass with a field ``alpha``
+        Loss = MyLoss                  # its field ``alpha`` is filled from the options
 """
 
 from __future__ import annotations

@@ -57,12 +57,11 @@ class TrainingOptions:
                 raise ValueError(message)
 
 
-SELECTOR_HELP = ("span selector: annotated (the forget set's spans; hatecheck has them), lexicon, counterfactual, "
-                 "all or random (see `debiasbench list selectors`)")
+SELECTOR_HELP = "span selector: which tokens are unlearned (default: the installed default selector; see `debiasbench list selectors`)"
 
 
 @dataclass
 class SelectiveOptions(TrainingOptions):
     """:class:`TrainingOptions` plus the span selector (the core resolves the field ``selector``)."""
 
-    selector: str = option("annotated", SELECTOR_HELP)
+    selector: str | None = option(None, SELECTOR_HELP)

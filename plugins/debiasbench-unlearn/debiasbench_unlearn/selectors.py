@@ -21,6 +21,7 @@ class AnnotatedSelector(SpanSelector):
     """The data set's own harmful spans (HateCheck ``focus_words``)."""
 
     name: ClassVar[str] = "annotated"
+    default: ClassVar[bool] = True  # the selector of a method whose -o selector is not given
     description: ClassVar[str] = "tokens inside the spans the forget set annotates (HateCheck focus words)"
     Options: ClassVar[type] = NoOptions
 
