@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from debiasbench.analysis.resampling import Figure, cluster_weights, combine, group_mean_figure, item_weights, mean_figure, ratio_figure
 from debiasbench.domains import DOMAINS, OVERALL, STUDY_DOMAINS, check_domain
 from debiasbench.errors import (
     DataError,
@@ -26,6 +27,7 @@ from debiasbench.errors import (
 from debiasbench.plugin_system.hookspecs import Register, hookimpl
 from debiasbench.plugin_system.interfaces import (
     KINDS,
+    Aggregate,
     DataFile,
     DataLocatorProto,
     Dataset,
@@ -55,6 +57,7 @@ from debiasbench.plugin_system.interfaces import (
     option,
 )
 from debiasbench.plugin_system.options import build_options
+from debiasbench.results.items import concat_items, item_rows
 from debiasbench.support.atomic import atomic_dir, atomic_path, write_bytes_atomic, write_table_atomic, write_text_atomic
 from debiasbench.support.data import DataLocator
 from debiasbench.support.hashing import dumps, sha256_file, sha256_json
@@ -76,6 +79,7 @@ _LAZY: dict[str, str] = {
     # method import no torch, the loop, the batch and the loss functions do
     "TrainingOptions": "debiasbench.training.options",
     "SelectiveOptions": "debiasbench.training.options",
+    "EveryTokenOptions": "debiasbench.training.options",
     "UnlearningLoss": "debiasbench.training.objective",
     "LossMethod": "debiasbench.training.method",
     "TextBatch": "debiasbench.training.batch",
@@ -101,7 +105,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "DOMAINS", "KINDS", "OVERALL", "STUDY_DOMAINS", "DataError", "DataFile", "DataLocator", "DataLocatorProto", "Dataset",
+    "Aggregate", "DOMAINS", "Figure", "KINDS", "cluster_weights", "combine", "group_mean_figure", "item_weights", "mean_figure", "ratio_figure", "concat_items", "item_rows", "OVERALL", "STUDY_DOMAINS", "DataError", "DataFile", "DataLocator", "DataLocatorProto", "Dataset",
     "DebiasbenchError", "DuplicateNameError", "EvalContext", "EvalDataset", "ForgetSet", "ForgetText", "MeasureSpec",
     "Metric", "MetricResult", "MetricRow", "ModelHandle", "ModelProvider", "ModelSettings", "Named", "NoOptions",
     "PluginError", "PresetValues", "ProgressFactory", "Register", "RowFile", "SAVED_MODEL_MANIFEST", "SelectorContext", "SpanSelector", "StepInfo",

@@ -23,8 +23,29 @@ def test_summary_shows_headline_domains_and_counts_the_rest() -> None:
             for s, v in (("before", 55.0), ("after", 51.5))]
     text = render(summary_table(rows, "run x", extra_domains=("age",)))
     assert "gender" in text and "age" in text and "disability" not in text
-    assert "1 more measure x domain rows" in text and "-3.50" in text
+    assert "1 more headline rows" in text and "-3.50" in text
     assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_summary_shows_the_paired_change_interval_and_p_of_the_test_items() -> None:
+    import numpy as np
+    import pyarrow as pa
+    from scipy.stats import binomtest
+
+    rng = np.random.default_rng(0)
+    before = rng.random(400) < 0.7
+    after = before & (rng.random(400) > 0.4)  # many pairs stop being stereotyped
+    items = pa.Table.from_pylist([
+        {"measure": "crows-pairs.score", "domain": "gender", "item": f"p{i}", "value": 100.0 * v, "weight": None, "group": None,
+         "decision": bool(v), "split": "test" if i % 2 else "dev", "stage": stage}
+        for stage, values in (("before", before), ("after", after)) for i, v in enumerate(values)])
+    rows = [{**row("crows-pairs.score", "gender", stage, 100 * float(v.mean())), "aggregate": "mean", "better": "closer",
+             "headline": True} for stage, v in (("before", before), ("after", after))]
+    text = render(summary_table(rows, "run y", items=items))
+    test = np.arange(400) % 2 == 1
+    b, c = int(np.sum(before[test] & ~after[test])), int(np.sum(~before[test] & after[test]))
+    assert f"{100 * (after[test].mean() - before[test].mean()):+.2f}" in text  # the change on the test items
+    assert binomtest(min(b, c), b + c).pvalue < 0.001 and "<0.001" in text and "paired on the held-out test items" in text
 
 
 def test_summary_of_only_other_domains_shows_them() -> None:

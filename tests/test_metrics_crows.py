@@ -21,6 +21,7 @@ from debiasbench.plugin_system.options import build_options  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
 from debiasbench.support.data import DataLocator  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
+from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
 
 # sent_more, sent_less, direction, bias_type, S(more), S(less)
 PAIRS = [
@@ -146,3 +147,5 @@ def test_end_to_end_on_the_tiny_model(ctx):
     assert len(table) == 7 and all(np.isfinite(r["score_more"]) and r["tokens_more"] > 0 for r in table)
     gender = [r for r in table if r["domain"] == "gender"]
     assert _rows(result)[("gender", "crows-pairs.score")].value == pytest.approx(100 * np.mean([r["stereotyped"] for r in gender]))
+    assert assert_items_reproduce_rows(CrowsPairsMetric(), result) == len(result.rows)  # every row, from its pairs
+    assert {r["decision"] for r in result.items.to_pylist()} <= {True, False}

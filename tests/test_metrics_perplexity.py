@@ -10,6 +10,8 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
+
 pytest.importorskip("debiasbench_metrics")
 
 from debiasbench_metrics.bootstrap import (  # noqa: E402
@@ -107,6 +109,7 @@ def test_metric_equals_a_direct_computation(handle, ctx, protocol):
         (row,) = result.rows
         assert row.measure == "perplexity.wikitext2" and row.domain == "all" and row.n == count
         assert row.value == pytest.approx(expected, rel=1e-5)
+        assert assert_items_reproduce_rows(PerplexityMetric(), result) == 1  # exp(sum of window NLL / scored tokens)
     assert count == (len(tokens) - math.ceil(len(tokens) / length) if protocol == "bias-bench" else len(tokens) - 1)
     assert result.protocol | {"window": length, "stride": stride, "tokens": len(tokens), "scored_tokens": count,
                               "context_limited": True, "protocol": protocol} == result.protocol

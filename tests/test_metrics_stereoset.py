@@ -10,6 +10,8 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
+
 pytest.importorskip("debiasbench_metrics")
 
 from debiasbench_metrics import stereoset  # noqa: E402
@@ -149,3 +151,4 @@ def test_end_to_end_on_the_tiny_model(ctx):
     values = {(r.domain, r.measure): r for r in result.rows}
     assert set(values) >= {("gender", "stereoset-intra.ss"), ("all", "stereoset-inter.icat"), ("religion", "stereoset-intra.lms")}
     assert all(0 <= r.value <= 100 for r in result.rows)
+    assert assert_items_reproduce_rows(StereoSetMetric(), result) == 2 * len(result.rows) // 3  # SS and LMS; ICAT has no items

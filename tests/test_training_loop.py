@@ -351,3 +351,24 @@ def test_the_example_floor_stops_the_push_on_forgotten_texts(monkeypatch):
     value.backward()
     assert float(value) == pytest.approx((-2.0 + -8.0) / 2)
     assert lp.grad.tolist() == [[0.25, 0.25, 0.0], [0.0, 0.0, 0.0]]
+
+
+def test_an_every_token_loss_trains_on_exactly_the_texts_its_selective_counterpart_keeps():
+    """token-ga vs mlm-unlearn: a text the selector selects nothing in is dropped by both (SPEC 1: the same texts)."""
+    from debiasbench.training.data import prepare
+    from debiasbench.training.options import EveryTokenOptions
+
+    class EveryToken(Ascent):
+        select_all = True
+
+    registry = load_plugins(extra={"spans": SimpleNamespace(register_span_selectors=api.hookimpl(
+        lambda register: register(DataSpans())))}, entry_points=[]).registry
+    handle, texts = _handle(), [*FORGET[:3], UNMARKED]
+    ctx = UnlearnContext(forget=texts, retain=[], selector=None, selector_ctx=SelectorContext(None, DataLocator(), registry, "gender"),
+                         registry=registry)
+    selective = prepare("selective", handle, SelectiveOptions(selector="test-spans"), ctx, Ascent())
+    every = prepare("every", handle, EveryTokenOptions(texts_like="test-spans"), ctx, EveryToken())
+    assert every.ids == selective.ids and len(every.ids) == 3 and every.dropped_texts == 1
+    assert all(all(m) for m in every.masks) and not all(all(m) for m in selective.masks)
+    everything = prepare("every", handle, EveryTokenOptions(texts_like="all"), ctx, EveryToken())
+    assert len(everything.ids) == 4 and everything.dropped_texts == 0

@@ -132,7 +132,9 @@ def test_hatecheck_on_shared_data(data_dir: Path):
     assert [first.text[s:e] for s, e in first.spans] == ["hate"]
     assert len(dataset.load_forget(locator, "race")) == 357
     retain = dataset.load_retain(locator, "gender")
-    assert len(retain) == 136 and not set(retain) & {t.text for t in forget}
+    # 136 non-hateful cases about women, less 26 counter_quote_nh and 21 counter_ref_nh (they quote or refer to hate)
+    assert len(retain) == 136 - 26 - 21 and not set(retain) & {t.text for t in forget}
+    assert not any(text.startswith('"') for text in retain)  # quoted hate (counter_quote_nh) is out
 
 
 def test_toxigen_on_shared_data(data_dir: Path):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from debiasbench.analysis.paired import CellStats
 from debiasbench.analysis.statistics import distance
 from debiasbench.domains import DOMAINS, OVERALL, STUDY_DOMAINS
 from debiasbench.errors import DebiasbenchError
@@ -99,6 +100,11 @@ class Cell:
     ci_high: float | None = None
     items: int | None = None  # pairs, examples or tokens behind the value
     seeds: tuple[int, ...] = ()
+    run_ids: tuple[str, ...] = ()  # the runs behind the cell (one per seed)
+    aggregate: str | None = None  # how the measure follows from its per-item rows
+    paired: CellStats | None = None  # paired before/after statistics on the test split (SPEC 9)
+    p_holm: float | None = None  # paired.p adjusted over the comparison's family of cells
+    q_bh: float | None = None
 
 
 @dataclass
@@ -112,6 +118,7 @@ class Comparison:
     runs: dict[RowKey, int]  # runs aggregated per row
     measures: dict[str, tuple[float | None, str | None]]  # measure -> (ideal, better)
     warnings: list[str] = field(default_factory=list)
+    family: str = ""  # the family the cells' p-values are adjusted over
 
     def measure_names(self) -> list[str]:
         return list(dict.fromkeys(c.measure for c in self.columns))
@@ -133,9 +140,22 @@ class Comparison:
                     "before": _mean(cell.before), "change": _mean(cell.change), "change_sd": _sd(cell.change),
                     "distance": _mean(cell.distance), "distance_change": _mean(cell.distance_change),
                     "distance_change_sd": _sd(cell.distance_change), "ci_low": cell.ci_low, "ci_high": cell.ci_high,
-                    "items": cell.items,
+                    "items": cell.items, **_paired_record(cell),
                 })
         return out
+
+
+def _paired_record(cell: Cell) -> dict[str, Any]:
+    """The paired statistics of a cell as flat columns (empty values where there are none)."""
+    p = cell.paired
+    if p is None:
+        return dict.fromkeys(("test_items", "test_before", "test_after", "test_change", "change_ci_low", "change_ci_high",
+                              "test_distance_change", "distance_change_ci_low", "distance_change_ci_high", "p", "p_test",
+                              "p_holm", "q_bh"))
+    return {"test_items": p.n, "test_before": p.before, "test_after": p.after, "test_change": p.delta,
+            "change_ci_low": p.delta_ci[0], "change_ci_high": p.delta_ci[1], "test_distance_change": p.d_delta,
+            "distance_change_ci_low": p.d_delta_ci[0], "distance_change_ci_high": p.d_delta_ci[1], "p": p.p, "p_test": p.test,
+            "p_holm": cell.p_holm, "q_bh": cell.q_bh}
 
 
 def _mean(stat: Stat | None) -> float | None:
@@ -310,6 +330,7 @@ def _cell(key: RowKey, stage_list: list[dict[str, dict[str, Any]]]) -> Cell | No
         ci_high=sum(highs) / len(highs) if None not in highs else None,
         items=max((r["n"] for r in shown if r["n"] is not None), default=None),
         seeds=tuple(sorted(r["seed"] for r in shown if r["seed"] is not None)),
+        run_ids=tuple(sorted({r["run_id"] for r in shown})), aggregate=first.get("aggregate"),
     )
     if not key.is_baseline and paired:
         cell.before = Stat.of([b for b, _ in paired])
@@ -398,7 +419,53 @@ def _json_difference(variants: list[str]) -> str:
     return "; ".join(parts[:4]) + (" ..." if len(parts) > 4 else "") if parts else f"{len(variants)} variants"
 
 
-def compare(results_dir: Path, filters: Filters | None = None) -> Comparison:
+def compare(results_dir: Path, filters: Filters | None = None, split: str | None = "test") -> Comparison:
     """Read ``results_dir`` and build the comparison (the API behind ``debiasbench compare``)."""
     rows, warnings = read_complete_rows(Path(results_dir))
-    return build(select(rows, filters or Filters()), warnings)
+    comparison = build(select(rows, filters or Filters()), warnings)
+    attach_paired(comparison, Path(results_dir), split)
+    return comparison
+
+
+def attach_paired(comparison: Comparison, results_dir: Path, split: str | None) -> None:
+    """Paired statistics for every cell with a before and an after, from the runs' per-item rows,
+    then Holm and BH adjustment over the family of those cells (named in ``comparison.family``)."""
+    from debiasbench.analysis.paired import aligned, cell_stats, side
+    from debiasbench.analysis.statistics import adjust
+
+    wanted = {(run, c.measure, c.domain) for (k, c), cell in comparison.cells.items() if cell.change is not None for run in cell.run_ids}
+    items = load_items(results_dir, {run for run, _, _ in wanted}, split)
+    tested = []
+    for (key, column), cell in comparison.cells.items():
+        if cell.change is None or cell.aggregate is None or cell.better is None:
+            continue
+        runs = []
+        for run in cell.run_ids:
+            rows = items.get((run, column.measure, column.domain), {})
+            if "before" not in rows or "after" not in rows:
+                break
+            runs.append(aligned(side(rows["before"]), side(rows["after"]), f"{run} {column.measure} {column.domain}"))
+        else:
+            cell.paired = cell_stats(runs, cell.aggregate, cell.ideal, cell.better)
+            if cell.paired is not None:
+                tested.append(cell)
+    if tested:
+        comparison.family = f"compare {results_dir} ({len(tested)} cells, {split or 'all'} items)"
+        adjusted = adjust([c.paired.p for c in tested], comparison.family)  # type: ignore[union-attr]
+        for cell, holm, bh in zip(tested, adjusted.holm, adjusted.bh):
+            cell.p_holm, cell.q_bh = holm, bh
+
+
+def load_items(results_dir: Path, run_ids: set[str], split: str | None) -> dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]]:
+    """(run, measure, domain) -> stage -> item rows, for the given runs (one file each) and split."""
+    import pyarrow.parquet as pq
+
+    out: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
+    for run in sorted(run_ids):
+        path = results_dir / "items" / f"{run}.parquet"
+        if not path.is_file():
+            continue
+        for r in pq.read_table(path).to_pylist():
+            if split is None or r["split"] == split:
+                out.setdefault((r["run_id"], r["measure"], r["domain"]), {}).setdefault(r["stage"], []).append(r)
+    return out

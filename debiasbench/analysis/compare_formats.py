@@ -20,7 +20,9 @@ FORMATS = ("table", "markdown", "csv", "json", "latex")
 
 LEGEND = ("value ± sd over the runs (seeds) of a row; Δ = change from the same run's before value; "
           "d = change in distance to the measure's ideal (negative = closer to ideal, better); "
-          "[low, high] = mean of the runs' interval bounds; baseline rows are plain evaluations")
+          "d[low, high] = 95% paired bootstrap interval of d on the held-out test items (seeds, then items, when a row "
+          "has several seeds), p = exact McNemar (per-item decisions) or paired bootstrap p of Δ, q = Benjamini-Hochberg "
+          "over the table's cells; [low, high] on baseline rows = the value's own interval")
 
 
 def num(value: float | None, signed: bool = False) -> str:
@@ -38,12 +40,27 @@ def _value(stat: Stat) -> str:
 
 
 def _interval(cell: Cell) -> str:
-    return f"[{num(cell.ci_low)}, {num(cell.ci_high)}]" if cell.ci_low is not None and cell.ci_high is not None else ""
+    """The paired interval of the change in distance and its p where the cell has one; else the value's own interval."""
+    p = cell.paired
+    if p is not None:
+        return f"d[{num(p.d_delta_ci[0], True)}, {num(p.d_delta_ci[1], True)}] p={_p(p.p)} q={_p(cell.q_bh)}"
+    if cell.change is None and cell.ci_low is not None and cell.ci_high is not None:
+        return f"[{num(cell.ci_low)}, {num(cell.ci_high)}]"
+    return ""
+
+
+def _p(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{value:.2g}" if value >= 0.001 else "<0.001"
 
 
 def _changes(cell: Cell) -> str:
+    """Δ and d: on the held-out test items where the cell has paired statistics, else over every item."""
     if cell.change is None:
         return ""
+    if cell.paired is not None:
+        return f"Δ {num(cell.paired.delta, True)}  d {num(cell.paired.d_delta, True)}"
     dist = cell.distance_change.mean if cell.distance_change is not None else None
     return f"Δ {num(cell.change.mean, True)}  d {num(dist, True)}"
 

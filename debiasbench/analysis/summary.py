@@ -14,36 +14,67 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[str, ...] = ()) -> Table:
-    """One line per measure x domain: before, after, change, interval.
+def _paired(items: Any, measure: str, domain: str, row: dict[str, Any]) -> Any:
+    """Paired statistics of one cell on its test items, or None (no items, no aggregate, a baseline)."""
+    from debiasbench.analysis.paired import aligned, cell_stats, side
+
+    if items is None or not row.get("aggregate") or row.get("better") is None:
+        return None
+    stages: dict[str, list[dict[str, Any]]] = {}
+    for r in items:
+        if r["measure"] == measure and r["domain"] == domain and r["split"] == "test":
+            stages.setdefault(r["stage"], []).append(r)
+    if "before" not in stages or "after" not in stages:
+        return None
+    pair = aligned(side(stages["before"]), side(stages["after"]), f"{measure} {domain}")
+    return cell_stats([pair], row["aggregate"], row["ideal"], row["better"])
+
+
+def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[str, ...] = (), items: Any = None) -> Table:
+    """One line per headline measure x domain: before, after, change, the change's paired 95%
+    interval and p on the held-out test items (``items``: the run's per-item rows), ideal.
 
     Only the study's headline domains (plus ``extra_domains``, e.g. the source domain) are shown so
-    the table stays readable in a terminal; the caption says how many rows ``compare`` has besides.
+    the table stays readable in a terminal; the caption says what else ``compare`` has.
     """
+    item_rows = items.to_pylist() if items is not None else None
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
-    for column in ("measure", "domain", "n", "before", "after", "change", "95% CI", "ideal"):
+    for column in ("measure", "domain", "n", "before", "after", "change", "95% CI", "p", "ideal"):
         table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=True)
     keyed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    headline = {r["measure"] for r in rows if r.get("headline")} or {r["measure"] for r in rows}
     for row in rows:
-        keyed.setdefault((row["measure"], row["domain"]), {})[row["stage"]] = row
+        if row["measure"] in headline:
+            keyed.setdefault((row["measure"], row["domain"]), {})[row["stage"]] = row
     shown_domains = HEADLINE_DOMAINS + tuple(d for d in extra_domains if d and d not in HEADLINE_DOMAINS)
     if not any(domain in shown_domains for _, domain in keyed):  # e.g. only other domains were evaluated
         shown_domains = tuple(sorted({domain for _, domain in keyed}))
     hidden = sum(1 for (_, domain) in keyed if domain not in shown_domains)
+    notes = ["paired on the held-out test items: change, interval (bootstrap) and p (McNemar or bootstrap)"] if item_rows else []
     if hidden:
-        table.caption = f"{hidden} more measure x domain rows (other domains) are in the results: debiasbench compare"
+        notes.append(f"{hidden} more headline rows (other domains) and every sub-measure: debiasbench compare")
+    table.caption = "; ".join(notes) or None
     order = {d: i for i, d in enumerate(shown_domains)}
     visible = {key: stages for key, stages in keyed.items() if key[1] in order}
     for (measure, domain), stages in sorted(visible.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
         before, after = stages.get("before"), stages.get("after")
         shown = after or before
         assert shown is not None
-        change = after["value"] - before["value"] if before and after else None
-        interval = f"{_fmt(shown['ci_low'], 1)}-{_fmt(shown['ci_high'], 1)}" if shown.get("ci_low") is not None else ""
-        table.add_row(measure, domain, str(shown["n"]), _fmt(before["value"] if before else None),
-                      _fmt(after["value"] if after else None), (f"{change:+.2f}" if change is not None else ""),
-                      interval, _fmt(shown.get("ideal"), 0))
+        paired = _paired(item_rows, measure, domain, shown) if before and after else None
+        if paired is not None:
+            n, b, a, change = paired.n, paired.before, paired.after, f"{paired.delta:+.2f}"
+            interval, p = f"{paired.delta_ci[0]:+.1f}..{paired.delta_ci[1]:+.1f}", _p(paired.p)
+        else:
+            n, b, a = shown["n"], before["value"] if before else None, after["value"] if after else None
+            change = f"{a - b:+.2f}" if a is not None and b is not None else ""
+            interval = f"{_fmt(shown['ci_low'], 1)}-{_fmt(shown['ci_high'], 1)}" if shown.get("ci_low") is not None and not after else ""
+            p = ""
+        table.add_row(measure, domain, str(n), _fmt(b), _fmt(a), change, interval, p, _fmt(shown.get("ideal"), 0))
     return table
+
+
+def _p(value: float) -> str:
+    return f"{value:.2g}" if value >= 0.001 else "<0.001"
 
 
 def trajectory_table(rows: list[dict[str, Any]], title: str = "trajectory") -> Table:

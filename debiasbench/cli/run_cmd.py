@@ -18,7 +18,7 @@ def run_and_report(config: RunConfig, quiet: bool) -> None:
     result = run_experiment(config, log=log)
     if not quiet:
         out.print(summary_table(result.metrics_rows, title=f"run {result.run_id}",
-                                extra_domains=(config.domain, *(config.eval_domains or ()))))
+                                extra_domains=(config.domain, *(config.eval_domains or ())), items=result.items))
         if result.trajectory_rows:
             out.print(trajectory_table(result.trajectory_rows, title="trajectory (* = closest to the ideals)"))
     out.print(f"wrote {len(result.metrics_rows)} metric rows for run [bold]{result.run_id}[/] to {config.results_dir}")

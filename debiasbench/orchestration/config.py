@@ -96,7 +96,12 @@ class RunConfig:
                                       hashed=False, sweep="no", not_in_sweep="each point would need its own folder; rerun "
                                       "the point you want with `debiasbench run --save-model`")
     save_examples: bool = setting(False, "Also write per-pair / per-example scores.", hashed=False)
-    seed: int = setting(0, "Seed for sampling, subsets, bootstrap and training.", axis=0)
+    seed: int = setting(0, "Seed of training (shuffling, LoRA, random selectors); evaluation uses --heldout-seed.", axis=0)
+    heldout_seed: int = setting(0, "Seed of everything on the evaluation side: the dev/test split of the benchmark items, "
+                                   "item subsets (--eval-limit, presets) and bootstrap intervals; kept apart from --seed so "
+                                   "every training seed is evaluated on the same items.")
+    dev_fraction: float = setting(0.5, "Share of each benchmark's items in the dev split (choices such as a trajectory's "
+                                       "best step are made on dev; paired figures are reported on test).")
     device: str = setting("auto", "auto | cpu | cuda | cuda:N | mps", hashed=False)
     dtype: str = setting("float32", "float32 | bfloat16 | float16 (bfloat16 flips a few % of pair decisions).", axis=7)
     results_dir: Path = setting(Path("results"), "Folder of result tables (Parquet).", hashed=False)

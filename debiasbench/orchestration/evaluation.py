@@ -94,12 +94,14 @@ def _store(path: Path, result: MetricResult) -> None:
     write_table_atomic(table.replace_schema_metadata(meta), path)
     if result.examples is not None:
         write_table_atomic(result.examples, path.with_suffix(".examples.parquet"))
+    if result.items is not None:
+        write_table_atomic(result.items, path.with_suffix(".items.parquet"))
 
 
 def _load(path: Path, need_examples: bool) -> MetricResult | None:
     if not path.is_file():
         return None
-    examples_path = path.with_suffix(".examples.parquet")
+    examples_path, items_path = path.with_suffix(".examples.parquet"), path.with_suffix(".items.parquet")
     if need_examples and not examples_path.is_file():
         return None
     try:
@@ -107,10 +109,11 @@ def _load(path: Path, need_examples: bool) -> MetricResult | None:
         meta = {k.decode(): json.loads(v) for k, v in (table.schema.metadata or {}).items()}
         rows = [MetricRow(**row) for row in table.to_pylist()]
         examples = pq.read_table(examples_path) if need_examples else None
+        items = pq.read_table(items_path) if items_path.is_file() else None
     except (OSError, ValueError, KeyError, pa.ArrowException):
         return None  # a corrupt cache entry is recomputed, never trusted
     return MetricResult(rows=rows, protocol=meta.get("protocol", {}), data_checksums=meta.get("checksums", {}),
-                        examples=examples, notes=meta.get("notes", []))
+                        examples=examples, notes=meta.get("notes", []), items=items)
 
 
 def evaluate(

@@ -49,6 +49,7 @@ class RunResult:
     trajectory_rows: list[dict[str, Any]] = field(default_factory=list)
     outcome: UnlearnOutcome | None = None
     notes: list[str] = field(default_factory=list)
+    items: Any = None  # the per-item rows (pyarrow table), before and after
 
 
 def new_run_id(plan: Plan) -> str:
@@ -84,7 +85,7 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     handle = find_provider(plan.model, plan.registry).load(plan.model, settings)
     say(f"model {handle.source} on {handle.device} ({handle.dtype}), prefix token {handle.prefix_token_id}")
 
-    ctx = EvalContext(data=locator, registry=plan.registry, domains=plan.eval_domains, seed=config.seed,
+    ctx = EvalContext(data=locator, registry=plan.registry, domains=plan.eval_domains, seed=config.heldout_seed,
                       save_examples=config.save_examples, progress=progress)
     forget, retain = _load_forget(plan, locator)
     baselines = default_cache_dir(config.cache_dir) / "eval" if config.use_cache else None
@@ -110,7 +111,7 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     if config.save_model is not None and plan.method is not None:
         _save_model(handle, Path(config.save_model), records)
         files.append(Path(config.save_model))
-    return RunResult(run_id, records.metric_rows, records.run_row, files, trajectory, unlearned, records.notes)
+    return RunResult(run_id, records.metric_rows, records.run_row, files, trajectory, unlearned, records.notes, records.items)
 
 
 def _forget_checksums(plan: Plan, locator: DataLocator) -> dict[str, str]:

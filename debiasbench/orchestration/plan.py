@@ -21,6 +21,7 @@ from debiasbench.plugin_system.loader import LoadedPlugins, get_plugins
 from debiasbench.plugin_system.options import build_options
 from debiasbench.plugin_system.presets import check_preset, values_for
 from debiasbench.plugin_system.registry import Registry
+from debiasbench.training.options import ALL_TEXTS
 from debiasbench.results.tables import check_results_dir
 from debiasbench.support.runtime import check_threads
 
@@ -82,8 +83,11 @@ def plan_run(config: RunConfig, plugins: LoadedPlugins | None = None) -> Plan:
 
 def _check_numbers(config: RunConfig) -> None:
     check_threads(config.threads)
-    if config.seed < 0:
-        raise DebiasbenchError(f"--seed must be 0 or more, got {config.seed}")
+    for value, flag in ((config.seed, "--seed"), (config.heldout_seed, "--heldout-seed")):
+        if value < 0:
+            raise DebiasbenchError(f"{flag} must be 0 or more, got {value}")
+    if not 0.0 < config.dev_fraction < 1.0:
+        raise DebiasbenchError(f"--dev-fraction must be between 0 and 1 (exclusive), got {config.dev_fraction}")
     for value, flag in ((config.eval_limit, "--eval-limit"), (config.forget_limit, "--forget-limit"), (config.eval_every, "--eval-every")):
         if value is not None and value < 1:
             raise DebiasbenchError(f"{flag} must be 1 or more, got {value}")
@@ -139,6 +143,9 @@ def _plan_unlearning(plan: Plan, registry: Registry) -> None:
     if "selector" in {f.name for f in dataclasses.fields(plan.method_options)} and plan.method_options.selector is None:
         default = _default(registry, "selector", "-o selector=NAME")
         plan.method_options = dataclasses.replace(plan.method_options, selector=default.name)
+    like = getattr(plan.method_options, "texts_like", None)
+    if isinstance(like, str) and like != ALL_TEXTS:
+        registry.get("selector", like)  # an every-token method filtering its texts like a selector: the name must exist
     selector_name = getattr(plan.method_options, "selector", None)
     if isinstance(selector_name, str):
         plan.selector = registry.get("selector", selector_name)

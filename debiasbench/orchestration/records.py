@@ -21,7 +21,9 @@ from debiasbench.orchestration.evaluation import Evaluated
 from debiasbench.orchestration.plan import Plan
 from debiasbench.plugin_system.interfaces import ModelHandle, UnlearnOutcome
 from debiasbench.plugin_system.loader import LoadedPlugins
-from debiasbench.results.schemas import METRICS_SCHEMA, RUNS_SCHEMA, TRAJECTORY_SCHEMA
+from debiasbench.analysis.paired import split_of
+from debiasbench.results.items import ITEM_FIELDS
+from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, TRAJECTORY_SCHEMA
 from debiasbench.results.tables import to_table
 from debiasbench.support.atomic import write_table_atomic
 from debiasbench.support.hashing import dumps
@@ -37,6 +39,7 @@ class RunRecords:
     run_row: dict[str, Any]
     trajectory_rows: list[dict[str, Any]] = field(default_factory=list)
     examples: dict[str, Any] = field(default_factory=dict)  # "<metric>-<stage>" -> pyarrow table
+    items: Any = None  # pyarrow table of ITEMS_SCHEMA: every metric's per-item rows, before and after
     notes: list[str] = field(default_factory=list)  # what the plugins reported, "metric: note"
 
 
@@ -95,6 +98,7 @@ def _metric_rows(base: dict[str, Any], evaluated: list[Evaluated], stage: str, p
                 "n": row.n, "ci_low": row.ci_low, "ci_high": row.ci_high, "stage": stage, "protocol": protocol,
                 "data_checksum": checksum, "ideal": measure.ideal if measure else None,
                 "better": measure.better if measure else None, "headline": bool(measure and measure.headline),
+                "aggregate": measure.aggregate if measure else None,
                 "plugin_version": plugin_versions.get(item.provider, ""),
             })
     return rows
@@ -140,13 +144,37 @@ def build_records(plan: Plan, done: Outcome) -> RunRecords:
             for item in evaluated:
                 if item.result.examples is not None:
                     examples[f"{item.metric.name}-{stage}"] = item.result.examples
-    return RunRecords(done.run_id, metric_rows, run_row, done.trajectory, examples, notes)
+    return RunRecords(done.run_id, metric_rows, run_row, trajectory_rows=done.trajectory, examples=examples, notes=notes,
+                      items=_items(plan, done))
+
+
+def _items(plan: Plan, done: Outcome) -> Any:
+    """Every metric's per-item rows, tagged with run, stage and the seeded dev/test split."""
+    import pyarrow as pa
+
+    tables = []
+    for stage, evaluated in (("before", done.before), ("after", done.after)):
+        for item in evaluated:
+            rows = item.result.items
+            if rows is None or rows.num_rows == 0:
+                continue
+            n = rows.num_rows
+            splits = split_of(item.metric.name, rows.column("item").to_pylist(), plan.config.heldout_seed, plan.config.dev_fraction)
+            tables.append(rows.select(list(ITEM_FIELDS))
+                          .append_column("run_id", pa.array([done.run_id] * n, pa.string()))
+                          .append_column("stage", pa.array([stage] * n, pa.string()))
+                          .append_column("metric", pa.array([item.metric.name] * n, pa.string()))
+                          .append_column("split", pa.array(splits, pa.string()))
+                          .select(ITEMS_SCHEMA.names).cast(ITEMS_SCHEMA))
+    return pa.concat_tables(tables) if tables else None
 
 
 def write_records(results: Path, records: RunRecords) -> list[Path]:
     """Per-item tables and trajectory first, then metrics, then the run row that marks the run complete."""
     run_id = records.run_id
     files = [write_table_atomic(table, results / "examples" / run_id / f"{name}.parquet") for name, table in records.examples.items()]
+    if records.items is not None:
+        files.append(write_table_atomic(records.items, results / "items" / f"{run_id}.parquet"))
     if records.trajectory_rows:
         files.append(write_table_atomic(to_table(records.trajectory_rows, TRAJECTORY_SCHEMA), results / "trajectories" / f"{run_id}.parquet"))
     files.append(write_table_atomic(to_table(records.metric_rows, METRICS_SCHEMA), results / "metrics" / f"{run_id}.parquet"))

@@ -208,6 +208,19 @@ class ForgetSet(Dataset):
 # --------------------------------------------------------------------------- metrics
 
 
+Aggregate = Literal["mean", "group-mean", "ratio", "exp-ratio"]
+"""How a measure's value follows from its per-item rows (``MetricResult.items``):
+
+* ``mean``: the mean of ``value`` (CrowS-Pairs: 100 x stereotyped, per pair);
+* ``group-mean``: the mean over ``group`` of the per-group means (StereoSet: per target term);
+* ``ratio``: ``sum(value) / sum(weight)``;
+* ``exp-ratio``: ``exp(sum(value) / sum(weight))`` (perplexity: window NLL over scored tokens).
+
+The core recomputes every such figure from the items to pair before and after on the same items
+(SPEC section 9), so the declared aggregate must reproduce the row's value exactly.
+"""
+
+
 @dataclass(frozen=True)
 class MeasureSpec:
     """One number a metric reports, with its ideal value so ``compare`` hard-codes nothing.
@@ -222,6 +235,7 @@ class MeasureSpec:
     description: str = ""
     unit: str = ""
     headline: bool = False  # shown by default in summaries, compare and trajectories (stored in every row)
+    aggregate: Aggregate | None = None  # how the value follows from the per-item rows (None: no paired statistics)
 
 
 @dataclass
@@ -239,14 +253,17 @@ class MetricRow:
 @dataclass
 class MetricResult:
     """What :meth:`Metric.evaluate` returns. ``protocol`` records every choice that changes the
-    numbers (scoring convention, window, stride, subset ...); ``examples`` is an optional
-    per-pair / per-example Arrow table for ``--save-examples``."""
+    numbers (scoring convention, window, stride, subset ...); ``items`` are the per-item rows
+    behind every measure that declares an ``aggregate`` (build them with :func:`item_rows`; they
+    are always written, so every change can be computed paired); ``examples`` is an optional,
+    wider per-example table (texts, raw scores) for ``--save-examples``."""
 
     rows: list[MetricRow]
     protocol: dict[str, Any]
     data_checksums: dict[str, str] = field(default_factory=dict)
     examples: pyarrow.Table | None = None
     notes: list[str] = field(default_factory=list)
+    items: pyarrow.Table | None = None
 
 
 ProgressFactory = Callable[..., Any]

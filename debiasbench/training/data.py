@@ -12,6 +12,7 @@ from debiasbench.errors import DebiasbenchError
 from debiasbench.plugin_system.interfaces import ForgetText, ModelHandle, SelectorContext, TokenizedText, UnlearnContext
 from debiasbench.support.data import DataLocator
 from debiasbench.training.objective import UnlearningLoss
+from debiasbench.training.options import ALL_TEXTS
 
 
 @dataclass
@@ -68,8 +69,17 @@ def _select(handle: ModelHandle, items: list[TokenizedText], options: Any, ctx: 
             loss: UnlearningLoss) -> list[list[bool]]:
     """The selector's masks (``select_all``: every token with a character span), checked for shape."""
     if loss.select_all:
-        return [[end > start for start, end in it.offsets] for it in items]
-    selector = ctx.selector or _named_or_default_selector(ctx.registry, options.selector)
+        every = [[end > start for start, end in it.offsets] for it in items]
+        like = getattr(options, "texts_like", ALL_TEXTS)
+        if like == ALL_TEXTS:
+            return every
+        keep = _select_with(_named_or_default_selector(ctx.registry, like), handle, items, ctx)
+        return [mask if any(chosen) else [False] * len(mask) for mask, chosen in zip(every, keep)]
+    return _select_with(ctx.selector or _named_or_default_selector(ctx.registry, options.selector), handle, items, ctx)
+
+
+def _select_with(selector: Any, handle: ModelHandle, items: list[TokenizedText], ctx: UnlearnContext) -> list[list[bool]]:
+    """One selector's masks on the items, checked for shape."""
     selector_ctx = ctx.selector_ctx or SelectorContext(model=handle, data=DataLocator(), registry=ctx.registry,
                                                        domain=items[0].item.domain, seed=ctx.seed)
     masks = selector.select(items, selector_ctx)

@@ -65,3 +65,20 @@ class SelectiveOptions(TrainingOptions):
     """:class:`TrainingOptions` plus the span selector (the core resolves the field ``selector``)."""
 
     selector: str | None = option(None, SELECTOR_HELP)
+
+
+ALL_TEXTS = "all"
+
+
+@dataclass
+class EveryTokenOptions(TrainingOptions):
+    """:class:`TrainingOptions` of a loss on every token (``select_all``), plus which texts it trains on.
+
+    A selective method drops the texts in which its selector selects nothing; the every-token
+    baseline it is compared with must train on exactly those texts, or the comparison mixes a
+    change of objective with a change of data (SPEC section 1: "the same texts").
+    """
+
+    texts_like: str | None = option(None, "train on the texts in which this span selector selects at least one token, as the "
+                                          "selective method compared with does (default: the installed default selector; "
+                                          f"{ALL_TEXTS!r}: every text)")

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from debiasbench.api import OVERALL, DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option, progress_bar
+from debiasbench.api import DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, OVERALL, PresetValues, item_rows, option, progress_bar
 from debiasbench_metrics.bootstrap import (
     LEVEL,
     generator,
@@ -67,7 +67,7 @@ class PerplexityMetric(Metric):
     probe: ClassVar[PresetValues | None] = PresetValues(options={"bootstrap": 0, "max_tokens": 4096})
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         MeasureSpec(MEASURE, None, "lower", "perplexity of the WikiText-2 raw test text; only comparable under one tokenizer and protocol",
-                    headline=True),
+                    headline=True, aggregate="exp-ratio"),
     )
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
@@ -104,7 +104,8 @@ class PerplexityMetric(Metric):
             })
         notes = [f"model context {model.max_length} < window; used L={length}, stride={stride}"] if limited else []
         row = MetricRow(domain=OVERALL, measure=MEASURE, value=value, n=scored, ci_low=low, ci_high=high)
-        return MetricResult(rows=[row], protocol=protocol, data_checksums=checksums, examples=examples, notes=notes)
+        items = item_rows(MEASURE, OVERALL, [f"window-{w.start}" for w in windows], nll, weight=counts)  # exp(sum nll / sum tokens)
+        return MetricResult(rows=[row], protocol=protocol, data_checksums=checksums, examples=examples, notes=notes, items=items)
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:

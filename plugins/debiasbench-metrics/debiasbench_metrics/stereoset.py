@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option
+from debiasbench.api import DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, concat_items, option
 from debiasbench_metrics.bootstrap import LEVEL
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.sentences import score_sentences
@@ -32,7 +32,7 @@ from debiasbench_metrics.stereoset_layouts import (
     StereoSetExample,
     parse_stereoset,
 )
-from debiasbench_metrics.stereoset_scores import stereoset_rows
+from debiasbench_metrics.stereoset_scores import stereoset_items, stereoset_rows
 from debiasbench_metrics.subsets import (
     evaluated_domains,
     limit_indices,
@@ -80,8 +80,9 @@ class StereoSetMetric(Metric):
         for task, prefix in PREFIXES.items()
         for spec in (
             MeasureSpec(f"{prefix}.ss", 50.0, "closer", f"{task}: % where the stereotype beats the anti-stereotype, mean over targets", "%",
-                        headline=task == TASKS[0]),
-            MeasureSpec(f"{prefix}.lms", 100.0, "higher", f"{task}: % where a meaningful option beats the unrelated one, mean over targets", "%"),
+                        headline=task == TASKS[0], aggregate="group-mean"),
+            MeasureSpec(f"{prefix}.lms", 100.0, "higher", f"{task}: % where a meaningful option beats the unrelated one, mean over targets", "%",
+                        aggregate="group-mean"),
             MeasureSpec(f"{prefix}.icat", 100.0, "higher", f"{task}: LMS * min(SS, 100 - SS) / 50"),
         )
     )
@@ -115,12 +116,13 @@ class StereoSetMetric(Metric):
         lm_hits = (stereo > unrelated).astype(np.int64) + (anti > unrelated).astype(np.int64)
         task_of = np.array([e.task for e in selected])
         rows: list[MetricRow] = []
+        items = []
+        example_ids = np.array([f"{e.task}:{e.example_id}" for e in selected])
         for task in options.tasks:
             mask = task_of == task
-            rows += stereoset_rows(
-                PREFIXES[task], np.array([e.domain for e in selected])[mask], np.array([e.target for e in selected])[mask],
-                pro[mask], lm_hits[mask], domains_by_task[task], options.bootstrap, ctx.seed,
-            )
+            domains_, targets_ = np.array([e.domain for e in selected])[mask], np.array([e.target for e in selected])[mask]
+            rows += stereoset_rows(PREFIXES[task], domains_, targets_, pro[mask], lm_hits[mask], domains_by_task[task], options.bootstrap, ctx.seed)
+            items += stereoset_items(PREFIXES[task], example_ids[mask], domains_, targets_, pro[mask], lm_hits[mask], domains_by_task[task])
         protocol = {
             "metric": self.name, "scoring": "mean", **scoring_setup(model), "tasks": list(options.tasks),
             "domains": domains_by_task, "layout": layout, "averaging": "mean over target terms",
@@ -128,7 +130,7 @@ class StereoSetMetric(Metric):
             "ties": "stereotype vs anti: anti; option vs unrelated: not preferred",
             "examples": {task: int(np.sum(task_of == task)) for task in options.tasks}, **subset_protocol(ctx.limit),
             "bootstrap": options.bootstrap, "seed": ctx.seed,
-            "interval": f"{LEVEL:g}% percentile bootstrap, examples resampled within each domain" if options.bootstrap else None,
+            "interval": f"{LEVEL:g}% percentile bootstrap, target terms resampled, then examples within them" if options.bootstrap else None,
         }
         examples_table = None
         if ctx.save_examples:
@@ -139,7 +141,8 @@ class StereoSetMetric(Metric):
                 "unrelated": [e.unrelated for e in selected], "score_stereotype": stereo, "score_anti_stereotype": anti,
                 "score_unrelated": unrelated, "stereotype_preferred": pro, "options_over_unrelated": lm_hits,
             })
-        return MetricResult(rows=rows, protocol=protocol, data_checksums=checksums, examples=examples_table, notes=notes)
+        return MetricResult(rows=rows, protocol=protocol, data_checksums=checksums, examples=examples_table, notes=notes,
+                            items=concat_items(items))
 
     def _examples(self, ctx: EvalContext, options: Any) -> tuple[list[StereoSetExample], str, dict[str, str]]:
         if options.file:

@@ -6,23 +6,18 @@ Per target term T (examples grouped by ``target``; for ``all``, by domain and ta
 A domain's (and the overall) SS and LMS are the **means over its target terms**, and
 ``ICAT = LMS * min(SS, 100 - SS) / 50``.
 
-Bootstrap: examples are resampled with replacement within their domain (for ``all``, within
-each domain, so domain sizes stay fixed), and SS, LMS and ICAT are recomputed from the
-per-target means of each resample (a target missing from a resample is left out of its mean).
+Bootstrap (SPEC section 9): SS and LMS are means over target terms, so the target terms are
+resampled, then the examples within each drawn term (a two-stage cluster bootstrap); SS, LMS and
+ICAT are recomputed from each resample. The per-item rows (``stereoset_items``) carry the same
+groups, so the core's paired statistics resample them the same way.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from debiasbench.api import OVERALL, MetricRow
-from debiasbench_metrics.bootstrap import (
-    generator,
-    grouped_means,
-    percentile_interval,
-    resample_indices,
-    stratified_indices,
-)
+from debiasbench.api import OVERALL, MetricRow, cluster_weights, group_mean_figure, item_rows
+from debiasbench_metrics.bootstrap import generator, grouped_means, percentile_interval
 
 MEASURES = ("ss", "lms", "icat")
 
@@ -39,6 +34,16 @@ def target_scores(pro: np.ndarray, lm_hits: np.ndarray, groups: np.ndarray, n_gr
     return np.nanmean(ss_t, axis=1), np.nanmean(lms_t, axis=1)
 
 
+def _group_keys(domains: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Target terms keyed by domain too: the same word may be a target in two domains."""
+    return np.array([f"{d}\x00{t}" for d, t in zip(domains, targets)])
+
+
+def _members(domains: np.ndarray, order: list[str]) -> list[tuple[str, np.ndarray]]:
+    present = [d for d in order if np.any(domains == d)]
+    return [(d, np.arange(len(domains)) if d == OVERALL else np.flatnonzero(domains == d)) for d in ([*present, OVERALL] if present else [])]
+
+
 def stereoset_rows(
     prefix: str, domains: np.ndarray, targets: np.ndarray, pro: np.ndarray, lm_hits: np.ndarray,
     order: list[str], resamples: int, seed: int,
@@ -47,26 +52,34 @@ def stereoset_rows(
 
     ``pro``: S(stereo) > S(anti) per example; ``lm_hits``: how many of stereo and anti beat unrelated (0-2).
     """
-    keys = np.array([f"{d}\x00{t}" for d, t in zip(domains, targets)])
+    keys = _group_keys(domains, targets)
     _, groups = np.unique(keys, return_inverse=True)
     groups = groups.reshape(-1)
     rows: list[MetricRow] = []
-    present = [d for d in order if np.any(domains == d)]
-    for domain in [*present, OVERALL] if present else []:
-        members = np.arange(len(domains)) if domain == OVERALL else np.flatnonzero(domains == domain)
+    for domain, members in _members(domains, order):
         index = members[None, :]
         ss, lms = target_scores(pro[index], lm_hits[index], groups[index], int(groups.max()) + 1)
         values = {"ss": float(ss[0]), "lms": float(lms[0]), "icat": float(icat(lms[0], ss[0]))}
         intervals: dict[str, tuple[float | None, float | None]] = dict.fromkeys(MEASURES, (None, None))
         if resamples > 0:
-            rng = generator(seed, prefix, domain)
-            if domain == OVERALL:
-                sample = stratified_indices([np.flatnonzero(domains == d) for d in present], resamples, rng)
-            else:
-                sample = members[resample_indices(len(members), resamples, rng)]
-            ss_b, lms_b = target_scores(pro[sample], lm_hits[sample], groups[sample], int(groups.max()) + 1)
+            weights = cluster_weights(keys[members], resamples, generator(seed, prefix, domain))
+            ss_b = group_mean_figure(100.0 * pro[members], keys[members]).resampled(weights)
+            lms_b = group_mean_figure(50.0 * lm_hits[members], keys[members]).resampled(weights)
             intervals = {"ss": percentile_interval(ss_b), "lms": percentile_interval(lms_b), "icat": percentile_interval(icat(lms_b, ss_b))}
         for measure in MEASURES:
             low, high = intervals[measure]
             rows.append(MetricRow(domain=domain, measure=f"{prefix}.{measure}", value=values[measure], n=len(members), ci_low=low, ci_high=high))
     return rows
+
+
+def stereoset_items(prefix: str, example_ids: np.ndarray, domains: np.ndarray, targets: np.ndarray, pro: np.ndarray,
+                    lm_hits: np.ndarray, order: list[str]) -> list:
+    """Per-example rows of SS (100 x stereotype preferred, a decision) and LMS (50 x options over
+    unrelated), grouped by target term; ICAT is a product of the two and has no per-item rows."""
+    keys = _group_keys(domains, targets)
+    out = []
+    for domain, members in _members(domains, order):
+        ids, groups = example_ids[members], keys[members]
+        out.append(item_rows(f"{prefix}.ss", domain, ids, 100.0 * pro[members], group=groups, decision=pro[members]))
+        out.append(item_rows(f"{prefix}.lms", domain, ids, 50.0 * lm_hits[members], group=groups))
+    return out

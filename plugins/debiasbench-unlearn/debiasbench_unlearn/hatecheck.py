@@ -34,7 +34,11 @@ GROUP_DOMAINS: dict[str, str] = {
 }
 """``target_ident`` -> canonical domain (SPEC section 7)."""
 
-COLUMNS = ("test_case", "label_gold", "target_ident", "focus_words", "case_templ")
+COLUMNS = ("functionality", "test_case", "label_gold", "target_ident", "focus_words", "case_templ")
+
+
+QUOTING_HATE = ("counter_quote_nh", "counter_ref_nh")
+"""HateCheck functionalities whose non-hateful cases quote or refer to a hateful case."""
 
 
 class HateCheck(ForgetSet):
@@ -71,4 +75,8 @@ class HateCheck(ForgetSet):
         return list(out.values())
 
     def load_retain(self, data: DataLocatorProto, domain: str) -> list[str]:
-        return unique([row["test_case"].strip() for row in self._rows(data, domain, "non-hateful")])
+        """Non-hateful cases about the domain's groups, less those that quote or refer to a hateful
+        case (``counter_quote_nh``, ``counter_ref_nh``): they repeat the hate they counter, so they
+        are not neutral text (SPEC section 9, benign-ga)."""
+        rows = self._rows(data, domain, "non-hateful")
+        return unique([row["test_case"].strip() for row in rows if row["functionality"] not in QUOTING_HATE])

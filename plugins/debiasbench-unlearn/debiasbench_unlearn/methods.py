@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from debiasbench import api  # the loss functions need torch: looked up when a step runs
-from debiasbench.api import LossMethod, SelectiveOptions, TrainingOptions, UnlearningLoss, option
+from debiasbench.api import EveryTokenOptions, LossMethod, SelectiveOptions, UnlearningLoss, option
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
@@ -117,8 +117,8 @@ class TokenGA(LossMethod):
     """The baseline: gradient ascent on every token of the forget texts (no selector)."""
 
     name = "token-ga"
-    description = "gradient ascent on every token of the forget texts (the study's baseline)"
-    Options = TrainingOptions
+    description = "gradient ascent on every token of the same forget texts as mlm-unlearn (the study's baseline)"
+    Options = EveryTokenOptions
     Loss = EveryTokenAscent
 
 

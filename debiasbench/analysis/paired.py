@@ -1,0 +1,117 @@
+"""Paired before/after statistics of result cells, computed from the per-item rows (SPEC section 9).
+
+Everything here reads the ``items`` table alone (each measure's ``aggregate`` travels in the
+metric rows), so archived results are analysed the same whatever plugins are installed.
+One cell = one run (or a set of seed runs) x metric x measure x evaluated domain, on one split:
+
+* before and after are aligned on ``item``; a cell whose item sets differ is refused;
+* the change and the change in distance to the ideal get paired bootstrap intervals (cluster
+  resampling for ``group-mean`` measures), one run: :func:`paired_change`, several seeds:
+  :func:`hierarchical_change`;
+* the p-value is the exact McNemar test where the items carry binary decisions (one run), else
+  the paired bootstrap p of the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from debiasbench.analysis.resampling import Figure, combine, group_mean_figure, mean_figure, ratio_figure
+from debiasbench.analysis.statistics import hierarchical_change, mcnemar_exact, paired_change
+from debiasbench.errors import DebiasbenchError
+
+RESAMPLES = 1000
+SPLITS = ("dev", "test")
+
+
+def split_of(metric: str, items: Iterable[str], seed: int, dev_fraction: float) -> list[str]:
+    """``dev`` or ``test`` per item: a seeded hash of (seed, metric, item), so the split of an item
+    never depends on which other items were evaluated or on the training seed."""
+    out = []
+    for item in items:
+        digest = hashlib.blake2b(f"{seed}\x00{metric}\x00{item}".encode(), digest_size=8).digest()
+        out.append("dev" if int.from_bytes(digest, "big") / 2**64 < dev_fraction else "test")
+    return out
+
+
+@dataclass(frozen=True)
+class Side:
+    """One stage's item rows of one cell, sorted by item."""
+
+    item: np.ndarray
+    value: np.ndarray
+    weight: np.ndarray
+    group: np.ndarray
+    decision: np.ndarray  # object array of bool / None
+
+
+def side(rows: Sequence[dict]) -> Side:
+    """Item rows (dicts with item, value, weight, group, decision) sorted by item id."""
+    rows = sorted(rows, key=lambda r: r["item"])
+    return Side(np.array([r["item"] for r in rows]), np.array([r["value"] for r in rows], dtype=float),
+                np.array([r["weight"] if r["weight"] is not None else np.nan for r in rows], dtype=float),
+                np.array([r["group"] if r["group"] is not None else "" for r in rows]),
+                np.array([r["decision"] for r in rows], dtype=object))
+
+
+def figure(s: Side, aggregate: str) -> Figure:
+    """The measure as a function of resampling weights over the side's items."""
+    if aggregate == "mean":
+        return mean_figure(s.value)
+    if aggregate == "group-mean":
+        return group_mean_figure(s.value, s.group)
+    if aggregate in ("ratio", "exp-ratio"):
+        ratio = ratio_figure(s.value, s.weight)
+        return ratio if aggregate == "ratio" else combine(np.exp, ratio)
+    raise ValueError(f"unknown aggregate {aggregate!r}")
+
+
+@dataclass(frozen=True)
+class CellStats:
+    """The paired change of one cell (test split unless said otherwise)."""
+
+    n: int  # items per run
+    seeds: int
+    before: float
+    after: float
+    delta: float
+    delta_ci: tuple[float, float]
+    d_delta: float
+    d_delta_ci: tuple[float, float]
+    p: float
+    test: str  # mcnemar | bootstrap
+    per_seed_delta: tuple[float, ...] = ()
+
+
+def aligned(before: Side, after: Side, what: str) -> tuple[Side, Side]:
+    """Refuse a cell whose before and after items differ: a change must be paired."""
+    if before.item.shape != after.item.shape or not np.array_equal(before.item, after.item):
+        missing = len(set(before.item) ^ set(after.item))
+        raise DebiasbenchError(f"{what}: the items before and after differ ({missing} not in both); the change cannot be "
+                               "paired (different data checksum or subset?) — rerun both stages on the same items")
+    return before, after
+
+
+def cell_stats(runs: Sequence[tuple[Side, Side]], aggregate: str, ideal: float | None, better: str, seed: int = 0,
+               resamples: int = RESAMPLES) -> CellStats | None:
+    """Paired statistics over one or several seed runs; None when a run has fewer than 2 items."""
+    if any(len(b.item) < 2 for b, _ in runs):
+        return None
+    figures = [(figure(b, aggregate), figure(a, aggregate)) for b, a in runs]
+    if len(runs) == 1:
+        change = paired_change(*figures[0], ideal, better, resamples=resamples, seed=seed)
+        before, after = runs[0]
+        decisions = before.decision.tolist() + after.decision.tolist()
+        if decisions and all(d is not None for d in decisions):
+            p, test = mcnemar_exact(before.decision.astype(bool), after.decision.astype(bool)).p, "mcnemar"
+        else:
+            p, test = change.delta_p, "bootstrap"
+        return CellStats(change.n, 1, change.before, change.after, change.delta, tuple(change.delta_ci), change.d_delta,
+                         tuple(change.d_delta_ci), p, test, (change.delta,))
+    seeded = hierarchical_change(figures, ideal, better, resamples=resamples, seed=seed)
+    return CellStats(len(runs[0][0].item), seeded.seeds, seeded.before, seeded.after, seeded.delta, tuple(seeded.delta_ci),
+                     seeded.d_delta, tuple(seeded.d_delta_ci), seeded.delta_p, "bootstrap", tuple(seeded.per_seed_delta))

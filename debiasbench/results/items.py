@@ -1,0 +1,46 @@
+"""Per-item rows of a metric (``MetricResult.items``): the contract behind paired statistics.
+
+A metric lists, for each measure it can aggregate and each evaluated domain, one row per item:
+its stable id and its contribution (``value``; ``weight``, ``group`` and ``decision`` where the
+measure's aggregate uses them). The core then recomputes each figure from the items (see
+:data:`debiasbench.plugin_system.interfaces.Aggregate`) and pairs before with after on ``item``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+ITEM_FIELDS = ("measure", "domain", "item", "value", "weight", "group", "decision")
+
+
+def item_rows(measure: str, domain: str, items: Sequence[Any], value: Any, *, weight: Any = None, group: Any = None,
+              decision: Any = None) -> pa.Table:
+    """The per-item rows of one measure on one domain (append several with :func:`concat_items`)."""
+    n = len(items)
+    values = np.asarray(value, dtype=np.float64).reshape(-1)
+    if values.shape[0] != n:
+        raise ValueError(f"item_rows({measure!r}, {domain!r}): {n} items but {values.shape[0]} values")
+
+    def column(data: Any, kind: pa.DataType) -> pa.Array:
+        if data is None:
+            return pa.nulls(n, kind)
+        array = np.asarray(data).reshape(-1)
+        if array.shape[0] != n:
+            raise ValueError(f"item_rows({measure!r}, {domain!r}): {n} items but {array.shape[0]} entries of a column")
+        return pa.array(array.astype(str) if kind == pa.string() else array, type=kind)
+
+    return pa.table({
+        "measure": pa.array([measure] * n, pa.string()), "domain": pa.array([domain] * n, pa.string()),
+        "item": pa.array([str(i) for i in items], pa.string()), "value": pa.array(values, pa.float64()),
+        "weight": column(weight, pa.float64()), "group": column(group, pa.string()), "decision": column(decision, pa.bool_()),
+    })
+
+
+def concat_items(tables: Sequence[pa.Table]) -> pa.Table | None:
+    """One table of per-item rows, or None when there are none."""
+    tables = [t for t in tables if t is not None and t.num_rows]
+    return pa.concat_tables(tables) if tables else None
