@@ -304,7 +304,7 @@ def test_loss_method_builds_its_loss_from_the_options_and_runs_the_loop():
 
     method = ScaledMethod()
     assert method.needs_retain and method.loss(ScaledOptions()) == Scaled(alpha=0.25, scale=3.0)
-    assert method.presets["quick"].options == {"epochs": 1}
+    assert method.presets["quick"].options == {"epochs": 1, "learning_rate": 4e-5}  # lr x steps ~ the full protocol
     outcome = method.unlearn(_handle(), ScaledOptions(max_steps=1, batch_size=4), _ctx())
     assert outcome.steps == 1 and outcome.info["method"] == "scaled"
     assert outcome.info["loss_parameters"] == {"alpha": 0.25, "scale": 3.0}

@@ -127,7 +127,7 @@ def evaluate(
     out: list[Evaluated] = []
     for planned in metrics:
         metric, options = planned.metric, planned.options
-        metric_ctx = dataclasses.replace(ctx, limit=planned.limit)
+        metric_ctx = dataclasses.replace(ctx, limit=planned.limit, domains=planned.domains or ctx.domains)
         start = time.perf_counter()
         version = plugin_versions.get(planned.provider, "")
         path = None

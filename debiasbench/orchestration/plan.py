@@ -34,6 +34,7 @@ class PlannedMetric:
     provider: str
     options: Any
     limit: int | None
+    domains: tuple[str, ...] | None = None  # the metric's evaluated domains (None: the run's)
 
 
 @dataclass
@@ -129,8 +130,10 @@ def _plan_metrics(config: RunConfig, registry: Registry) -> list[PlannedMetric]:
             if registry.find("metric", key) is entry:
                 explicit.update(values)
         options = resolve_options(entry.obj, explicit, config.preset, f"metric {entry.name!r}")
-        limit = config.eval_limit if config.eval_limit is not None else values_for(entry.obj, config.preset).limit
-        planned.append(PlannedMetric(entry.obj, entry.provider, options, limit))
+        preset = values_for(entry.obj, config.preset)
+        limit = config.eval_limit if config.eval_limit is not None else preset.limit
+        domains = tuple(check_domain(d) for d in preset.domains) if preset.domains and not config.eval_domains else None
+        planned.append(PlannedMetric(entry.obj, entry.provider, options, limit, domains))
     return planned
 
 

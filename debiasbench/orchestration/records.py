@@ -124,6 +124,7 @@ def build_records(plan: Plan, done: Outcome) -> RunRecords:
         "model": plan.model, "method_options": json.loads(base["method_options"]),
         "metric_options": {p.metric.name: dataclasses.asdict(p.options) for p in plan.metrics},
         "eval_limits": {p.metric.name: p.limit for p in plan.metrics}, "forget_limit": plan.forget_limit,
+        "metric_domains": {p.metric.name: p.domains for p in plan.metrics if p.domains},
         "eval_domains": plan.eval_domains, "selector_options": plan.selector_options,
         "model_source": done.handle.source, "model_info": done.handle.info,
     }

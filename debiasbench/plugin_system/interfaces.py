@@ -47,12 +47,14 @@ class PresetValues:
 
     ``options``: typed values for fields of the object's ``Options`` (validated when plugins
     load); ``limit``: for a metric, items per evaluated domain (a seeded subset); for a forget
-    set, forget texts. The user's explicit options and ``--eval-limit`` / ``--forget-limit``
+    set, forget texts; ``domains``: for a metric, the evaluated domains (None: every domain).
+    The user's explicit options, ``--eval-limit``, ``--forget-limit`` and ``--eval-domains``
     always win over a preset.
     """
 
     options: Mapping[str, Any] = field(default_factory=dict)
     limit: int | None = None
+    domains: tuple[str, ...] | None = None
 
 
 class Named:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from debiasbench.domains import DOMAINS
 from debiasbench.errors import UnknownNameError
 from debiasbench.plugin_system.interfaces import PresetValues
 
@@ -64,6 +65,9 @@ def validate_declarations(obj: Any, owner: str) -> None:
         unknown = sorted(set(values.options) - fields)
         if unknown:
             raise TypeError(f"{owner}: preset {preset!r} sets {', '.join(unknown)}, which are not options of {obj.Options.__name__}")
+        unknown_domains = sorted(set(values.domains or ()) - set(DOMAINS))
+        if unknown_domains:
+            raise TypeError(f"{owner}: preset {preset!r} names unknown domains {', '.join(unknown_domains)}")
         if values.limit is not None and values.limit < 1:
             raise TypeError(f"{owner}: preset {preset!r} has limit {values.limit}; a limit is 1 or more")
         try:

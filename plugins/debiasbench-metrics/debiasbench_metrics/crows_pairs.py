@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, OVERALL, PresetValues, concat_items, item_rows, option
+from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, OVERALL, PresetValues, STUDY_DOMAINS, concat_items, item_rows, option
 from debiasbench_metrics.bootstrap import LEVEL, generator, mean_interval
 from debiasbench_metrics.datasets_crows import CROWS_DOMAINS, CrowsPair
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
@@ -57,7 +57,8 @@ class CrowsPairsMetric(Metric):
     Options: ClassVar[type] = CrowsPairsOptions
     datasets: ClassVar[tuple[str, ...]] = ("crows-pairs",)
     default: ClassVar[bool] = True
-    presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(limit=40)}
+    # quick: every pair of the study's three domains (883), enough to resolve changes of a few points
+    presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(domains=STUDY_DOMAINS)}
     probe: ClassVar[PresetValues | None] = PresetValues(options={"bootstrap": 0})
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(sent_more) > S(sent_less)", "%", headline=True, aggregate="mean"),

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, concat_items, option
+from debiasbench.api import DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, STUDY_DOMAINS, concat_items, option
 from debiasbench_metrics.bootstrap import LEVEL
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.sentences import score_sentences
@@ -74,7 +74,7 @@ class StereoSetMetric(Metric):
     Options: ClassVar[type] = StereoSetOptions
     datasets: ClassVar[tuple[str, ...]] = ("stereoset",)
     default: ClassVar[bool] = True
-    presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(limit=40)}
+    presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(limit=40, domains=STUDY_DOMAINS)}
     measures: ClassVar[tuple[MeasureSpec, ...]] = tuple(
         spec
         for task, prefix in PREFIXES.items()

@@ -47,7 +47,7 @@ class HateCheck(ForgetSet):
 
     name: ClassVar[str] = "hatecheck"
     default: ClassVar[bool] = True
-    presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(limit=64)}
+    presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(limit=192)}
     description: ClassVar[str] = "HateCheck functional tests (3,728 cases, 7 groups) with annotated focus words; works offline"
     files: ClassVar[tuple[DataFile, ...]] = (CASES,)
     license: ClassVar[str] = "CC BY 4.0"
