@@ -138,7 +138,12 @@ def _chunked_logprobs(features: Any, unique: Any, head: Any, inverse: Any, targe
 
 
 def fast_path_ok(model: Any) -> bool:
-    """Whether ``lm_head(base_model(x))`` reproduces the model's logits (checked once per model)."""
+    """Whether ``lm_head(base_model(x))`` reproduces the model's logits (checked once per model).
+
+    A model that changes its output distribution beyond the output layer (a decoding-time
+    debiasing wrapper) says so with ``debiasbench_full_logits_only`` and is scored from its logits."""
+    if getattr(model, "debiasbench_full_logits_only", False):
+        return False
     cached = _FAST_PATH.get(model)
     if cached is not None:
         return cached

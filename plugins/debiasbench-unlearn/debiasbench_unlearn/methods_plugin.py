@@ -1,9 +1,11 @@
-"""Entry point ``unlearning-methods``: registers mlm-unlearn, token-ga, grad-diff, kl and npo."""
+"""Entry point ``unlearning-methods``: registers mlm-unlearn, token-ga, grad-diff, kl and npo, and
+the method zoo (simnpo, rmu, wga, satimp, undial, dpo, task-vector)."""
 
 from __future__ import annotations
 
 from debiasbench.api import Register, hookimpl
 from debiasbench_unlearn.methods import NPO, GradDiff, KLUnlearn, MLMUnlearn, TokenGA
+from debiasbench_unlearn.zoo import ZOO
 
 
 @hookimpl
@@ -13,3 +15,5 @@ def register_methods(register: Register) -> None:
     register(GradDiff())
     register(KLUnlearn())
     register(NPO())
+    for method in ZOO:
+        register(method())

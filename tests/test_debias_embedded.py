@@ -1,0 +1,30 @@
+"""Slow: every debiasbench-debias method runs on the embedded SmolLM2-135M through the CLI with a
+tiny budget (quick preset, 10 CrowS-Pairs pairs per domain) and exits 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("debiasbench_debias")
+pytest.importorskip("debiasbench_hf")
+pytest.importorskip("debiasbench_metrics")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from debiasbench.cli import app  # noqa: E402
+from debiasbench.results.tables import read_table  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("method", ["cda", "dropout", "inlp", "sentence-debias", "self-debias"])
+def test_method_runs_on_the_embedded_model(method: str, data_dir: Path, tmp_path: Path) -> None:
+    args = ["run", "--method", method, "--model", "smollm2-135m-q4", "--domain", "gender", "--preset", "quick",
+            "--metrics", "crows-pairs", "--eval-limit", "10", "--results-dir", str(tmp_path), "--device", "cpu",
+            "--data-dir", str(data_dir)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    runs = read_table(tmp_path, "runs")
+    assert runs.num_rows == 1 and runs.column("method").to_pylist() == [method]
