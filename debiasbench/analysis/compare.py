@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from debiasbench.analysis.paired import CellStats
+from debiasbench.analysis.consistency import json_dict, short_value, consistency_warnings
+from debiasbench.analysis.paired import CellStats, attach_paired
 from debiasbench.analysis.statistics import distance
 from debiasbench.domains import DOMAINS, OVERALL, STUDY_DOMAINS
 from debiasbench.errors import DebiasbenchError
@@ -347,13 +348,13 @@ def _variants(keys: list[RowKey]) -> dict[RowKey, str]:
         groups.setdefault((k.model, k.method), []).append(k)
     labels: dict[RowKey, str] = {}
     for members in groups.values():
-        options = {k: _json_dict(k.method_options) for k in members}
+        options = {k: json_dict(k.method_options) for k in members}
         names = sorted({name for o in options.values() for name in o})
         varying = [n for n in names if len({json.dumps(o.get(n), sort_keys=True) for o in options.values()}) > 1]
         vary_set = len({k.forget_set for k in members}) > 1
         vary_preset = len({k.preset for k in members}) > 1
         for k in members:
-            parts = [f"{n}={_short(options[k].get(n))}" for n in varying]
+            parts = [f"{n}={short_value(options[k].get(n))}" for n in varying]
             if vary_set:
                 parts.insert(0, f"forget={k.forget_set}")
             if vary_preset:
@@ -362,110 +363,9 @@ def _variants(keys: list[RowKey]) -> dict[RowKey, str]:
     return labels
 
 
-def _json_dict(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except json.JSONDecodeError:
-        return {"options": text}
-    return value if isinstance(value, dict) else {"options": value}
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
-
-
-# --------------------------------------------------------------------------- consistency
-
-
-def consistency_warnings(rows: list[dict[str, Any]]) -> list[str]:
-    """One line per measure whose compared rows differ in protocol, data checksums or plugin version."""
-    lines = []
-    by_measure: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        by_measure.setdefault(r["measure"], []).append(r)
-    for measure, group in sorted(by_measure.items()):
-        for column, what in (("protocol", "protocol"), ("data_checksum", "data checksums"), ("plugin_version", "plugin version")):
-            values = (_without_seed(r[column]) if column == "protocol" else r[column] for r in group)
-            variants = sorted({v or "" for v in values})
-            if len(variants) < 2:
-                continue
-            detail = _json_difference(variants) if column != "plugin_version" else ", ".join(v or "?" for v in variants)
-            lines.append(f"{measure}: compared rows differ in {what} ({detail}); their numbers may not be comparable")
-    return lines
-
-
-def _without_seed(protocol: str | None) -> str | None:
-    """The protocol minus its seed: seeds are a dimension ``compare`` aggregates (mean ± sd), not a
-    difference in how a number was measured."""
-    parsed = _json_dict(protocol or "{}")
-    parsed.pop("seed", None)
-    return json.dumps(parsed, sort_keys=True)
-
-
-def _json_difference(variants: list[str]) -> str:
-    """The keys whose values differ between JSON objects, e.g. ``scoring: mean | sum``."""
-    parsed = [_json_dict(v) for v in variants]
-    keys = sorted({k for p in parsed for k in p})
-    parts = []
-    for k in keys:
-        values = list(dict.fromkeys(_short(p.get(k, "-")) for p in parsed))
-        if len(values) > 1:
-            shown = [v if len(v) <= 24 else v[:12] + "…" for v in values]
-            parts.append(f"{k}: {' | '.join(shown)}")
-    return "; ".join(parts[:4]) + (" ..." if len(parts) > 4 else "") if parts else f"{len(variants)} variants"
-
-
 def compare(results_dir: Path, filters: Filters | None = None, split: str | None = "test") -> Comparison:
     """Read ``results_dir`` and build the comparison (the API behind ``debiasbench compare``)."""
     rows, warnings = read_complete_rows(Path(results_dir))
     comparison = build(select(rows, filters or Filters()), warnings)
     attach_paired(comparison, Path(results_dir), split)
     return comparison
-
-
-def attach_paired(comparison: Comparison, results_dir: Path, split: str | None) -> None:
-    """Paired statistics for every cell with a before and an after, from the runs' per-item rows,
-    then Holm and BH adjustment over the family of those cells (named in ``comparison.family``)."""
-    from debiasbench.analysis.paired import aligned, cell_stats, side
-    from debiasbench.analysis.statistics import adjust
-
-    wanted = {(run, c.measure, c.domain) for (k, c), cell in comparison.cells.items() if cell.change is not None for run in cell.run_ids}
-    items = load_items(results_dir, {run for run, _, _ in wanted}, split)
-    tested = []
-    for (key, column), cell in comparison.cells.items():
-        if cell.change is None or cell.aggregate is None or cell.better is None:
-            continue
-        runs = []
-        for run in cell.run_ids:
-            rows = items.get((run, column.measure, column.domain), {})
-            if "before" not in rows or "after" not in rows:
-                break
-            runs.append(aligned(side(rows["before"]), side(rows["after"]), f"{run} {column.measure} {column.domain}"))
-        else:
-            cell.paired = cell_stats(runs, cell.aggregate, cell.ideal, cell.better)
-            if cell.paired is not None:
-                tested.append(cell)
-    if tested:
-        comparison.family = f"compare {results_dir} ({len(tested)} cells, {split or 'all'} items)"
-        adjusted = adjust([c.paired.p for c in tested], comparison.family)  # type: ignore[union-attr]
-        for cell, holm, bh in zip(tested, adjusted.holm, adjusted.bh):
-            cell.p_holm, cell.q_bh = holm, bh
-
-
-def load_items(results_dir: Path, run_ids: set[str], split: str | None) -> dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]]:
-    """(run, measure, domain) -> stage -> item rows, for the given runs (one file each) and split."""
-    import pyarrow.parquet as pq
-
-    out: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
-    for run in sorted(run_ids):
-        path = results_dir / "items" / f"{run}.parquet"
-        if not path.is_file():
-            continue
-        for r in pq.read_table(path).to_pylist():
-            if split is None or r["split"] == split:
-                out.setdefault((r["run_id"], r["measure"], r["domain"]), {}).setdefault(r["stage"], []).append(r)
-    return out

@@ -17,12 +17,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from debiasbench.analysis.resampling import Figure, combine, group_mean_figure, mean_figure, ratio_figure
 from debiasbench.analysis.statistics import hierarchical_change, mcnemar_exact, paired_change
 from debiasbench.errors import DebiasbenchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from debiasbench.analysis.compare import Comparison
 
 RESAMPLES = 1000
 SPLITS = ("dev", "test")
@@ -115,3 +120,46 @@ def cell_stats(runs: Sequence[tuple[Side, Side]], aggregate: str, ideal: float |
     seeded = hierarchical_change(figures, ideal, better, resamples=resamples, seed=seed)
     return CellStats(len(runs[0][0].item), seeded.seeds, seeded.before, seeded.after, seeded.delta, tuple(seeded.delta_ci),
                      seeded.d_delta, tuple(seeded.d_delta_ci), seeded.delta_p, "bootstrap", tuple(seeded.per_seed_delta))
+
+
+def attach_paired(comparison: Comparison, results_dir: Path, split: str | None) -> None:
+    """Paired statistics for every cell with a before and an after, from the runs' per-item rows,
+    then Holm and BH adjustment over the family of those cells (named in ``comparison.family``)."""
+    from debiasbench.analysis.statistics import adjust
+
+    wanted = {(run, c.measure, c.domain) for (k, c), cell in comparison.cells.items() if cell.change is not None for run in cell.run_ids}
+    items = load_items(results_dir, {run for run, _, _ in wanted}, split)
+    tested = []
+    for (key, column), cell in comparison.cells.items():
+        if cell.change is None or cell.aggregate is None or cell.better is None:
+            continue
+        runs = []
+        for run in cell.run_ids:
+            rows = items.get((run, column.measure, column.domain), {})
+            if "before" not in rows or "after" not in rows:
+                break
+            runs.append(aligned(side(rows["before"]), side(rows["after"]), f"{run} {column.measure} {column.domain}"))
+        else:
+            cell.paired = cell_stats(runs, cell.aggregate, cell.ideal, cell.better)
+            if cell.paired is not None:
+                tested.append(cell)
+    if tested:
+        comparison.family = f"compare {results_dir} ({len(tested)} cells, {split or 'all'} items)"
+        adjusted = adjust([c.paired.p for c in tested], comparison.family)  # type: ignore[union-attr]
+        for cell, holm, bh in zip(tested, adjusted.holm, adjusted.bh):
+            cell.p_holm, cell.q_bh = holm, bh
+
+
+def load_items(results_dir: Path, run_ids: set[str], split: str | None) -> dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]]:
+    """(run, measure, domain) -> stage -> item rows, for the given runs (one file each) and split."""
+    import pyarrow.parquet as pq
+
+    out: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
+    for run in sorted(run_ids):
+        path = results_dir / "items" / f"{run}.parquet"
+        if not path.is_file():
+            continue
+        for r in pq.read_table(path).to_pylist():
+            if split is None or r["split"] == split:
+                out.setdefault((r["run_id"], r["measure"], r["domain"]), {}).setdefault(r["stage"], []).append(r)
+    return out
