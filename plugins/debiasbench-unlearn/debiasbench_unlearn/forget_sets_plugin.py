@@ -1,4 +1,4 @@
-"""Entry point ``forget-sets``: registers the hatecheck (default offline), toxigen and dynahate forget sets."""
+"""Entry point ``forget-sets``: registers the hatecheck (default offline), toxigen, dynahate and redditbias forget sets."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from debiasbench.hookspecs import Register
 
 from debiasbench_unlearn.dynahate import DynaHate
 from debiasbench_unlearn.hatecheck import HateCheck
+from debiasbench_unlearn.redditbias import RedditBias
 from debiasbench_unlearn.toxigen import ToxiGen
 
 
@@ -15,3 +16,4 @@ def register_datasets(register: Register) -> None:
     register(HateCheck())
     register(ToxiGen())
     register(DynaHate())
+    register(RedditBias())
