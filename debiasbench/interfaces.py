@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -32,6 +32,14 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 @dataclass
 class NoOptions:
     """Options class for a plugin object that takes none."""
+
+
+@dataclass(frozen=True)
+class PresetValues:
+    """What one preset (``quick``, ``full`` or a plugin's own) means for one object: typed values for
+    fields of its ``Options`` and, for metrics, items per evaluated domain (forget sets: forget texts)."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    limit: int | None = None
 
 
 def option(default: Any, help: str, **kwargs: Any) -> Any:
@@ -48,6 +56,7 @@ class Named:
     aliases: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
     Options: ClassVar[type] = NoOptions
+    presets: ClassVar[Mapping[str, PresetValues]] = {}
 
 
 # --------------------------------------------------------------------------- models
@@ -194,6 +203,7 @@ class MeasureSpec:
     better: Literal["closer", "higher", "lower"]
     description: str = ""
     unit: str = ""
+    headline: bool = False
 
 
 @dataclass
@@ -243,6 +253,7 @@ class Metric(Named, ABC):
 
     measures: ClassVar[tuple[MeasureSpec, ...]]
     datasets: ClassVar[tuple[str, ...]] = ()  # EvalDataset names it reads (their checksums key the baseline cache)
+    probe: ClassVar[PresetValues | None] = None   # what the trajectory probe evaluates; None = not probed
 
     @abstractmethod
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
