@@ -9,7 +9,9 @@ from debiasbench_metrics.crows_pairs import CrowsPairsMetric
 from debiasbench_metrics.datasets_crows import CrowsPairsDataset
 from debiasbench_metrics.datasets_stereoset import StereoSetDataset
 from debiasbench_metrics.datasets_wikitext import WikiText2Dataset
+from debiasbench_metrics.datasets_redditbias import RedditBiasTestDataset
 from debiasbench_metrics.perplexity import PerplexityMetric
+from debiasbench_metrics.redditbias import RedditBiasMetric
 from debiasbench_metrics.stereoset import StereoSetMetric
 
 
@@ -18,6 +20,7 @@ def register_datasets(register: Register) -> None:
     register(CrowsPairsDataset())
     register(StereoSetDataset())
     register(WikiText2Dataset())
+    register(RedditBiasTestDataset())
 
 
 @hookimpl
@@ -25,3 +28,4 @@ def register_metrics(register: Register) -> None:
     register(CrowsPairsMetric())
     register(StereoSetMetric())
     register(PerplexityMetric())
+    register(RedditBiasMetric())
