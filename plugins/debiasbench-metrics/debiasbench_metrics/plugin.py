@@ -5,7 +5,9 @@ from __future__ import annotations
 from debiasbench import hookimpl
 from debiasbench.hookspecs import Register
 
+from debiasbench_metrics.bbq import BBQMetric
 from debiasbench_metrics.crows_pairs import CrowsPairsMetric
+from debiasbench_metrics.datasets_bbq import BBQDataset
 from debiasbench_metrics.datasets_crows import CrowsPairsDataset
 from debiasbench_metrics.datasets_stereoset import StereoSetDataset
 from debiasbench_metrics.datasets_wikitext import WikiText2Dataset
@@ -21,6 +23,7 @@ def register_datasets(register: Register) -> None:
     register(StereoSetDataset())
     register(WikiText2Dataset())
     register(RedditBiasTestDataset())
+    register(BBQDataset())
 
 
 @hookimpl
@@ -29,3 +32,4 @@ def register_metrics(register: Register) -> None:
     register(StereoSetMetric())
     register(PerplexityMetric())
     register(RedditBiasMetric())
+    register(BBQMetric())
