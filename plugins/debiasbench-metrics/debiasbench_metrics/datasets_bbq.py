@@ -85,7 +85,7 @@ def parse_example(row: dict[str, Any], table: RowFile, index: int) -> BBQExample
     answers = (str(row["ans0"]), str(row["ans1"]), str(row["ans2"]))
     info = row["answer_info"]
     try:
-        unknowns = [i for i in range(3) if info[f"ans{i}"][-1] == "unknown"]
+        unknowns = [i for i in range(3) if (info[f"ans{i}"] or [""])[-1] == "unknown"]
         label = int(row["label"])
         stereotyped = list(row["additional_metadata"]["stereotyped_groups"])
     except (KeyError, IndexError, TypeError, ValueError):
