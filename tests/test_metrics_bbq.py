@@ -177,3 +177,8 @@ def test_matches_lm_evaluation_harness_on_the_available_categories(data_dir, mon
         assert ours[(domain, "bbq.accuracy-disambiguated")].value == pytest.approx(100 * theirs["accuracy_disamb"], abs=1e-9)
         assert ours[(domain, "bbq.s-dis")].value == pytest.approx(theirs["disamb_bias_score"], abs=1e-9)
         assert ours[(domain, "bbq.s-amb")].value == pytest.approx(theirs["amb_bias_score"], abs=1e-9)
+
+
+def test_cache_key_holds_the_checksums_of_the_files_present(ctx):
+    key = BBQMetric().protocol_key(ctx, BBQOptions())
+    assert list(key["bbq_files"]) == ["bbq/Religion.jsonl"] and key["options"]["choices"] == "paper"

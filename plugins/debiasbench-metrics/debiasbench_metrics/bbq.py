@@ -23,7 +23,7 @@ from debiasbench.interfaces import (
 from debiasbench_metrics.bbq_scores import CHOICE_SETS, Decisions, bbq_statistics, choices, decide, statistic_counts
 from debiasbench_metrics.bbq_rules import UNKNOWN_RESPONSES
 from debiasbench_metrics.bootstrap import LEVEL, generator, percentile_interval, resample_indices
-from debiasbench_metrics.datasets_bbq import BBQData, BBQExample, category_domain
+from debiasbench_metrics.datasets_bbq import BBQData, BBQExample, category_domain, present_checksums
 from debiasbench_metrics.provenance import scoring_setup, table
 from debiasbench_metrics.sentences import score_sentences
 from debiasbench_metrics.subsets import evaluated_domains, limit_indices, subset_protocol
@@ -106,8 +106,7 @@ class BBQMetric(Metric):
     )
 
     def protocol_key(self, ctx: EvalContext, options: Any) -> dict[str, Any]:
-        data: BBQData = ctx.registry.get("dataset", "bbq").load(ctx.data)
-        return {**super().protocol_key(ctx, options), "bbq_files": data.checksums}
+        return {**super().protocol_key(ctx, options), "bbq_files": present_checksums(ctx.data)}
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
         data: BBQData = ctx.registry.get("dataset", "bbq").load(ctx.data)

@@ -101,19 +101,35 @@ def parse_example(row: dict[str, Any], table: RowFile, index: int) -> BBQExample
     )
 
 
-def load_bbq(data: DataLocatorProto) -> BBQData:
-    """Every category file the data folder (or cache) has; the others are listed as missing."""
-    out = BBQData(examples=[], present=[], missing=[])
+def present_files(data: DataLocatorProto) -> dict[str, DataFile | None]:
+    """Each category's file where the data folder (or cache) has it, else None; a checksum mismatch raises."""
+    found: dict[str, DataFile | None] = {}
     for category in CATEGORY_SHA256:
         file = category_file(category)
         try:
-            path = data.path(file)
+            data.path(file)
         except DataError as exc:
             if "missing data file" not in str(exc):
                 raise  # a checksum mismatch is an error, not a missing file
+            found[category] = None
+            continue
+        found[category] = file
+    return found
+
+
+def present_checksums(data: DataLocatorProto) -> dict[str, str]:
+    """sha256 of every category file present (keys the baseline cache without parsing the files)."""
+    return {f.relpath: data.checksum(f) for f in present_files(data).values() if f is not None}
+
+
+def load_bbq(data: DataLocatorProto) -> BBQData:
+    """Every category file the data folder (or cache) has; the others are listed as missing."""
+    out = BBQData(examples=[], present=[], missing=[])
+    for category, file in present_files(data).items():
+        if file is None:
             out.missing.append(category)
             continue
-        table = load_rows(path, "json", expected="BBQ JSON lines (one example per line)")
+        table = load_rows(data.path(file), "json", expected="BBQ JSON lines (one example per line)")
         for index, row in enumerate(table.rows):
             try:
                 out.examples.append(parse_example(row, table, index))
