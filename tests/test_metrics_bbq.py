@@ -182,3 +182,19 @@ def test_matches_lm_evaluation_harness_on_the_available_categories(data_dir, mon
 def test_cache_key_holds_the_checksums_of_the_files_present(ctx):
     key = BBQMetric().protocol_key(ctx, BBQOptions())
     assert list(key["bbq_files"]) == ["bbq/Religion.jsonl"] and key["options"]["choices"] == "paper"
+
+
+@pytest.mark.slow
+def test_embedded_model_on_a_real_subset(data_dir):
+    from debiasbench.interfaces import ModelSettings
+    from debiasbench.models import load_model
+    from debiasbench.plugins import get_registry
+
+    registry = get_registry()
+    handle = load_model("smollm2-135m-q4", ModelSettings(device="cpu"), registry)
+    ctx = EvalContext(data=DataLocator(data_dir, download=False), registry=registry, limit=8, domains=("religion", "age"))
+    result = registry.get("metric", "bbq").evaluate(handle, ctx, BBQOptions(bootstrap=100))
+    rows = _rows(result)
+    assert rows[("religion", "bbq.accuracy")].n == 8 and rows[("all", "bbq.accuracy")].n == 16
+    assert result.protocol["scorer"] == "shared-prefix tree packing"
+    assert all(np.isfinite(s).all() and len(s) == 3 for s in result.examples.column("scores").to_pylist())
