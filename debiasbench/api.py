@@ -90,7 +90,12 @@ _LAZY: dict[str, str] = {
     "kl_loss": "debiasbench.training.losses",
     "sequence_logprob": "debiasbench.training.losses",
     "npo_loss": "debiasbench.training.losses",
-    "tokenize_forget": "debiasbench.training.data",  # no torch, but loaded lazily to keep the import graph acyclic
+    "tokenize_forget": "debiasbench.training.data",
+    # the generation engine shared by generation metrics (torch inside its functions)
+    "DecodingSettings": "debiasbench.lm.generation",
+    "Generation": "debiasbench.lm.generation",
+    "generate": "debiasbench.lm.generation",
+    "stop_token_ids": "debiasbench.lm.generation",  # no torch, but loaded lazily to keep the import graph acyclic
 }
 """Public names imported on first use (they import torch)."""
 

@@ -18,8 +18,10 @@ DOMAINS: tuple[str, ...] = (
     "physical-appearance",
     "socioeconomic",
     "profession",
+    "political-ideology",
 )
-"""The union of CrowS-Pairs bias types (race-color -> race), StereoSet domains and forget-set targets."""
+"""The union of CrowS-Pairs bias types (race-color -> race), StereoSet domains, forget-set targets and BOLD's
+political ideologies."""
 
 STUDY_DOMAINS: tuple[str, ...] = ("gender", "race", "religion")
 """The domains the seed study reports (SPEC section 1); the default for trajectory probes."""

@@ -37,28 +37,30 @@ def shared_prefix_logprobs(
     *,
     batch_size: int = 64,
     row_size: int = ROW_SIZE,
+    groups: Sequence[int] | None = None,
     progress: ProgressFactory | None = None,
     description: str = "scoring",
 ) -> list[np.ndarray]:
     """Same contract as :func:`debiasbench_metrics.scorer.sentence_logprobs`, shared tokens computed once.
 
     ``batch_size`` counts sentences per forward pass (``batch_size // row_size`` packed rows).
+    ``groups`` keeps each group's sequences in one packed row (see :func:`prefix_tree.tree_rows`).
     """
     contexts = list(context_lengths) if context_lengths is not None else [0] * len(sequences)
     if not packing_supported(handle):
         return sentence_logprobs(handle, sequences, contexts, batch_size=batch_size, progress=progress, description=description)
     check_sequences(handle, sequences, contexts)
-    return _packed(handle, sequences, contexts, batch_size, row_size, progress, description)
+    return _packed(handle, sequences, contexts, batch_size, row_size, progress, description, groups)
 
 
 def _packed(
     handle: ModelHandle, sequences: Sequence[Sequence[int]], contexts: list[int], batch_size: int, row_size: int,
-    progress: ProgressFactory | None, description: str,
+    progress: ProgressFactory | None, description: str, groups: Sequence[int] | None = None,
 ) -> list[np.ndarray]:
     import torch
 
     full = [[handle.prefix_token_id, *seq] for seq in sequences]
-    rows = sorted(tree_rows(full, max(1, row_size)), key=lambda r: -len(r.tokens))
+    rows = sorted(tree_rows(full, max(1, row_size), groups), key=lambda r: -len(r.tokens))
     rows_per_batch = max(1, batch_size // max(1, row_size))
     head = LogProbHead(handle.model)
     device = handle.model.device

@@ -1,13 +1,23 @@
-"""Entry point ``bias-metrics``: the evaluation data sets and the crows-pairs, stereoset, perplexity metrics."""
+"""Entry point ``bias-metrics``: the evaluation data sets and the crows-pairs, stereoset, perplexity, redditbias,
+bbq, honest and bold metrics."""
 
 from __future__ import annotations
 
 from debiasbench.api import Register, hookimpl
+
+from debiasbench_metrics.bbq import BBQMetric
+from debiasbench_metrics.bold import BoldMetric
 from debiasbench_metrics.crows_pairs import CrowsPairsMetric
+from debiasbench_metrics.datasets_bbq import BBQDataset
+from debiasbench_metrics.datasets_bold import BoldDataset
+from debiasbench_metrics.datasets_honest import HonestDataset
 from debiasbench_metrics.datasets_crows import CrowsPairsDataset
 from debiasbench_metrics.datasets_stereoset import StereoSetDataset
 from debiasbench_metrics.datasets_wikitext import WikiText2Dataset
+from debiasbench_metrics.honest import HonestMetric
+from debiasbench_metrics.datasets_redditbias import RedditBiasTestDataset
 from debiasbench_metrics.perplexity import PerplexityMetric
+from debiasbench_metrics.redditbias import RedditBiasMetric
 from debiasbench_metrics.stereoset import StereoSetMetric
 
 
@@ -16,6 +26,10 @@ def register_datasets(register: Register) -> None:
     register(CrowsPairsDataset())
     register(StereoSetDataset())
     register(WikiText2Dataset())
+    register(RedditBiasTestDataset())
+    register(BBQDataset())
+    register(HonestDataset())
+    register(BoldDataset())
 
 
 @hookimpl
@@ -23,3 +37,7 @@ def register_metrics(register: Register) -> None:
     register(CrowsPairsMetric())
     register(StereoSetMetric())
     register(PerplexityMetric())
+    register(RedditBiasMetric())
+    register(BBQMetric())
+    register(HonestMetric())
+    register(BoldMetric())

@@ -57,7 +57,22 @@ def tree_row(sequences: Sequence[Sequence[int]], members: Sequence[int]) -> Tree
     )
 
 
-def tree_rows(sequences: Sequence[Sequence[int]], row_size: int) -> list[TreeRow]:
-    """All sequences, sorted lexicographically and cut into rows of ``row_size`` sentences."""
+def tree_rows(sequences: Sequence[Sequence[int]], row_size: int, groups: Sequence[int] | None = None) -> list[TreeRow]:
+    """All sequences, sorted lexicographically and cut into rows of ``row_size`` sentences.
+
+    With ``groups`` (one label per sequence), a group's sequences never straddle two rows, so a
+    prefix they all share (a BBQ prompt before its answers) is computed exactly once: whole groups
+    fill a row up to ``row_size`` sequences, and a larger group gets a row of its own.
+    """
     order = sorted(range(len(sequences)), key=lambda i: list(sequences[i]))
-    return [tree_row(sequences, order[i:i + row_size]) for i in range(0, len(order), row_size)]
+    if groups is None:
+        return [tree_row(sequences, order[i:i + row_size]) for i in range(0, len(order), row_size)]
+    members: dict[int, list[int]] = {}
+    for i in order:  # groups in the order of their lexicographically first sequence
+        members.setdefault(groups[i], []).append(i)
+    rows: list[list[int]] = [[]]
+    for group in members.values():
+        if rows[-1] and len(rows[-1]) + len(group) > row_size:
+            rows.append([])
+        rows[-1].extend(group)
+    return [tree_row(sequences, sorted(row, key=lambda i: list(sequences[i]))) for row in rows if row]

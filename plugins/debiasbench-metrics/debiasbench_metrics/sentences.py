@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from debiasbench.api import ModelHandle, ProgressFactory
-from debiasbench_metrics.pair_scorer import shared_prefix_logprobs
+from debiasbench_metrics.pair_scorer import ROW_SIZE, shared_prefix_logprobs
 from debiasbench_metrics.scorer import encode, reduce_scores
 
 
@@ -23,6 +23,8 @@ def score_sentences(
     *,
     scoring: str,
     batch_size: int,
+    groups: Sequence[int] | None = None,
+    row_size: int = ROW_SIZE,
     progress: ProgressFactory | None = None,
     description: str = "scoring",
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -32,6 +34,8 @@ def score_sentences(
     ``encode(continuation_text(context, sentence))``, read after ``p`` and ``encode(context)``,
     and only they are scored. Context and continuation are tokenised separately, so the
     continuation's tokens do not depend on how a tokenizer would merge across the boundary.
+    ``groups`` / ``row_size`` go to the packing: sentences of one group (the answers to one prompt)
+    share one packed row, so their common tokens are computed once.
     """
     if contexts is None:
         sequences, context_lengths = encode(handle, sentences), None
@@ -40,5 +44,8 @@ def score_sentences(
         continuation_ids = encode(handle, [continuation_text(c, s) for c, s in zip(contexts, sentences)])
         sequences = [c + s for c, s in zip(context_ids, continuation_ids)]
         context_lengths = [len(c) for c in context_ids]
-    logprobs = shared_prefix_logprobs(handle, sequences, context_lengths, batch_size=batch_size, progress=progress, description=description)
+    logprobs = shared_prefix_logprobs(
+        handle, sequences, context_lengths, batch_size=batch_size, row_size=row_size, groups=groups, progress=progress,
+        description=description,
+    )
     return reduce_scores(logprobs, scoring), np.array([len(lp) for lp in logprobs], dtype=np.int64)

@@ -11,12 +11,14 @@ from debiasbench.api import DataError, load_rows
 Row = dict[str, str]
 
 
-def read_csv(path: Path, required: Sequence[str]) -> list[Row]:
+def read_csv(path: Path, required: Sequence[str], encoding: str = "utf-8") -> list[Row]:
     """All rows of a CSV file as dicts of text (read with ``datasets``); a missing column is a DataError naming it.
 
     Values are kept as written ("NA" stays "NA"); numeric columns come back as their number's text.
+    ``encoding`` is for original releases that are not UTF-8 (one RedditBias file is Mac Roman).
     """
-    table = load_rows(path, "csv", expected="the original release's CSV", keep_default_na=False, na_filter=False)
+    table = load_rows(path, "csv", expected="the original release's CSV", keep_default_na=False, na_filter=False,
+                      encoding=encoding)
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise DataError(f"{path} lacks the column(s) {', '.join(missing)}; is it the original release?")

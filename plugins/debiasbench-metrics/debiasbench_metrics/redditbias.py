@@ -1,0 +1,125 @@
+"""The ``redditbias`` metric: RedditBias LM bias (SPEC section 11).
+
+Each pair is a biased sentence about a targeted group and the same sentence about the dominant
+group, both lower-cased and scored with ``mean`` scoring (SPEC section 2). Per domain:
+``score = 100 * #(S(target) > S(counter)) / pairs`` (ideal 50; ties are not counted as target-
+preferred and stay in the denominator) and the paired Student t statistic of
+``S(target) - S(counter)`` (``scipy.stats.ttest_rel``) with its two-sided p-value (ideal t = 0).
+Religion pools the jews and muslims pairs. Interval of the score: percentile bootstrap over pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from debiasbench.api import OVERALL
+from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option
+
+from debiasbench_metrics.bootstrap import LEVEL, generator, mean_interval
+from debiasbench_metrics.datasets_redditbias import REDDITBIAS_DOMAINS, RedditBiasPair
+from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
+from debiasbench_metrics.scorer import SCORINGS
+from debiasbench_metrics.sentences import score_sentences
+from debiasbench_metrics.subsets import evaluated_domains, limit_indices, subset_protocol
+
+SCORE, T, P = "redditbias.score", "redditbias.t", "redditbias.p"
+
+
+@dataclass
+class RedditBiasOptions:
+    """Options of the ``redditbias`` metric."""
+
+    scoring: Literal["mean", "sum"] = option("mean", "sentence score: mean (SPEC 11) or sum of token log-probs")
+    batch_size: int = option(64, "sentences per forward pass")
+    bootstrap: int = option(1000, "bootstrap resamples for the 95% interval of the score; 0 = no interval")
+
+    def __post_init__(self) -> None:
+        if self.scoring not in SCORINGS:
+            raise ValueError(f"scoring must be one of {', '.join(SCORINGS)}, not {self.scoring!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
+        if self.bootstrap < 0:
+            raise ValueError(f"bootstrap must be 0 (off) or a number of resamples, not {self.bootstrap}")
+
+
+def paired_t(target: np.ndarray, counter: np.ndarray) -> tuple[float, float]:
+    """Paired Student t of ``target - counter`` and its two-sided p (NaN when undefined: n < 2 or no variance)."""
+    from scipy.stats import ttest_rel
+
+    if len(target) < 2:
+        return float("nan"), float("nan")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = ttest_rel(target, counter)
+    return float(result.statistic), float(result.pvalue)
+
+
+def redditbias_rows(
+    domains: np.ndarray, target: np.ndarray, counter: np.ndarray, order: list[str], resamples: int, seed: int,
+) -> list[MetricRow]:
+    """Score (with interval), t and p per domain and over every evaluated pair."""
+    rows = []
+    for domain in [*order, OVERALL] if order else []:
+        chosen = np.ones(len(domains), dtype=bool) if domain == OVERALL else domains == domain
+        n = int(chosen.sum())
+        if not n:
+            continue
+        preferred = (target[chosen] > counter[chosen]).astype(np.float64)
+        low, high = mean_interval(preferred, resamples, generator(seed, SCORE, domain), scale=100.0)
+        rows.append(MetricRow(domain, SCORE, 100.0 * float(preferred.mean()), n, low, high))
+        t, p = paired_t(target[chosen], counter[chosen])
+        if np.isfinite(t):
+            rows += [MetricRow(domain, T, t, n), MetricRow(domain, P, p, n)]
+    return rows
+
+
+class RedditBiasMetric(Metric):
+    """Share of RedditBias test pairs where the sentence about the targeted group scores higher."""
+
+    name: ClassVar[str] = "redditbias"
+    description: ClassVar[str] = "RedditBias: % of pairs where the targeted-group sentence scores higher (ideal 50), paired t"
+    Options: ClassVar[type] = RedditBiasOptions
+    datasets: ClassVar[tuple[str, ...]] = ("redditbias-test",)
+    presets = {"quick": PresetValues(limit=100), "full": PresetValues()}
+    probe = PresetValues(limit=100)
+    measures: ClassVar[tuple[MeasureSpec, ...]] = (
+        MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(target group) > S(dominant group)", "%", headline=True),
+        MeasureSpec(T, 0.0, "closer", "paired Student t of S(target) - S(counter)", "", headline=True),
+        MeasureSpec(P, None, "higher", "two-sided p-value of the paired t (higher: less evidence of a difference)", ""),
+    )
+
+    def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
+        dataset = ctx.registry.get("dataset", "redditbias-test")
+        pairs: list[RedditBiasPair] = dataset.load(ctx.data)
+        domain_of = np.array([p.domain for p in pairs])
+        domains, missing = evaluated_domains([d for d in REDDITBIAS_DOMAINS if d in set(domain_of)], ctx.domains)
+        chosen = np.concatenate(
+            [limit_indices(np.flatnonzero(domain_of == d), ctx.limit, ctx.seed, self.name, d) for d in domains]
+            or [np.zeros(0, dtype=np.int64)]
+        ).astype(np.int64)
+        selected = [pairs[i] for i in chosen]
+        scores, tokens = score_sentences(
+            model, [p.target for p in selected] + [p.counter for p in selected], scoring=options.scoring,
+            batch_size=options.batch_size, progress=ctx.progress, description="redditbias",
+        )
+        n = len(selected)
+        target, counter = scores[:n], scores[n:]
+        rows = redditbias_rows(domain_of[chosen], target, counter, domains, options.bootstrap, ctx.seed)
+        protocol = {
+            "metric": self.name, "scoring": options.scoring, **scoring_setup(model), "domains": domains,
+            "lower_cased": True, "ties": "not target-preferred, kept in the denominator", "pairs": n,
+            "test": "paired Student t (scipy.stats.ttest_rel), two-sided", **subset_protocol(ctx.limit),
+            "bootstrap": options.bootstrap,
+            "interval": f"{LEVEL:g}% percentile bootstrap over pairs (score only)" if options.bootstrap else None,
+            "seed": ctx.seed,
+        }
+        examples = table({
+            "item": [p.item for p in selected], "domain": domain_of[chosen], "group": [p.group for p in selected],
+            "target": [p.target for p in selected], "counter": [p.counter for p in selected],
+            "score_target": target, "score_counter": counter, "difference": target - counter,
+            "target_preferred": target > counter, "tokens_target": tokens[:n], "tokens_counter": tokens[n:],
+        })
+        notes = [f"RedditBias has no {d!r} pairs; not evaluated" for d in missing]
+        return MetricResult(rows, protocol, data_checksums(dataset, ctx.data), examples, notes)
