@@ -77,3 +77,12 @@ def test_a_cell_whose_items_differ_is_refused(tmp_path: Path) -> None:
     _write(tmp_path, "r1", *_decisions(1), drop_after=5)
     with pytest.raises(DebiasbenchError, match="items before and after differ"):
         compare(tmp_path, split=None)
+
+
+def test_a_handful_of_items_gets_no_paired_interval() -> None:
+    from debiasbench.analysis.paired import MIN_ITEMS, cell_stats, side
+
+    rows = [{"item": f"w{i}", "value": float(i), "weight": 10.0, "group": None, "decision": None} for i in range(MIN_ITEMS - 1)]
+    assert cell_stats([(side(rows), side(rows))], "exp-ratio", None, "lower") is None
+    more = rows + [{"item": "w99", "value": 3.0, "weight": 10.0, "group": None, "decision": None}]
+    assert cell_stats([(side(more), side(more))], "exp-ratio", None, "lower").delta == 0.0

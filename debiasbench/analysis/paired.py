@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 RESAMPLES = 1000
 SPLITS = ("dev", "test")
+MIN_ITEMS = 10
+"""Fewer items per run than this (e.g. the few WikiText-2 windows of a short quick-preset text) get no
+paired interval: a bootstrap over a handful of items says nothing; the metric's own figures stand."""
 
 
 def split_of(metric: str, items: Iterable[str], seed: int, dev_fraction: float) -> list[str]:
@@ -103,8 +106,8 @@ def aligned(before: Side, after: Side, what: str) -> tuple[Side, Side]:
 
 def cell_stats(runs: Sequence[tuple[Side, Side]], aggregate: str, ideal: float | None, better: str, seed: int = 0,
                resamples: int = RESAMPLES) -> CellStats | None:
-    """Paired statistics over one or several seed runs; None when a run has fewer than 2 items."""
-    if any(len(b.item) < 2 for b, _ in runs):
+    """Paired statistics over one or several seed runs; None when a run has fewer than ``MIN_ITEMS`` items."""
+    if any(len(b.item) < MIN_ITEMS for b, _ in runs):
         return None
     figures = [(figure(b, aggregate), figure(a, aggregate)) for b, a in runs]
     if len(runs) == 1:
