@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, OVERALL, PresetValues, STUDY_DOMAINS, concat_items, item_rows, option
+from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, OVERALL, PresetValues, STUDY_DOMAINS, concat_items, item_rows
 from debiasbench_metrics.bootstrap import LEVEL, generator, mean_interval
 from debiasbench_metrics.datasets_crows import CROWS_DOMAINS, CrowsPair
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
-from debiasbench_metrics.scorer import SCORINGS
+from debiasbench_metrics.pair_options import PairScoringOptions
 from debiasbench_metrics.sentences import score_sentences
 from debiasbench_metrics.subsets import (
     evaluated_domains,
@@ -32,20 +32,8 @@ SCORE, STEREO, ANTISTEREO = "crows-pairs.score", "crows-pairs.stereo", "crows-pa
 
 
 @dataclass
-class CrowsPairsOptions:
+class CrowsPairsOptions(PairScoringOptions):
     """Options of the ``crows-pairs`` metric."""
-
-    scoring: Literal["mean", "sum"] = option("mean", "sentence score: mean (bias-bench) or sum (lm-evaluation-harness) of token log-probs")
-    batch_size: int = option(64, "sentences per forward pass")
-    bootstrap: int = option(1000, "bootstrap resamples for the 95% interval; 0 = no interval")
-
-    def __post_init__(self) -> None:
-        if self.scoring not in SCORINGS:
-            raise ValueError(f"scoring must be one of {', '.join(SCORINGS)}, not {self.scoring!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
-        if self.bootstrap < 0:
-            raise ValueError(f"bootstrap must be 0 (off) or a number of resamples, not {self.bootstrap}")
 
 
 class CrowsPairsMetric(Metric):

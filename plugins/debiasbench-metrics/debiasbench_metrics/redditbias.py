@@ -11,17 +11,17 @@ Religion pools the jews and muslims pairs. Interval of the score: percentile boo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 
 from debiasbench.api import OVERALL
-from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option
+from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues
 
 from debiasbench_metrics.bootstrap import LEVEL, generator, mean_interval
 from debiasbench_metrics.datasets_redditbias import REDDITBIAS_DOMAINS, RedditBiasPair
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
-from debiasbench_metrics.scorer import SCORINGS
+from debiasbench_metrics.pair_options import PairScoringOptions
 from debiasbench_metrics.sentences import score_sentences
 from debiasbench_metrics.subsets import evaluated_domains, limit_indices, subset_protocol
 
@@ -29,20 +29,8 @@ SCORE, T, P = "redditbias.score", "redditbias.t", "redditbias.p"
 
 
 @dataclass
-class RedditBiasOptions:
+class RedditBiasOptions(PairScoringOptions):
     """Options of the ``redditbias`` metric."""
-
-    scoring: Literal["mean", "sum"] = option("mean", "sentence score: mean (SPEC 11) or sum of token log-probs")
-    batch_size: int = option(64, "sentences per forward pass")
-    bootstrap: int = option(1000, "bootstrap resamples for the 95% interval of the score; 0 = no interval")
-
-    def __post_init__(self) -> None:
-        if self.scoring not in SCORINGS:
-            raise ValueError(f"scoring must be one of {', '.join(SCORINGS)}, not {self.scoring!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
-        if self.bootstrap < 0:
-            raise ValueError(f"bootstrap must be 0 (off) or a number of resamples, not {self.bootstrap}")
 
 
 def paired_t(target: np.ndarray, counter: np.ndarray) -> tuple[float, float]:
