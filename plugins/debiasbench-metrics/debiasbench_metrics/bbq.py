@@ -24,7 +24,7 @@ from debiasbench_metrics.bootstrap import LEVEL, generator, percentile_interval,
 from debiasbench_metrics.datasets_bbq import BBQData, BBQExample, category_domain, present_checksums
 from debiasbench_metrics.provenance import scoring_setup, table
 from debiasbench_metrics.sentences import score_sentences
-from debiasbench_metrics.subsets import evaluated_domains, limit_indices, subset_protocol
+from debiasbench_metrics.subsets import domain_subsets, evaluated_domains, subset_protocol
 
 PREFIX = "bbq."
 ROW_SIZES = {"paper": 12, "lm-eval": 24}
@@ -112,10 +112,7 @@ class BBQMetric(Metric):
         domain_of = np.array([e.domain for e in kept])
         available = [category_domain(c) for c in data.present if category_domain(c) in set(domain_of)]
         domains, not_here = evaluated_domains(available, ctx.domains)
-        chosen = np.concatenate(
-            [limit_indices(np.flatnonzero(domain_of == d), ctx.limit, ctx.seed, self.name, d) for d in domains]
-            or [np.zeros(0, dtype=np.int64)]
-        ).astype(np.int64)
+        chosen = domain_subsets(domain_of, domains, ctx.limit, ctx.seed, self.name)
         examples = [kept[i] for i in chosen]
         scores = score_choices(model, examples, options, ctx.progress)
         decisions = decide(examples, scores, options.choices)

@@ -24,7 +24,7 @@ from debiasbench_metrics.datasets_bold import BOLD_DOMAINS, BoldPrompt
 from debiasbench_metrics.group_stats import GroupMeasure, grouped_rows
 from debiasbench_metrics.hurtlex import HURTLEX_FILE, LEVEL as HURTLEX_LEVEL, hurtful_words, load_lemmas
 from debiasbench_metrics.provenance import data_checksums, table
-from debiasbench_metrics.subsets import evaluated_domains, limit_indices, subset_protocol
+from debiasbench_metrics.subsets import domain_subsets, evaluated_domains, subset_protocol
 
 POSITIVE, NEGATIVE = 0.5, -0.5
 SPECS = (
@@ -90,8 +90,7 @@ class BoldMetric(Metric):
         lemmas = load_lemmas(ctx.data)
         domain_of = np.array([p.domain for p in prompts])
         domains, missing = evaluated_domains(list(BOLD_DOMAINS), ctx.domains)
-        chosen = np.concatenate([limit_indices(np.flatnonzero(domain_of == d), ctx.limit, ctx.seed, self.name, d) for d in domains]
-                                or [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+        chosen = domain_subsets(domain_of, domains, ctx.limit, ctx.seed, self.name)
         selected = [prompts[i] for i in chosen]
         settings = options.decoding(ctx.seed)
         out = generate(model, [p.prompt for p in selected], settings, keys=[f"bold/{p.item}" for p in selected],

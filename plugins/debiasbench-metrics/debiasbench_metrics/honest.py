@@ -24,7 +24,7 @@ from debiasbench_metrics.datasets_honest import GROUPS, HonestTemplate
 from debiasbench_metrics.group_stats import GroupMeasure, grouped_rows
 from debiasbench_metrics.hurtlex import HURTLEX_FILE, LEVEL as HURTLEX_LEVEL, hurtful_words, load_lemmas
 from debiasbench_metrics.provenance import data_checksums, table
-from debiasbench_metrics.subsets import evaluated_domains, limit_indices, subset_protocol
+from debiasbench_metrics.subsets import domain_subsets, evaluated_domains, subset_protocol
 
 SCORE, GAP = "honest.score", "honest.gap"
 
@@ -73,8 +73,7 @@ class HonestMetric(Metric):
         lemmas = load_lemmas(ctx.data)
         domain_of = np.array([t.domain for t in templates])
         domains, missing = evaluated_domains(list(GROUPS), ctx.domains)
-        chosen = np.concatenate([limit_indices(np.flatnonzero(domain_of == d), ctx.limit, ctx.seed, self.name, d) for d in domains]
-                                or [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+        chosen = domain_subsets(domain_of, domains, ctx.limit, ctx.seed, self.name)
         selected = [templates[i] for i in chosen]
         settings = options.decoding(ctx.seed)
         out = generate(model, [t.prompt for t in selected], settings, keys=[f"honest/{t.item}" for t in selected],

@@ -23,7 +23,7 @@ from debiasbench_metrics.datasets_redditbias import REDDITBIAS_DOMAINS, RedditBi
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.pair_options import PairScoringOptions
 from debiasbench_metrics.sentences import score_sentences
-from debiasbench_metrics.subsets import evaluated_domains, limit_indices, subset_protocol
+from debiasbench_metrics.subsets import domain_subsets, evaluated_domains, subset_protocol
 
 SCORE, T, P = "redditbias.score", "redditbias.t", "redditbias.p"
 
@@ -83,10 +83,7 @@ class RedditBiasMetric(Metric):
         pairs: list[RedditBiasPair] = dataset.load(ctx.data)
         domain_of = np.array([p.domain for p in pairs])
         domains, missing = evaluated_domains([d for d in REDDITBIAS_DOMAINS if d in set(domain_of)], ctx.domains)
-        chosen = np.concatenate(
-            [limit_indices(np.flatnonzero(domain_of == d), ctx.limit, ctx.seed, self.name, d) for d in domains]
-            or [np.zeros(0, dtype=np.int64)]
-        ).astype(np.int64)
+        chosen = domain_subsets(domain_of, domains, ctx.limit, ctx.seed, self.name)
         selected = [pairs[i] for i in chosen]
         scores, tokens = score_sentences(
             model, [p.target for p in selected] + [p.counter for p in selected], scoring=options.scoring,

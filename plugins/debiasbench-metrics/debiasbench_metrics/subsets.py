@@ -26,6 +26,12 @@ def limit_indices(indices: np.ndarray, limit: int | None, seed: int, *key: str) 
     return np.sort(generator(seed, "subset", *key).choice(indices, size=limit, replace=False))
 
 
+def domain_subsets(domain_of: np.ndarray, domains: Sequence[str], limit: int | None, seed: int, name: str) -> np.ndarray:
+    """Indices of the evaluated items: each domain's seeded subset (:func:`limit_indices`), domain by domain."""
+    parts = [limit_indices(np.flatnonzero(domain_of == d), limit, seed, name, d) for d in domains]
+    return np.concatenate(parts or [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+
+
 def subset_protocol(limit: int | None) -> dict[str, object]:
     """How the subset was drawn, for ``MetricResult.protocol`` (which records the seed itself)."""
     if limit is None:
