@@ -21,18 +21,7 @@ from debiasbench.plugin_system.options import build_options  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
 
 
-def _forget() -> list[ForgetText]:
-    out = []
-    for group in ("women", "girls", "ladies"):
-        for adjective in ("awful", "nasty", "vile", "evil"):
-            text = f"The {group} are {adjective} people."
-            start = text.index(adjective)
-            out.append(ForgetText(text, "gender", group, ((start, start + len(adjective)),), "test"))
-    return out
-
-
-FORGET = _forget()
-RETAIN = ["The women went to the park.", "Girls play football.", "Ladies and gentlemen, welcome."]
+from tests.forget_texts import FORGET, RETAIN  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -37,18 +37,7 @@ from debiasbench.training.batch import make_batch
 from debiasbench.training.reference import Reference
 
 
-def _forget() -> list[ForgetText]:
-    out = []
-    for group in ("women", "girls", "ladies"):
-        for adjective in ("awful", "nasty", "vile", "evil"):
-            text = f"The {group} are {adjective} people."
-            start = text.index(adjective)
-            out.append(ForgetText(text, "gender", group, ((start, start + len(adjective)),), "test"))
-    return out
-
-
-FORGET = _forget()
-RETAIN = ["The women went to the park.", "Girls play football.", "Ladies and gentlemen, welcome."]
+from tests.forget_texts import FORGET, RETAIN  # noqa: E402
 NO_TERM = ForgetText("They are awful people.", "gender", "women", ((9, 14),), "test")  # nothing to swap
 
 # two texts of three predicted tokens: log-probabilities and the selected positions
