@@ -28,6 +28,10 @@ from debiasbench.plugin_system.hookspecs import Register, hookimpl
 from debiasbench.plugin_system.interfaces import (
     KINDS,
     Aggregate,
+    Control,
+    ControlArm,
+    ControlledPoint,
+    ControlledResult,
     DataFile,
     DataLocatorProto,
     Dataset,
@@ -46,6 +50,7 @@ from debiasbench.plugin_system.interfaces import (
     NoOptions,
     PresetValues,
     ProgressFactory,
+    RunFacts,
     SAVED_MODEL_MANIFEST,
     SelectorContext,
     SpanSelector,
@@ -111,9 +116,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Aggregate", "DOMAINS", "Figure", "KINDS", "cluster_weights", "combine", "group_mean_figure", "item_weights", "mean_figure", "ratio_figure", "concat_items", "item_rows", "OVERALL", "STUDY_DOMAINS", "DataError", "DataFile", "DataLocator", "DataLocatorProto", "Dataset",
-    "DebiasbenchError", "DuplicateNameError", "EvalContext", "EvalDataset", "ForgetSet", "ForgetText", "MeasureSpec",
+    "Control", "ControlArm", "ControlledPoint", "ControlledResult", "DebiasbenchError", "DuplicateNameError", "EvalContext", "EvalDataset", "ForgetSet", "ForgetText", "MeasureSpec",
     "Metric", "MetricResult", "MetricRow", "ModelHandle", "ModelProvider", "ModelSettings", "Named", "NoOptions",
-    "PluginError", "PresetValues", "ProgressFactory", "Register", "RowFile", "SAVED_MODEL_MANIFEST", "SelectorContext", "SpanSelector", "StepInfo",
+    "PluginError", "PresetValues", "ProgressFactory", "Register", "RowFile", "RunFacts", "SAVED_MODEL_MANIFEST", "SelectorContext", "SpanSelector", "StepInfo",
     "TokenizedText", "TrainingDiverged", "UnknownNameError", "UnlearnContext", "UnlearnOutcome", "UnlearningMethod",
     "atomic_dir", "atomic_path", "build_options", "cache_dir", "check_domain", "dumps", "hookimpl", "load_rows",
     "option", "progress", "progress_bar", "resolve_device", "seed_everything", "sha256_file", "sha256_json",

@@ -88,6 +88,20 @@ def test_trajectory_probe_every_step(tmp_path: Path, plugins: Any) -> None:
     assert [r["step"] for r in stored] == [0, 1, 2, 3]
 
 
+def test_probe_reuses_the_baseline_at_step_0_and_the_after_evaluation_at_the_last_step(tmp_path: Path, plugins: Any) -> None:
+    TextLogProb.calls = 0
+    # the probe evaluates the run's domains (default: the study's three): name them, so the protocols match
+    config = _config(tmp_path, eval_every=2, metrics=["text-logprob"], eval_domains=["gender", "race", "religion"])
+    result = execute(plan_run(config, plugins))
+    assert [r["step"] for r in result.trajectory_rows] == [0, 2, 3]
+    # before (stored as a baseline); step 0 = that baseline; step 2 probed; after; step 3 = the after-evaluation
+    assert TextLogProb.calls == 3
+    after = next(r["value"] for r in result.metrics_rows if r["stage"] == "after")
+    assert result.trajectory_rows[-1]["value"] == after
+    before = next(r["value"] for r in result.metrics_rows if r["stage"] == "before")
+    assert result.trajectory_rows[0]["value"] == before
+
+
 def test_save_model_round_trip(tmp_path: Path, plugins: Any) -> None:
     target = tmp_path / "saved"
     execute(plan_run(_config(tmp_path, save_model=target), plugins))

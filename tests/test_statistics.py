@@ -19,6 +19,7 @@ from debiasbench.analysis.statistics import (
     distance,
     group_mean_figure,
     hierarchical_change,
+    hierarchical_diff_in_diff,
     item_weights,
     mcnemar_exact,
     mean_figure,
@@ -297,6 +298,40 @@ def test_diff_in_diff_rejects_different_items():
     with pytest.raises(ValueError, match="same items"):
         diff_in_diff((mean_figure([1, 0, 1]), mean_figure([0, 0, 1])), (mean_figure([1, 0]), mean_figure([0, 1])),
                      None, "lower")
+
+
+def test_hierarchical_diff_in_diff_one_seed_equals_diff_in_diff():
+    rng = _rng(11)
+    before = rng.normal(5.0, 1.0, 120)
+    method = (mean_figure(before), mean_figure(before - 0.5 + rng.normal(0, 0.2, 120)))
+    control = (mean_figure(before), mean_figure(before - 0.1 + rng.normal(0, 0.2, 120)))
+    one = diff_in_diff(method, control, 0.0, "closer", resamples=1000, seed=4)
+    seeded = hierarchical_diff_in_diff([(method, control)], 0.0, "closer", resamples=1000, seed=4)
+    assert seeded.effect == pytest.approx(one.effect) and seeded.effect_ci == pytest.approx(one.effect_ci)
+    assert seeded.p == pytest.approx(one.p) and seeded.per_seed_effect == pytest.approx([one.effect])
+
+
+def test_hierarchical_diff_in_diff_by_hand():
+    # far from the ideal 0: d_delta = after - before per seed; seed effects -0.3 and -0.5 exactly
+    # (every item shifts alike, so item resampling cannot move them), mean -0.4; the seed
+    # resamples give -0.3 (both draws seed 0), -0.4 or -0.5: the interval stays within [-0.5, -0.3].
+    base = np.linspace(4.0, 6.0, 50)
+    pairs = []
+    for shift in (0.3, 0.5):
+        control = (mean_figure(base), mean_figure(base + 0.2))
+        method = (mean_figure(base), mean_figure(base + 0.2 - shift))
+        pairs.append((method, control))
+    out = hierarchical_diff_in_diff(pairs, 0.0, "closer", resamples=2000, seed=0)
+    assert out.seeds == 2 and out.per_seed_effect == pytest.approx([-0.3, -0.5])
+    assert out.effect == pytest.approx(-0.4) and out.control_d_delta == pytest.approx(0.2)
+    assert -0.5 - 1e-9 <= out.effect_ci[0] <= out.effect_ci[1] <= -0.3 + 1e-9
+    assert out.p == pytest.approx(2 / 2001)  # no resample reaches 0: the floor 2 / (B + 1)
+
+
+def test_hierarchical_diff_in_diff_rejects_unshared_items():
+    with pytest.raises(ValueError, match="same items"):
+        hierarchical_diff_in_diff([((mean_figure([1, 0, 1]), mean_figure([0, 0, 1])), (mean_figure([1, 0]), mean_figure([0, 1])))],
+                                  None, "lower")
 
 
 # --------------------------------------------------------------------------- multiple comparisons

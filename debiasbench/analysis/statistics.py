@@ -38,6 +38,7 @@ __all__ = [
     "Figure",
     "McNemar",
     "SeedChange",
+    "SeedDiffInDiff",
     "adjust",
     "cluster_weights",
     "combine",
@@ -45,6 +46,7 @@ __all__ = [
     "distance",
     "group_mean_figure",
     "hierarchical_change",
+    "hierarchical_diff_in_diff",
     "item_weights",
     "mcnemar_exact",
     "mean_figure",
@@ -279,6 +281,52 @@ def diff_in_diff(method: tuple[Figure, Figure], control: tuple[Figure, Figure], 
     m, c = _point(*method, ideal, better)[3], _point(*control, ideal, better)[3]
     ci, p, used = _summary(dd_method - dd_control, level)
     return DiffInDiff(m, c, m - c, ci, p, n, used, level)
+
+
+@dataclass(frozen=True)
+class SeedDiffInDiff:
+    """Mean over seeds of (method ``d_delta`` - control ``d_delta``), seeds paired by seed; < 0: the method beats the control."""
+
+    seeds: int
+    method_d_delta: float
+    control_d_delta: float
+    effect: float
+    effect_ci: Interval
+    p: float
+    per_seed_effect: list[float]
+    resamples: int
+    level: float = 0.95
+
+
+def hierarchical_diff_in_diff(pairs: Sequence[tuple[tuple[Figure, Figure], tuple[Figure, Figure]]], ideal: float | None,
+                              better: str, resamples: int = 1000, seed: int = 0, level: float = 0.95,
+                              min_resamples: int = 1000) -> SeedDiffInDiff:
+    """The effect beyond a control over k seeds: resample seeds (a method run and the control run of
+    the same seed travel together), then items within each drawn seed, one item resample applied to
+    all four figures of that seed (they cover the same items). One seed equals :func:`diff_in_diff`."""
+    if not pairs:
+        raise ValueError("hierarchical_diff_in_diff needs at least one (method, control) pair")
+    _check_better(ideal, better)
+    _check_level(level)
+    _check_resamples(resamples, min_resamples)
+    for method, control in pairs:
+        _check_same_items(*method, *control)
+    rng = np.random.default_rng(seed)
+    k = len(pairs)
+    picks = _seed_picks(k, resamples, rng)
+    sums = np.zeros(resamples)
+    for j, (method, control) in enumerate(pairs):
+        slots = np.repeat(np.arange(resamples), picks[:, j])
+        if slots.size:
+            w = weights_for((*method, *control), slots.size, rng)
+            _, dd_method = _changes(method[0], method[1], w, ideal, better)
+            _, dd_control = _changes(control[0], control[1], w, ideal, better)
+            sums += np.bincount(slots, weights=dd_method - dd_control, minlength=resamples)
+    points = np.array([(_point(*m, ideal, better)[3], _point(*c, ideal, better)[3]) for m, c in pairs])  # (k, 2)
+    ci, p, used = _summary(sums / k, level)
+    effects = points[:, 0] - points[:, 1]
+    return SeedDiffInDiff(k, float(points[:, 0].mean()), float(points[:, 1].mean()), float(effects.mean()), ci, p,
+                          effects.tolist(), used, level)
 
 
 # --------------------------------------------------------------------------- per-item tests

@@ -22,6 +22,7 @@ from debiasbench.cli.eval_cmd import eval_command
 from debiasbench.cli.list_cmd import list_command
 from debiasbench.cli.plugins_cmd import plugins_command
 from debiasbench.cli.run_cmd import run_command
+from debiasbench.cli.study_cmd import study_command
 from debiasbench.cli.sweep_cmd import sweep_command
 from debiasbench.errors import DebiasbenchError
 
@@ -35,6 +36,7 @@ BUILTIN: dict[str, Callable[..., Any]] = {
     "eval": eval_command,
     "compare": compare_command,
     "sweep": sweep_command,
+    "study": study_command,
 }
 """The core's commands, in --help order; a plugin command cannot take these names."""
 

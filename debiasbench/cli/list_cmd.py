@@ -10,7 +10,7 @@ from rich.table import Table
 
 from debiasbench.cli.common import out
 
-KIND_ARG = {"methods": "method", "models": "model", "metrics": "metric", "datasets": "dataset", "selectors": "selector"}
+KIND_ARG = {"methods": "method", "models": "model", "metrics": "metric", "datasets": "dataset", "selectors": "selector", "controls": "control"}
 
 
 def _row(entry: Any) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def _row(entry: Any) -> dict[str, Any]:
 
 
 def list_command(
-    kind: Annotated[str, typer.Argument(help="methods | models | metrics | datasets | selectors")],
+    kind: Annotated[str, typer.Argument(help="methods | models | metrics | datasets | selectors | controls")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List registered objects of one kind, with their options."""

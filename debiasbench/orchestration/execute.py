@@ -96,10 +96,12 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     trajectory: list[dict[str, Any]] = []
     after: list[Evaluated] = []
     if plan.method is not None:
-        unlearned, trajectory = _unlearn(plan, handle, forget, retain, locator, run_id)
+        unlearned, trajectory, probe = _unlearn(plan, handle, forget, retain, locator, run_id, baselines)
         say(f"unlearning stopped after {unlearned.steps} steps: {unlearned.stop_reason}")
         handle.fingerprint = f"{handle.fingerprint}+{run_id}"
         after = evaluate(handle, plan.metrics, ctx, plan.plugins.versions(), None)
+        if probe is not None and (not trajectory or trajectory[-1]["step"] != unlearned.steps) and unlearned.history:
+            probe(unlearned.history[-1], reuse=after, reuse_ctx=ctx)  # the last step: the evaluation just made, where it is the probe's
 
     done = Outcome(run_id=run_id, when=when, handle=handle, before=before, after=after, unlearned=unlearned,
                    trajectory=trajectory, forget_texts=len(forget), forget_checksums=_forget_checksums(plan, locator),
@@ -144,12 +146,12 @@ def _load_forget(plan: Plan, locator: DataLocator) -> tuple[list[ForgetText], li
 
 
 def _unlearn(plan: Plan, handle: ModelHandle, forget: list[ForgetText], retain: list[str], locator: DataLocator,
-             run_id: str) -> tuple[UnlearnOutcome, list[dict[str, Any]]]:
+             run_id: str, baselines: Path | None = None) -> tuple[UnlearnOutcome, list[dict[str, Any]], Probe | None]:
     config = plan.config
     selector_ctx = SelectorContext(model=handle, data=locator, registry=plan.registry, domain=config.domain or "",
                                    seed=config.seed, options=dict(plan.selector_options))
     trajectory: list[dict[str, Any]] = []
-    probe = Probe(plan, handle, locator, run_id, trajectory) if config.eval_every else None
+    probe = Probe(plan, handle, locator, run_id, trajectory, baselines) if config.eval_every else None
     if probe is not None:
         probe(StepInfo(step=0, epoch=0, forget_loss=float("nan")))
 
@@ -160,13 +162,12 @@ def _unlearn(plan: Plan, handle: ModelHandle, forget: list[ForgetText], retain: 
 
     seed_everything(config.seed)
     ctx = UnlearnContext(forget=forget, retain=retain, selector=plan.selector, selector_ctx=selector_ctx,
-                         registry=plan.registry, seed=config.seed, on_step=on_step, progress=progress)
+                         registry=plan.registry, seed=config.seed, on_step=on_step, progress=progress,
+                         trajectory=trajectory)
     assert plan.method is not None
     outcome = plan.method.unlearn(handle, plan.method_options, ctx)
-    if probe is not None and (not trajectory or trajectory[-1]["step"] != outcome.steps) and outcome.history:
-        probe(outcome.history[-1])
     handle.model.eval()
-    return outcome, trajectory
+    return outcome, trajectory, probe
 
 
 def _save_model(handle: ModelHandle, target: Path, records: RunRecords) -> None:

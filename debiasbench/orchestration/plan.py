@@ -16,7 +16,7 @@ from debiasbench.domains import check_domain
 from debiasbench.errors import DebiasbenchError
 from debiasbench.orchestration.config import RunConfig
 from debiasbench.orchestration.models import find_provider
-from debiasbench.plugin_system.interfaces import ForgetSet, Metric, SpanSelector, UnlearningMethod
+from debiasbench.plugin_system.interfaces import ForgetSet, Metric, RunFacts, SpanSelector, UnlearningMethod
 from debiasbench.plugin_system.loader import LoadedPlugins, get_plugins
 from debiasbench.plugin_system.options import build_options
 from debiasbench.plugin_system.presets import check_preset, values_for
@@ -163,6 +163,9 @@ def _plan_unlearning(plan: Plan, registry: Registry) -> None:
     if config.domain not in plan.forget_set.domains():
         raise DebiasbenchError(f"forget set {plan.forget_set.name!r} has no texts for domain {config.domain!r}; "
                                f"its domains: {', '.join(plan.forget_set.domains())}")
+    plan.method.check_run(plan.method_options, RunFacts(
+        domain=config.domain, preset=config.preset, eval_every=config.eval_every, forget_set=plan.forget_set.name,
+        probed_metrics=tuple(p.metric.name for p in plan.metrics if p.metric.probe is not None)))
     plan.forget_limit = config.forget_limit if config.forget_limit is not None else values_for(plan.forget_set, config.preset).limit
     if config.save_model is not None:
         target = Path(config.save_model)

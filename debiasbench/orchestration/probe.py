@@ -6,31 +6,37 @@ made on dev, figures are reported on test), where the measure aggregates per-ite
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from debiasbench.analysis.paired import figure, side, split_of
 from debiasbench.analysis.statistics import distance
 from debiasbench.domains import STUDY_DOMAINS
-from debiasbench.orchestration.plan import Plan
-from debiasbench.plugin_system.interfaces import DataLocatorProto, EvalContext, Metric, ModelHandle, StepInfo
+from debiasbench.orchestration.evaluation import Evaluated, evaluate
+from debiasbench.orchestration.plan import Plan, PlannedMetric
+from debiasbench.plugin_system.interfaces import DataLocatorProto, EvalContext, ModelHandle, StepInfo
 
 
 class Probe:
     """Evaluates the probed metrics on the run's evaluated domains (the study's three by default)
     and appends one trajectory row per measure x domain, tagged with the step."""
 
-    def __init__(self, plan: Plan, handle: ModelHandle, data: DataLocatorProto, run_id: str, rows: list[dict[str, Any]]):
+    def __init__(self, plan: Plan, handle: ModelHandle, data: DataLocatorProto, run_id: str, rows: list[dict[str, Any]],
+                 baselines: Path | None = None):
         self.handle, self.rows, self.run_id = handle, rows, run_id
         self.heldout_seed, self.dev_fraction = plan.config.heldout_seed, plan.config.dev_fraction
+        self.versions, self.baselines = plan.plugins.versions(), baselines
         domains = plan.eval_domains or STUDY_DOMAINS
         self.ctx = EvalContext(data=data, registry=plan.registry, domains=domains, seed=plan.config.heldout_seed)
-        self.metrics: list[tuple[Metric, Any, int | None]] = []
+        self.planned = plan.metrics  # as the run evaluates them (for reuse at the last step)
+        self.metrics: list[PlannedMetric] = []
         for planned in plan.metrics:
             probe = planned.metric.probe
             if probe is None:
                 continue
             limit = probe.limit if probe.limit is not None else planned.limit
-            self.metrics.append((planned.metric, dataclasses.replace(planned.options, **dict(probe.options)), limit))
+            self.metrics.append(dataclasses.replace(planned, options=dataclasses.replace(planned.options, **dict(probe.options)),
+                                                    limit=limit, domains=None))
 
     def _dev_items(self, metric: str, items: Any) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """The result's per-item rows on the dev split, by (measure, domain): choices made from the
@@ -53,12 +59,34 @@ class Probe:
             return row.value, "all"
         return figure(side(mine), spec.aggregate).value(), "dev"
 
-    def __call__(self, info: StepInfo) -> None:
+    def _reusable(self, planned: PlannedMetric, reuse: list[Evaluated] | None, reuse_ctx: EvalContext | None) -> Evaluated | None:
+        """The evaluation of the same metric under exactly the probe's protocol (options, items, seed), if one was made."""
+        for ev in reuse or ():
+            if ev.metric is not planned.metric or reuse_ctx is None:
+                continue
+            mine = planned.metric.protocol_key(dataclasses.replace(self.ctx, limit=planned.limit), planned.options)
+            theirs_planned = next((p for p in self.planned if p.metric is ev.metric), None)
+            if theirs_planned is None:
+                continue
+            theirs_ctx = dataclasses.replace(reuse_ctx, limit=theirs_planned.limit, domains=theirs_planned.domains or reuse_ctx.domains)
+            if ev.metric.protocol_key(theirs_ctx, ev.options) == mine:
+                return ev
+        return None
+
+    def __call__(self, info: StepInfo, reuse: list[Evaluated] | None = None, reuse_ctx: EvalContext | None = None) -> None:
         was_training = self.handle.model.training
         self.handle.model.eval()
         try:
-            for metric, options, limit in self.metrics:
-                result = metric.evaluate(self.handle, dataclasses.replace(self.ctx, limit=limit), options)
+            # Step 0 is the unmodified model: its probe is the same for every run of the model and
+            # is cached with the baselines (cache_key covers the probe's options). The last step may
+            # reuse the after-evaluation when that was made under the probe's very protocol.
+            cache = self.baselines if info.step == 0 else None
+            results = []
+            for planned in self.metrics:
+                ev = self._reusable(planned, reuse, reuse_ctx)
+                results.append(ev if ev is not None else evaluate(self.handle, [planned], self.ctx, self.versions, cache)[0])
+            for evaluated in results:
+                metric, result = evaluated.metric, evaluated.result
                 specs = {m.name: m for m in metric.measures}
                 dev = self._dev_items(metric.name, result.items)
                 for row in result.rows:

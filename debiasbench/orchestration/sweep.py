@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import itertools
+import math
 import sys
 import time
 import typing
@@ -132,18 +133,26 @@ def _typed(key: str, value: Any, kind: Any, source: Path) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise DebiasbenchError(f"{where} must be an integer, got {value!r}")
         return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise DebiasbenchError(f"{where} must be a finite number, got {value!r}")
+        return float(value)
     if not isinstance(value, str):
         raise DebiasbenchError(f"{where} must be a string, got {value!r}")
     return Path(value) if kind is Path else value
 
 
-def _read(source: Path) -> dict[str, Any]:
+def _read(source: Path, what: str = "sweep file") -> dict[str, Any]:
     try:
         return tomllib.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DebiasbenchError(f"sweep file {source} does not exist") from None
+        raise DebiasbenchError(f"{what} {source} does not exist") from None
+    except IsADirectoryError:
+        raise DebiasbenchError(f"{what} {source} is a folder; pass the TOML file") from None
+    except UnicodeDecodeError:
+        raise DebiasbenchError(f"{what} {source} is not UTF-8 text; save it as UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as exc:
-        raise DebiasbenchError(f"sweep file {source} is not valid TOML: {exc}") from None
+        raise DebiasbenchError(f"{what} {source} is not valid TOML: {exc}") from None
 
 
 def _shared(data: dict[str, Any], source: Path) -> dict[str, Any]:
@@ -192,10 +201,15 @@ def _axes(grid: dict[str, Any], shared: dict[str, Any], source: Path) -> dict[st
 def load_sweep(source: Path, results_dir: Path | None = None, plugins: LoadedPlugins | None = None) -> Sweep:
     """Parse ``source`` into points with typed options (names and options are checked against the
     installed plugins, or ``plugins``; every point is planned by :func:`validate`)."""
+    source = Path(source)
+    return sweep_from_data(_read(source), source, results_dir, plugins)
+
+
+def sweep_from_data(data: dict[str, Any], source: Path, results_dir: Path | None = None,
+                    plugins: LoadedPlugins | None = None) -> Sweep:
+    """:func:`load_sweep` on an already parsed file (a study file is a sweep file plus ``[study]``)."""
     from debiasbench.plugin_system.loader import get_plugins
 
-    source = Path(source)
-    data = _read(source)
     shared = _shared(data, source)
     axes = _axes(data.get("grid", {}), shared, source)
     option_grids = _option_grids(data.get("options", {}), list(dict.fromkeys(axes["method"])), source)

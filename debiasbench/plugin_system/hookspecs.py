@@ -56,6 +56,11 @@ def register_span_selectors(register: Register) -> None:
     """Register :class:`~debiasbench.plugin_system.interfaces.SpanSelector` instances."""
 
 
+@hookspec
+def register_controls(register: Register) -> None:
+    """Register :class:`~debiasbench.plugin_system.interfaces.Control` instances (study control arms)."""
+
+
 RegisterCommand = Callable[..., None]
 """``register(function, name=None)``: ``name`` defaults to the function's name, underscores as dashes."""
 
@@ -80,5 +85,6 @@ HOOK_KINDS: dict[str, str] = {
     "register_metrics": "metric",
     "register_datasets": "dataset",
     "register_span_selectors": "selector",
+    "register_controls": "control",
 }
 """Which registry kind each hook fills."""

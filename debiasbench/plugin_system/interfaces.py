@@ -389,6 +389,18 @@ class UnlearnContext:
     seed: int = 0
     on_step: Callable[[StepInfo], bool] = lambda info: False
     progress: ProgressFactory | None = None
+    trajectory: Sequence[Mapping[str, Any]] = ()  # the probe's rows so far (``--eval-every``), read-only
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What a method may check about the run at plan time, before any model loads."""
+
+    domain: str
+    preset: str
+    eval_every: int | None
+    probed_metrics: tuple[str, ...]  # the run's metrics that the trajectory probe evaluates
+    forget_set: str
 
 
 class UnlearningMethod(Named, ABC):
@@ -401,8 +413,61 @@ class UnlearningMethod(Named, ABC):
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
         """Run until a stopping rule fires; raise ``TrainingDiverged`` on NaN/inf loss."""
 
+    def check_run(self, options: Any, run: RunFacts) -> None:
+        """Refuse (raise ``DebiasbenchError``) options that cannot work in this run; called at plan time."""
 
-KINDS: tuple[str, ...] = ("method", "model", "metric", "dataset", "selector")
+
+@dataclass(frozen=True)
+class ControlledPoint:
+    """A study's run that a control is derived from (before it runs)."""
+
+    method: str
+    method_options: Mapping[str, Any]  # the options the study gave it (not the defaults)
+    selector: str | None  # its resolved span selector; None for methods that take none
+    selector_options: Mapping[str, Any]
+    domain: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class ControlledResult:
+    """What the controlled run recorded, for controls that are matched to its outcome."""
+
+    run_id: str
+    run: Mapping[str, Any]  # its runs row (steps, stop_reason, config ...)
+    trajectory: Sequence[Mapping[str, Any]]  # its trajectory rows (``--eval-every``)
+    metrics: Sequence[Mapping[str, Any]]  # its metric rows, before and after
+
+
+@dataclass(frozen=True)
+class ControlArm:
+    """The control run, as what replaces the controlled run's method and options (same model,
+    forget set, source domain, seed and evaluation)."""
+
+    method: str
+    method_options: Mapping[str, Any]
+    selector_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Control(Named, ABC):
+    """A control arm of a study (SPEC section 9): a run derived from each run it controls, so a
+    method's effect can be compared with what the same amount of generic change does.
+
+    ``needs_result``: the control is derived from the controlled run's records (e.g. stopped at
+    its perplexity increase), so the study runs it after that run."""
+
+    needs_result: ClassVar[bool] = False
+
+    def applies(self, point: ControlledPoint) -> str | None:
+        """None when this control can be derived from ``point``; else why not (shown in the study)."""
+        return None
+
+    @abstractmethod
+    def derive(self, point: ControlledPoint, result: ControlledResult | None) -> ControlArm:
+        """The control run of ``point`` (``result`` is given when ``needs_result``)."""
+
+
+KINDS: tuple[str, ...] = ("method", "model", "metric", "dataset", "selector", "control")
 """Registry kinds, in the order ``debiasbench plugins`` lists them."""
 
 KIND_BASES: dict[str, type] = {
@@ -411,4 +476,5 @@ KIND_BASES: dict[str, type] = {
     "metric": Metric,
     "dataset": Dataset,
     "selector": SpanSelector,
+    "control": Control,
 }

@@ -16,13 +16,28 @@ from debiasbench.results.schemas import TABLES
 
 
 def check_results_dir(path: Path) -> Path:
-    """Create the results directory, or fail in one line when it cannot be one."""
+    """Fail in one line, before any work, when ``path`` cannot take the run's tables; creates nothing
+    (the tables' atomic writers create the folders), so a refused run leaves no empty folder."""
+    import os
+
+    from debiasbench.results.schemas import TABLES
+
     if path.exists() and not path.is_dir():
         raise DebiasbenchError(f"results dir {path} is a file, not a folder; pass --results-dir to a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DebiasbenchError(f"cannot create results dir {path}: {exc.strerror}; pass --results-dir to a writable folder") from None
+    if path.is_dir():
+        for name in TABLES:
+            entry = path / name
+            if entry.exists() and not entry.is_dir():
+                raise DebiasbenchError(f"results dir {path}: {entry} is a file where the {name!r} table folder belongs; "
+                                       "move it away or pass another --results-dir")
+            if entry.is_dir() and not os.access(entry, os.W_OK | os.X_OK):
+                raise DebiasbenchError(f"results dir {path}: {entry} is not writable; fix its permissions or pass another --results-dir")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise DebiasbenchError(f"cannot create results dir {path}: {existing} is not a writable folder; "
+                               "pass --results-dir to a writable folder")
     return path
 
 

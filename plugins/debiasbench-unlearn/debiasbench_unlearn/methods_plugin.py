@@ -1,9 +1,10 @@
-"""Entry point ``unlearning-methods``: registers mlm-unlearn, token-ga, grad-diff, kl and npo, and
+"""Entry point ``unlearning-methods``: registers mlm-unlearn, token-ga, grad-diff, kl, npo, the benign-ga control, and
 the method zoo (simnpo, rmu, wga, satimp, undial, dpo, task-vector)."""
 
 from __future__ import annotations
 
 from debiasbench.api import Register, hookimpl
+from debiasbench_unlearn.benign_ga import BenignGA
 from debiasbench_unlearn.methods import NPO, GradDiff, KLUnlearn, MLMUnlearn, TokenGA
 from debiasbench_unlearn.zoo import ZOO
 
@@ -15,5 +16,6 @@ def register_methods(register: Register) -> None:
     register(GradDiff())
     register(KLUnlearn())
     register(NPO())
+    register(BenignGA())  # the study's control (SPEC 9)
     for method in ZOO:
         register(method())

@@ -1,0 +1,79 @@
+"""``debiasbench study``: a grid of runs plus its controls, then the report (see docs/study.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from debiasbench.cli.common import err, out
+from debiasbench.errors import DebiasbenchError
+
+
+def study_command(
+    file: Annotated[Path, typer.Argument(help="Study file (TOML): a sweep file plus [study] (controls) and [study.family].")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the arms and which runs are done; run nothing.")] = False,
+    report_only: Annotated[bool, typer.Option("--report-only", help="Write the report from the runs done so far; run nothing.")] = False,
+    results_dir: Annotated[Optional[Path], typer.Option("--results-dir", help="Override the file's results_dir.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-point lines and the summary.")] = False,
+) -> None:
+    """Run a transfer study: the grid's methods, each control of each method run, then a report
+    (Markdown and HTML: source x evaluated d_delta matrices with paired intervals and adjusted p,
+    the differences from each control, a trade-off plot, heatmaps, per-seed points).
+
+    Resumable: runs already in the results folder are not run again; a control matched to its run's
+    outcome is derived from that run's stored records, identically on every rerun.
+    """
+    from rich.markup import escape
+
+    from debiasbench.analysis.study_render import write_report
+    from debiasbench.analysis.study_report import collect
+    from debiasbench.orchestration.study import load_study, mark_arms, plan_study, resolve_pending, run_study
+    from debiasbench.plugin_system.loader import get_plugins
+
+    registry = get_plugins().registry
+    study = load_study(file, results_dir)
+    plan_study(study)  # every name, option and domain before any model loads
+    pending = resolve_pending(study, registry)
+    mark_arms(study)
+    if dry_run:
+        _print_arms(study, pending)
+        return
+    if not report_only:
+        say = lambda message: err.print(f"[bold]{escape(message)}[/]", highlight=False)  # noqa: E731
+        run_log = None if quiet else (lambda message: err.print(f"[dim]  {escape(message)}[/]", highlight=False))
+        progress = run_study(study, registry, log=say, run_log=run_log)
+        if progress.interrupted:
+            err.print(f"[bold red]interrupted[/] after {len(progress.ran)} runs; rerun `debiasbench study {escape(str(file))}` to resume",
+                      highlight=False, soft_wrap=True)
+            raise typer.Exit(130)
+        for point, message in progress.failed:
+            err.print(f"[red]failed[/] point {point.index} ({escape(point.label())}): {escape(message)}", highlight=False, soft_wrap=True)
+        out.print(f"study {escape(study.name)}: ran {len(progress.ran)}, failed {len(progress.failed)}", soft_wrap=True)
+    files = write_report(study, collect(study))
+    out.print(f"report: {escape(str(Path(study.report_dir) / 'report.md'))} (and report.html, {len(files) - 2} more files)", soft_wrap=True)
+    if not report_only and progress.failed:
+        raise DebiasbenchError(f"{len(progress.failed)} study runs failed; fix them and rerun the study (finished runs are kept)")
+
+
+def _print_arms(study: object, pending: int) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(f"study {study.name} ({study.source})"))  # type: ignore[attr-defined]
+    for column in ("arm", "source", "seed", "hash", "status"):
+        table.add_column(column)
+    done = 0
+    for arm in study.arms:  # type: ignore[attr-defined]
+        base = arm.point or arm.controls
+        status = "[green]done[/]" if arm.done else ("waits for its run" if arm.point is None else "to run")
+        done += arm.done
+        table.add_row(escape(arm.label), base.config.domain or "–", str(base.config.seed),
+                      arm.point.config_hash[:8] if arm.point else "–", status)
+    out.print(table)
+    for note in study.skipped:  # type: ignore[attr-defined]
+        out.print(f"note: {escape(note)}", soft_wrap=True)
+    total = len(study.arms)  # type: ignore[attr-defined]
+    out.print(f"{total} runs: {done} done, {total - done} to run ({pending} derived once their controlled run is done); "
+              f"family {study.family.name!r}: {', '.join(study.family.measures)}", soft_wrap=True)  # type: ignore[attr-defined]

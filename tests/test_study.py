@@ -1,0 +1,187 @@
+"""``debiasbench study``: parsing and bad input, arms and controls, resume, and the report's
+statistics against direct calls of the statistics module, on the tiny in-process plugins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from debiasbench.analysis.paired import aligned, figure, load_items, side
+from debiasbench.analysis.statistics import hierarchical_change, hierarchical_diff_in_diff
+from debiasbench.analysis.study_report import collect
+from debiasbench.cli import app
+from debiasbench.errors import DebiasbenchError
+from debiasbench.orchestration.study import load_study, plan_study, resolve_pending, run_study
+from debiasbench.plugin_system.loader import get_plugins
+from debiasbench.results.tables import read_table
+from tests import tiny_plugins, tiny_study_plugins
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def only_tiny_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    import debiasbench.plugin_system.loader
+
+    loaded = debiasbench.plugin_system.loader.load_plugins(extra={"tiny": tiny_plugins, "tiny-study": tiny_study_plugins},
+                                                           entry_points=[])
+    monkeypatch.setattr(debiasbench.plugin_system.loader, "_CACHED", loaded)
+
+
+STUDY = """
+model = "tiny"
+forget_set = "tiny-hate-2"
+metrics = ["item-logprob", "text-logprob"]
+device = "cpu"
+cache_dir = "{cache}"
+results_dir = "{results}"
+eval_every = 1
+
+[grid]
+method = ["tiny-ga"]
+domain = ["gender", "race"]
+seed = [0, 1]
+
+[options.tiny-ga]
+learning_rate = 0.05
+max_steps = 2
+
+[study]
+name = "tiny-transfer"
+controls = ["tiny-half-lr", "tiny-matched"]
+
+[study.family]
+name = "tiny family"
+measures = ["item-logprob"]
+"""
+
+
+def _write(tmp_path: Path, text: str = STUDY) -> Path:
+    path = tmp_path / "study.toml"
+    path.write_text(text.format(cache=tmp_path / "cache", results=tmp_path / "results"))
+    return path
+
+
+def test_arms_and_pending_controls(tmp_path: Path) -> None:
+    study = load_study(_write(tmp_path))
+    labels = [a.label for a in study.arms]
+    method = "tiny-ga learning_rate=0.05 max_steps=2"
+    assert labels.count(method) == 4  # 2 domains x 2 seeds
+    assert labels.count(f"tiny-half-lr ({method})") == 4 and labels.count(f"tiny-matched ({method})") == 4
+    half = [a for a in study.arms if a.control == "tiny-half-lr"]
+    assert all(a.point.config.method_options["learning_rate"] == 0.025 for a in half)
+    assert all(a.point.config.seed == a.controls.config.seed and a.point.config.domain == a.controls.config.domain for a in half)
+    assert all(a.point is None for a in study.arms if a.control == "tiny-matched")  # derived after its run
+    assert study.report_dir == tmp_path / "results" / "report"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("[study.family]\nname = \"tiny family\"\nmeasures = [\"item-logprob\"]\n", "[study.family]\nname = \"f\"\nmeasures = []\n"),
+     "is empty"),
+    (("controls = [\"tiny-half-lr\", \"tiny-matched\"]", "controls = [\"tiny-nothing\"]"), "unknown control 'tiny-nothing'"),
+    (("controls = [\"tiny-half-lr\", \"tiny-matched\"]", "controls = {{ tiny-half-lr = [\"npo\"] }}"), "a control needs the run it controls"),
+    (("learning_rate = 0.05\n", ""), "control 'tiny-half-lr' has no run to control"),
+    (("name = \"tiny-transfer\"", "name = \"t\"\ncolour = \"red\""), "unknown key 'colour' in [study]"),
+    ((STUDY[STUDY.index("[study]"):], ""), "needs a [study] table"),
+    (("method = [\"tiny-ga\"]", "method = [\"tiny-gaa\"]"), "tiny-ga"),
+    (("domain = [\"gender\", \"race\"]", "domain = [\"gender\", \"martian\"]"), "martian"),
+])
+def test_bad_study_files_fail_in_one_line_and_write_nothing(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    text = STUDY.replace(*change)
+    assert text != STUDY
+    path = _write(tmp_path, text)
+    result = runner.invoke(app, ["study", str(path)])
+    assert result.exit_code != 0
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "results").exists()
+
+
+def test_not_utf8_and_folder_study_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"name = \"\xff\xfe\"\n")
+    result = runner.invoke(app, ["study", str(bad)])
+    assert result.exit_code != 0 and "not UTF-8" in result.output
+    result = runner.invoke(app, ["study", str(tmp_path)])
+    assert result.exit_code != 0 and "is a folder" in result.output
+
+
+def test_study_runs_resumes_and_reports(tmp_path: Path) -> None:
+    path = _write(tmp_path)
+    result = runner.invoke(app, ["study", str(path), "-q"])
+    assert result.exit_code == 0, result.output
+    runs = read_table(tmp_path / "results", "runs").to_pylist()
+    assert len(runs) == 12  # 4 method runs, 4 of each control
+    matched = [r for r in runs if json.loads(r["config"])["method_options"].get("learning_rate") == 0.005]
+    assert len(matched) == 4 and all(r["steps"] == 2 for r in matched)  # as many steps as the run it controls
+    report = tmp_path / "results" / "report"
+    for name in ("report.md", "report.html", "cells.csv", "study.json", "heatmap.png", "contrasts.png", "seeds.png", "tradeoff.png"):
+        assert (report / name).is_file(), name
+    text = (report / "report.md").read_text()
+    assert "tiny family" in text and "Beyond the controls" in text and "p_holm" in text
+    # a rerun runs nothing: every run, including the result-matched controls, is recognised
+    again = runner.invoke(app, ["study", str(path), "-q"])
+    assert again.exit_code == 0 and "ran 0" in again.output
+    assert len(read_table(tmp_path / "results", "runs")) == 12
+
+
+def test_report_statistics_equal_direct_calls(tmp_path: Path) -> None:
+    path = _write(tmp_path)
+    study = load_study(path)
+    plan_study(study)
+    run_study(study, get_plugins().registry)
+    resolve_pending(study, get_plugins().registry)
+    results = collect(study)
+    items = load_items(tmp_path / "results", {r.run_id for r in results.runs}, "test")
+    by = {(r.arm, r.source, r.seed): r.run_id for r in results.runs}
+    method = "tiny-ga learning_rate=0.05 max_steps=2"
+    control = f"tiny-half-lr ({method})"
+
+    def pair(run_id: str) -> tuple:
+        rows = items[(run_id, "item-logprob", "race")]
+        b, a = aligned(side(rows["before"]), side(rows["after"]), "x")
+        return figure(b, "mean"), figure(a, "mean")
+
+    cell = next(c for c in results.cells if (c.arm, c.source, c.domain) == (method, "gender", "race"))
+    direct = hierarchical_change([pair(by[(method, "gender", s)]) for s in (0, 1)], None, "higher", resamples=1000, seed=0)
+    assert cell.d_delta == pytest.approx(direct.d_delta) and cell.d_delta_ci == pytest.approx(direct.d_delta_ci)
+    assert cell.p == pytest.approx(direct.d_delta_p) and cell.seeds == (0, 1)
+    contrast = next(c for c in results.contrasts if (c.control, c.source, c.domain) == ("tiny-half-lr", "gender", "race"))
+    did = hierarchical_diff_in_diff([(pair(by[(method, "gender", s)]), pair(by[(control, "gender", s)])) for s in (0, 1)],
+                                    None, "higher", resamples=1000, seed=0)
+    assert contrast.effect == pytest.approx(did.effect) and contrast.effect_ci == pytest.approx(did.effect_ci)
+    # the family: the method's cells and every contrast, adjusted together
+    members = [c for c in results.cells if c.in_family] + [c for c in results.contrasts if c.in_family]
+    assert {c.arm for c in results.cells if c.in_family} == {method}
+    assert len(members) == 2 * 2 + 2 * 2 * 2  # method: 2 sources x 2 domains; 2 controls x the same
+    assert all(m.p_holm is not None and m.p_holm >= m.p for m in members)
+
+
+def test_mixed_protocols_are_refused(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    path = _write(tmp_path)
+    assert runner.invoke(app, ["study", str(path), "-q"]).exit_code == 0
+    metrics = tmp_path / "results" / "metrics"
+    first = sorted(metrics.glob("*.parquet"))[0]
+    table = pq.read_table(first)
+    column = table.column("protocol").to_pylist()
+    table = table.set_column(table.schema.get_field_index("protocol"), "protocol", [[c.replace("6", "7") for c in column]])
+    pq.write_table(table, first)
+    result = runner.invoke(app, ["study", str(path), "--report-only"])
+    assert result.exit_code != 0 and "different protocols mixed in one report" in result.output
+
+
+def test_report_before_any_run_says_run_first(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["study", str(_write(tmp_path)), "--report-only"])
+    assert result.exit_code != 0 and "no run of study 'tiny-transfer'" in result.output
+
+
+def test_family_measure_must_be_a_per_item_measure(tmp_path: Path) -> None:
+    path = _write(tmp_path, STUDY.replace('measures = ["item-logprob"]', 'measures = ["probe-logprob"]'))
+    assert runner.invoke(app, ["study", str(path), "-q"]).exit_code != 0
+    study = load_study(path)
+    with pytest.raises(DebiasbenchError, match="not a per-item measure"):
+        collect(study)
