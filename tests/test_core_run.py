@@ -122,15 +122,66 @@ def test_save_model_round_trip(tmp_path: Path, plugins: Any) -> None:
         ({"method_options": {"max_steps": "0"}}, DebiasbenchError, "max_steps must be >= 1"),
         ({"preset": "fast"}, UnknownNameError, "unknown preset 'fast'"),
         ({"threads": 0}, DebiasbenchError, "--threads must be at least 1"),
+        ({"threads": 100_000}, DebiasbenchError, "more than 4x this machine's"),
+        ({"seed": 2**63}, DebiasbenchError, "--seed must be between 0 and 2\\*\\*63 - 1"),
+        ({"heldout_seed": -1}, DebiasbenchError, "--heldout-seed must be between"),
+        ({"dtype": "float64"}, DebiasbenchError, "unknown dtype 'float64'"),
+        ({"device": "tpu"}, DebiasbenchError, "unknown device 'tpu'"),
+        ({"split": "train"}, DebiasbenchError, "has no splits \\(got --split train\\)"),
     ],
 )
 def test_bad_input_fails_before_any_work(tmp_path: Path, plugins: Any, changes: dict, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         plan_run(_config(tmp_path, **changes), plugins)
-    assert not (tmp_path / "results" / "metrics").exists()
+    assert not (tmp_path / "results").exists()  # a refused run leaves no (empty) results folder
+
+
+def test_unavailable_cuda_is_refused_before_loading(tmp_path: Path, plugins: Any) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(DebiasbenchError, match="torch sees no CUDA device"):
+        plan_run(_config(tmp_path, device="cuda"), plugins)
+
+
+def test_a_table_folder_that_is_a_file_is_refused_before_work(tmp_path: Path, plugins: Any) -> None:
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "runs").write_text("not a folder")
+    with pytest.raises(DebiasbenchError, match="is a file where the 'runs' table folder belongs"):
+        plan_run(_config(tmp_path), plugins)
+
+
+def test_save_model_under_a_file_is_refused_before_work(tmp_path: Path, plugins: Any) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DebiasbenchError, match="--save-model .* cannot be written"):
+        plan_run(_config(tmp_path, save_model=tmp_path / "afile" / "model"), plugins)
 
 
 def test_results_dir_is_a_file(tmp_path: Path, plugins: Any) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(DebiasbenchError, match="is a file"):
         plan_run(_config(tmp_path, results_dir=tmp_path / "file"), plugins)
+
+
+def test_a_failed_final_write_saves_the_run_to_a_recovery_folder(tmp_path: Path, plugins: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import debiasbench.orchestration.records as records
+    from debiasbench.support.atomic import write_table_atomic
+
+    results = tmp_path / "results"
+
+    def full_disk(table: Any, path: Path) -> Path:
+        if results in path.parents:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_table_atomic(table, path)
+
+    monkeypatch.setattr(records, "write_table_atomic", full_disk)
+    with pytest.raises(DebiasbenchError, match="No space left on device.*is saved in .*recovery.*cp -r") as caught:
+        execute(plan_run(_config(tmp_path), plugins))
+    recovered = tmp_path / "cache" / "recovery"
+    (run_dir,) = list(recovered.iterdir())
+    assert run_dir.name in str(caught.value)
+    assert len(read_table(run_dir, "runs")) == 1 and len(read_table(run_dir, "metrics")) == 2  # before and after
+    assert not (results / "runs").exists()  # nothing claims the run complete where it could not be written

@@ -19,7 +19,7 @@ from debiasbench.orchestration.evaluation import Evaluated, evaluate
 from debiasbench.orchestration.models import find_provider
 from debiasbench.orchestration.plan import Plan
 from debiasbench.orchestration.probe import Probe
-from debiasbench.orchestration.records import Outcome, RunRecords, build_records, manifest, write_records
+from debiasbench.orchestration.records import Outcome, RunRecords, build_records, manifest, write_or_recover
 from debiasbench.plugin_system.interfaces import (
     SAVED_MODEL_MANIFEST,
     EvalContext,
@@ -109,7 +109,7 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     records = build_records(plan, done)
     for note in records.notes:
         say(f"note: {note}")
-    files = write_records(Path(config.results_dir), records)
+    files = write_or_recover(Path(config.results_dir), records, config.cache_dir)
     if config.save_model is not None and plan.method is not None:
         _save_model(handle, Path(config.save_model), records)
         files.append(Path(config.save_model))

@@ -72,6 +72,7 @@ def plan_run(config: RunConfig, plugins: LoadedPlugins | None = None) -> Plan:
     metrics = _plan_metrics(config, registry)
     eval_domains = tuple(check_domain(d) for d in config.eval_domains) if config.eval_domains else None
     check_results_dir(Path(config.results_dir))
+    _check_runtime(config)
     plan = Plan(config=config, plugins=plugins, model=model, metrics=metrics, eval_domains=eval_domains)
     if config.method is not None:
         _plan_unlearning(plan, registry)
@@ -82,16 +83,46 @@ def plan_run(config: RunConfig, plugins: LoadedPlugins | None = None) -> Plan:
     return plan
 
 
+MAX_SEED = 2**63 - 1
+"""Seeds are stored as int64 in the result tables; a larger one would fail at the final write."""
+
+
 def _check_numbers(config: RunConfig) -> None:
     check_threads(config.threads)
     for value, flag in ((config.seed, "--seed"), (config.heldout_seed, "--heldout-seed")):
-        if value < 0:
-            raise DebiasbenchError(f"{flag} must be 0 or more, got {value}")
+        if not 0 <= value <= MAX_SEED:
+            raise DebiasbenchError(f"{flag} must be between 0 and 2**63 - 1, got {value}")
     if not 0.0 < config.dev_fraction < 1.0:
         raise DebiasbenchError(f"--dev-fraction must be between 0 and 1 (exclusive), got {config.dev_fraction}")
     for value, flag in ((config.eval_limit, "--eval-limit"), (config.forget_limit, "--forget-limit"), (config.eval_every, "--eval-every")):
         if value is not None and value < 1:
             raise DebiasbenchError(f"{flag} must be 1 or more, got {value}")
+
+
+def _check_runtime(config: RunConfig) -> None:
+    """Device, dtype and the folders the run writes, checked before a model loads."""
+    from debiasbench.support.paths import cache_dir
+    from debiasbench.support.runtime import DTYPES, resolve_device
+
+    if config.dtype not in DTYPES:
+        raise DebiasbenchError(f"unknown dtype {config.dtype!r}; use one of {', '.join(DTYPES)}")
+    if config.device not in ("auto", "cpu"):
+        resolve_device(config.device)  # an unknown or unavailable device is one line here, not after loading
+    if config.use_cache:
+        check_writable(cache_dir(config.cache_dir), "the cache (--cache-dir / DEBIASBENCH_CACHE)")
+    if config.save_model is not None:
+        check_writable(Path(config.save_model), "--save-model")
+
+
+def check_writable(path: Path, what: str) -> None:
+    """``path`` exists as a writable folder, or its nearest existing parent is one (nothing is created)."""
+    import os
+
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise DebiasbenchError(f"{what} {path} cannot be written: {existing} is not a writable folder; choose another location")
 
 
 def _default(registry: Registry, kind: str, flag: str, where: Any = None) -> Any:
@@ -160,6 +191,10 @@ def _plan_unlearning(plan: Plan, registry: Registry) -> None:
         raise DebiasbenchError("--domain is required for a run: the group whose hate speech is unlearned (see `debiasbench list datasets`)")
     check_domain(config.domain)
     plan.forget_set = _forget_set(config, registry)
+    if config.split is not None and config.split not in plan.forget_set.splits:
+        raise DebiasbenchError(f"forget set {plan.forget_set.name!r} "
+                               + (f"has splits {', '.join(plan.forget_set.splits)}; got --split {config.split}"
+                                  if plan.forget_set.splits else f"has no splits (got --split {config.split}); leave --split out"))
     if config.domain not in plan.forget_set.domains():
         raise DebiasbenchError(f"forget set {plan.forget_set.name!r} has no texts for domain {config.domain!r}; "
                                f"its domains: {', '.join(plan.forget_set.domains())}")

@@ -183,6 +183,32 @@ def write_records(results: Path, records: RunRecords) -> list[Path]:
     return files
 
 
+def write_or_recover(results: Path, records: RunRecords, cache: Path | None) -> list[Path]:
+    """:func:`write_records`, and when that fails (disk full, permissions changed mid-run), the same
+    records written to a recovery folder instead: a finished run is never lost at its last step."""
+    import errno
+    import tempfile
+
+    from debiasbench.errors import DebiasbenchError
+    from debiasbench.support.paths import cache_dir
+
+    try:
+        return write_records(results, records)
+    except OSError as exc:
+        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+        for base in (cache_dir(cache) / "recovery", Path(tempfile.gettempdir()) / "debiasbench-recovery"):
+            target = base / records.run_id
+            try:
+                write_records(target, records)
+            except OSError:
+                continue
+            raise DebiasbenchError(
+                f"could not write the results to {results} ({reason}); the finished run {records.run_id} is saved in {target}. "
+                f"Move it back once {results} is writable: cp -r {target}/. {results}/") from None
+        raise DebiasbenchError(f"could not write the results to {results} ({reason}), nor to a recovery folder; "
+                               "free disk space or fix permissions and rerun") from None
+
+
 def manifest(records: RunRecords, handle: ModelHandle) -> str:
     """The JSON written beside a saved model: its run row, base model and prefix token."""
     data = {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in records.run_row.items()}

@@ -193,6 +193,7 @@ class ForgetSet(Dataset):
     """Hate speech aimed at groups, by domain, plus neutral retain text about the same groups."""
 
     role: ClassVar[Literal["forget", "eval"]] = "forget"
+    splits: ClassVar[tuple[str, ...]] = ()  # the values ``--split`` may take (checked at plan time); () = no splits
 
     @abstractmethod
     def domains(self) -> tuple[str, ...]:

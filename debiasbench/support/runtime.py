@@ -32,9 +32,16 @@ def resolve_device(name: str = "auto") -> str:
 
 
 def check_threads(count: int | None) -> None:
-    """``--threads`` is None (every core) or at least 1."""
+    """``--threads`` is None (every core) or between 1 and the machine's cores x 4 (far more
+    threads than cores only slows a run down, and very large counts crash OpenMP)."""
+    import os
+
     if count is not None and count < 1:
         raise DebiasbenchError(f"--threads must be at least 1 (got {count}); give each concurrent run a share of the cores")
+    cores = os.cpu_count() or 1
+    if count is not None and count > 4 * cores:
+        raise DebiasbenchError(f"--threads {count} is more than 4x this machine's {cores} cores; use at most {4 * cores} "
+                               "(or leave it out to use every core)")
 
 
 def set_threads(count: int | None) -> None:

@@ -67,6 +67,7 @@ class DynaHate(ForgetSet):
     name: ClassVar[str] = "dynahate"
     aliases: ClassVar[tuple[str, ...]] = ("dynamically-generated-hate",)
     description: ClassVar[str] = "Dynamically Generated Hate Speech Dataset v0.2.3 (the seed study's forget set; --split train|dev|test)"
+    splits: ClassVar[tuple[str, ...]] = SPLITS
     files: ClassVar[tuple[DataFile, ...]] = (CSV,)
     license: ClassVar[str] = "CC BY 4.0"
     citation: ClassVar[str] = "Vidgen et al. 2021, Learning from the Worst: Dynamically Generated Datasets to Improve Online Hate Detection (ACL)"
