@@ -239,3 +239,20 @@ def test_plot_writes_a_png(results: Path, tmp_path: Path) -> None:
 def test_plot_needs_unlearning_runs(results: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["compare", str(results), "--method", "none", "--plot", str(tmp_path / "x.png")])
     assert result.exit_code == 1 and "needs unlearning runs" in result.stderr
+
+
+def test_compare_one_run_file(results: Path) -> None:
+    one = next((results / "metrics").glob("r0*.parquet"))
+    result = runner.invoke(app, ["compare", str(one), "-f", "csv"])
+    assert result.exit_code == 0, result.output
+    assert "token-ga" in result.stdout and "mlm-unlearn" not in result.stdout  # that run alone
+    stray = results.parent / "notes.txt"
+    stray.write_text("x")
+    bad = runner.invoke(app, ["compare", str(stray)])
+    assert bad.exit_code == 1 and "is a file, not a results folder" in bad.stderr
+
+
+def test_output_under_a_file_is_one_line(results: Path, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    result = runner.invoke(app, ["compare", str(results), "-f", "csv", "-O", str(tmp_path / "afile" / "x.csv")])
+    assert result.exit_code == 1 and "cannot write --output" in result.stderr and "Traceback" not in result.output

@@ -363,9 +363,33 @@ def _variants(keys: list[RowKey]) -> dict[RowKey, str]:
     return labels
 
 
+def run_file(path: Path) -> tuple[Path, str] | None:
+    """``RESULTS/<table>/<run>.parquet`` -> (RESULTS, run); None for anything else."""
+    from debiasbench.results.schemas import TABLES
+
+    if path.is_file() and path.suffix == ".parquet" and path.parent.name in TABLES:
+        return path.parent.parent, path.stem
+    return None
+
+
 def compare(results_dir: Path, filters: Filters | None = None, split: str | None = "test") -> Comparison:
-    """Read ``results_dir`` and build the comparison (the API behind ``debiasbench compare``)."""
-    rows, warnings = read_complete_rows(Path(results_dir))
+    """Read ``results_dir`` and build the comparison (the API behind ``debiasbench compare``);
+    given one run's file of a results folder, compare that run alone."""
+    results_dir = Path(results_dir)
+    one = run_file(results_dir)
+    if one is None and results_dir.is_file():
+        raise DebiasbenchError(f"{results_dir} is a file, not a results folder; pass the folder, or one run's file in its "
+                               "metrics/, runs/ or items/ folder")
+    if one is not None:
+        results_dir, run_id = one
+        rows, warnings = read_complete_rows(results_dir)
+        rows = [r for r in rows if r["run_id"] == run_id]
+        if not rows:
+            raise DebiasbenchError(f"run {run_id} has no complete rows in {results_dir} (its runs row is missing: interrupted?)")
+        comparison = build(select(rows, filters or Filters()), warnings)
+        attach_paired(comparison, results_dir, split)
+        return comparison
+    rows, warnings = read_complete_rows(results_dir)
     comparison = build(select(rows, filters or Filters()), warnings)
     attach_paired(comparison, Path(results_dir), split)
     return comparison

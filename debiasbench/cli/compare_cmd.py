@@ -11,12 +11,13 @@ from typing import Annotated, Optional
 import typer
 
 from debiasbench.cli.common import err, out, warn
+from debiasbench.errors import DebiasbenchError
 
 Many = Optional[list[str]]
 
 
 def compare_command(
-    results_dir: Annotated[Path, typer.Argument(help="Results folder written by `run`, `eval` or `sweep`.")] = Path("results"),
+    results_dir: Annotated[Path, typer.Argument(help="Results folder written by `run`, `eval` or `sweep`, or one run's file in it (RESULTS/metrics/RUN.parquet).")] = Path("results"),
     metric: Annotated[Many, typer.Option("--metric", "-m", help="Metric or measure name (repeat or comma-separate). Default: each metric's headline measure (the first it declares).")] = None,
     model: Annotated[Many, typer.Option("--model", help="Only these models (repeat or comma-separate).")] = None,
     method: Annotated[Many, typer.Option("--method", help="Only these methods; `none` selects plain evaluations.")] = None,
@@ -52,7 +53,10 @@ def compare_command(
         plot_transfer(comparison, plot)
         err.print(f"wrote transfer heatmaps to {plot}", highlight=False)
     if output is not None:
-        write_text_atomic(output, RENDERERS[fmt](comparison))
+        try:
+            write_text_atomic(output, RENDERERS[fmt](comparison))
+        except OSError as exc:
+            raise DebiasbenchError(f"cannot write --output {output}: {exc.strerror or exc}; choose a path in a writable folder") from None
         err.print(f"wrote {fmt} comparison to {output}", highlight=False)
     elif fmt == "table":
         from rich.markup import escape
