@@ -66,13 +66,60 @@ def test_failing_registration_is_undone() -> None:
     assert loaded.registry.names("selector") == []
 
 
-def test_duplicate_across_plugins_is_an_error_for_the_second() -> None:
+class _OtherSelector(_Selector):
+    name = "other"
+
+
+def test_a_taken_name_leaves_out_that_object_only() -> None:
     first = _module("first", register_span_selectors=lambda register: register(_Selector()))
-    second = _module("second", register_span_selectors=lambda register: register(_Selector()))
-    loaded = load_plugins(extra={"first": first, "second": second}, entry_points=[])
+
+    def register_both(register: Any) -> None:
+        register(_Selector())
+        register(_OtherSelector())
+
+    loaded = load_plugins(extra={"first": first, "second": _module("second", register_span_selectors=register_both)}, entry_points=[])
     status = {s.name: s for s in loaded.statuses}
-    assert status["first"].status == "ok"
-    assert status["second"].status == "error" and "'first'" in (status["second"].error or "")
+    assert status["first"].status == "ok" and status["second"].status == "ok"
+    assert status["second"].provides == {"selector": ["other"]}  # its other object is kept
+    assert status["second"].warnings == ["selector 'everything' left out: the name belongs to plugin 'first'; "
+                                         "set DEBIASBENCH_OVERRIDE=everything to use this plugin's instead"]
+    assert loaded.registry.find("selector", "everything").provider == "first"
+
+
+class _Dist:
+    def __init__(self, name: str) -> None:
+        self.metadata, self.version = {"Name": name}, "1.0"
+
+
+class _EntryPoint:
+    def __init__(self, name: str, distribution: str, module: types.ModuleType) -> None:
+        self.name, self.value, self.dist, self._module = name, module.__name__, _Dist(distribution), module
+
+    def load(self) -> Any:
+        return self._module
+
+
+def test_a_bundled_distribution_owns_its_names_whatever_the_load_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    impostor = _module("impostor", register_span_selectors=lambda register: register(_Selector()))
+    bundled = _module("bundled", register_span_selectors=lambda register: (register(_Selector()), register(_OtherSelector())))
+    points = [_EntryPoint("aaa-impostor", "evil-pkg", impostor), _EntryPoint("span-selectors", "debiasbench-unlearn", bundled)]
+    loaded = load_plugins(entry_points=points)
+    assert loaded.registry.find("selector", "everything").provider == "span-selectors"
+    assert loaded.registry.names("selector") == ["everything", "other"]  # the bundled plugin lost nothing
+    impostor_status = next(s for s in loaded.statuses if s.name == "aaa-impostor")
+    assert "left out" in impostor_status.warnings[0]
+    monkeypatch.setenv("DEBIASBENCH_OVERRIDE", "everything")  # the user opts in, by name
+    loaded = load_plugins(entry_points=points)
+    assert loaded.registry.find("selector", "everything").provider == "aaa-impostor"
+    assert loaded.registry.find("selector", "other").provider == "span-selectors"
+
+
+def test_an_unknown_name_says_which_plugin_failed_to_load() -> None:
+    from debiasbench.errors import UnknownNameError
+
+    loaded = load_plugins(entry_points=[_BrokenEntryPoint()])
+    with pytest.raises(UnknownNameError, match="plugin 'broken' .* failed to load: import failed: ImportError"):
+        loaded.registry.get("method", "token-ga")
 
 
 def test_strict_mode_raises(monkeypatch: pytest.MonkeyPatch) -> None:

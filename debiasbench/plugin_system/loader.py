@@ -102,6 +102,11 @@ class LoadedPlugins:
                                              f"and by plugin {command.plugin!r}; the first is used")
 
 
+FIRST_PARTY = frozenset({"debiasbench-hf", "debiasbench-metrics", "debiasbench-unlearn", "debiasbench-debias"})
+"""Distributions bundled with the core (plugins/ in its repository): they register first and own
+their names. The core names these distributions, never an object they provide."""
+
+
 def _env_list(name: str) -> set[str]:
     return {part.strip() for part in os.environ.get(name, "").split(",") if part.strip()}
 
@@ -154,14 +159,22 @@ def load_plugins(extra: dict[str, Any] | None = None, entry_points: list[Any] | 
         candidates.append((status, module))
 
     loaded = LoadedPlugins(registry=registry, statuses=statuses)
+    overrides = _env_list("DEBIASBENCH_OVERRIDE")
+    # The bundled (first-party) distributions register first, so their names are theirs; another
+    # plugin's object of a taken name is left out with a warning, unless the user opts in by name.
+    candidates.sort(key=lambda c: (c[0].distribution not in FIRST_PARTY, c[0].distribution == "(in-process)"))
     for status, module in candidates:
-        loaded._add_commands(_register_one(registry, status, module, strict))
+        loaded._add_commands(_register_one(registry, status, module, strict, overrides))
+    registry.load_errors = [f"plugin {s.name!r} ({s.distribution}) failed to load: {s.error}" for s in statuses if s.status == "error"]
     return loaded
 
 
-def _register_one(registry: Registry, status: PluginStatus, module: Any, strict: bool) -> list[PluginCommand]:
+def _register_one(registry: Registry, status: PluginStatus, module: Any, strict: bool,
+                  overrides: set[str] | frozenset[str] = frozenset()) -> list[PluginCommand]:
     """Call each registration hook of one plugin and return its commands; on any failure undo
-    what it registered (its commands included)."""
+    what it registered (its commands included). A name another plugin already owns is not a
+    failure: that one object is left out (with a warning), or replaces the owner's when the user
+    named it in ``DEBIASBENCH_OVERRIDE``."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     commands: list[PluginCommand] = []
@@ -171,6 +184,15 @@ def _register_one(registry: Registry, status: PluginStatus, module: Any, strict:
             caller = getattr(pm.hook, hook_name)
 
             def register(obj: Any, _kind: str = kind) -> None:
+                owner = registry.owner_of(_kind, obj)
+                if owner is not None and owner.provider != status.name:
+                    name = getattr(obj, "name", "?")
+                    if name not in overrides:
+                        status.warnings.append(f"{_kind} {name!r} left out: the name belongs to plugin {owner.provider!r}; "
+                                               f"set DEBIASBENCH_OVERRIDE={name} to use this plugin's instead")
+                        return
+                    registry.remove(_kind, owner.name)
+                    status.warnings.append(f"{_kind} {name!r} overrides plugin {owner.provider!r}'s (DEBIASBENCH_OVERRIDE)")
                 entry = registry.add(_kind, obj, status.name)
                 status.provides.setdefault(_kind, []).append(entry.name)
 

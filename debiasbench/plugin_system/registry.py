@@ -32,6 +32,20 @@ class Registry:
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
         self._aliases: dict[str, dict[str, str]] = {k: {} for k in KINDS}
+        self.load_errors: list[str] = []  # plugins that failed to load: named when a name is unknown
+
+    def owner_of(self, kind: str, obj: Any) -> Entry | None:
+        """The entry that already owns ``obj``'s name or one of its aliases, if any."""
+        for key in (getattr(obj, "name", None), *getattr(obj, "aliases", ())):
+            if isinstance(key, str) and (owner := self._owner(kind, key)) is not None:
+                return owner
+        return None
+
+    def remove(self, kind: str, name: str) -> None:
+        """Drop one entry and its aliases (an opted-in override replaces it)."""
+        self._entries[kind].pop(name, None)
+        for alias in [a for a, target in self._aliases[kind].items() if target == name]:
+            del self._aliases[kind][alias]
 
     def add(self, kind: str, obj: Any, provider: str) -> Entry:
         """Register ``obj`` under its ``name`` and ``aliases``; reject duplicates and wrong types."""
@@ -92,7 +106,8 @@ class Registry:
             suggestion = target.name if target is not None else close[0]
             return f"unknown {kind} {name!r}; did you mean {suggestion!r}?"
         listing = ", ".join(self.names(kind)) or "none registered"
-        return f"unknown {kind} {name!r}; known {kind}s: {listing} (see `debiasbench list {kind}s`)"
+        failed = f"; note: {'; '.join(self.load_errors)} (see `debiasbench plugins`)" if self.load_errors else ""
+        return f"unknown {kind} {name!r}; known {kind}s: {listing} (see `debiasbench list {kind}s`){failed}"
 
     def default(self, kind: str, where: Any = None) -> Entry | None:
         """The first entry (in name order) whose object declares ``default = True`` and, when given,
