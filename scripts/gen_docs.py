@@ -178,7 +178,7 @@ def results_reference() -> str:
 # --------------------------------------------------------------------------- catalog
 
 KIND_TITLES = {"method": "Unlearning methods", "model": "Models", "metric": "Metrics", "dataset": "Data sets",
-               "selector": "Span selectors"}
+               "selector": "Span selectors", "control": "Study controls"}
 
 
 def _options_table(options_cls: type) -> list[str]:
