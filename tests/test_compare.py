@@ -36,7 +36,8 @@ MEASURES = {
 
 def write_run(results: Path, run_id: str, values: dict[tuple[str, str], tuple[float, float | None]], *, method: str = "mlm-unlearn",
               source: str = "gender", seed: int = 0, model: str = "tiny", protocol: dict[str, Any] | None = None,
-              options: dict[str, Any] | None = None, runs_row: bool = True) -> None:
+              options: dict[str, Any] | None = None, runs_row: bool = True, config_hash: str | None = None,
+              when: dt.datetime | None = None) -> None:
     """One run: ``values[(measure, domain)] = (before, after)``; ``after`` None for a plain evaluation."""
     rows = []
     for (measure, domain), (before, after) in values.items():
@@ -45,16 +46,16 @@ def write_run(results: Path, run_id: str, values: dict[tuple[str, str], tuple[fl
             if value is None:
                 continue
             rows.append({
-                "run_id": run_id, "time": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), "model": model, "method": method,
+                "run_id": run_id, "time": when or dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), "model": model, "method": method,
                 "forget_set": "hatecheck" if method != "none" else "none", "source_domain": source, "domain": domain,
                 "metric": metric, "measure": measure, "value": value, "n": 100, "ci_low": value - 1, "ci_high": value + 1,
                 "stage": stage, "seed": seed, "protocol": dumps(protocol or {"scoring": "mean"}), "data_checksum": dumps({"f": "1"}),
                 "ideal": ideal, "better": better, "headline": measure == "crows-pairs.score" or None, "plugin_version": "debiasbench-metrics 0.1.0", "preset": "quick",
-                "method_options": dumps(options or {}), "config_hash": f"hash-{run_id}",
+                "method_options": dumps(options or {}), "config_hash": config_hash or f"hash-{run_id}",
             })
     write_table_atomic(to_table(rows, METRICS_SCHEMA), results / "metrics" / f"{run_id}.parquet")
     if runs_row:
-        run = {"run_id": run_id, "method": method, "source_domain": source, "seed": seed, "config_hash": f"hash-{run_id}"}
+        run = {"run_id": run_id, "method": method, "source_domain": source, "seed": seed, "config_hash": config_hash or f"hash-{run_id}"}
         write_table_atomic(to_table([run], RUNS_SCHEMA), results / "runs" / f"{run_id}.parquet")
 
 
@@ -256,3 +257,15 @@ def test_output_under_a_file_is_one_line(results: Path, tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     result = runner.invoke(app, ["compare", str(results), "-f", "csv", "-O", str(tmp_path / "afile" / "x.csv")])
     assert result.exit_code == 1 and "cannot write --output" in result.stderr and "Traceback" not in result.output
+
+
+def test_repeats_of_one_configuration_and_seed_are_one_run_not_three_seeds(tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    for i, after in enumerate((50.0, 52.0, 58.0)):  # the same configuration and seed three times
+        write_run(folder, f"d{i}", {("crows-pairs.score", "gender"): (60.0, after)}, config_hash="same",
+                  when=dt.datetime(2024, 1, 1 + i, tzinfo=dt.timezone.utc))
+    comparison = compare(folder)
+    cell = _cell(comparison, "mlm-unlearn", "gender", "crows-pairs.score", "gender")
+    assert cell.value.n == 1 and cell.value.mean == 58.0  # the newest
+    (warning,) = [w for w in comparison.warnings if "repeat" in w]
+    assert "2 run(s)" in warning and "d0" in warning and "d1" in warning

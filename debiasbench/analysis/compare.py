@@ -210,7 +210,24 @@ def read_complete_rows(results_dir: Path) -> tuple[list[dict[str, Any]], list[st
         rows = [r for r in rows if r["run_id"] in complete]
     if not rows:
         raise DebiasbenchError(f"no complete runs in {results_dir}: every metrics file lacks its runs row")
+    rows, duplicates = newest_of_duplicates(rows)
+    if duplicates:
+        warnings.append(f"{len(duplicates)} run(s) repeat the configuration and seed of a newer run and were left out "
+                        f"(a repeat is not a replication; use another seed): {', '.join(duplicates[:3])}"
+                        f"{' ...' if len(duplicates) > 3 else ''}")
     return rows, warnings
+
+
+def newest_of_duplicates(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Runs with the same configuration hash (which includes the seed) are one run: keep the newest."""
+    newest: dict[str, tuple[Any, str]] = {}
+    for r in rows:
+        key = r.get("config_hash")
+        if key and (key not in newest or (r["time"], r["run_id"]) > newest[key]):
+            newest[key] = (r["time"], r["run_id"])
+    keep = {run for _, run in newest.values()}
+    dropped = sorted({r["run_id"] for r in rows if r.get("config_hash") and r["run_id"] not in keep})
+    return [r for r in rows if not r.get("config_hash") or r["run_id"] in keep], dropped
 
 
 def _check_values(wanted: list[str], available: Iterable[str], flag: str) -> None:
