@@ -269,3 +269,33 @@ def test_repeats_of_one_configuration_and_seed_are_one_run_not_three_seeds(tmp_p
     assert cell.value.n == 1 and cell.value.mean == 58.0  # the newest
     (warning,) = [w for w in comparison.warnings if "repeat" in w]
     assert "2 run(s)" in warning and "d0" in warning and "d1" in warning
+
+
+def test_damaged_files_are_named_and_strict_fails(results: Path) -> None:
+    (results / "metrics" / "zero.parquet").write_bytes(b"")
+    (results / "metrics" / "trunc.parquet").write_bytes((next((results / "metrics").glob("s0*.parquet"))).read_bytes()[:200])
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"foo": [1, 2]}), results / "metrics" / "foreign.parquet")
+    result = runner.invoke(app, ["compare", str(results), "-f", "csv"])
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    for name, reason in (("zero", "empty file"), ("trunc", "not a readable Parquet"), ("foreign", "foreign schema")):
+        assert f"{name}.parquet: {reason}" in result.stderr
+    assert "read 4 runs; 3 problem(s) above" in result.stderr
+    strict = runner.invoke(app, ["compare", str(results), "--strict"])
+    assert strict.exit_code == 1 and "--strict: 3 results file problem(s)" in strict.stderr
+
+
+def test_check_finds_damage_orphans_and_repeats(results: Path) -> None:
+    clean = runner.invoke(app, ["check", str(results)])
+    assert clean.exit_code == 0 and "4 complete runs" in clean.stdout and "0 damaged" in clean.stdout
+    write_run(results, "orphan", {("crows-pairs.score", "gender"): (60.0, 55.0)}, runs_row=False)
+    write_run(results, "again", {("crows-pairs.score", "gender"): (60.0, 55.0)}, config_hash="hash-s0")
+    findings = runner.invoke(app, ["check", str(results)])
+    assert findings.exit_code == 0 and "have metrics but no runs row" in findings.stderr and "ran 2 times" in findings.stderr
+    assert runner.invoke(app, ["check", str(results), "--strict"]).exit_code == 1
+    (results / "runs" / "s1.parquet").write_bytes(b"PAR1 broken")
+    damaged = runner.invoke(app, ["check", str(results)])
+    assert damaged.exit_code == 1 and "damage: runs:" in damaged.stderr and "s1.parquet" in damaged.stderr
+    assert "Traceback" not in damaged.output

@@ -23,7 +23,7 @@ from debiasbench.analysis.paired import CellStats, attach_paired
 from debiasbench.analysis.statistics import distance
 from debiasbench.domains import DOMAINS, OVERALL, STUDY_DOMAINS
 from debiasbench.errors import DebiasbenchError
-from debiasbench.results.tables import read_table
+from debiasbench.results.tables import read_table_checked
 
 BASELINE = "none"
 """Method (and source domain) of a plain evaluation's rows."""
@@ -197,13 +197,20 @@ def read_complete_rows(results_dir: Path) -> tuple[list[dict[str, Any]], list[st
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise DebiasbenchError(f"results dir {results_dir} does not exist; run `debiasbench run` or `debiasbench sweep` first, or pass the folder")
-    metrics = read_table(results_dir, "metrics")
+    metrics, skipped = read_table_checked(results_dir, "metrics")
+    runs, skipped_runs = read_table_checked(results_dir, "runs")
+    warnings = [f"skipped {s}" for s in (*skipped, *skipped_runs)]
     if metrics.num_rows == 0:
-        raise DebiasbenchError(f"no metric rows in {results_dir / 'metrics'}; run `debiasbench run` or `debiasbench eval` first, or pass the right folder")
-    complete = set(read_table(results_dir, "runs").column("run_id").to_pylist())
+        raise DebiasbenchError(f"no readable metric rows in {results_dir / 'metrics'}"
+                               + (f" ({len(skipped)} damaged file(s): {skipped[0]})" if skipped else "")
+                               + "; run `debiasbench run` or `debiasbench eval` first, or pass the right folder")
+    complete = set(runs.column("run_id").to_pylist())
     rows = metrics.to_pylist()
-    incomplete = sorted({r["run_id"] for r in rows} - complete)
-    warnings = []
+    damaged = {s.path.stem for s in skipped_runs}
+    incomplete = sorted({r["run_id"] for r in rows} - complete - damaged)
+    if damaged & {r["run_id"] for r in rows}:
+        warnings.append(f"{len(damaged)} run(s) left out because their runs file is damaged (see above)")
+    rows = [r for r in rows if r["run_id"] not in damaged]
     if incomplete:
         warnings.append(f"{len(incomplete)} run(s) without a runs row were left out (interrupted before finishing): "
                         f"{', '.join(incomplete[:3])}{' ...' if len(incomplete) > 3 else ''}")

@@ -22,6 +22,7 @@ from debiasbench.cli.eval_cmd import eval_command
 from debiasbench.cli.list_cmd import list_command
 from debiasbench.cli.plugins_cmd import plugins_command
 from debiasbench.cli.run_cmd import run_command
+from debiasbench.cli.check_cmd import check_command
 from debiasbench.cli.study_cmd import study_command
 from debiasbench.cli.sweep_cmd import sweep_command
 from debiasbench.errors import DebiasbenchError
@@ -37,6 +38,7 @@ BUILTIN: dict[str, Callable[..., Any]] = {
     "compare": compare_command,
     "sweep": sweep_command,
     "study": study_command,
+    "check": check_command,
 }
 """The core's commands, in --help order; a plugin command cannot take these names."""
 

@@ -28,6 +28,7 @@ def compare_command(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | markdown | csv | json | latex")] = "table",
     output: Annotated[Optional[Path], typer.Option("--output", "-O", help="Write to this file (atomically) instead of the terminal.")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write transfer heatmaps (source x evaluated domain) to this .png/.pdf/.svg.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any results file had to be skipped (damaged, foreign, without its runs row).")] = False,
 ) -> None:
     """Cross-domain comparison of a results folder: rows are method x model x source domain, columns evaluated domains.
 
@@ -45,8 +46,13 @@ def compare_command(
         all_measures=all_measures, all_domains=all_domains,
     )
     comparison = compare(results_dir, filters)
-    for warning in comparison.warnings:
+    for warning in dict.fromkeys(comparison.warnings):  # each once
         warn(warning)
+    skipped = [w for w in comparison.warnings if w.startswith("skipped ") or "left out" in w]
+    err.print(f"read {sum(comparison.runs.values())} runs" + (f"; {len(skipped)} problem(s) above" if skipped else ""), highlight=False)
+    if strict and skipped:
+        raise DebiasbenchError(f"--strict: {len(skipped)} results file problem(s) in {results_dir} (listed above); "
+                               "run `debiasbench check` on the folder, fix or move the files, and compare again")
     if plot is not None:
         from debiasbench.analysis.plot import plot_transfer
 

@@ -6,6 +6,7 @@ Writes go through :func:`debiasbench.support.atomic.write_table_atomic`; schemas
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +48,53 @@ def to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=schema)
 
 
-def read_table(results_dir: Path, name: str) -> pa.Table:
-    """All rows of one table across runs (empty table with the schema when there are none)."""
-    import pyarrow.dataset as ds
+@dataclass(frozen=True)
+class Skipped:
+    """A results file left out, and why (named to the user; ``--strict`` makes it an error)."""
 
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def read_file(path: Path, schema: pa.Schema) -> pa.Table:
+    """One results file with exactly ``schema`` (extra columns dropped), or ValueError saying what is wrong."""
+    import pyarrow.parquet as pq
+
+    try:
+        if path.stat().st_size == 0:
+            raise ValueError("empty file (zero bytes): a write was cut off")
+        table = pq.read_table(path)  # reads every page, so a damaged page is found here
+    except (OSError, pa.ArrowException) as exc:
+        raise ValueError(f"not a readable Parquet file (truncated or damaged: {str(exc).splitlines()[0][:120]})") from None
+    missing = [f.name for f in schema if f.name not in table.column_names]
+    if "run_id" in missing or len(missing) * 2 > len(schema):
+        raise ValueError(f"foreign schema: no column {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''} "
+                         "(not a debiasbench results file, or from an incompatible version)")
+    for name in missing:  # a column added in a later version: absent from older files, null there
+        table = table.append_column(pa.field(name, schema.field(name).type), pa.nulls(table.num_rows, schema.field(name).type))
+    try:
+        return table.select(schema.names).cast(schema)
+    except (pa.ArrowException, ValueError) as exc:
+        raise ValueError(f"foreign schema: {str(exc).splitlines()[0][:120]}") from None
+
+
+def read_table_checked(results_dir: Path, name: str) -> tuple[pa.Table, list[Skipped]]:
+    """All rows of one table across runs, every unreadable or foreign file left out and named."""
     schema = TABLES[name]
     folder = Path(results_dir) / name
-    if not folder.is_dir() or not any(folder.glob("*.parquet")):
-        return schema.empty_table()
-    dataset = ds.dataset(str(folder), format="parquet", schema=schema, exclude_invalid_files=True)
-    return dataset.to_table()
+    tables, skipped = [], []
+    for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
+        try:
+            tables.append(read_file(path, schema))
+        except ValueError as exc:
+            skipped.append(Skipped(path, str(exc)))
+    return (pa.concat_tables(tables) if tables else schema.empty_table()), skipped
 
 
+def read_table(results_dir: Path, name: str) -> pa.Table:
+    """All rows of one table across runs (empty table with the schema when there are none); damaged
+    files are left out here; :func:`read_table_checked` names them."""
+    return read_table_checked(results_dir, name)[0]

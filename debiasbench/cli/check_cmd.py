@@ -1,0 +1,32 @@
+"""``debiasbench check``: verify a results folder (see debiasbench/results/check.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from debiasbench.cli.common import out, warn
+from debiasbench.errors import DebiasbenchError
+
+
+def check_command(
+    results_dir: Annotated[Path, typer.Argument(help="Results folder to verify.")] = Path("results"),
+    strict: Annotated[bool, typer.Option("--strict", help="Also exit non-zero for orphans and repeated runs.")] = False,
+) -> None:
+    """Verify a results folder: every file readable with the right schema, every run's before and after items paired, orphans and repeated runs listed. Exits 1 on damage."""
+    from rich.markup import escape
+
+    from debiasbench.results.check import check_results
+
+    report = check_results(results_dir)
+    for line in report.damage:
+        warn(f"damage: {line}")
+    for line in report.findings:
+        warn(line)
+    out.print(f"{escape(str(results_dir))}: {report.runs} complete runs, {report.files} files; "
+              f"{len(report.damage)} damaged, {len(report.findings)} other findings", soft_wrap=True)
+    if report.damage or (strict and report.findings):
+        raise DebiasbenchError(f"{len(report.damage)} damaged and {len(report.findings)} other finding(s) in {results_dir}; "
+                               "move the damaged files away or rerun those runs")
