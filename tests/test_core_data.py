@@ -72,3 +72,25 @@ def test_missing_file_names_the_file_and_the_variable(tmp_path: Path) -> None:
     file = DataFile("set/flat.jsonl", fallback=DataFile("set/dev.json"))
     with pytest.raises(DataError, match=r"^missing data file set/flat.jsonl: .*set DEBIASBENCH_DATA or --data-dir"):
         DataLocator(tmp_path / "data", tmp_path / "cache", download=False).path(file)
+
+
+def test_a_file_known_only_by_its_git_blob_is_checked(tmp_path: Path) -> None:
+    import subprocess
+
+    from debiasbench.errors import DataError
+    from debiasbench.plugin_system.interfaces import DataFile
+    from debiasbench.support.data import DataLocator
+    from debiasbench.support.hashing import git_blob_sha1
+
+    (tmp_path / "d").mkdir()
+    path = tmp_path / "d" / "x.txt"
+    path.write_text("hello\n")
+    blob = git_blob_sha1(path)
+    assert blob == "ce013625030ba8dba906f756967f9e9ca394464a"  # `git hash-object` of "hello\n"
+    try:
+        assert subprocess.run(["git", "hash-object", str(path)], capture_output=True, text=True).stdout.strip() == blob
+    except FileNotFoundError:
+        pass
+    assert DataLocator(tmp_path, tmp_path / "cache", download=False).path(DataFile("d/x.txt", git_blob=blob)) == path
+    with pytest.raises(DataError, match="git blob ce013625030b..., expected 000000000000"):
+        DataLocator(tmp_path, tmp_path / "cache", download=False).path(DataFile("d/x.txt", git_blob="0" * 40))

@@ -147,6 +147,7 @@ class DataFile:
     url: str | None = None  # download source when neither data dir nor cache has it
     member: str | None = None  # when ``url`` is a zip archive: the path of this file inside it
     fallback: DataFile | None = None  # another file (e.g. another layout) used when this one is nowhere local and has no url
+    git_blob: str | None = None  # expected git blob id (sha1 of "blob <size>\0" + content), for sources that publish only that
 
 
 class DataLocatorProto(Protocol):

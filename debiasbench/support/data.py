@@ -10,7 +10,7 @@ from pathlib import Path
 from debiasbench.errors import DataError
 from debiasbench.plugin_system.interfaces import DataFile
 from debiasbench.support.atomic import atomic_path
-from debiasbench.support.hashing import sha256_file
+from debiasbench.support.hashing import git_blob_sha1, sha256_file
 from debiasbench.support.paths import cache_dir as default_cache_dir
 from debiasbench.support.paths import data_dir as default_data_dir
 
@@ -45,6 +45,11 @@ class DataLocator:
                 f"checksum mismatch for {found}: sha256 {digest[:12]}..., expected {used.sha256[:12]}...; "
                 "replace the file with the original release"
             )
+        if not used.sha256 and used.git_blob:
+            blob = git_blob_sha1(found)
+            if blob != used.git_blob:
+                raise DataError(f"checksum mismatch for {found}: git blob {blob[:12]}..., expected {used.git_blob[:12]}...; "
+                                "replace the file with the original release")
         self._checked[file.relpath] = (found, digest)
         return found
 

@@ -18,7 +18,7 @@ from debiasbench.api import DataFile, DataLocatorProto, DebiasbenchError
 WIKITEXT_VALID = DataFile(
     relpath="wikitext2/wikitext-2-tokenized-unk/valid.txt",
     sha256="f0737ed31fc1329026e95cb8b98e19c2a182c39c240ab909dc31abf2f8af58e8",
-    url="https://raw.githubusercontent.com/pytorch/examples/main/word_language_model/data/wikitext-2/valid.txt",
+    url="https://raw.githubusercontent.com/pytorch/examples/77f55b912142e11fcfdf5b530231fb9c52f181e8/word_language_model/data/wikitext-2/valid.txt",
 )
 MIN_WORDS = 5
 """Shorter sentences are skipped (bias-bench's INLP data skips sentences of fewer than 5 tokens)."""

