@@ -179,13 +179,17 @@ def with_typed_options(config: RunConfig, registry: Registry) -> RunConfig:
                                metric_options=metric_options)
 
 
-def method_selector(method: Any, method_options: dict[str, Any]) -> str | None:
-    """The span selector a method will use: its ``selector`` option as given, else that option's default."""
+def method_selector(method: Any, method_options: dict[str, Any], registry: Registry | None = None) -> str | None:
+    """The span selector a method will use: its ``selector`` option as given, else that option's
+    default, else (a ``selector`` option defaulting to None) the registry's default selector."""
     if "selector" in method_options:
         return method_options["selector"]
     declared = {f.name: f for f in dataclasses.fields(method.Options)}.get("selector")
     if declared is None or declared.default is dataclasses.MISSING:
         return None
+    if declared.default is None and registry is not None:
+        entry = registry.default("selector")
+        return entry.name if entry is not None else None
     return declared.default  # type: ignore[no-any-return]
 
 
@@ -198,7 +202,7 @@ def _typed_selector_options(method: Any, method_options: dict[str, Any], raw: di
 
     if not raw:
         return {}
-    name = method_selector(method, method_options)
+    name = method_selector(method, method_options, registry)
     if not isinstance(name, str):
         raise DebiasbenchError(f"-s selector options were given, but method {method.name!r} takes no span selector")
     selector = registry.get("selector", name)

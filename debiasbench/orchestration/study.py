@@ -192,10 +192,7 @@ def controlled_point(point: SweepPoint, registry: Registry) -> Any:
 
     c = point.config
     method = registry.get("method", c.method)  # type: ignore[arg-type]
-    selector = method_selector(method, dict(c.method_options))
-    if selector is None and "selector" in {f.name for f in dataclasses.fields(method.Options)}:
-        entry = registry.default("selector")
-        selector = entry.name if entry is not None else None
+    selector = method_selector(method, dict(c.method_options), registry)
     return ControlledPoint(method=c.method, method_options=dict(c.method_options), selector=selector,  # type: ignore[arg-type]
                            selector_options=dict(c.selector_options), domain=c.domain or "", seed=c.seed)
 

@@ -1,0 +1,289 @@
+"""The bad-input suite (issue 11): every command, fed what a hostile or careless user would type.
+
+Each case is the command line, the exit code it must give, and words its one-line message must
+contain; every case also checks that no traceback is printed and that nothing new is written
+(the results folder, the cache and the working folder stay as they were). All of them fail
+before a model loads, so the suite takes seconds. The first-party plugins are the installed ones.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("debiasbench_unlearn")
+pytest.importorskip("debiasbench_metrics")
+pytest.importorskip("debiasbench_hf")
+
+from debiasbench.cli import app  # noqa: E402
+
+R = "{results}"  # the case's results folder (absent unless the case creates it)
+RUN = ["run", "--method", "mlm-unlearn", "--domain", "gender", "--results-dir", R]
+EVAL = ["eval", "--results-dir", R]
+
+CASES: list[tuple[str, list[str], int, str]] = [
+    # ---- run: names
+    ("unknown method", ["run", "--method", "mlm-unlern", "--domain", "gender", "--results-dir", R], 2, "did you mean 'mlm-unlearn'"),
+    ("unknown model", [*RUN, "--model", "smollm2-135m-q"], 2, "smollm2-135m-q"),
+    ("unknown metric", [*RUN, "--metrics", "crows-pair"], 2, "did you mean 'crows-pairs'"),
+    ("unknown forget set", [*RUN, "--forget-set", "hatechek"], 2, "did you mean 'hatecheck'"),
+    ("metric as forget set", [*RUN, "--forget-set", "crows-pairs"], 1, "not a forget set"),
+    ("unknown domain", ["run", "--method", "mlm-unlearn", "--domain", "gendr", "--results-dir", R], 2, "did you mean 'gender'"),
+    ("domain the forget set lacks", ["run", "--method", "mlm-unlearn", "--domain", "age", "--results-dir", R], 1, "has no texts for domain 'age'"),
+    ("no domain", ["run", "--method", "mlm-unlearn", "--results-dir", R], 2, "Missing option '--domain'"),
+    ("unknown preset", [*RUN, "--preset", "fast"], 2, "unknown preset 'fast'"),
+    ("unknown eval domain", [*RUN, "--eval-domains", "martian"], 2, "martian"),
+    ("empty metrics", [*RUN, "--metrics", ","], 1, "no metric to evaluate"),
+    ("unknown selector", [*RUN, "-o", "selector=lexicn"], 2, "did you mean 'lexicon'"),
+    ("selector options for a method without one", ["run", "--method", "token-ga", "--domain", "gender", "-s", "top_k=0.1",
+                                                    "--results-dir", R], 1, "takes no span selector"),
+    # ---- run: method options
+    ("option typo", [*RUN, "-o", "learning_rat=1e-5"], 1, "did you mean 'learning_rate'"),
+    ("option wrong type", [*RUN, "-o", "epochs=two"], 1, "epochs"),
+    ("option not finite", [*RUN, "-o", "learning_rate=inf"], 1, "learning_rate"),
+    ("option nan", [*RUN, "-o", "learning_rate=nan"], 1, "learning_rate"),
+    ("option negative rate", [*RUN, "-o", "learning_rate=-1"], 1, "learning_rate must be positive"),
+    ("option zero epochs", [*RUN, "-o", "epochs=0"], 1, "epochs must be 1 or more"),
+    ("option zero batch", [*RUN, "-o", "batch_size=0"], 1, "batch_size must be 1 or more"),
+    ("option max_length 1", [*RUN, "-o", "max_length=1"], 1, "max_length must be 2 or more"),
+    ("option positive threshold", [*RUN, "-o", "forget_loss_threshold=3"], 1, "must be negative"),
+    ("option ceiling below 1", [*RUN, "-o", "retain_ppl_ceiling=0.5"], 1, "must exceed 1"),
+    ("option malformed pair", [*RUN, "-o", "learning_rate"], 1, "expected key=value"),
+    ("option empty key", [*RUN, "-o", "=3"], 1, "expected key=value"),
+    ("option bool typo", [*RUN, "-o", "lora=yess"], 1, "lora"),
+    ("grad-diff negative alpha", ["run", "--method", "grad-diff", "--domain", "gender", "-o", "alpha=-1", "--results-dir", R], 1,
+     "alpha must be 0 or more"),
+    ("npo zero beta", ["run", "--method", "npo", "--domain", "gender", "-o", "beta=0", "--results-dir", R], 1, "beta must be positive"),
+    ("benign-ga target without probe", ["run", "--method", "benign-ga", "--domain", "gender", "-o", "target_ppl_increase=0.1",
+                                         "--results-dir", R], 1, "add --eval-every"),
+    ("benign-ga negative target", ["run", "--method", "benign-ga", "--domain", "gender", "-o", "target_ppl_increase=-0.1",
+                                    "--results-dir", R], 1, "positive fraction"),
+    ("benign-ga target, metric not probed", ["run", "--method", "benign-ga", "--domain", "gender", "-o", "target_ppl_increase=0.1",
+                                              "--eval-every", "2", "--metrics", "crows-pairs", "--results-dir", R], 1, "does not probe"),
+    ("texts_like unknown selector", ["run", "--method", "token-ga", "--domain", "gender", "-o", "texts_like=nope", "--results-dir", R], 2,
+     "unknown selector 'nope'"),
+    # ---- run: selector options
+    ("selector option typo", [*RUN, "-o", "selector=lexicon", "-s", "levl=inclusive"], 1, "level"),
+    ("selector option bad choice", [*RUN, "-o", "selector=lexicon", "-s", "level=everything"], 1, "level"),
+    ("random selector budget from itself", [*RUN, "-o", "selector=random", "-s", "budget_from=random"], 1, "cannot take its budget from itself"),
+    ("random selector unknown budget", [*RUN, "-o", "selector=random", "-s", "budget_from=nothing"], 2, "unknown selector 'nothing'"),
+    ("annotated takes no options", [*RUN, "-s", "top_k=0.1"], 1, "unknown option 'top_k' for selector 'annotated'"),
+    # ---- run: metric options
+    ("metric option for a metric not run", [*RUN, "--metrics", "crows-pairs", "-M", "stereoset.bootstrap=0"], 1, "not among the metrics"),
+    ("metric option unknown key", [*RUN, "--metrics", "stereoset", "-M", "stereoset.limit=3"], 1, "unknown option 'limit' for metric 'stereoset'"),
+    ("metric option typo", [*RUN, "--metrics", "crows-pairs", "-M", "crows-pairs.scorng=sum"], 1, "scoring"),
+    ("metric option no dot", [*RUN, "--metrics", "crows-pairs", "-M", "scoring=sum"], 1, "expected OWNER.KEY=VALUE"),
+    ("metric option bad value", [*RUN, "--metrics", "perplexity", "-M", "perplexity.max_tokens=many"], 1, "max_tokens"),
+    ("metric option negative bootstrap", [*RUN, "--metrics", "perplexity", "-M", "perplexity.bootstrap=-2"], 1, "bootstrap"),
+    # ---- run: numbers and settings
+    ("seed too large", [*RUN, "--seed", str(2**63)], 1, "2**63 - 1"),
+    ("seed negative", [*RUN, "--seed", "-1"], 1, "--seed must be between"),
+    ("heldout seed negative", [*RUN, "--heldout-seed", "-5"], 1, "--heldout-seed must be between"),
+    ("dev fraction 0", [*RUN, "--dev-fraction", "0"], 1, "--dev-fraction must be between 0 and 1"),
+    ("dev fraction 1", [*RUN, "--dev-fraction", "1"], 1, "--dev-fraction must be between 0 and 1"),
+    ("dev fraction 2", [*RUN, "--dev-fraction", "2"], 1, "--dev-fraction"),
+    ("threads zero", [*RUN, "--threads", "0"], 1, "--threads must be at least 1"),
+    ("threads huge", [*RUN, "--threads", "100000"], 1, "more than 4x"),
+    ("eval limit zero", [*RUN, "--eval-limit", "0"], 1, "--eval-limit must be 1 or more"),
+    ("forget limit zero", [*RUN, "--forget-limit", "0"], 1, "--forget-limit must be 1 or more"),
+    ("eval every zero", [*RUN, "--eval-every", "0"], 1, "--eval-every must be 1 or more"),
+    ("seed not a number", [*RUN, "--seed", "abc"], 2, "seed"),
+    ("threads not a number", [*RUN, "--threads", "many"], 2, "threads"),
+    ("dtype unknown", [*RUN, "--dtype", "float64"], 1, "unknown dtype 'float64'"),
+    ("device unknown", [*RUN, "--device", "tpu"], 1, "unknown device 'tpu'"),
+    ("split on a set without splits", [*RUN, "--split", "train"], 1, "has no splits"),
+    ("dynahate bad split", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--forget-set", "dynahate", "--split", "val",
+                            "--results-dir", R], 1, "has splits train, dev, test"),
+    ("unknown flag", [*RUN, "--learning-rate", "1e-5"], 2, "No such option"),
+    # ---- run: where it writes
+    ("results dir is a file", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--results-dir", "{file}"], 1, "is a file, not a folder"),
+    ("results dir under a file", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--results-dir", "{file}/results"], 1,
+     "is not a writable folder"),
+    ("runs table is a file", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--results-dir", "{bad_results}"], 1,
+     "is a file where the 'runs' table folder belongs"),
+    ("save model not empty", [*RUN, "--save-model", "{full_folder}"], 1, "already exists and is not empty"),
+    ("save model under a file", [*RUN, "--save-model", "{file}/model"], 1, "cannot be written"),
+    ("cache under a file", [*RUN, "--cache-dir", "{file}/cache"], 1, "cannot be written"),
+    # ---- eval
+    ("eval unknown metric", [*EVAL, "--metrics", "stereosett"], 2, "did you mean 'stereoset'"),
+    ("eval unknown model", [*EVAL, "--model", "nope/nope/nope"], 2, "nope"),
+    ("eval empty metrics", [*EVAL, "--metrics", ","], 1, "no metric to evaluate"),
+    ("eval bad metric option", [*EVAL, "--metrics", "crows-pairs", "-M", "crows-pairs.bootstrap=x"], 1, "bootstrap"),
+    ("eval unknown domain", [*EVAL, "--eval-domains", "gendr"], 2, "did you mean 'gender'"),
+    ("eval seed negative", [*EVAL, "--heldout-seed", "-1"], 1, "--heldout-seed must be between"),
+    ("eval results dir is a file", ["eval", "--results-dir", "{file}"], 1, "is a file"),
+    ("eval dtype", [*EVAL, "--dtype", "int8"], 1, "unknown dtype"),
+    ("eval threads", [*EVAL, "--threads", "-3"], 1, "--threads must be at least 1"),
+    ("eval method flag", [*EVAL, "--method", "mlm-unlearn"], 2, "No such option"),
+    # ---- compare
+    ("compare missing folder", ["compare", "{missing}"], 1, "does not exist"),
+    ("compare empty folder", ["compare", "{empty}"], 1, "no readable metric rows"),
+    ("compare a stray file", ["compare", "{file}"], 1, "is a file, not a results folder"),
+    ("compare unknown format", ["compare", "{results_ok}", "-f", "xml"], 2, "--format"),
+    ("compare output under a file", ["compare", "{results_ok}", "-f", "csv", "-O", "{file}/x.csv"], 1, "cannot write --output"),
+    ("compare plot unknown suffix", ["compare", "{results_ok}", "--plot", "{tmp}/plot.xyz"], 1, "use a .png, .pdf or .svg"),
+    ("compare unknown metric filter", ["compare", "{results_ok}", "-m", "nope"], 1, "nope"),
+    ("compare unknown method filter", ["compare", "{results_ok}", "--method", "nope"], 1, "nope"),
+    ("compare unknown domain", ["compare", "{results_ok}", "--domain", "martian"], 1, "matches no row"),
+    ("compare strict on damage", ["compare", "{results_damaged}", "--strict"], 1, "--strict"),
+    ("compare only damaged metrics", ["compare", "{results_zero}"], 1, "empty file"),
+    # ---- check
+    ("check missing folder", ["check", "{missing}"], 1, "does not exist"),
+    ("check damaged", ["check", "{results_damaged}"], 1, "damaged"),
+    # ---- sweep
+    ("sweep missing file", ["sweep", "{missing}.toml"], 1, "does not exist"),
+    ("sweep is a folder", ["sweep", "{tmp}"], 1, "is a folder"),
+    ("sweep not utf-8", ["sweep", "{latin1}"], 1, "not UTF-8"),
+    ("sweep not toml", ["sweep", "{nottoml}"], 1, "not valid TOML"),
+    ("sweep unknown key", ["sweep", "{sweep:colour = 'red'}"], 1, "unknown key 'colour'"),
+    ("sweep no method axis", ["sweep", "{sweep_text:[grid]\nseed = [0]\n}"], 1, "needs method"),
+    ("sweep no domain axis", ["sweep", "{sweep_text:[grid]\nmethod = ['mlm-unlearn']\n}"], 1, "needs domain"),
+    ("sweep empty axis", ["sweep", "{sweep_text:[grid]\nmethod = ['mlm-unlearn']\ndomain = []\n}"], 1, "empty list"),
+    ("sweep unknown method", ["sweep", "{sweep_text:[grid]\nmethod = ['mlm-unlern']\ndomain = ['gender']\n}"], 2, "did you mean 'mlm-unlearn'"),
+    ("sweep unknown domain", ["sweep", "{sweep_text:[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gendr']\n}"], 2, "gender"),
+    ("sweep axis at top level", ["sweep", "{sweep_text:seed = [0, 1]\n[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n}"], 1,
+     "is a list at the top level"),
+    ("sweep shared key in grid", ["sweep", "{sweep_text:[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\ndevice = ['cpu']\n}"], 1,
+     "shared setting"),
+    ("sweep wrong type", ["sweep", "{sweep_text:eval_limit = 'ten'\n[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n}"], 1,
+     "must be an integer"),
+    ("sweep non-finite number", ["sweep", "{sweep_text:dev_fraction = nan\n[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n}"], 1,
+     "finite number"),
+    ("sweep options for a method not in the grid",
+     ["sweep", "{sweep_text:[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n[options.npo]\nbeta = 0.2\n}"], 1, "not a method of [grid]"),
+    ("sweep option typo", ["sweep", "{sweep_text:[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n[options.mlm-unlearn]\nepoch = 2\n}"], 1,
+     "epochs"),
+    ("sweep bad option value", ["sweep", "{sweep_text:[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n[options.mlm-unlearn]\nepochs = 0\n}"],
+     1, "epochs must be 1 or more"),
+    ("sweep grid not a table", ["sweep", "{sweep_text:grid = 3\n}"], 1, "must be a table"),
+    # ---- study
+    ("study missing file", ["study", "{missing}.toml"], 1, "does not exist"),
+    ("study without [study]", ["study", "{sweep_text:[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n}"], 1, "needs a [study] table"),
+    ("study empty family", ["study", "{study:[study.family]\nname = 'f'\nmeasures = []\n}"], 1, "is empty"),
+    ("study family without name", ["study", "{study:[study.family]\nmeasures = ['crows-pairs.score']\n}"], 1, "needs a name"),
+    ("study no family", ["study", "{study:}"], 1, "[study.family] is missing"),
+    ("study unknown control", ["study", "{study:[study.family]\nname = 'f'\nmeasures = ['crows-pairs.score']\n}", ], 2, "random-tokenz"),
+    ("study control of a method not in the grid",
+     ["study", "{study_controls:controls = {{ random-tokens = ['npo'] }}}"], 1, "a control needs the run it controls"),
+    ("study control that applies to nothing", ["study", "{study_token_ga}"], 1, "has no run to control"),
+    ("study unknown study key", ["study", "{study_controls:controls = ['benign-ga']\ncolour = 'red'}"], 1, "unknown key 'colour' in [study]"),
+    ("study unknown family key", ["study", "{study:[study.family]\nname = 'f'\nmeasures = ['crows-pairs.score']\ncolour = 1\n}"], 1,
+     "unknown key 'colour' in [study.family]"),
+    ("study few resamples", ["study", "{study_controls:controls = ['benign-ga']\nresamples = 10}"], 1, "at least 1000"),
+    ("study unknown family domain", ["study", "{study:[study.family]\nname = 'f'\nmeasures = ['x']\ndomains = ['martian']\n}"], 2, "martian"),
+    ("study only evaluations", ["study", "{sweep_text:[grid]\nmethod = ['none']\n[study]\ncontrols = []\n[study.family]\nname = 'f'\nmeasures = ['x']\n}"],
+     1, "lists no method"),
+    ("study report before runs", ["study", "{study_controls:controls = ['benign-ga']}", "--report-only"], 1, "no run of study"),
+    # ---- list, plugins, spans, version
+    ("list unknown kind", ["list", "method"], 2, "did you mean 'methods'"),
+    ("list nothing", ["list"], 2, "Missing argument"),
+    ("spans unknown forget set", ["spans", "--forget-set", "nope", "--domain", "gender"], 2, "nope"),
+    ("spans unknown domain", ["spans", "--domain", "gendr"], 2, "did you mean 'gender'"),
+    ("spans unknown selector", ["spans", "--domain", "gender", "--selector", "lexicn"], 2, "did you mean 'lexicon'"),
+    ("spans bad limit", ["spans", "--domain", "gender", "--limit", "-1"], 1, "--limit must be 0 or more"),
+    ("unknown command", ["rnu"], 2, "No such command"),
+]
+
+SWEEP_HEAD = "results_dir = '{results}'\ncache_dir = '{cache}'\n"
+STUDY_BASE = (SWEEP_HEAD + "[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n[study]\ncontrols = ['random-tokenz']\n")
+STUDY_CONTROLS = SWEEP_HEAD + "[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n[study]\n{extra}\n[study.family]\nname = 'f'\nmeasures = ['crows-pairs.score']\n"
+
+
+def _snapshot(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def _materialise(arg: str, tmp: Path) -> str:
+    """Replace the case's placeholders with paths in its sandbox (creating the fixtures they name)."""
+    results, cache = tmp / "results", tmp / "cache"
+    simple = {"{results}": str(results), "{tmp}": str(tmp), "{missing}": str(tmp / "missing")}
+    if arg.startswith("{sweep:"):
+        path = tmp / "sweep.toml"
+        path.write_text(SWEEP_HEAD.format(results=results, cache=cache) + arg[7:-1] + "\n[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n")
+        return str(path)
+    if arg.startswith("{sweep_text:"):
+        path = tmp / "sweep.toml"
+        path.write_text(SWEEP_HEAD.format(results=results, cache=cache) + arg[12:-1])
+        return str(path)
+    if arg.startswith("{study:"):
+        path = tmp / "study.toml"  # a study whose control is misspelt: the family is checked first
+        path.write_text(STUDY_BASE.format(results=results, cache=cache) + arg[7:-1])
+        return str(path)
+    if arg.startswith("{study_controls:"):
+        path = tmp / "study.toml"
+        path.write_text(STUDY_CONTROLS.format(results=results, cache=cache, extra=arg[16:-1].replace("{{", "{").replace("}}", "}")))
+        return str(path)
+    if arg == "{study_token_ga}":
+        path = tmp / "study.toml"
+        text = STUDY_CONTROLS.format(results=results, cache=cache, extra="controls = ['random-tokens']")
+        path.write_text(text.replace("method = ['mlm-unlearn']", "method = ['token-ga']"))
+        return str(path)
+    for key, value in simple.items():
+        arg = arg.replace(key, value)
+    if "{file}" in arg:
+        (tmp / "afile").write_text("x")
+        arg = arg.replace("{file}", str(tmp / "afile"))
+    if "{bad_results}" in arg:
+        (tmp / "bad").mkdir(exist_ok=True)
+        (tmp / "bad" / "runs").write_text("not a folder")
+        arg = arg.replace("{bad_results}", str(tmp / "bad"))
+    if "{full_folder}" in arg:
+        (tmp / "full").mkdir(exist_ok=True)
+        (tmp / "full" / "x").write_text("x")
+        arg = arg.replace("{full_folder}", str(tmp / "full"))
+    if "{empty}" in arg:
+        (tmp / "empty").mkdir(exist_ok=True)
+        arg = arg.replace("{empty}", str(tmp / "empty"))
+    if "{latin1}" in arg:
+        (tmp / "latin1.toml").write_bytes("name = 'caf\xe9'\n".encode("latin-1"))
+        arg = arg.replace("{latin1}", str(tmp / "latin1.toml"))
+    if "{nottoml}" in arg:
+        (tmp / "bad.toml").write_text("[grid\nmethod = \n")
+        arg = arg.replace("{nottoml}", str(tmp / "bad.toml"))
+    for name in ("results_ok", "results_damaged", "results_zero"):
+        if "{" + name + "}" in arg:
+            arg = arg.replace("{" + name + "}", str(_results_fixture(tmp, name)))
+    return arg
+
+
+def _results_fixture(tmp: Path, kind: str) -> Path:
+    from tests.test_compare import write_run
+
+    folder = tmp / kind
+    if kind == "results_zero":
+        (folder / "metrics").mkdir(parents=True)
+        (folder / "metrics" / "r.parquet").write_bytes(b"")
+        return folder
+    write_run(folder, "r0", {("crows-pairs.score", "gender"): (60.0, 55.0)})
+    if kind == "results_damaged":
+        (folder / "metrics" / "broken.parquet").write_bytes(b"PAR1 not really")
+    return folder
+
+
+@pytest.mark.parametrize(("name", "args", "code", "words"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input(name: str, args: list[str], code: int, words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEBIASBENCH_CACHE", str(tmp_path / "cache"))
+    argv = [_materialise(a, tmp_path) for a in args]
+    before = _snapshot(tmp_path)
+    result = CliRunner().invoke(app, argv)
+    output = result.output
+    assert result.exit_code == code, f"{name}: exit {result.exit_code}, expected {code}\n{output}"
+    assert words in output, f"{name}: {words!r} not in\n{output}"
+    assert "Traceback" not in output and not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), output
+    error_lines = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(error_lines) <= 1, f"{name}: more than one error line\n{output}"
+    assert _snapshot(tmp_path) == before, f"{name}: wrote {sorted(_snapshot(tmp_path) - before)}"
+
+
+def test_the_suite_is_large_and_covers_every_command() -> None:
+    assert len(CASES) >= 100
+    commands = {args[0] for _, args, _, _ in CASES}
+    assert {"run", "eval", "compare", "check", "sweep", "study", "list", "spans"} <= commands
+
+
+if os.environ.get("DEBIASBENCH_BAD_INPUT_REPORT"):  # pragma: no cover - prints the closing note's counts
+    print(len(CASES), {c: sum(1 for _, a, _, _ in CASES if a[0] == c) for c in dict.fromkeys(a[0] for _, a, _, _ in CASES)})
