@@ -50,10 +50,14 @@ def _cell_text(c: StudyCell | StudyContrast) -> str:
     return f"{_fmt(est)} [{_fmt(ci[0])}, {_fmt(ci[1])}] p={_p(c.p)} p_holm={_p(c.p_holm)}{mark(c.p_holm, c.p)}"
 
 
-def matrix(cells: Sequence[Any], sources: list[str], domains: list[str]) -> tuple[list[str], list[list[str]]]:
+def _change_text(c: StudyCell) -> str:
+    return f"{c.before:.1f} -> {c.after:.1f}: {_fmt(c.delta)} [{_fmt(c.delta_ci[0])}, {_fmt(c.delta_ci[1])}] p={_p(c.delta_p)}"
+
+
+def matrix(cells: Sequence[Any], sources: list[str], domains: list[str], text: Any = _cell_text) -> tuple[list[str], list[list[str]]]:
     by = {(c.source, c.domain): c for c in cells}
     headers = ["source \\ evaluated", *domains]
-    rows = [[s, *[_cell_text(by[(s, d)]) if (s, d) in by else "–" for d in domains]] for s in sources]
+    rows = [[s, *[text(by[(s, d)]) if (s, d) in by else "–" for d in domains]] for s in sources]
     return headers, rows
 
 
@@ -133,6 +137,14 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
             if cells:
                 blocks.append(("h3", arm))
                 blocks.append(("table", *matrix(cells, sources, domains)))
+        blocks.append(("h2", f"Change of {measure}: before -> after, delta (source x evaluated domain)"))
+        blocks.append(("p", "The change itself (after - before, mean over seeds, same intervals; p not adjusted). A likelihood "
+                            "score that falls below the ideal has moved away from it: read it with d_delta above."))
+        for arm in arms:
+            cells = [c for c in results.cells if c.arm == arm and c.measure == measure]
+            if cells:
+                blocks.append(("h3", arm))
+                blocks.append(("table", *matrix(cells, sources, domains, _change_text)))
         contrasts = [c for c in results.contrasts if c.measure == measure]
         if contrasts:
             blocks.append(("h2", f"Beyond the controls: method d_delta - control d_delta, {measure}"))

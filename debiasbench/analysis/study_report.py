@@ -43,6 +43,7 @@ class StudyCell:
     d_delta_ci: tuple[float, float]
     p: float  # bootstrap p of d_delta
     per_seed_d_delta: tuple[float, ...]
+    delta_p: float = float("nan")  # bootstrap p of delta
     in_family: bool = False
     p_holm: float | None = None
     q_bh: float | None = None
@@ -185,7 +186,8 @@ def _cells(out: StudyResults, sides: dict, domains: list[str], study: Any) -> No
                 out.cells.append(StudyCell(
                     arm, first.method, first.control, source, domain, measure, tuple(r.seed for r in runs), len(pairs[0][0].item),  # type: ignore[index]
                     s.before, s.after, s.delta, tuple(s.delta_ci), s.d_delta, tuple(s.d_delta_ci), s.d_delta_p,  # type: ignore[arg-type]
-                    tuple(s.per_seed_d_delta), in_family=first.control is None and _in_family(study, measure, domain)))
+                    tuple(s.per_seed_d_delta), delta_p=s.delta_p,
+                    in_family=first.control is None and _in_family(study, measure, domain)))
 
 
 def _contrasts(out: StudyResults, sides: dict, domains: list[str], study: Any) -> None:
@@ -231,13 +233,13 @@ def records(results: StudyResults) -> list[dict[str, Any]]:
         rows.append({"kind": "change", "arm": c.arm, "method": c.method, "control": c.control or "", "source": c.source,
                      "domain": c.domain, "measure": c.measure, "seeds": " ".join(map(str, c.seeds)), "items": c.n,
                      "before": c.before, "after": c.after, "delta": c.delta, "delta_low": c.delta_ci[0], "delta_high": c.delta_ci[1],
-                     "estimate": c.d_delta, "low": c.d_delta_ci[0], "high": c.d_delta_ci[1], "p": c.p, "p_holm": c.p_holm,
+                     "delta_p": c.delta_p, "estimate": c.d_delta, "low": c.d_delta_ci[0], "high": c.d_delta_ci[1], "p": c.p, "p_holm": c.p_holm,
                      "q_bh": c.q_bh, "per_seed": json.dumps(list(c.per_seed_d_delta))})
     for d in results.contrasts:
         rows.append({"kind": "beyond-control", "arm": f"{d.method} - {d.control}", "method": d.method, "control": d.control,
                      "source": d.source, "domain": d.domain, "measure": d.measure, "seeds": " ".join(map(str, d.seeds)),
                      "items": None, "before": None, "after": None, "delta": None, "delta_low": None, "delta_high": None,
-                     "estimate": d.effect, "low": d.effect_ci[0], "high": d.effect_ci[1], "p": d.p, "p_holm": d.p_holm,
+                     "delta_p": None, "estimate": d.effect, "low": d.effect_ci[0], "high": d.effect_ci[1], "p": d.p, "p_holm": d.p_holm,
                      "q_bh": d.q_bh, "per_seed": json.dumps(list(d.per_seed_effect))})
     return rows
 
