@@ -94,7 +94,7 @@ def _tradeoff(study: Any, results: StudyResults, target: Path) -> Path | None:
         ys = [sum(y for _, y in orders[o]) / len(orders[o]) for o in sorted(orders)]
         ax.plot(xs, ys, marker="o", label=arm)
     ax.set_xlabel(f"{cost} (trajectory probe)")
-    ax.set_ylabel(f"distance to ideal, {measure} (mean over {', '.join(domains) if domains else 'domains'}; dev items)")
+    ax.set_ylabel(f"distance to ideal, {measure}\n(mean over {', '.join(domains) if domains else 'domains'}; dev items)", fontsize=8)
     ax.legend(fontsize=7)
     ax.set_title("trade-off along the trajectory (mean over sources and seeds, by probe)", fontsize=9)
     return _save(fig, target, 150)
