@@ -97,6 +97,17 @@ def test_per_pair_rows_limit_and_interval(ctx, fixed_scores):
     assert row.ci_low <= row.value <= row.ci_high
 
 
+def test_per_pair_items_reproduce_the_score_with_decisions(ctx, fixed_scores):
+    from tests.item_checks import assert_items_reproduce_rows
+
+    result = RedditBiasMetric().evaluate(None, ctx, RedditBiasOptions(bootstrap=0))
+    assert assert_items_reproduce_rows(RedditBiasMetric(), result) == 3  # gender, race, all
+    rows = result.items.to_pylist()
+    gender = [r for r in rows if r["domain"] == "gender"]
+    assert len(gender) == 4 and sum(r["decision"] for r in gender) == 1  # a tie is not target-preferred
+    assert {r["item"] for r in rows if r["domain"] == "all"} == {r["item"] for r in rows if r["domain"] != "all"}
+
+
 def test_misaligned_dominant_file_names_the_line(ctx, tmp_path: Path):
     path = tmp_path / FILES[1].file("white").relpath
     lines = path.read_text().splitlines()

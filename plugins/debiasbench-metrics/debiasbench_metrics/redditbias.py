@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from debiasbench.api import OVERALL
-from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues
+from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, concat_items, item_rows
 
 from debiasbench_metrics.bootstrap import LEVEL, generator, mean_interval
 from debiasbench_metrics.datasets_redditbias import REDDITBIAS_DOMAINS, RedditBiasPair
@@ -42,6 +42,18 @@ def paired_t(target: np.ndarray, counter: np.ndarray) -> tuple[float, float]:
     with np.errstate(invalid="ignore", divide="ignore"):
         result = ttest_rel(target, counter)
     return float(result.statistic), float(result.pvalue)
+
+
+def redditbias_items(items: list[str], domains: np.ndarray, target: np.ndarray, counter: np.ndarray, order: list[str]) -> Any:
+    """Per-pair rows of the score on each domain and overall: 100 x target-preferred, and the decision (McNemar)."""
+    ids = np.asarray(items)
+    preferred = target > counter
+    tables = []
+    for domain in [*order, OVERALL] if order else []:
+        chosen = np.ones(len(domains), dtype=bool) if domain == OVERALL else domains == domain
+        if chosen.any():
+            tables.append(item_rows(SCORE, domain, ids[chosen], 100.0 * preferred[chosen], decision=preferred[chosen]))
+    return concat_items(tables)
 
 
 def redditbias_rows(
@@ -73,7 +85,8 @@ class RedditBiasMetric(Metric):
     presets = {"quick": PresetValues(limit=100), "full": PresetValues()}
     probe = PresetValues(limit=100)
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
-        MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(target group) > S(dominant group)", "%", headline=True),
+        MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(target group) > S(dominant group)", "%", headline=True,
+                    aggregate="mean"),
         MeasureSpec(T, 0.0, "closer", "paired Student t of S(target) - S(counter)", "", headline=True),
         MeasureSpec(P, None, "higher", "two-sided p-value of the paired t (higher: less evidence of a difference)", ""),
     )
@@ -107,4 +120,5 @@ class RedditBiasMetric(Metric):
             "target_preferred": target > counter, "tokens_target": tokens[:n], "tokens_counter": tokens[n:],
         })
         notes = [f"RedditBias has no {d!r} pairs; not evaluated" for d in missing]
-        return MetricResult(rows, protocol, data_checksums(dataset, ctx.data), examples, notes)
+        items = redditbias_items([p.item for p in selected], domain_of[chosen], target, counter, domains)
+        return MetricResult(rows, protocol, data_checksums(dataset, ctx.data), examples, notes, items=items)
