@@ -33,6 +33,7 @@ from debiasbench.plugin_system.interfaces import (
 )
 from debiasbench.support.atomic import atomic_dir
 from debiasbench.support.data import DataLocator
+from debiasbench.support.faults import fault_point
 from debiasbench.support.paths import cache_dir as default_cache_dir
 from debiasbench.support.progress import progress
 from debiasbench.support.runtime import seed_everything, set_threads
@@ -92,16 +93,19 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     before = evaluate(handle, plan.metrics, ctx, plan.plugins.versions(), baselines)
     for item in before:
         say(f"before: {item.metric.name} {'(cached)' if item.cached else f'{item.seconds:.1f}s'}")
+    fault_point("evaluated-before")
     unlearned: UnlearnOutcome | None = None
     trajectory: list[dict[str, Any]] = []
     after: list[Evaluated] = []
     if plan.method is not None:
         unlearned, trajectory, probe = _unlearn(plan, handle, forget, retain, locator, run_id, baselines)
         say(f"unlearning stopped after {unlearned.steps} steps: {unlearned.stop_reason}")
+        fault_point("unlearned")
         handle.fingerprint = f"{handle.fingerprint}+{run_id}"
         after = evaluate(handle, plan.metrics, ctx, plan.plugins.versions(), None)
         if probe is not None and (not trajectory or trajectory[-1]["step"] != unlearned.steps) and unlearned.history:
             probe(unlearned.history[-1], reuse=after, reuse_ctx=ctx)  # the last step: the evaluation just made, where it is the probe's
+        fault_point("evaluated-after")
 
     done = Outcome(run_id=run_id, when=when, handle=handle, before=before, after=after, unlearned=unlearned,
                    trajectory=trajectory, forget_texts=len(forget), forget_checksums=_forget_checksums(plan, locator),

@@ -24,6 +24,7 @@ from debiasbench.plugin_system.loader import LoadedPlugins
 from debiasbench.analysis.paired import split_of
 from debiasbench.results.items import ITEM_FIELDS
 from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, TRAJECTORY_SCHEMA
+from debiasbench.support.faults import fault_point
 from debiasbench.results.tables import to_table
 from debiasbench.support.atomic import write_table_atomic
 from debiasbench.support.hashing import dumps
@@ -179,6 +180,7 @@ def write_records(results: Path, records: RunRecords) -> list[Path]:
     if records.trajectory_rows:
         files.append(write_table_atomic(to_table(records.trajectory_rows, TRAJECTORY_SCHEMA), results / "trajectories" / f"{run_id}.parquet"))
     files.append(write_table_atomic(to_table(records.metric_rows, METRICS_SCHEMA), results / "metrics" / f"{run_id}.parquet"))
+    fault_point("written-items")
     files.append(write_table_atomic(to_table([records.run_row], RUNS_SCHEMA), results / "runs" / f"{run_id}.parquet"))
     return files
 
