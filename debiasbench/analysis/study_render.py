@@ -105,6 +105,20 @@ class Report:
         return "\n".join(out) + "\n"
 
 
+def _cost_increase(trajectories: Sequence[dict[str, Any]], measure: str) -> dict[str, float]:
+    """run -> last / first - 1 of ``measure`` along its trajectory."""
+    series: dict[str, list[tuple[int, float]]] = {}
+    for row in trajectories:
+        if row["measure"] == measure:
+            series.setdefault(row["run_id"], []).append((row["step"], row["value"]))
+    out = {}
+    for run, points in series.items():
+        points.sort()
+        if len(points) > 1 and points[0][1]:
+            out[run] = points[-1][1] / points[0][1] - 1.0
+    return out
+
+
 def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> Report:
     """The report's content: what was run, the matrices, the contrasts, the figures."""
     blocks: list[Block] = [("h1", f"Study {study.name}")]
@@ -125,10 +139,18 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
         blocks.append(("p", f"Not run yet ({len(results.missing)}): " + "; ".join(results.missing)))
     if study.skipped or results.notes:
         blocks.append(("list", [*study.skipped, *results.notes]))
+    from debiasbench.analysis.study_plots import cost_measure
+
+    cost = cost_measure(study, results.trajectories)
+    increase = _cost_increase(results.trajectories, cost) if cost else {}
     blocks.append(("h2", "Runs"))
-    blocks.append(("table", ["arm", "source", "seed", "run", "steps", "stop", "seconds"],
+    if cost:
+        blocks.append(("p", f"{cost} change: last trajectory probe over step 0 (benign-ga is stopped at the first probe that "
+                            "reaches its run's change, so it may overshoot by up to one probe interval)."))
+    blocks.append(("table", ["arm", "source", "seed", "run", "steps", "stop", f"{cost or 'cost'} change", "seconds"],
                    [[r.arm, r.source, str(r.seed), r.run_id, str(r.run.get("steps")), str(r.run.get("stop_reason")),
-                     f"{r.run.get('duration_s') or 0:.0f}"] for r in results.runs]))
+                     f"{increase[r.run_id]:+.1%}" if r.run_id in increase else "–", f"{r.run.get('duration_s') or 0:.0f}"]
+                    for r in results.runs]))
     for measure in study.family.measures:
         domains = _order([c.domain for c in results.cells if c.measure == measure])
         blocks.append(("h2", f"d_delta of {measure} (source x evaluated domain)"))
