@@ -33,10 +33,18 @@ DYNAHATE_ROWS = [
 
 
 @pytest.fixture()
-def dynahate_data(tmp_path: Path) -> DataLocator:
+def dynahate_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataLocator:
+    """A synthetic DynaHate file; the release's git blob id is swapped for the synthetic file's, so
+    the check still runs (the real file is checked against 0e7730bf...)."""
+    import dataclasses
+
+    import debiasbench_unlearn.dynahate as dynahate_module
+    from debiasbench.support.hashing import git_blob_sha1
+
     path = tmp_path / "data" / CSV.relpath
     path.parent.mkdir(parents=True)
     path.write_text("\n".join(DYNAHATE_ROWS) + "\n", encoding="utf-8")
+    monkeypatch.setattr(dynahate_module, "CSV", dataclasses.replace(CSV, git_blob=git_blob_sha1(path)))
     return DataLocator(tmp_path / "data", tmp_path / "cache", download=False)
 
 
