@@ -44,7 +44,7 @@ def _common(model: Path, results: Path) -> list[str]:
             "--forget-limit", "8", "-o", "max_steps=2", "--results-dir", str(results), "--device", "cpu"]
 
 
-@pytest.mark.parametrize("phase", ["unlearned", "written-items"])  # in the middle, and between the tables and the run row
+@pytest.mark.parametrize("phase", ["written-items"])  # between the tables and the run row (other phases: DEBIASBENCH_FAULT)
 def test_run_killed_in_each_phase_then_rerun(phase: str, model: Path, tmp_path: Path, data_dir: Path) -> None:
     results = tmp_path / "results"
     args = ["run", "--method", "mlm-unlearn", "--domain", "gender", *_common(model, results)]
