@@ -404,16 +404,14 @@ def compare(results_dir: Path, filters: Filters | None = None, split: str | None
     if one is None and results_dir.is_file():
         raise DebiasbenchError(f"{results_dir} is a file, not a results folder; pass the folder, or one run's file in its "
                                "metrics/, runs/ or items/ folder")
+    run_id = None
     if one is not None:
         results_dir, run_id = one
-        rows, warnings = read_complete_rows(results_dir)
+    rows, warnings = read_complete_rows(results_dir)
+    if run_id is not None:
         rows = [r for r in rows if r["run_id"] == run_id]
         if not rows:
             raise DebiasbenchError(f"run {run_id} has no complete rows in {results_dir} (its runs row is missing: interrupted?)")
-        comparison = build(select(rows, filters or Filters()), warnings)
-        attach_paired(comparison, results_dir, split)
-        return comparison
-    rows, warnings = read_complete_rows(results_dir)
     comparison = build(select(rows, filters or Filters()), warnings)
     attach_paired(comparison, Path(results_dir), split)
     return comparison

@@ -59,7 +59,7 @@ class Family:
 class Arm:
     """One run of the study: a method point, or a control of one."""
 
-    label: str  # "mlm-unlearn" | "random-tokens (mlm-unlearn)"
+    label: str  # the method label, or "<control> (<method label>)"
     method_label: str  # the method arm this belongs to
     control: str | None  # the control's name; None for a method arm
     point: SweepPoint | None  # None while a result-matched control waits for its controlled run
