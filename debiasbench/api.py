@@ -63,6 +63,7 @@ from debiasbench.plugin_system.interfaces import (
 )
 from debiasbench.plugin_system.options import build_options
 from debiasbench.results.items import concat_items, item_rows
+from debiasbench.lm.batch_size import AUTO, BatchSize, check_batch_size, resolve_batch_size
 from debiasbench.support.atomic import atomic_dir, atomic_path, write_bytes_atomic, write_table_atomic, write_text_atomic
 from debiasbench.support.data import DataLocator
 from debiasbench.support.hashing import dumps, sha256_file, sha256_json
@@ -120,7 +121,7 @@ __all__ = [
     "Metric", "MetricResult", "MetricRow", "ModelHandle", "ModelProvider", "ModelSettings", "Named", "NoOptions",
     "PluginError", "PresetValues", "ProgressFactory", "Register", "RowFile", "RunFacts", "SAVED_MODEL_MANIFEST", "SelectorContext", "SpanSelector", "StepInfo",
     "TokenizedText", "TrainingDiverged", "UnknownNameError", "UnlearnContext", "UnlearnOutcome", "UnlearningMethod",
-    "atomic_dir", "atomic_path", "build_options", "cache_dir", "check_domain", "dumps", "hookimpl", "load_rows",
+    "AUTO", "BatchSize", "check_batch_size", "resolve_batch_size", "atomic_dir", "atomic_path", "build_options", "cache_dir", "check_domain", "dumps", "hookimpl", "load_rows",
     "option", "progress", "progress_bar", "resolve_device", "seed_everything", "sha256_file", "sha256_json",
     "torch_dtype", "write_bytes_atomic", "write_table_atomic", "write_text_atomic", *_LAZY,
 ]

@@ -156,3 +156,21 @@ def test_tokenizer_is_recorded_by_vocabulary_not_by_folder(tmp_path) -> None:
     second.name_or_path = str(tmp_path / "elsewhere")
     assert tokenizer_fingerprint(first) == tokenizer_fingerprint(second)
     assert str(tmp_path) not in tokenizer_fingerprint(second)
+
+
+@pytest.mark.parametrize("batch_size", [2, "auto"])
+def test_each_windows_nll_equals_a_one_window_loop(handle, ctx, batch_size, tmp_path, monkeypatch):
+    """Batched windows (no attention mask: the causal kernel) against one window per pass, within 1e-4 nats."""
+    import torch
+
+    monkeypatch.setenv("DEBIASBENCH_CACHE", str(tmp_path / "cache"))
+    ctx.save_examples = True
+    result = PerplexityMetric().evaluate(handle, ctx, PerplexityOptions(protocol="hf-strided", batch_size=batch_size, bootstrap=0))
+    tokens = handle.tokenizer(TEXT, add_special_tokens=False)["input_ids"]
+    length, stride, _ = window_size("hf-strided", handle.max_length)
+    expected = []
+    for w in plan_windows(len(tokens), length, stride):
+        with torch.no_grad():
+            lp = handle.model(torch.tensor([tokens[w.start:w.end]])).logits[0].double().log_softmax(-1)
+        expected.append(-sum(float(lp[t - 1 - w.start, tokens[t]]) for t in range(w.first_scored, w.end)))
+    assert np.abs(np.array(result.examples.column("nll").to_pylist()) - expected).max() < 1e-4

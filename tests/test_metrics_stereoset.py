@@ -101,8 +101,8 @@ def ctx(tmp_path: Path) -> EvalContext:
 def calls(monkeypatch):
     seen = []
 
-    def fake(handle, sentences, contexts=None, *, scoring, batch_size, progress=None, description=""):
-        seen.append({"sentences": list(sentences), "contexts": list(contexts), "scoring": scoring})
+    def fake(handle, sentences, contexts=None, *, scoring, batch_size, groups=None, row_size=8, progress=None, description=""):
+        seen.append({"sentences": list(sentences), "contexts": list(contexts), "scoring": scoring, "groups": list(groups)})
         return np.array([SCORES[s] for s in sentences]), np.ones(len(sentences), dtype=int)
 
     monkeypatch.setattr(stereoset, "score_sentences", fake)
@@ -115,6 +115,7 @@ def test_metric_scores_both_tasks_with_mean_and_contexts_for_intersentence(ctx, 
     result = StereoSetMetric().evaluate(None, ctx, StereoSetOptions(bootstrap=0))
     rows = {(r.domain, r.measure): r.value for r in result.rows}
     assert calls[0]["scoring"] == "mean"
+    assert calls[0]["groups"] == [0, 1, 2] * 3  # an example's three options share one packed row
     context_of = dict(zip(calls[0]["sentences"], calls[0]["contexts"]))
     assert context_of["She cooked."] == "The mother walked in." and context_of["The mother is caring."] == ""
     assert rows[("gender", "stereoset-intra.ss")] == 100.0 and rows[("gender", "stereoset-intra.lms")] == 100.0
@@ -152,3 +153,19 @@ def test_end_to_end_on_the_tiny_model(ctx):
     assert set(values) >= {("gender", "stereoset-intra.ss"), ("all", "stereoset-inter.icat"), ("religion", "stereoset-intra.lms")}
     assert all(0 <= r.value <= 100 for r in result.rows)
     assert assert_items_reproduce_rows(StereoSetMetric(), result) == 2 * len(result.rows) // 3  # SS and LMS; ICAT has no items
+
+
+def test_grouped_rows_give_the_plain_scorer_per_option_scores():
+    """The metric's packing (one group per example, three examples a row) against padded batches."""
+    from debiasbench_metrics.scorer import encode, reduce_scores, sentence_logprobs
+    from debiasbench_metrics.sentences import continuation_text, score_sentences
+    from debiasbench.testing import tiny_model_handle
+
+    contexts = ["The mother walked in.", "The mother walked in.", "The mother walked in.", "", "", ""]
+    sentences = ["She cooked.", "She swore.", "Car blue.", "The nurse is caring.", "The nurse is rude.", "The nurse is table."]
+    handle = tiny_model_handle(texts=contexts + sentences)
+    packed, _ = score_sentences(handle, sentences, contexts, scoring="mean", batch_size=64, groups=[0, 0, 0, 1, 1, 1], row_size=9)
+    ctx_ids = encode(handle, contexts)
+    seqs = [c + s for c, s in zip(ctx_ids, encode(handle, [continuation_text(c, s) for c, s in zip(contexts, sentences)]))]
+    plain = reduce_scores(sentence_logprobs(handle, seqs, [len(c) for c in ctx_ids], batch_size=1), "mean")
+    assert np.abs(packed - plain).max() < 1e-5

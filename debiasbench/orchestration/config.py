@@ -111,6 +111,9 @@ class RunConfig:
                               cli="negated", hashed=False)
     threads: int | None = setting(None, "CPU threads for torch (default: every core); give concurrent runs a share each.",
                                   hashed=False)
+    batch_size: str | None = setting(None, "Batch size of every metric with a batch_size option: N, or auto (the largest "
+                                           "batch that fits the device's free memory, measured once per model); "
+                                           "-M METRIC.batch_size wins. Changes no figure.", hashed=False)
     trust_remote_code: bool = setting(False, "Allow model code from the hub (off by default).")
 
     @property

@@ -18,7 +18,8 @@ from debiasbench.orchestration.config import RunConfig
 from debiasbench.orchestration.models import find_provider
 from debiasbench.plugin_system.interfaces import ForgetSet, Metric, RunFacts, SpanSelector, UnlearningMethod
 from debiasbench.plugin_system.loader import LoadedPlugins, get_plugins
-from debiasbench.plugin_system.options import build_options
+from debiasbench.plugin_system.options import build_options, typed_values
+from debiasbench.lm.batch_size import check_batch_size
 from debiasbench.plugin_system.presets import check_preset, values_for
 from debiasbench.plugin_system.registry import Registry
 from debiasbench.training.options import ALL_TEXTS
@@ -89,6 +90,8 @@ MAX_SEED = 2**63 - 1
 
 def _check_numbers(config: RunConfig) -> None:
     check_threads(config.threads)
+    if config.batch_size is not None:
+        check_batch_size(config.batch_size, "--batch-size")
     for value, flag in ((config.seed, "--seed"), (config.heldout_seed, "--heldout-seed")):
         if not 0 <= value <= MAX_SEED:
             raise DebiasbenchError(f"{flag} must be between 0 and 2**63 - 1, got {value}")
@@ -160,12 +163,27 @@ def _plan_metrics(config: RunConfig, registry: Registry) -> list[PlannedMetric]:
         for key, values in config.metric_options.items():  # keyed by the name or an alias, as the user wrote it
             if registry.find("metric", key) is entry:
                 explicit.update(values)
+        explicit = _with_batch_size(entry.obj, explicit, config.batch_size)
         options = resolve_options(entry.obj, explicit, config.preset, f"metric {entry.name!r}")
         preset = values_for(entry.obj, config.preset)
         limit = config.eval_limit if config.eval_limit is not None else preset.limit
         domains = tuple(check_domain(d) for d in preset.domains) if preset.domains and not config.eval_domains else None
         planned.append(PlannedMetric(entry.obj, entry.provider, options, limit, domains))
     return planned
+
+
+def _with_batch_size(metric: Any, explicit: dict[str, Any], batch_size: str | None) -> dict[str, Any]:
+    """``--batch-size`` as the metric's ``batch_size`` option, unless ``-M`` set it or the metric has no such
+    option; ``auto`` only where the option accepts it (a generation metric's batch is a count of prompts)."""
+    fields = {f.name for f in dataclasses.fields(metric.Options)}
+    if batch_size is None or "batch_size" not in fields or "batch_size" in explicit:
+        return explicit
+    value = check_batch_size(batch_size, "--batch-size")
+    try:
+        typed = typed_values(metric.Options, {"batch_size": value}, f"metric {metric.name!r}")
+    except DebiasbenchError:
+        return explicit
+    return {**explicit, **typed}
 
 
 def _plan_unlearning(plan: Plan, registry: Registry) -> None:

@@ -46,6 +46,8 @@ def parse_owner_pairs(pairs: list[str] | None, what: str = "-M") -> dict[str, di
 
 
 def _type_name(annotation: Any) -> str:
+    if typing.get_origin(annotation) is typing.Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(annotation)))
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
@@ -98,8 +100,16 @@ def convert(value: Any, annotation: Any, key: str, owner: str) -> Any:
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if origin in (typing.Union, types.UnionType):
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
-            return None
-        return convert(value, args[0], key, owner)
+            if len(args) < len(typing.get_args(annotation)):
+                return None
+        if len(args) == 1:
+            return convert(value, args[0], key, owner)
+        for arg in args:  # int | Literal["auto"]: the first type the value fits
+            try:
+                return convert(value, arg, key, owner)
+            except DebiasbenchError:
+                continue
+        raise DebiasbenchError(f"option {key}={value!r} for {owner} must be {' or '.join(_type_name(a) for a in args)}")
     if origin is typing.Literal:
         choices = typing.get_args(annotation)
         for choice in choices:

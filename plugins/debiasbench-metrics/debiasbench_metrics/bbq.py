@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from debiasbench.api import OVERALL
-from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option
+from debiasbench.api import BatchSize, check_batch_size, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option
 
 from debiasbench_metrics.bbq_scores import CHOICE_SETS, Decisions, bbq_statistics, choices, decide, statistic_counts
 from debiasbench_metrics.bbq_rules import UNKNOWN_RESPONSES
@@ -36,14 +36,13 @@ class BBQOptions:
     """Options of the ``bbq`` metric."""
 
     choices: Literal["paper", "lm-eval"] = option("paper", "choice set: paper (the 3 answers) or lm-eval (2 answers + 10 unknown phrasings)")
-    batch_size: int = option(64, "continuations per forward pass")
+    batch_size: BatchSize = option(64, "continuations per forward pass, or auto: the largest batch that fits the free memory")
     bootstrap: int = option(1000, "bootstrap resamples for the 95% intervals; 0 = no interval")
 
     def __post_init__(self) -> None:
         if self.choices not in CHOICE_SETS:
             raise ValueError(f"choices must be one of {', '.join(CHOICE_SETS)}, not {self.choices!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
+        self.batch_size = check_batch_size(self.batch_size)
         if self.bootstrap < 0:
             raise ValueError(f"bootstrap must be 0 (off) or a number of resamples, not {self.bootstrap}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from debiasbench.api import option
+from debiasbench.api import BatchSize, check_batch_size, option
 from debiasbench_metrics.scorer import SCORINGS
 
 
@@ -15,13 +15,12 @@ class PairScoringOptions:
 
     scoring: Literal["mean", "sum"] = option("mean", "sentence score: mean (bias-bench; SPEC 11 for RedditBias) or sum "
                                                      "(lm-evaluation-harness) of token log-probs")
-    batch_size: int = option(64, "sentences per forward pass")
+    batch_size: BatchSize = option(64, "sentences per forward pass, or auto: the largest batch that fits the free memory")
     bootstrap: int = option(1000, "bootstrap resamples for the 95% interval; 0 = no interval")
 
     def __post_init__(self) -> None:
         if self.scoring not in SCORINGS:
             raise ValueError(f"scoring must be one of {', '.join(SCORINGS)}, not {self.scoring!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
+        self.batch_size = check_batch_size(self.batch_size)
         if self.bootstrap < 0:
             raise ValueError(f"bootstrap must be 0 (off) or a number of resamples, not {self.bootstrap}")

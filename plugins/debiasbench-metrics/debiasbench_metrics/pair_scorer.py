@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from debiasbench.api import ModelHandle, ProgressFactory, progress_bar
+from debiasbench.api import AUTO, BatchSize, ModelHandle, ProgressFactory, progress_bar, resolve_batch_size
 from debiasbench_metrics.logprob_head import LogProbHead
 from debiasbench_metrics.prefix_tree import TreeRow, tree_rows
 from debiasbench_metrics.scorer import check_sequences, sentence_logprobs
@@ -35,7 +35,7 @@ def shared_prefix_logprobs(
     sequences: Sequence[Sequence[int]],
     context_lengths: Sequence[int] | None = None,
     *,
-    batch_size: int = 64,
+    batch_size: BatchSize = 64,
     row_size: int = ROW_SIZE,
     groups: Sequence[int] | None = None,
     progress: ProgressFactory | None = None,
@@ -43,7 +43,8 @@ def shared_prefix_logprobs(
 ) -> list[np.ndarray]:
     """Same contract as :func:`debiasbench_metrics.scorer.sentence_logprobs`, shared tokens computed once.
 
-    ``batch_size`` counts sentences per forward pass (``batch_size // row_size`` packed rows).
+    ``batch_size`` counts sentences per forward pass (``batch_size // row_size`` packed rows);
+    ``"auto"``: as many packed rows as fit free memory at the longest row's width.
     ``groups`` keeps each group's sequences in one packed row (see :func:`prefix_tree.tree_rows`).
     """
     contexts = list(context_lengths) if context_lengths is not None else [0] * len(sequences)
@@ -54,14 +55,18 @@ def shared_prefix_logprobs(
 
 
 def _packed(
-    handle: ModelHandle, sequences: Sequence[Sequence[int]], contexts: list[int], batch_size: int, row_size: int,
+    handle: ModelHandle, sequences: Sequence[Sequence[int]], contexts: list[int], batch_size: BatchSize, row_size: int,
     progress: ProgressFactory | None, description: str, groups: Sequence[int] | None = None,
 ) -> list[np.ndarray]:
     import torch
 
     full = [[handle.prefix_token_id, *seq] for seq in sequences]
     rows = sorted(tree_rows(full, max(1, row_size), groups), key=lambda r: -len(r.tokens))
-    rows_per_batch = max(1, batch_size // max(1, row_size))
+    if batch_size == AUTO:
+        widest = max((len(r.tokens) for r in rows), default=1)
+        rows_per_batch = resolve_batch_size(handle, AUTO, item_tokens=widest, ceiling=len(rows))
+    else:
+        rows_per_batch = max(1, int(batch_size) // max(1, row_size))
     head = LogProbHead(handle.model)
     device = handle.model.device
     results: list[np.ndarray] = [np.empty(0)] * len(sequences)

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from debiasbench.api import DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, OVERALL, PresetValues, item_rows, option, progress_bar
+from debiasbench.api import BatchSize, check_batch_size, resolve_batch_size, DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, OVERALL, PresetValues, item_rows, option, progress_bar
 from debiasbench_metrics.bootstrap import (
     LEVEL,
     generator,
@@ -40,7 +40,7 @@ class PerplexityOptions:
 
     protocol: Literal["bias-bench", "hf-strided"] = option("bias-bench", "windows: bias-bench (L=992, stride=L) or hf-strided (L=1024, stride=512)")
     max_tokens: int | None = option(None, "score only the first N tokens of the text (None = all)")
-    batch_size: int = option(4, "windows per forward pass")
+    batch_size: BatchSize = option(4, "windows per forward pass, or auto: the largest batch that fits the free memory")
     bootstrap: int = option(1000, "bootstrap resamples over windows for the 95% interval; 0 = no interval")
 
     def __post_init__(self) -> None:
@@ -48,8 +48,7 @@ class PerplexityOptions:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {self.protocol!r}")
         if self.max_tokens is not None and self.max_tokens < 2:
             raise ValueError(f"max_tokens must be at least 2 (or None for the whole text), not {self.max_tokens}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
+        self.batch_size = check_batch_size(self.batch_size)
         if self.bootstrap < 0:
             raise ValueError(f"bootstrap must be 0 (off) or a number of resamples, not {self.bootstrap}")
 
@@ -127,8 +126,12 @@ def text_tokens(model: ModelHandle, load_text: Any, key: str) -> np.ndarray:
     return cache[key]
 
 
-def window_nll(model: ModelHandle, tokens: np.ndarray, windows: list[Window], batch_size: int, progress: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Summed NLL and scored-token count of every window (float64 sums)."""
+def window_nll(model: ModelHandle, tokens: np.ndarray, windows: list[Window], batch_size: BatchSize, progress: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Summed NLL and scored-token count of every window (float64 sums).
+
+    Windows are never padded, so no attention mask is passed: the model runs its causal
+    attention kernel (on CPU, flash attention skips the masked upper triangle).
+    """
     import torch
 
     head = LogProbHead(model.model)
@@ -136,6 +139,7 @@ def window_nll(model: ModelHandle, tokens: np.ndarray, windows: list[Window], ba
     nll = np.zeros(len(windows), dtype=np.float64)
     counts = np.array([w.scored for w in windows], dtype=np.int64)
     # Equal-length windows share a batch; the last, cut window (if shorter) gets its own.
+    batch_size = resolve_batch_size(model, batch_size, item_tokens=max(w.end - w.start for w in windows), ceiling=len(windows))
     groups: dict[int, list[int]] = {}
     for i, w in enumerate(windows):
         groups.setdefault(w.end - w.start, []).append(i)
@@ -147,7 +151,7 @@ def window_nll(model: ModelHandle, tokens: np.ndarray, windows: list[Window], ba
             nodes = np.concatenate([b * width + np.arange(windows[i].first_scored - windows[i].start - 1, width - 1) for b, i in enumerate(batch)])
             targets = np.concatenate([tokens[windows[i].first_scored:windows[i].end] for i in batch])
             positions = torch.arange(width, device=device).expand(len(batch), width)
-            features = head.features(ids, torch.ones_like(ids), positions)
+            features = head.features(ids, None, positions)
             lp = head.logprobs(features.reshape(-1, features.shape[-1]), torch.from_numpy(nodes).to(device), torch.from_numpy(targets).to(device))
             pieces = np.split(lp.double().cpu().numpy(), np.cumsum(counts[batch])[:-1])
             for i, piece in zip(batch, pieces):

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from debiasbench.api import DebiasbenchError, ModelHandle, ProgressFactory, progress_bar
+from debiasbench.api import BatchSize, DebiasbenchError, ModelHandle, ProgressFactory, progress_bar, resolve_batch_size
 from debiasbench_metrics.logprob_head import LogProbHead
 
 Scoring = Literal["mean", "sum"]
@@ -51,13 +51,14 @@ def sentence_logprobs(
     sequences: Sequence[Sequence[int]],
     context_lengths: Sequence[int] | None = None,
     *,
-    batch_size: int = 64,
+    batch_size: BatchSize = 64,
     progress: ProgressFactory | None = None,
     description: str = "scoring",
 ) -> list[np.ndarray]:
     """Per-token log-probabilities of each sequence's tokens after its first ``context_lengths[i]``.
 
     ``sequences`` hold token ids without the prefix token, which is prepended here.
+    ``batch_size="auto"``: the largest batch of the longest sequence that fits free memory.
     """
     import torch
 
@@ -67,6 +68,8 @@ def sentence_logprobs(
     device = handle.model.device
     pad = handle.prefix_token_id
     order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
+    longest = 1 + max((len(s) for s in sequences), default=0)
+    batch_size = resolve_batch_size(handle, batch_size, item_tokens=longest, ceiling=len(sequences))
     results: list[np.ndarray] = [np.empty(0)] * len(sequences)
     with progress_bar(progress, description, len(sequences)) as shown, torch.inference_mode():
         for start in range(0, len(order), batch_size):

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, STUDY_DOMAINS, concat_items, option
+from debiasbench.api import BatchSize, check_batch_size, DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, STUDY_DOMAINS, concat_items, option
 from debiasbench_metrics.bootstrap import LEVEL
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.sentences import score_sentences
@@ -39,6 +39,8 @@ from debiasbench_metrics.subsets import (
     subset_protocol,
 )
 
+ROW_SIZE = 9
+"""Sentences per packed row: three examples' options."""
 PREFIXES = {"intrasentence": "stereoset-intra", "intersentence": "stereoset-inter"}
 TASK_ALIASES = {"intra": "intrasentence", "inter": "intersentence"}
 
@@ -48,7 +50,7 @@ class StereoSetOptions:
     """Options of the ``stereoset`` metric."""
 
     tasks: tuple[str, ...] = option(TASKS, "tasks to score: intrasentence, intersentence (or intra, inter), comma-separated")
-    batch_size: int = option(64, "sentences per forward pass")
+    batch_size: BatchSize = option(64, "sentences per forward pass, or auto: the largest batch that fits the free memory")
     bootstrap: int = option(1000, "bootstrap resamples for the 95% interval; 0 = no interval")
     file: str | None = option(
         None, "a StereoSet file to use instead of the registered one: canonical dev.json, Hugging Face rows (JSON lines or parquet) or flat JSON lines",
@@ -60,8 +62,7 @@ class StereoSetOptions:
         if unknown or not tasks:
             raise ValueError(f"tasks must be among {', '.join(TASKS)} (or intra, inter), not {', '.join(unknown) or 'nothing'}")
         self.tasks = tuple(dict.fromkeys(tasks))
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
+        self.batch_size = check_batch_size(self.batch_size)
         if self.bootstrap < 0:
             raise ValueError(f"bootstrap must be 0 (off) or a number of resamples, not {self.bootstrap}")
 
@@ -109,8 +110,10 @@ class StereoSetMetric(Metric):
         n = len(selected)
         sentences = [e.stereotype for e in selected] + [e.anti_stereotype for e in selected] + [e.unrelated for e in selected]
         contexts = [e.context if e.task == "intersentence" else "" for e in selected] * 3
+        # One group per example: its three options share a packed row, so their context (intersentence)
+        # or their words before the blank (intrasentence) are computed once.
         scores, _ = score_sentences(model, sentences, contexts, scoring="mean", batch_size=options.batch_size,
-                                    progress=ctx.progress, description="stereoset")
+                                    groups=list(range(n)) * 3, row_size=ROW_SIZE, progress=ctx.progress, description="stereoset")
         stereo, anti, unrelated = scores[:n], scores[n:2 * n], scores[2 * n:]
         pro = stereo > anti
         lm_hits = (stereo > unrelated).astype(np.int64) + (anti > unrelated).astype(np.int64)
