@@ -306,3 +306,29 @@ def test_smollm2_loads_once_then_fast_from_cache(smollm2_cache: Path):
         return logp[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].mean().item()
 
     assert mean_logprob("The cat sat on the mat.") > mean_logprob("mat the on sat cat The.") + 1.0
+
+
+@pytest.mark.slow
+def test_parsing_the_gguf_once_converts_byte_identically(smollm2_cache: Path):
+    """The shared reader and memoised name table change nothing: same tensors as transformers unpatched."""
+    pytest.importorskip("transformers")
+    try:
+        gguf_path = embedded.embedded_gguf()
+    except DebiasbenchError as exc:
+        pytest.skip(str(exc))
+    import gguf
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    SmolLM2Provider().load("smollm2-135m-q4", ModelSettings(device="cpu", cache_dir=smollm2_cache))  # converted with _parse_once
+    (weights,) = sorted(smollm2_cache.glob("models/smollm2-135m-q4-*/model.safetensors"))
+    real = gguf.GGUFReader
+    with gguf_loader._parse_once():
+        assert gguf.GGUFReader(gguf_path) is gguf.GGUFReader(gguf_path)
+    assert gguf.GGUFReader is real
+    from safetensors.torch import load_file
+
+    ours = load_file(str(weights))
+    plain = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name).state_dict()
+    assert set(ours) <= set(plain)
+    assert all(torch.equal(ours[k], plain[k]) for k in ours)
