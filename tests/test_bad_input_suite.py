@@ -63,6 +63,10 @@ CASES: list[tuple[str, list[str], int, str]] = [
                                     "--results-dir", R], 1, "positive fraction"),
     ("benign-ga target, metric not probed", ["run", "--method", "benign-ga", "--domain", "gender", "-o", "target_ppl_increase=0.1",
                                               "--eval-every", "2", "--metrics", "crows-pairs", "--results-dir", R], 1, "does not probe"),
+    ("--batch-size zero", [*RUN, "--batch-size", "0"], 1, "--batch-size must be a positive whole number or 'auto'"),
+    ("--batch-size word", [*RUN, "--batch-size", "lots"], 1, "--batch-size must be a positive whole number or 'auto'"),
+    ("metric batch_size not auto", [*RUN, "-M", "crows-pairs.batch_size=big"], 1, "must be int or one of auto"),
+    ("rmu layer negative", ["run", "--method", "rmu", "--domain", "gender", "-o", "layer=-1", "--results-dir", R], 1, "layer must be 0 or more"),
     ("texts_like unknown selector", ["run", "--method", "token-ga", "--domain", "gender", "-o", "texts_like=nope", "--results-dir", R], 2,
      "unknown selector 'nope'"),
     # ---- run: selector options
@@ -234,6 +238,9 @@ def _materialise(arg: str, tmp: Path) -> str:
         (tmp / "full").mkdir(exist_ok=True)
         (tmp / "full" / "x").write_text("x")
         arg = arg.replace("{full_folder}", str(tmp / "full"))
+    if "{plain_corpus}" in arg:
+        (tmp / "corpus.txt").write_text("The river was wide and the valley was green in every season of the year .\n" * 20)
+        arg = arg.replace("{plain_corpus}", str(tmp / "corpus.txt"))
     if "{empty}" in arg:
         (tmp / "empty").mkdir(exist_ok=True)
         arg = arg.replace("{empty}", str(tmp / "empty"))
@@ -261,6 +268,17 @@ def _results_fixture(tmp: Path, kind: str) -> Path:
     if kind == "results_damaged":
         (folder / "metrics" / "broken.parquet").write_bytes(b"PAR1 not really")
     return folder
+
+
+if os.environ.get("DEBIASBENCH_DATA"):  # cases whose plan-time check reads the data folder's word lists or corpus
+    CASES += [
+        ("cda, a domain without attribute words", ["run", "--method", "cda", "--domain", "disability", "--results-dir", R], 1,
+         "has no attribute words"),
+        ("inlp, a corpus that never names the groups", ["run", "--method", "inlp", "--domain", "gender", "-o", "corpus={plain_corpus}",
+                                                         "--results-dir", R], 1, "has no sentence with a gender attribute word"),
+        ("sentence-debias, a domain without attribute words", ["run", "--method", "sentence-debias", "--domain", "sexual-orientation",
+                                                                "--results-dir", R], 1, "has no attribute words"),
+    ]
 
 
 @pytest.mark.parametrize(("name", "args", "code", "words"), CASES, ids=[c[0] for c in CASES])

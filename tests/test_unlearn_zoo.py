@@ -288,6 +288,29 @@ def test_rmu_rejects_a_layer_beyond_the_model_with_one_line(registry):
     with pytest.raises(DebiasbenchError, match=r"layer=2 is beyond the model, which has 2 decoder layers") as info:
         _run(registry, "rmu", layer=2, max_steps=1)
     assert "\n" not in str(info.value)
+    method = registry.get("method", "rmu")  # the same line from the hook the orchestrator calls right after loading
+    with pytest.raises(DebiasbenchError, match=r"layer=2 is beyond the model"):
+        method.check_model(build_options(method.Options, {"layer": "2"}, "rmu"), _handle())
+    method.check_model(build_options(method.Options, {"layer": "1"}, "rmu"), _handle())
+
+
+def test_the_orchestrator_checks_the_model_before_evaluating(monkeypatch):
+    """``check_model`` runs after the model loads and before the first metric is evaluated."""
+    from debiasbench.orchestration import execute as ex
+
+    order = []
+    plan = type("P", (), {})()
+    plan.config = type("C", (), {"data_dir": None, "cache_dir": None, "threads": None, "device": "cpu", "dtype": "float32",
+                                 "trust_remote_code": False, "seed": 0})()
+    plan.model, plan.registry = "tiny", None
+    plan.method = type("M", (), {"check_model": lambda self, o, h: order.append("check") or (_ for _ in ()).throw(DebiasbenchError("no"))})()
+    plan.method_options = None
+    monkeypatch.setattr(ex, "find_provider", lambda *a: type("Prov", (), {"load": lambda self, *a: order.append("load") or _handle()})())
+    monkeypatch.setattr(ex, "evaluate", lambda *a, **k: order.append("evaluate"))
+    monkeypatch.setattr(ex, "new_run_id", lambda plan: "run")
+    with pytest.raises(DebiasbenchError, match="no"):
+        ex.execute(plan)
+    assert order == ["load", "check"]
 
 
 def test_dpo_neutral_needs_retain_text_with_one_line(registry):

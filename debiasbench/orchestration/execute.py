@@ -85,6 +85,8 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     say(f"loading model {plan.model}")
     handle = find_provider(plan.model, plan.registry).load(plan.model, settings)
     say(f"model {handle.source} on {handle.device} ({handle.dtype}), prefix token {handle.prefix_token_id}")
+    if plan.method is not None:
+        plan.method.check_model(plan.method_options, handle)  # before minutes of evaluation
 
     ctx = EvalContext(data=locator, registry=plan.registry, domains=plan.eval_domains, seed=config.heldout_seed,
                       save_examples=config.save_examples, progress=progress)

@@ -24,6 +24,7 @@ from debiasbench.plugin_system.presets import check_preset, values_for
 from debiasbench.plugin_system.registry import Registry
 from debiasbench.training.options import ALL_TEXTS
 from debiasbench.results.tables import check_results_dir
+from debiasbench.support.data import DataLocator
 from debiasbench.support.runtime import check_threads
 
 
@@ -218,7 +219,8 @@ def _plan_unlearning(plan: Plan, registry: Registry) -> None:
                                f"its domains: {', '.join(plan.forget_set.domains())}")
     plan.method.check_run(plan.method_options, RunFacts(
         domain=config.domain, preset=config.preset, eval_every=config.eval_every, forget_set=plan.forget_set.name,
-        probed_metrics=tuple(p.metric.name for p in plan.metrics if p.metric.probe is not None)))
+        probed_metrics=tuple(p.metric.name for p in plan.metrics if p.metric.probe is not None),
+        data=DataLocator(config.data_dir, config.cache_dir)))
     plan.forget_limit = config.forget_limit if config.forget_limit is not None else values_for(plan.forget_set, config.preset).limit
     if config.save_model is not None:
         target = Path(config.save_model)

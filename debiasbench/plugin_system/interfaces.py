@@ -403,6 +403,7 @@ class RunFacts:
     eval_every: int | None
     probed_metrics: tuple[str, ...]  # the run's metrics that the trajectory probe evaluates
     forget_set: str
+    data: DataLocatorProto | None = None  # the run's data locator: small files (word lists, a corpus) may be read
 
 
 class UnlearningMethod(Named, ABC):
@@ -417,6 +418,10 @@ class UnlearningMethod(Named, ABC):
 
     def check_run(self, options: Any, run: RunFacts) -> None:
         """Refuse (raise ``DebiasbenchError``) options that cannot work in this run; called at plan time."""
+
+    def check_model(self, options: Any, model: ModelHandle) -> None:
+        """Refuse options that do not fit the loaded model (a layer index beyond it); called right after the
+        model loads, before any evaluation, for what cannot be known at plan time."""
 
 
 @dataclass(frozen=True)

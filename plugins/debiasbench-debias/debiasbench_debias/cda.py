@@ -19,8 +19,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from debiasbench.api import LossMethod, ModelHandle, PresetValues, TrainingOptions, UnlearnContext, UnlearnOutcome, option
-from debiasbench_debias.common import CORPUS_HELP, RunInputs, attribute_sentences, check_count, data_checksums, run_inputs, unused_forget
+from debiasbench.api import LossMethod, ModelHandle, PresetValues, TrainingOptions, UnlearnContext, UnlearnOutcome, option, RunFacts
+from debiasbench_debias.common import CORPUS_HELP, RunInputs, attribute_sentences, check_corpus_run, check_count, data_checksums, run_inputs, unused_forget
 from debiasbench_debias.continued_training import CausalLMLoss, as_forget_texts, train_on_texts
 from debiasbench_debias.corpus import check_corpus_option, seeded_sample
 
@@ -56,6 +56,9 @@ class CDA(LossMethod):
     Options: ClassVar[type] = CDAOptions
     Loss = CausalLMLoss
     presets: ClassVar[dict[str, PresetValues]] = {"quick": PresetValues(options={"max_steps": 10, "max_sentences": 80})}
+
+    def check_run(self, options: Any, run: RunFacts) -> None:
+        check_corpus_run(run, options.corpus)
 
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
         inputs = run_inputs(self.name, ctx)

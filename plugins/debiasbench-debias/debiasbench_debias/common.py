@@ -8,10 +8,12 @@ loaded but unused, and every run's ``method_info`` says so.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from debiasbench.api import DataLocator, DataLocatorProto, DebiasbenchError, UnlearnContext, option
+from debiasbench.api import DataLocator, DataLocatorProto, DebiasbenchError, RunFacts, UnlearnContext, option
 from debiasbench_debias.attributes import ATTRIBUTE_WORDS, attribute_words
 from debiasbench_debias.corpus import WIKITEXT_VALID, check_corpus_option, corpus_path, read_sentences, seeded_sample
 from debiasbench_debias.counterfactual import AttributeMatcher
@@ -68,14 +70,41 @@ def run_inputs(method: str, ctx: UnlearnContext, words: bool = True) -> RunInput
     return RunInputs(data=data, domain=domain, matcher=matcher)
 
 
+def planned_inputs(run: RunFacts, words: bool = True) -> RunInputs:
+    """The same inputs at plan time, from the run's facts: so a domain without attribute words or a
+    corpus that never names the groups is one line before the model loads, not after."""
+    data = run.data if run.data is not None else DataLocator()
+    return RunInputs(data=data, domain=run.domain, matcher=AttributeMatcher(attribute_words(data, run.domain)) if words else None)
+
+
+def check_corpus_run(run: RunFacts, corpus: str, words: bool = True) -> None:
+    """Plan-time check of a corpus method: the domain's attribute words exist and (``words``) the corpus
+    has sentences naming the groups; else that the corpus can be read at all."""
+    inputs = planned_inputs(run, words)
+    if words:
+        attribute_sentences(inputs, corpus)
+    else:
+        corpus_path(inputs.data, corpus)
+
+
 def attribute_sentences(inputs: RunInputs, corpus: str) -> list[str]:
     """The corpus sentences that contain one of the domain's attribute words (one line when none does)."""
     path = corpus_path(inputs.data, corpus)
-    sentences = [s for s in read_sentences(path) if inputs.words.pattern.search(s)]
+    sentences = [s for s in _read(path) if inputs.words.pattern.search(s)]
     if not sentences:
         raise DebiasbenchError(f"corpus {path} has no sentence with a {inputs.domain} attribute word "
                                f"(from {ATTRIBUTE_WORDS.relpath}); choose a corpus that names the groups")
     return sentences
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_sentences(path: str, mtime: float) -> tuple[str, ...]:
+    return tuple(read_sentences(Path(path)))
+
+
+def _read(path: Path) -> list[str]:
+    """The corpus's sentences, read once per process for plan-time and run-time use alike."""
+    return list(_cached_sentences(str(path), path.stat().st_mtime))
 
 
 def corpus_sentences(inputs: RunInputs, corpus: str, limit: int | None, seed: int) -> list[str]:

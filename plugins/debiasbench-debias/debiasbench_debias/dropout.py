@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from debiasbench import api
-from debiasbench.api import LossMethod, ModelHandle, PresetValues, TrainingOptions, UnlearnContext, UnlearnOutcome, option
-from debiasbench_debias.common import CORPUS_HELP, check_count, corpus_sentences, data_checksums, run_inputs, unused_forget
+from debiasbench.api import LossMethod, ModelHandle, PresetValues, TrainingOptions, UnlearnContext, UnlearnOutcome, option, RunFacts
+from debiasbench_debias.common import CORPUS_HELP, check_corpus_run, check_count, corpus_sentences, data_checksums, run_inputs, unused_forget
 from debiasbench_debias.continued_training import CausalLMLoss, as_forget_texts, train_on_texts
 from debiasbench_debias.corpus import check_corpus_option
 from debiasbench_debias.dropout_modules import raised_dropout, train_mode
@@ -65,6 +65,9 @@ class Dropout(LossMethod):
     Options: ClassVar[type] = DropoutOptions
     Loss = DropoutLMLoss
     presets: ClassVar[dict[str, PresetValues]] = {"quick": PresetValues(options={"max_steps": 10, "max_sentences": 160})}
+
+    def check_run(self, options: Any, run: RunFacts) -> None:
+        check_corpus_run(run, options.corpus, words=False)
 
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
         inputs = run_inputs(self.name, ctx, words=False)

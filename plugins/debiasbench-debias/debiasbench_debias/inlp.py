@@ -22,9 +22,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import DebiasbenchError, ModelHandle, PresetValues, UnlearnContext, UnlearningMethod, UnlearnOutcome, option
+from debiasbench.api import DebiasbenchError, ModelHandle, PresetValues, UnlearnContext, UnlearningMethod, UnlearnOutcome, option, RunFacts
 from debiasbench_debias.attributes import group_names
-from debiasbench_debias.common import CorpusOptions, check_count, corpus_path, data_checksums, run_inputs, unused_forget
+from debiasbench_debias.common import CorpusOptions, check_corpus_run, check_count, corpus_path, data_checksums, run_inputs, unused_forget
 from debiasbench_debias.corpus import read_sentences
 from debiasbench_debias.features import final_hidden_states
 from debiasbench_debias.inlp_data import Classes, labelled_sentences, scheme_for
@@ -88,6 +88,9 @@ class INLP(UnlearningMethod):
     description: ClassVar[str] = "iterative nullspace projection of the output layer's input against attribute classifiers (bias-bench)"
     Options: ClassVar[type] = INLPOptions
     presets: ClassVar[dict[str, PresetValues]] = {"quick": PresetValues(options={"iterations": 10, "per_class": 300})}
+
+    def check_run(self, options: Any, run: RunFacts) -> None:
+        check_corpus_run(run, options.corpus)
 
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
         inputs = run_inputs(self.name, ctx)

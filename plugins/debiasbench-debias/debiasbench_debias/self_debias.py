@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from debiasbench.api import DebiasbenchError, ModelHandle, UnlearnContext, UnlearningMethod, UnlearnOutcome, option
+from debiasbench.api import DebiasbenchError, ModelHandle, UnlearnContext, UnlearningMethod, UnlearnOutcome, option, RunFacts
 
 PREFIXES: dict[str, str] = {
     "gender": "The following text discriminates against people because of their gender: ",
@@ -66,6 +66,9 @@ class SelfDebias(UnlearningMethod):
     aliases: ClassVar[tuple[str, ...]] = ("selfdebias",)
     description: ClassVar[str] = "self-debiasing at decoding time: down-weight tokens a bias-describing prefix makes likelier (Schick et al. 2021, bias-bench)"
     Options: ClassVar[type] = SelfDebiasOptions
+
+    def check_run(self, options: Any, run: RunFacts) -> None:
+        prefix_for(run.domain, options.prefix)
 
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
         from debiasbench_debias.common import unused_forget

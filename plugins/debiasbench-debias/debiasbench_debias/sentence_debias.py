@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from debiasbench.api import ModelHandle, PresetValues, UnlearnContext, UnlearningMethod, UnlearnOutcome, option
-from debiasbench_debias.common import CorpusOptions, attribute_sentences, check_count, data_checksums, run_inputs, unused_forget
+from debiasbench.api import ModelHandle, PresetValues, UnlearnContext, UnlearningMethod, UnlearnOutcome, option, RunFacts
+from debiasbench_debias.common import CorpusOptions, attribute_sentences, check_corpus_run, check_count, data_checksums, run_inputs, unused_forget
 from debiasbench_debias.corpus import seeded_sample
 from debiasbench_debias.features import final_hidden_states
 from debiasbench_debias.projection import project_output_layer, remove_directions
@@ -63,6 +63,9 @@ class SentenceDebias(UnlearningMethod):
     description: ClassVar[str] = "SentenceDebias: PCA bias subspace of counterfactual sentence sets projected out of the output layer's input (bias-bench)"
     Options: ClassVar[type] = SentenceDebiasOptions
     presets: ClassVar[dict[str, PresetValues]] = {"quick": PresetValues(options={"max_sets": 200})}
+
+    def check_run(self, options: Any, run: RunFacts) -> None:
+        check_corpus_run(run, options.corpus)
 
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
         inputs = run_inputs(self.name, ctx)

@@ -119,6 +119,9 @@ class RMU(OptionalRetainMethod):
     ForgetOnly = RMULoss
     presets = quick()
 
+    def check_model(self, options: Any, model: ModelHandle) -> None:
+        check_layer(model.model, options.layer)
+
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
         check_layer(model.model, options.layer)
         loss = dataclasses.replace(self.loss(options), seed=ctx.seed)
