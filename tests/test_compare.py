@@ -164,12 +164,31 @@ def test_filters(results: Path) -> None:
         compare(results, Filters(source_domains=["relig"]))
 
 
-def test_protocol_mismatch_warns_naming_the_key(tmp_path: Path) -> None:
+def test_runs_of_one_cell_under_different_protocols_are_not_pooled_unless_asked(tmp_path: Path) -> None:
     values = {("crows-pairs.score", "gender"): (60.0, 55.0)}
     write_run(tmp_path, "a", values, protocol={"scoring": "mean", "limit": 40})
     write_run(tmp_path, "b", values, protocol={"scoring": "sum", "limit": 40}, seed=1)
+    with pytest.raises(DebiasbenchError, match=r"not pooling runs measured differently: mlm-unlearn .*crows-pairs.score / gender: "
+                                               r"its 2 runs differ in protocol \(scoring: mean \| sum\).*--pool-protocols"):
+        compare(tmp_path)
+    pooled, consistency = compare(tmp_path, pool_protocols=True).warnings
+    assert pooled.startswith("pooled although measured differently") and "scoring: mean | sum" in pooled
+    assert "crows-pairs.score" in consistency and "protocol" in consistency and "limit" not in consistency
+
+
+def test_protocols_differing_across_cells_warn_without_refusing(tmp_path: Path) -> None:
+    values = {("crows-pairs.score", "gender"): (60.0, 55.0)}
+    write_run(tmp_path, "a", values, protocol={"scoring": "mean"})
+    write_run(tmp_path, "b", values, protocol={"scoring": "sum"}, method="token-ga")
     (warning,) = compare(tmp_path).warnings
-    assert "crows-pairs.score" in warning and "protocol" in warning and "scoring: mean | sum" in warning and "limit" not in warning
+    assert "crows-pairs.score" in warning and "scoring: mean | sum" in warning
+
+
+def test_batch_size_is_not_a_protocol_difference(tmp_path: Path) -> None:
+    values = {("crows-pairs.score", "gender"): (60.0, 55.0)}
+    write_run(tmp_path, "a", values, protocol={"scoring": "mean", "options": {"batch_size": 64}})
+    write_run(tmp_path, "b", values, protocol={"scoring": "mean", "options": {"batch_size": "auto"}}, seed=1)
+    assert compare(tmp_path).warnings == []
 
 
 def test_runs_differing_only_in_seed_do_not_warn(tmp_path: Path) -> None:
@@ -218,10 +237,12 @@ def test_stdout_formats_and_warnings_go_to_stderr(tmp_path: Path) -> None:
     values = {("crows-pairs.score", "gender"): (60.0, 55.0)}
     write_run(tmp_path, "a", values)
     write_run(tmp_path, "b", values, seed=1, protocol={"scoring": "sum"})
-    result = runner.invoke(app, ["compare", str(tmp_path), "--format", "json"])
+    refused = runner.invoke(app, ["compare", str(tmp_path), "--format", "json"])
+    assert refused.exit_code == 1 and refused.stdout == "" and "not pooling runs measured differently" in refused.stderr
+    result = runner.invoke(app, ["compare", str(tmp_path), "--format", "json", "--pool-protocols"])
     assert result.exit_code == 0
     assert json.loads(result.stdout)["cells"][0]["runs"] == 2  # stdout is pure JSON
-    assert result.stderr.count("warning:") == 1 and "protocol" in result.stderr
+    assert result.stderr.count("warning:") == 2 and "pooled although measured differently" in result.stderr
 
 
 def test_unknown_format_is_rejected(results: Path) -> None:

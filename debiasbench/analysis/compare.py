@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from debiasbench.analysis.consistency import json_dict, short_value, consistency_warnings
+from debiasbench.analysis.consistency import consistency_warnings, json_dict, short_value, unpoolable_cells
 from debiasbench.analysis.paired import CellStats, attach_paired
 from debiasbench.analysis.statistics import distance
 from debiasbench.domains import DOMAINS, OVERALL, STUDY_DOMAINS
@@ -302,8 +302,11 @@ def _domain_order(domain: str) -> tuple[int, str]:
     return (DOMAINS.index(domain) if domain in DOMAINS else len(DOMAINS), domain)
 
 
-def build(rows: list[dict[str, Any]], warnings: list[str] | None = None) -> Comparison:
-    """Aggregate selected metric rows into a :class:`Comparison`."""
+def build(rows: list[dict[str, Any]], warnings: list[str] | None = None, pool_protocols: bool = False) -> Comparison:
+    """Aggregate selected metric rows into a :class:`Comparison`.
+
+    A cell averages its runs as replicates (seeds); runs of one cell measured under different
+    protocols or data are refused (one line naming the cell) unless ``pool_protocols``."""
     # run -> (domain, measure) -> stage -> row
     by_run: dict[tuple[RowKey, str], dict[Column, dict[str, dict[str, Any]]]] = {}
     measures: dict[str, tuple[float | None, str | None]] = {}
@@ -319,6 +322,14 @@ def build(rows: list[dict[str, Any]], warnings: list[str] | None = None) -> Comp
         for column, stages in columns.items():
             per_cell.setdefault((key, column), []).append(stages)
 
+    shown_stage = {key: "before" if key.is_baseline else "after" for key, _ in per_cell}
+    mixed = unpoolable_cells({(k, c): [s[shown_stage[k]] for s in sl if shown_stage[k] in s] for (k, c), sl in per_cell.items()})
+    if mixed and not pool_protocols:
+        more = f" (and {len(mixed) - 1} more cells)" if len(mixed) > 1 else ""
+        raise DebiasbenchError(f"not pooling runs measured differently: {mixed[0]}{more}; select one protocol with "
+                               "--model/--method/--source-domain (or a results folder per protocol), or pass --pool-protocols")
+    if mixed:
+        warnings = [*(warnings or []), *[f"pooled although measured differently: {line}" for line in mixed]]
     cells = {}
     for (key, column), stage_list in per_cell.items():
         cell = _cell(key, stage_list)
@@ -396,7 +407,7 @@ def run_file(path: Path) -> tuple[Path, str] | None:
     return None
 
 
-def compare(results_dir: Path, filters: Filters | None = None, split: str | None = "test") -> Comparison:
+def compare(results_dir: Path, filters: Filters | None = None, split: str | None = "test", pool_protocols: bool = False) -> Comparison:
     """Read ``results_dir`` and build the comparison (the API behind ``debiasbench compare``);
     given one run's file of a results folder, compare that run alone."""
     results_dir = Path(results_dir)
@@ -412,6 +423,6 @@ def compare(results_dir: Path, filters: Filters | None = None, split: str | None
         rows = [r for r in rows if r["run_id"] == run_id]
         if not rows:
             raise DebiasbenchError(f"run {run_id} has no complete rows in {results_dir} (its runs row is missing: interrupted?)")
-    comparison = build(select(rows, filters or Filters()), warnings)
+    comparison = build(select(rows, filters or Filters()), warnings, pool_protocols)
     attach_paired(comparison, Path(results_dir), split)
     return comparison

@@ -24,11 +24,30 @@ def consistency_warnings(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _without_seed(protocol: str | None) -> str | None:
-    """The protocol minus its seed: seeds are a dimension ``compare`` aggregates (mean ± sd), not a
-    difference in how a number was measured."""
+    """The protocol minus its seed and batch size: seeds are a dimension ``compare`` aggregates
+    (mean ± sd), and the batch size changes no figure; neither is a difference in how a number was measured."""
     parsed = json_dict(protocol or "{}")
     parsed.pop("seed", None)
+    parsed.pop("batch_size", None)
+    if isinstance(parsed.get("options"), dict):
+        parsed["options"] = {k: v for k, v in parsed["options"].items() if k != "batch_size"}
     return json.dumps(parsed, sort_keys=True)
+
+
+def unpoolable_cells(cells: dict[Any, list[dict[str, Any]]]) -> list[str]:
+    """One line per cell whose runs were measured differently (protocol or data checksums): their
+    values are not replicates, so ``compare`` does not average them unless asked (``--pool-protocols``)."""
+    lines = []
+    for (key, column), shown in cells.items():
+        if len(shown) < 2:
+            continue
+        for column_name, what in (("protocol", "protocol"), ("data_checksum", "data checksums")):
+            values = sorted({(_without_seed(r[column_name]) if column_name == "protocol" else r[column_name]) or "" for r in shown})
+            if len(values) > 1:
+                lines.append(f"{key.method} on {key.model} (source {key.source_domain}), {column.measure} / {column.domain}: "
+                             f"its {len(shown)} runs differ in {what} ({_json_difference(values)})")
+                break
+    return lines
 
 
 def _json_difference(variants: list[str]) -> str:

@@ -28,6 +28,7 @@ def compare_command(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | markdown | csv | json | latex")] = "table",
     output: Annotated[Optional[Path], typer.Option("--output", "-O", help="Write to this file (atomically) instead of the terminal.")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write transfer heatmaps (source x evaluated domain) to this .png/.pdf/.svg.")] = None,
+    pool_protocols: Annotated[bool, typer.Option("--pool-protocols", help="Average runs of one cell even when they were measured under different protocols or data (refused by default; warned).")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any results file had to be skipped (damaged, foreign, without its runs row).")] = False,
 ) -> None:
     """Cross-domain comparison of a results folder: rows are method x model x source domain, columns evaluated domains.
@@ -45,7 +46,7 @@ def compare_command(
         domains=split_values(domain), source_domains=split_values(source_domain),
         all_measures=all_measures, all_domains=all_domains,
     )
-    comparison = compare(results_dir, filters)
+    comparison = compare(results_dir, filters, pool_protocols=pool_protocols)
     for warning in dict.fromkeys(comparison.warnings):  # each once
         warn(warning)
     skipped = [w for w in comparison.warnings if w.startswith("skipped ") or "left out" in w]
