@@ -123,6 +123,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("eval threads", [*EVAL, "--threads", "-3"], 1, "--threads must be at least 1"),
     ("eval method flag", [*EVAL, "--method", "mlm-unlearn"], 2, "No such option"),
     # ---- compare
+    ("compare, one cell under two protocols", ["compare", "{results_mixed}"], 1, "not pooling runs measured differently"),
     ("compare missing folder", ["compare", "{missing}"], 1, "does not exist"),
     ("compare empty folder", ["compare", "{empty}"], 1, "no readable metric rows"),
     ("compare a stray file", ["compare", "{file}"], 1, "is a file, not a results folder"),
@@ -250,7 +251,7 @@ def _materialise(arg: str, tmp: Path) -> str:
     if "{nottoml}" in arg:
         (tmp / "bad.toml").write_text("[grid\nmethod = \n")
         arg = arg.replace("{nottoml}", str(tmp / "bad.toml"))
-    for name in ("results_ok", "results_damaged", "results_zero"):
+    for name in ("results_ok", "results_damaged", "results_zero", "results_mixed"):
         if "{" + name + "}" in arg:
             arg = arg.replace("{" + name + "}", str(_results_fixture(tmp, name)))
     return arg
@@ -263,6 +264,10 @@ def _results_fixture(tmp: Path, kind: str) -> Path:
     if kind == "results_zero":
         (folder / "metrics").mkdir(parents=True)
         (folder / "metrics" / "r.parquet").write_bytes(b"")
+        return folder
+    if kind == "results_mixed":  # one cell, two seeds, two scorings
+        write_run(folder, "r0", {("crows-pairs.score", "gender"): (60.0, 55.0)}, protocol={"scoring": "mean"})
+        write_run(folder, "r1", {("crows-pairs.score", "gender"): (60.0, 55.0)}, protocol={"scoring": "sum"}, seed=1)
         return folder
     write_run(folder, "r0", {("crows-pairs.score", "gender"): (60.0, 55.0)})
     if kind == "results_damaged":
