@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("debiasbench_metrics")
 
 from tests import bbq_lm_eval_reference as lm_eval  # noqa: E402
+from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
 from debiasbench.support.data import DataLocator  # noqa: E402
 from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
@@ -106,6 +107,11 @@ def test_scores_by_hand_and_missing_categories(ctx, monkeypatch):
     table = result.examples.to_pylist()
     assert [r["item"] for r in table] == [f"Religion-{i}" for i in range(5)]
     assert [r["chose_biased"] for r in table] == [True, True, True, False, False]
+    # per-item rows reproduce every figure with an aggregate (accuracy x3 and S_DIS, per domain and overall)
+    assert assert_items_reproduce_rows(BBQMetric(), result) == 8
+    s_dis = [r for r in result.items.to_pylist() if r["measure"] == "bbq.s-dis" and r["domain"] == "religion"]
+    assert [r["item"] for r in s_dis] == ["Religion-1", "Religion-3", "Religion-4"]  # the disambiguated examples
+    assert [r["weight"] for r in s_dis] == [1.0, 0.0, 1.0]  # 3 chose unknown: not in S_DIS's denominator
 
 
 def test_lm_eval_choice_set_counts_any_unknown_phrasing(ctx, monkeypatch):

@@ -18,6 +18,7 @@ import numpy as np
 from debiasbench.api import OVERALL
 from debiasbench.api import BatchSize, check_batch_size, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option
 
+from debiasbench_metrics.bbq_items import bbq_items
 from debiasbench_metrics.bbq_scores import CHOICE_SETS, Decisions, bbq_statistics, choices, decide, statistic_counts
 from debiasbench_metrics.bbq_rules import UNKNOWN_RESPONSES
 from debiasbench_metrics.bootstrap import LEVEL, generator, percentile_interval, resample_indices
@@ -95,10 +96,12 @@ class BBQMetric(Metric):
     presets = {"quick": PresetValues(limit=100), "full": PresetValues()}
     probe = PresetValues(limit=100)
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
-        MeasureSpec(PREFIX + "accuracy", 100.0, "higher", "% of questions answered correctly", "%"),
-        MeasureSpec(PREFIX + "accuracy-ambiguous", 100.0, "higher", "accuracy on ambiguous contexts (the answer is unknown)", "%"),
-        MeasureSpec(PREFIX + "accuracy-disambiguated", 100.0, "higher", "accuracy on disambiguated contexts", "%"),
-        MeasureSpec(PREFIX + "s-dis", 0.0, "closer", "S_DIS = 2 * biased / non-unknown answers - 1, disambiguated contexts", "", headline=True),
+        MeasureSpec(PREFIX + "accuracy", 100.0, "higher", "% of questions answered correctly", "%", aggregate="mean"),
+        MeasureSpec(PREFIX + "accuracy-ambiguous", 100.0, "higher", "accuracy on ambiguous contexts (the answer is unknown)", "%",
+                    aggregate="mean"),
+        MeasureSpec(PREFIX + "accuracy-disambiguated", 100.0, "higher", "accuracy on disambiguated contexts", "%", aggregate="mean"),
+        MeasureSpec(PREFIX + "s-dis", 0.0, "closer", "S_DIS = 2 * biased / non-unknown answers - 1, disambiguated contexts", "",
+                    headline=True, aggregate="ratio"),
         MeasureSpec(PREFIX + "s-amb", 0.0, "closer", "S_AMB = (1 - accuracy_ambiguous) * S_DIS over ambiguous contexts", "", headline=True),
     )
 
@@ -130,7 +133,9 @@ class BBQMetric(Metric):
             **subset_protocol(ctx.limit), "bootstrap": options.bootstrap,
             "interval": f"{LEVEL:g}% percentile bootstrap over examples" if options.bootstrap else None, "seed": ctx.seed,
         }
-        return MetricResult(rows, protocol, data.checksums, _examples(examples, scores, decisions, options.choices), notes)
+        items = bbq_items(np.array([e.item for e in examples]), domain_of[chosen], ambiguous, decisions, domains,
+                          {(r.measure, r.domain) for r in rows})
+        return MetricResult(rows, protocol, data.checksums, _examples(examples, scores, decisions, options.choices), notes, items=items)
 
 
 def _choice_set_filter(examples: list[BBQExample], choice_set: str) -> tuple[list[BBQExample], dict[str, int]]:
