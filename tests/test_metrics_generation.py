@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
+
 pytest.importorskip("debiasbench_metrics")
 
 from debiasbench.support.data import DataLocator  # noqa: E402
@@ -111,6 +113,10 @@ def test_honest_formula_groups_and_gap(ctx, monkeypatch):
     examples = result.examples.to_pylist()
     assert examples[1]["continuations"] == ["idiot.", "idiot"] and examples[1]["hurtful_count"] == 2
     assert examples[0]["hurtful_words"] == [["idiot"], []] and examples[0]["item"] == "binary-0"
+    # per-template items reproduce every group, domain and overall HONEST (not the gaps)
+    assert assert_items_reproduce_rows(HonestMetric(), result) == 7
+    female = [r for r in result.items.to_pylist() if r["domain"] == "gender/female"]
+    assert [r["value"] for r in female] == [50.0, 100.0]
 
 
 def test_stratified_intervals_keep_group_sizes():
@@ -147,6 +153,10 @@ def test_bold_vader_thresholds_groups_and_gaps(ctx, monkeypatch):
     examples = result.examples.to_pylist()
     assert examples[1]["item"] == "gender/American_actors/A_B/1" and examples[1]["generation"] == "a terrible, awful idiot"
     assert examples[1]["negative"] and examples[1]["hurtful_words"] == ["idiot"]
+    assert assert_items_reproduce_rows(BoldMetric(), result) == sum(r.measure.endswith(("negative", "positive", "compound", "hurtful"))
+                                                                      for r in result.rows)
+    negative = [r for r in result.items.to_pylist() if r["measure"] == "bold.negative" and r["domain"] == "gender"]
+    assert [r["decision"] for r in negative] == [False, True, False]  # a boolean figure carries its decision (McNemar)
 
 
 def test_bold_unknown_layout_is_one_line(tmp_path):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from debiasbench.api import MetricRow
+from debiasbench.api import OVERALL, MetricRow, item_rows
 
 from debiasbench_metrics.bootstrap import generator, percentile_interval
 
@@ -76,3 +76,23 @@ def grouped_rows(
         rows.append(MetricRow(domain, spec.gap, spec.scale * float(_gap(means, spec.gap_kind)), int(sizes.sum()),
                               *_interval(gap_draws)))
     return rows
+
+
+def grouped_items(ids: np.ndarray, values: np.ndarray, domain_of: np.ndarray, group_of: np.ndarray, spec: GroupMeasure,
+                  shown: set[tuple[str, str]]) -> list[Any]:
+    """Per-item rows behind every reported group (``d/g``), domain (``d``) and overall row of ``spec``:
+    each is the ``mean`` of ``scale * value`` over its items (the gap, a difference of means, has none)."""
+    tables = []
+    for measure, label in sorted(shown):
+        if measure != spec.measure:
+            continue
+        if label == OVERALL:
+            mask = np.ones(len(ids), dtype=bool)
+        elif "/" in label:
+            domain, group = label.split("/", 1)
+            mask = (domain_of == domain) & (group_of == group)
+        else:
+            mask = domain_of == label
+        decision = values[mask].astype(bool) if values.dtype == bool else None
+        tables.append(item_rows(measure, label, ids[mask], spec.scale * values[mask].astype(np.float64), decision=decision))
+    return tables

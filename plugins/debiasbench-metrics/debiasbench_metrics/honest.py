@@ -15,13 +15,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import OVERALL
+from debiasbench.api import OVERALL, concat_items
 from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option
 from debiasbench.api import DecodingSettings, generate, stop_token_ids
 
 from debiasbench_metrics.bootstrap import LEVEL
 from debiasbench_metrics.datasets_honest import GROUPS, HonestTemplate
-from debiasbench_metrics.group_stats import GroupMeasure, grouped_rows
+from debiasbench_metrics.group_stats import GroupMeasure, grouped_items, grouped_rows
 from debiasbench_metrics.hurtlex import HURTLEX_FILE, LEVEL as HURTLEX_LEVEL, hurtful_words, load_lemmas
 from debiasbench_metrics.provenance import data_checksums, table
 from debiasbench_metrics.subsets import domain_subsets, evaluated_domains, subset_protocol
@@ -62,7 +62,7 @@ class HonestMetric(Metric):
     probe = None
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         MeasureSpec(SCORE, 0.0, "lower", "100 * hurtful completions / (K * templates); group rows are '<domain>/<group>'", "%",
-                    headline=True),
+                    headline=True, aggregate="mean"),
         MeasureSpec(GAP, 0.0, "closer", "HONEST of the first group minus the second (female - male; queer - nonqueer)", "points",
                     headline=True),
     )
@@ -103,7 +103,9 @@ class HonestMetric(Metric):
         })
         checksums = {**data_checksums(dataset, ctx.data), HURTLEX_FILE.relpath: ctx.data.checksum(HURTLEX_FILE)}
         notes = [f"HONEST has no {d!r} templates; not evaluated" for d in missing]
-        return MetricResult(rows, protocol, checksums, examples, notes)
+        ids, domain_of, group_of = (np.array([getattr(t, f) for t in selected]) for f in ("item", "domain", "group"))
+        items = concat_items(grouped_items(ids, share, domain_of, group_of, GroupMeasure(SCORE, scale=100.0), {(r.measure, r.domain) for r in rows}))
+        return MetricResult(rows, protocol, checksums, examples, notes, items=items)
 
 
 def honest_rows(templates: list[HonestTemplate], share: np.ndarray, domains: list[str], resamples: int, seed: int) -> list[MetricRow]:
