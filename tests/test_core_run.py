@@ -185,3 +185,47 @@ def test_a_failed_final_write_saves_the_run_to_a_recovery_folder(tmp_path: Path,
     assert run_dir.name in str(caught.value)
     assert len(read_table(run_dir, "runs")) == 1 and len(read_table(run_dir, "metrics")) == 2  # before and after
     assert not (results / "runs").exists()  # nothing claims the run complete where it could not be written
+
+
+def test_a_results_folder_made_read_only_during_unlearning_keeps_the_run(tmp_path: Path, plugins: Any,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real permission failure, not a simulated one: the results folder is made immutable (``chattr +i``,
+    which binds root too) while the method runs; the finished run goes to the recovery folder, and the
+    printed command moves it back once the folder is writable again."""
+    import shutil
+    import subprocess
+
+    import debiasbench.orchestration.execute as ex
+
+    if shutil.which("chattr") is None:
+        pytest.skip("no chattr here")
+    results = tmp_path / "results"
+    results.mkdir()
+    probe = results / ".probe"
+    if subprocess.run(["chattr", "+i", str(results)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem or user cannot set the immutable attribute")
+    try:
+        immutable = subprocess.run(["touch", str(probe)], capture_output=True).returncode != 0
+    finally:
+        subprocess.run(["chattr", "-i", str(results)], capture_output=True)
+    if not immutable:
+        pytest.skip("the immutable attribute does not stop writes here")
+    real_fault_point = ex.fault_point
+
+    def lock_results_after_unlearning(phase: str) -> None:
+        if phase == "unlearned":
+            subprocess.run(["chattr", "+i", str(results)], check=True)
+        real_fault_point(phase)
+
+    monkeypatch.setattr(ex, "fault_point", lock_results_after_unlearning)
+    try:
+        with pytest.raises(DebiasbenchError, match=r"is saved in .*recovery.*cp -r") as caught:
+            execute(plan_run(_config(tmp_path), plugins))
+    finally:
+        subprocess.run(["chattr", "-i", str(results)], check=True)
+    (run_dir,) = list((tmp_path / "cache" / "recovery").iterdir())
+    assert len(read_table(run_dir, "runs")) == 1 and len(read_table(run_dir, "metrics")) == 2
+    assert not any(results.iterdir())  # nothing half-written in the locked folder
+    command = "cp -r " + str(caught.value).split(": cp -r ", 1)[1]
+    subprocess.run(command, shell=True, check=True)  # the printed command restores it
+    assert len(read_table(results, "runs")) == 1 and len(read_table(results, "metrics")) == 2
