@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from debiasbench.analysis.compare import Filters, compare
+from debiasbench.analysis.compare import compare
+from debiasbench.analysis.compare_rows import Filters
 from debiasbench.analysis.statistics import distance
 from debiasbench.cli import app
 from debiasbench.errors import DebiasbenchError

@@ -84,7 +84,7 @@ def trajectory_table(rows: list[dict[str, Any]], title: str = "trajectory") -> T
     (headline measures with an ideal, every probed domain), so overshooting past 50 counts against
     a step. The full trajectory (every measure) is in the results (``trajectories`` table).
     """
-    from debiasbench.analysis.compare import headline_measures
+    from debiasbench.analysis.compare_rows import headline_measures
 
     headline = headline_measures(rows)
     order = {d: i for i, d in enumerate(HEADLINE_DOMAINS)}

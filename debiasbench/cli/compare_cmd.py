@@ -35,7 +35,8 @@ def compare_command(
 
     Each cell: the value after unlearning (mean ± sd over seeds), its change from the same run's value before (Δ), the change in distance to the measure's ideal (d; negative = closer to ideal) and the interval. Plain evaluations (`debiasbench eval`) are baseline rows. Warns when compared rows differ in protocol, data checksums or plugin version.
     """
-    from debiasbench.analysis.compare import Filters, compare, split_values
+    from debiasbench.analysis.compare import compare
+    from debiasbench.analysis.compare_rows import Filters, split_values
     from debiasbench.analysis.compare_formats import FORMATS, RENDERERS, rich_tables
     from debiasbench.domains import check_domain
     from debiasbench.support.atomic import write_text_atomic
