@@ -302,7 +302,7 @@ def test_the_orchestrator_checks_the_model_before_evaluating(monkeypatch):
     plan = type("P", (), {})()
     plan.config = type("C", (), {"data_dir": None, "cache_dir": None, "threads": None, "device": "cpu", "dtype": "float32",
                                  "trust_remote_code": False, "seed": 0})()
-    plan.model, plan.registry = "tiny", None
+    plan.model, plan.registry, plan.forget_set = "tiny", None, None
     plan.method = type("M", (), {"check_model": lambda self, o, h: order.append("check") or (_ for _ in ()).throw(DebiasbenchError("no"))})()
     plan.method_options = None
     monkeypatch.setattr(ex, "find_provider", lambda *a: type("Prov", (), {"load": lambda self, *a: order.append("load") or _handle()})())

@@ -82,6 +82,7 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     set_threads(config.threads)
     settings = ModelSettings(device=config.device, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
                              cache_dir=config.cache_dir, seed=config.seed)
+    forget, retain = _load_forget(plan, locator)  # before the model: a forget set without retain text fails in seconds
     say(f"loading model {plan.model}")
     handle = find_provider(plan.model, plan.registry).load(plan.model, settings)
     say(f"model {handle.source} on {handle.device} ({handle.dtype}), prefix token {handle.prefix_token_id}")
@@ -90,7 +91,6 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
 
     ctx = EvalContext(data=locator, registry=plan.registry, domains=plan.eval_domains, seed=config.heldout_seed,
                       save_examples=config.save_examples, progress=progress)
-    forget, retain = _load_forget(plan, locator)
     baselines = default_cache_dir(config.cache_dir) / "eval" if config.use_cache else None
     before = evaluate(handle, plan.metrics, ctx, plan.plugins.versions(), baselines)
     for item in before:
