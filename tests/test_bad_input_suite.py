@@ -281,6 +281,8 @@ if os.environ.get("DEBIASBENCH_DATA"):  # cases whose plan-time check reads the 
          "has no attribute words"),
         ("inlp, a corpus that never names the groups", ["run", "--method", "inlp", "--domain", "gender", "-o", "corpus={plain_corpus}",
                                                          "--results-dir", R], 1, "has no sentence with a gender attribute word"),
+        ("grad-diff, a forget set without retain text", ["run", "--method", "grad-diff", "--forget-set", "toxigen", "--domain",
+                                                          "gender-identity", "--results-dir", R], 1, "needs retain text"),
         ("sentence-debias, a domain without attribute words", ["run", "--method", "sentence-debias", "--domain", "sexual-orientation",
                                                                 "--results-dir", R], 1, "has no attribute words"),
     ]
