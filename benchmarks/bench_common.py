@@ -3,15 +3,14 @@ FLOP counts of what a scorer executes, and peak memory of one phase."""
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from debiasbench.lm.batch_size import peak_rss, reset_peak_rss
 
 
 def load_handle(spec: str, device: str, dtype: str = "float32") -> Any:
@@ -62,28 +61,14 @@ def timed(fn: Callable[[], Any], device: str) -> Timing:
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     else:
-        _reset_peak_rss()
+        reset_peak_rss()
     start = time.perf_counter()
     result = fn()
     sync(device)
     seconds = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else _rss("VmHWM")
+    rss = peak_rss()
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else (rss / 2**20 if rss is not None else None)
     return Timing(result, seconds, peak)
-
-
-def _reset_peak_rss() -> None:
-    try:
-        Path(f"/proc/{os.getpid()}/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def _rss(field: str) -> float | None:
-    try:
-        match = re.search(rf"{field}:\s+(\d+) kB", Path(f"/proc/{os.getpid()}/status").read_text())
-    except OSError:
-        return None
-    return int(match.group(1)) / 1024 if match else None
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ def same(a: np.ndarray, b: np.ndarray) -> str:
 
 def crows(handle: Any, args: argparse.Namespace, report: Report, device: str) -> dict[str, Any]:
     from debiasbench.api import DataLocator, get_registry
-    from debiasbench_metrics.pair_scorer import shared_prefix_logprobs
+    from debiasbench_metrics.pair_scorer import packed_rows_per_batch, shared_prefix_logprobs
     from debiasbench_metrics.prefix_tree import tree_rows
     from debiasbench_metrics.scorer import encode, reduce_scores
 
@@ -128,7 +128,7 @@ def crows(handle: Any, args: argparse.Namespace, report: Report, device: str) ->
     toolkit(seqs[:16])  # warm-up
     full = timed(lambda: toolkit(seqs), device)
     rows = tree_rows([[handle.prefix_token_id, *s] for s in seqs], 8)
-    flops, nodes = tree_flops(shape, rows, _rows_per_batch(handle, args.batch_size, rows))
+    flops, nodes = tree_flops(shape, rows, packed_rows_per_batch(handle, args.batch_size, rows, 8))
     report.lines.append(Line("crows-pairs", "toolkit (shared prefixes)", n, full.seconds, flops, full.peak_mib))
     report.notes.append(f"crows-pairs: tree rows hold {nodes} tokens for {sum(len(s) + 1 for s in seqs)} sentence tokens")
 
@@ -142,7 +142,7 @@ def crows(handle: Any, args: argparse.Namespace, report: Report, device: str) ->
         verdicts.append(f"{scoring}: {same(a[:len(sub)] > a[len(sub):], b[:len(sub)] > b[len(sub):])}")
     sub_rows = tree_rows([[handle.prefix_token_id, *s] for s in sub_seqs], 8)
     report.lines.append(Line("crows-pairs", "toolkit, naive's subset", len(sub), mine.seconds,
-                             tree_flops(shape, sub_rows, _rows_per_batch(handle, args.batch_size, sub_rows))[0], mine.peak_mib,
+                             tree_flops(shape, sub_rows, packed_rows_per_batch(handle, args.batch_size, sub_rows, 8))[0], mine.peak_mib,
                              reference_seconds=slow.seconds, decisions="; ".join(verdicts)))
     report.lines.append(Line("crows-pairs", "naive loop", len(sub), slow.seconds, shape.causal_flops(lengths), slow.peak_mib))
     diff = max(float(np.abs(x - y).max()) for x, y in zip(mine.result, slow.result))
@@ -153,20 +153,12 @@ def crows(handle: Any, args: argparse.Namespace, report: Report, device: str) ->
             "rerun": lambda: toolkit(seqs)}
 
 
-def _rows_per_batch(handle: Any, batch_size: Any, rows: list[Any], row_size: int = 8) -> int:
-    """Packed rows per pass, as the scorer chooses them (``auto``: the cached memory measurement)."""
-    from debiasbench.api import AUTO, resolve_batch_size
-
-    if batch_size == AUTO:
-        return resolve_batch_size(handle, AUTO, item_tokens=max(len(r.tokens) for r in rows), ceiling=len(rows))
-    return max(1, int(batch_size) // row_size)
-
-
 # --------------------------------------------------------------------------- StereoSet
 
 
 def stereoset(handle: Any, args: argparse.Namespace, report: Report, device: str) -> dict[str, Any]:
     from debiasbench.api import DataLocator, get_registry
+    from debiasbench_metrics.pair_scorer import packed_rows_per_batch
     from debiasbench_metrics.prefix_tree import tree_rows
     from debiasbench_metrics.scorer import encode, reduce_scores, sentence_logprobs
     from debiasbench_metrics.sentences import continuation_text
@@ -199,7 +191,7 @@ def stereoset(handle: Any, args: argparse.Namespace, report: Report, device: str
     full = timed(lambda: toolkit(everything), device)
     full_seqs = [[handle.prefix_token_id, *s] for s in seqs]
     rows = tree_rows(full_seqs, ROW_SIZE, groups)
-    flops, nodes = tree_flops(shape, rows, _rows_per_batch(handle, args.batch_size, rows, ROW_SIZE))
+    flops, nodes = tree_flops(shape, rows, packed_rows_per_batch(handle, args.batch_size, rows, ROW_SIZE))
     scored = np.array([len(s) - f for s, f in zip(seqs, firsts)])
     lengths = np.array([len(s) + 1 for s in seqs])
     plain = timed(lambda: sentence_logprobs(handle, seqs, firsts, batch_size=args.batch_size), device)
@@ -215,7 +207,7 @@ def stereoset(handle: Any, args: argparse.Namespace, report: Report, device: str
     slow = timed(lambda: naive.sentence_loop(handle, [seqs[i] for i in members], [firsts[i] for i in members]), device)
     sub_rows = tree_rows([full_seqs[i] for i in members], ROW_SIZE, [groups[i] for i in members])
     report.lines.append(Line("stereoset", "toolkit, naive's subset", len(sub), mine.seconds,
-                             tree_flops(shape, sub_rows, _rows_per_batch(handle, args.batch_size, sub_rows, ROW_SIZE))[0],
+                             tree_flops(shape, sub_rows, packed_rows_per_batch(handle, args.batch_size, sub_rows, ROW_SIZE))[0],
                              mine.peak_mib, reference_seconds=slow.seconds, decisions=same(decisions(mine.result), decisions(slow.result))))
     report.lines.append(Line("stereoset", "naive loop", len(sub), slow.seconds, shape.causal_flops(lengths[members]), slow.peak_mib))
     return {"seconds": full.seconds, "decisions": {"all": decisions(full.result)}, "rerun": lambda: toolkit(everything),

@@ -61,7 +61,7 @@ def test_auto_divides_free_memory_by_the_measured_item_cost(handle, tmp_path: Pa
 
 
 def test_the_cpu_measurement_sees_a_bigger_pass_as_more_memory(handle):
-    if bs._reset_peak_rss() is None:
+    if bs.reset_peak_rss() is None:
         pytest.skip("no /proc/self/clear_refs here")
     small, large = bs._measure(handle, 16), bs._measure(handle, 128)
     assert large > small > 0

@@ -163,9 +163,9 @@ def _measure(handle: Any, tokens: int) -> int:
         torch.cuda.synchronize(device)
         return int(torch.cuda.max_memory_allocated(device) - before)
     _probe(handle, tokens, 1)  # warm-up: first-call allocations are not per-item cost
-    before = _reset_peak_rss()
+    before = reset_peak_rss()
     _probe(handle, tokens, PROBE_ITEMS)
-    peak = _peak_rss()
+    peak = peak_rss()
     if before is None or peak is None:  # no /proc: a conservative analytic bound
         return _analytic(handle, tokens) * PROBE_ITEMS
     return max(peak - before, _analytic(handle, tokens) * PROBE_ITEMS // 4)
@@ -181,7 +181,7 @@ def _analytic(handle: Any, tokens: int) -> int:
     return size * tokens * (6 * width + 3 * inner + heads * tokens)
 
 
-def _reset_peak_rss() -> int | None:
+def reset_peak_rss() -> int | None:
     """Reset the process's peak resident set to its current size (Linux) and return that size."""
     try:
         Path(f"/proc/{os.getpid()}/clear_refs").write_text("5")
@@ -190,7 +190,8 @@ def _reset_peak_rss() -> int | None:
     return _status_bytes("VmRSS")
 
 
-def _peak_rss() -> int | None:
+def peak_rss() -> int | None:
+    """The process's peak resident set since the last reset (Linux), in bytes."""
     return _status_bytes("VmHWM")
 
 

@@ -62,11 +62,7 @@ def _packed(
 
     full = [[handle.prefix_token_id, *seq] for seq in sequences]
     rows = sorted(tree_rows(full, max(1, row_size), groups), key=lambda r: -len(r.tokens))
-    if batch_size == AUTO:
-        widest = max((len(r.tokens) for r in rows), default=1)
-        rows_per_batch = resolve_batch_size(handle, AUTO, item_tokens=widest, ceiling=len(rows))
-    else:
-        rows_per_batch = max(1, int(batch_size) // max(1, row_size))
+    rows_per_batch = packed_rows_per_batch(handle, batch_size, rows, row_size)
     head = LogProbHead(handle.model)
     device = handle.model.device
     results: list[np.ndarray] = [np.empty(0)] * len(sequences)
@@ -90,6 +86,14 @@ def _packed(
                 results[i] = piece
             shown.advance(len(owners))
     return results
+
+
+def packed_rows_per_batch(handle: ModelHandle, batch_size: BatchSize, rows: list[TreeRow], row_size: int) -> int:
+    """Packed rows per forward pass: ``batch_size // row_size``, or (``auto``) as many as fit at the widest row."""
+    if batch_size == AUTO:
+        widest = max((len(r.tokens) for r in rows), default=1)
+        return resolve_batch_size(handle, AUTO, item_tokens=widest, ceiling=len(rows))
+    return max(1, int(batch_size) // max(1, row_size))
 
 
 def _requests(batch: list[TreeRow], full: list[list[int]], contexts: list[int], width: int) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
