@@ -90,7 +90,7 @@ def check_corpus_run(run: RunFacts, corpus: str, words: bool = True) -> None:
 def attribute_sentences(inputs: RunInputs, corpus: str) -> list[str]:
     """The corpus sentences that contain one of the domain's attribute words (one line when none does)."""
     path = corpus_path(inputs.data, corpus)
-    sentences = [s for s in _read(path) if inputs.words.pattern.search(s)]
+    sentences = [s for s in read_corpus(path) if inputs.words.pattern.search(s)]
     if not sentences:
         raise DebiasbenchError(f"corpus {path} has no sentence with a {inputs.domain} attribute word "
                                f"(from {ATTRIBUTE_WORDS.relpath}); choose a corpus that names the groups")
@@ -102,14 +102,14 @@ def _cached_sentences(path: str, mtime: float) -> tuple[str, ...]:
     return tuple(read_sentences(Path(path)))
 
 
-def _read(path: Path) -> list[str]:
+def read_corpus(path: Path) -> list[str]:
     """The corpus's sentences, read once per process for plan-time and run-time use alike."""
     return list(_cached_sentences(str(path), path.stat().st_mtime))
 
 
 def corpus_sentences(inputs: RunInputs, corpus: str, limit: int | None, seed: int) -> list[str]:
     """A seeded sample of all the corpus's sentences."""
-    return seeded_sample(read_sentences(corpus_path(inputs.data, corpus)), limit, seed)
+    return seeded_sample(read_corpus(corpus_path(inputs.data, corpus)), limit, seed)
 
 
 def unused_forget(ctx: UnlearnContext) -> dict[str, Any]:

@@ -24,8 +24,7 @@ import numpy as np
 
 from debiasbench.api import DebiasbenchError, ModelHandle, PresetValues, UnlearnContext, UnlearningMethod, UnlearnOutcome, option, RunFacts
 from debiasbench_debias.attributes import group_names
-from debiasbench_debias.common import CorpusOptions, check_corpus_run, check_count, corpus_path, data_checksums, run_inputs, unused_forget
-from debiasbench_debias.corpus import read_sentences
+from debiasbench_debias.common import CorpusOptions, check_corpus_run, check_count, corpus_path, data_checksums, read_corpus, run_inputs, unused_forget
 from debiasbench_debias.features import final_hidden_states
 from debiasbench_debias.inlp_data import Classes, labelled_sentences, scheme_for
 from debiasbench_debias.linear_svm import accuracy, fit_linear_svm
@@ -97,7 +96,7 @@ class INLP(UnlearningMethod):
         matcher = inputs.words
         scheme = scheme_for(options.classes, matcher.width)
         names = group_names(inputs.domain, matcher.width)
-        sentences = read_sentences(corpus_path(inputs.data, options.corpus))
+        sentences = read_corpus(corpus_path(inputs.data, options.corpus))
         texts, labels = labelled_sentences(matcher, sentences, scheme, names, options.per_class, ctx.seed)
         if len(set(labels) - {"neutral"}) < 1 or len(set(labels)) < 2:
             raise DebiasbenchError(f"corpus has too few {inputs.domain} attribute sentences for INLP's classes "
