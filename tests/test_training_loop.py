@@ -119,9 +119,11 @@ def test_the_refactored_loop_reproduces_the_pinned_losses_and_weights(case):
     ctx = UnlearnContext(forget=FORGET, retain=RETAIN, selector=None, selector_ctx=None, registry=registry, seed=3)
     outcome = method.unlearn(handle, build_options(method.Options, raw, case), ctx)
     forget, retain, weight_sum = PINNED[case]
-    assert [h.forget_loss for h in outcome.history] == pytest.approx(forget, abs=1e-6)
+    # float32 losses after a few steps differ by a few ulps between BLAS builds and thread counts
+    # (seen: 3e-7 relative); a change to the loop's arithmetic moves them by orders of magnitude more
+    assert [h.forget_loss for h in outcome.history] == pytest.approx(forget, rel=1e-5, abs=1e-6)
     if retain is not None:
-        assert [h.retain_loss for h in outcome.history] == pytest.approx(retain, abs=1e-6)
+        assert [h.retain_loss for h in outcome.history] == pytest.approx(retain, rel=1e-5, abs=1e-6)
     assert float(sum(p.double().abs().sum() for p in handle.model.state_dict().values())) == pytest.approx(weight_sum, rel=1e-6)
     if case == "grad-diff+ppl":
         assert outcome.info["retain_ppl_start"] == pytest.approx(310.67177815373, rel=1e-6)
