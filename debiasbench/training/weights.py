@@ -52,7 +52,11 @@ def enable_checkpointing(model: Any) -> None:
     no input that requires grad is needed, so LoRA and frozen embeddings work as they are)."""
     if not getattr(model, "supports_gradient_checkpointing", False):
         raise DebiasbenchError(f"{type(model).__name__} does not support gradient checkpointing; leave --gradient-checkpointing out")
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x; the old name is deprecated
+    if enable is not None:
+        enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def checkpointed(model: Any) -> None:
@@ -69,7 +73,9 @@ def checkpointed(model: Any) -> None:
 
 def disable_checkpointing(model: Any) -> None:
     """Checkpointing off and eval mode back; also the input-grad hook peft adds for checkpointing."""
-    if getattr(model, "is_gradient_checkpointing", False):
+    if hasattr(model, "activation_checkpointing_disable"):
+        model.activation_checkpointing_disable()
+    elif getattr(model, "is_gradient_checkpointing", False):
         model.gradient_checkpointing_disable()
     if getattr(model, "_require_grads_hook", None) is not None:
         model.disable_input_require_grads()

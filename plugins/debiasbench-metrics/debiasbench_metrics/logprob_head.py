@@ -50,7 +50,7 @@ class LogProbHead:
         features, nodes, targets = features.to(where), nodes.to(where), targets.to(where)
         unique, inverse = torch.unique(nodes, return_inverse=True)
         budget = _GPU_CHUNK_ELEMENTS if features.device.type == "cuda" else _CPU_CHUNK_ELEMENTS
-        if _plain_float32_linear(head):
+        if _plain_float32_linear(head) and head.weight.device.type != "meta":  # meta: offloaded, only its module can run it
             vocab = head.weight.shape[0]
             block = _CPU_BLOCK if features.device.type == "cpu" else (max(256, budget // vocab), vocab)
             return _streamed_logprobs(features, unique, head.weight, inverse, targets, block)
