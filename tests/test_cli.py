@@ -223,3 +223,12 @@ def test_strict_mode_failure_is_one_line_not_a_crash(monkeypatch: pytest.MonkeyP
     assert runner.invoke(strict_app, ["--version"]).exit_code == 0
     result = runner.invoke(strict_app, ["plugins"])
     assert result.exit_code == 1 and result.stderr.strip().startswith("error: plugin 'broken'")
+
+
+@pytest.mark.parametrize("flag", ["--full-finetune", "--no-lora"])
+def test_large_model_flags_reach_the_config(captured: list[RunConfig], flag: str) -> None:
+    result = _run("run", "--method", "opt-method", "--domain", "gender", flag, "--lora-threshold", "5e8", "--gradient-checkpointing",
+                  "--device-map", "auto", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    (config,) = captured
+    assert (config.full_finetune, config.lora_threshold, config.gradient_checkpointing, config.device_map) == (True, 5e8, True, "auto")

@@ -259,3 +259,37 @@ def test_bfloat16_trains_and_records_what_trained(lora: bool) -> None:
     assert outcome.info["trained_dtypes"] == (["float32"] if lora else ["bfloat16"])
     assert all(p.dtype == torch.bfloat16 for p in handle.model.parameters())
     assert _scores(handle) != before
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def test_a_sweep_file_sets_the_large_model_settings(tmp_path: Path, plugins: Any, tiny_folder: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """They are top-level keys of a sweep (and so of a study), from the same run schema as the flags."""
+    import debiasbench.plugin_system.loader
+    from debiasbench.orchestration.sweep import load_sweep, validate
+
+    monkeypatch.setattr(debiasbench.plugin_system.loader, "_CACHED", plugins)
+    path = tmp_path / "sweep.toml"
+    path.write_text(f"""
+model = "{tiny_folder}"
+forget_set = "tiny-hate"
+metrics = ["text-logprob"]
+results_dir = "{tmp_path / 'results'}"
+cache_dir = "{tmp_path / 'cache'}"
+device_map = "auto"
+gradient_checkpointing = true
+lora_threshold = 1e6
+full_finetune = true
+[grid]
+method = ["token-ga"]
+domain = ["gender"]
+[options.token-ga]
+texts_like = "all"
+""")
+    sweep = load_sweep(path, plugins=plugins)
+    (point,) = sweep.points
+    assert (point.config.device_map, point.config.gradient_checkpointing, point.config.lora_threshold, point.config.full_finetune) == (
+        "auto", True, 1e6, True)
+    assert len(validate(sweep)) == 1
