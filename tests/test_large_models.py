@@ -293,3 +293,18 @@ texts_like = "all"
     assert (point.config.device_map, point.config.gradient_checkpointing, point.config.lora_threshold, point.config.full_finetune) == (
         "auto", True, 1e6, True)
     assert len(validate(sweep)) == 1
+
+
+def test_the_recorded_cpu_peak_survives_a_reset_of_the_kernel_counter() -> None:
+    """``--batch-size auto`` resets the kernel's resident high-water mark to measure a batch; the
+    run record still reports the peak from before."""
+    from debiasbench.lm.batch_size import peak_rss, reset_peak_rss
+
+    if peak_rss() is None:
+        pytest.skip("no /proc/self/status here")
+    ballast = bytearray(256 * 2**20)  # raise the peak by 256 MiB, then let it go
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])
+    high = peaks_mb()["cpu"]
+    del ballast
+    reset_peak_rss()
+    assert peaks_mb()["cpu"] >= high

@@ -191,7 +191,11 @@ def _analytic(handle: Any, tokens: int) -> int:
 
 
 def reset_peak_rss() -> int | None:
-    """Reset the process's peak resident set to its current size (Linux) and return that size."""
+    """Reset the process's peak resident set to its current size (Linux) and return that size;
+    the peak it wipes is kept for the run record (:func:`debiasbench.support.memory.note_cleared_peak`)."""
+    from debiasbench.support.memory import note_cleared_peak
+
+    note_cleared_peak(peak_rss())
     try:
         Path(f"/proc/{os.getpid()}/clear_refs").write_text("5")
     except OSError:

@@ -127,6 +127,9 @@ def _training_choices(plan: Plan, handle: ModelHandle, say: Any) -> dict[str, An
     if lora is not None:
         choices["lora"] = lora.record()
         say(f"training {'LoRA adapters' if lora.applied else 'all weights'}: {lora.reason}")
+        if not lora.applied and handle.dtype in ("bfloat16", "float16"):
+            say(f"note: all weights train in {handle.dtype}, whose resolution (~0.4% of a weight for bfloat16) is coarser "
+                "than a small learning-rate step, so much of each step is lost; LoRA (adapters in float32) or float32 avoids it")
     return choices
 
 

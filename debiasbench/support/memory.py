@@ -10,6 +10,15 @@ import resource
 import sys
 
 MIB = 2**20
+_CLEARED_PEAK_MB = 0.0  # the highest resident peak wiped by a reset of the kernel's counter (see note_cleared_peak)
+
+
+def note_cleared_peak(peak_bytes: int | None) -> None:
+    """Remember the process's resident peak before something resets the kernel's high-water mark
+    (``--batch-size auto`` measures through ``/proc/self/clear_refs``, which also lowers ``ru_maxrss``)."""
+    global _CLEARED_PEAK_MB
+    if peak_bytes is not None:
+        _CLEARED_PEAK_MB = max(_CLEARED_PEAK_MB, peak_bytes / MIB)
 
 
 def reset_peaks() -> None:
@@ -25,10 +34,10 @@ def peaks_mb() -> dict[str, float]:
     """``{"cpu": peak RSS of the process, "cuda:N": allocator peak of device N, ...}`` in MiB.
 
     CPU: ``ru_maxrss`` (the process's high-water mark, which includes the Python runtime and
-    libraries, not only the model). CUDA: ``torch.cuda.max_memory_allocated`` of each device torch
+    libraries, not only the model), or a higher peak noted before a reset of that mark. CUDA: ``torch.cuda.max_memory_allocated`` of each device torch
     has touched (the tensors' peak, not the allocator's cached blocks).
     """
-    out = {"cpu": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    out = {"cpu": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, _CLEARED_PEAK_MB)}
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
         for index in range(torch.cuda.device_count()):
