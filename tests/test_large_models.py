@@ -308,3 +308,11 @@ def test_the_recorded_cpu_peak_survives_a_reset_of_the_kernel_counter() -> None:
     del ballast
     reset_peak_rss()
     assert peaks_mb()["cpu"] >= high
+
+
+def test_a_provider_that_ignores_the_device_map_is_named(tmp_path: Path, plugins: Any) -> None:
+    """A third-party provider that does not split the model still runs; the log says so."""
+    lines: list[str] = []
+    config = _config(tmp_path, Path("tiny"), method=None, forget_set=None, domain=None, device_map="auto")
+    execute(plan_run(config, plugins), log=lines.append)
+    assert "note: model provider 'tiny' reported no device map; the whole model is on cpu" in lines

@@ -76,9 +76,9 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
                              trust_remote_code=config.trust_remote_code, cache_dir=config.cache_dir, seed=config.seed)
     forget, retain = _load_forget(plan, locator)  # before the model: a forget set without retain text fails in seconds
     say(f"loading model {plan.model}")
-    handle = find_provider(plan.model, plan.registry).load(plan.model, settings)
-    placed = f"split over {', '.join(sorted(set(handle.info['device_map'].values())))}" if handle.info.get("device_map") else f"on {handle.device}"
-    say(f"model {handle.source} {placed} ({handle.dtype}), prefix token {handle.prefix_token_id}")
+    provider = find_provider(plan.model, plan.registry)
+    handle = provider.load(plan.model, settings)
+    _say_placement(handle, provider.name, config.device_map, say)
     training: dict[str, Any] = {}
     if plan.method is not None:  # before minutes of evaluation: what only the loaded model can tell
         training = _training_choices(plan, handle, say)
@@ -115,6 +115,15 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
         _save_model(handle, Path(config.save_model), records)
         files.append(Path(config.save_model))
     return RunResult(run_id, records.metric_rows, records.run_row, files, trajectory, unlearned, records.notes, records.items)
+
+
+def _say_placement(handle: ModelHandle, provider: str, device_map: str | None, say: Any) -> None:
+    """Where the model went: one device, or the devices a device map spread it over."""
+    mapped = handle.info.get("device_map")
+    placed = f"split over {', '.join(sorted(set(mapped.values())))}" if mapped else f"on {handle.device}"
+    say(f"model {handle.source} {placed} ({handle.dtype}), prefix token {handle.prefix_token_id}")
+    if device_map and not mapped:
+        say(f"note: model provider {provider!r} reported no device map; the whole model is on {handle.device}")
 
 
 def _training_choices(plan: Plan, handle: ModelHandle, say: Any) -> dict[str, Any]:
