@@ -3,6 +3,7 @@ into the base once the loop ends (so ``handle.model`` is a plain model again).""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -92,7 +93,9 @@ def wrap_lora(model: Any, options: Any) -> Any:
     config = peft.LoraConfig(r=options.lora_r, lora_alpha=options.lora_alpha, lora_dropout=0.0,
                              target_modules=targets, task_type="CAUSAL_LM")
     try:
-        return peft.get_peft_model(model, config)
+        with warnings.catch_warnings():  # peft reads transformers' deprecated is_gradient_checkpointing: not the user's concern
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            return peft.get_peft_model(model, config)
     except ValueError as exc:
         raise DebiasbenchError(f"LoRA could not wrap this model ({exc}); "
                                "name its modules with -o lora_targets=q_proj,v_proj") from None
