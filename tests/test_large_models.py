@@ -316,3 +316,29 @@ def test_a_provider_that_ignores_the_device_map_is_named(tmp_path: Path, plugins
     config = _config(tmp_path, Path("tiny"), method=None, forget_set=None, domain=None, device_map="auto")
     execute(plan_run(config, plugins), log=lines.append)
     assert "note: model provider 'tiny' reported no device map; the whole model is on cpu" in lines
+
+
+def test_a_third_party_provider_receives_the_device_map(tmp_path: Path) -> None:
+    """The request travels in ``ModelSettings`` through the ``register_models`` hook's provider, so any package can honour it."""
+    import types
+
+    from debiasbench import hookimpl
+    from debiasbench.api import ModelProvider
+
+    seen: list[ModelSettings] = []
+
+    class Recording(ModelProvider):
+        name = "recording"
+
+        def load(self, spec: str, settings: ModelSettings) -> Any:
+            seen.append(settings)
+            handle = tiny_model_handle(seed=settings.seed)
+            handle.info["device_map"] = {"": "cpu"}
+            return handle
+
+    module = types.SimpleNamespace(register_models=hookimpl(lambda register: register(Recording())))
+    plugins = load_plugins(extra={"tiny": tiny_plugins, "third": module}, entry_points=[])
+    lines: list[str] = []
+    execute(plan_run(_config(tmp_path, Path("recording"), method=None, forget_set=None, domain=None, device_map="auto"), plugins),
+            log=lines.append)
+    assert [s.device_map for s in seen] == ["auto"] and "model debiasbench.testing split over cpu (float32), prefix token 0" in lines
