@@ -28,7 +28,12 @@ def trainable(handle: ModelHandle, options: Any, seed: int, checkpointing: bool 
     if checkpointing:
         enable_checkpointing(model)
     torch.manual_seed(seed)  # LoRA initialisation
-    trained = wrap_lora(model, options) if options.lora else model
+    try:
+        trained = wrap_lora(model, options) if options.lora else model
+    except BaseException:
+        if checkpointing:
+            disable_checkpointing(model)
+        raise
     try:
         if not options.lora:
             for p in model.parameters():
