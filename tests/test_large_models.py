@@ -77,10 +77,12 @@ def _run_row(tmp_path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- device map
 
 
-def test_device_map_auto_on_cpu_puts_everything_on_cpu_with_the_same_scores(tiny_folder: Path, tmp_path: Path) -> None:
-    plain = _load(tiny_folder, tmp_path)
-    mapped = _load(tiny_folder, tmp_path, device_map="auto")
-    assert mapped.device == "cpu" and mapped.info["device_map"] == {"": "cpu"}
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_device_map_auto_on_cpu_puts_everything_on_cpu_with_the_same_scores(tiny_folder: Path, tmp_path: Path, dtype: str) -> None:
+    plain = _load(tiny_folder, tmp_path, dtype=dtype)
+    mapped = _load(tiny_folder, tmp_path, dtype=dtype, device_map="auto")
+    assert mapped.device == "cpu" and mapped.info["device_map"] == {"": "cpu"} and mapped.dtype == dtype
+    assert {str(p.dtype) for p in mapped.model.parameters()} == {f"torch.{dtype}"}
     assert "device_map" not in plain.info
     assert _scores(mapped) == _scores(plain)
 
