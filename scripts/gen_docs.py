@@ -117,7 +117,7 @@ COLUMN_NOTES = {
     "forget_texts": "Forget texts used.",
     "selected_tokens": "Tokens the span selector marked for unlearning.",
     "total_tokens": "All tokens of the forget texts.",
-    "peak_memory_mb": "Peak resident memory (CPU) or peak CUDA allocation, MiB.",
+    "peak_memory_mb": "Peak memory, MiB: the process's peak resident memory on CPU; on GPU the CUDA allocator peaks summed over the devices (a model split with --device-map spans several; see peak_memory_by_device).",
     "device": "Device actually used.",
     "dtype": "Weights dtype actually used.",
     "step": "Optimisation step of the probe (0 = before unlearning).",

@@ -99,6 +99,14 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("dtype unknown", [*RUN, "--dtype", "float64"], 1, "unknown dtype 'float64'"),
     ("device unknown", [*RUN, "--device", "tpu"], 1, "unknown device 'tpu'"),
     ("split on a set without splits", [*RUN, "--split", "train"], 1, "has no splits"),
+    # ---- run: large models (issue 15)
+    ("device map unknown", [*RUN, "--device-map", "balanced"], 1, "unknown --device-map 'balanced'"),
+    ("device map with an explicit device", [*RUN, "--device-map", "auto", "--device", "cpu"], 1, "cannot be combined with --device cpu"),
+    ("lora threshold negative", [*RUN, "--lora-threshold", "-1"], 1, "--lora-threshold is a number of parameters and must be 0 or more"),
+    ("lora threshold nan", [*RUN, "--lora-threshold", "nan"], 1, "--lora-threshold"),
+    ("full fine-tune against lora=true", [*RUN, "--full-finetune", "-o", "lora=true"], 1, "contradicts -o lora=true"),
+    ("gradient checkpointing, method without the loop", ["run", "--method", "inlp", "--domain", "gender", "--gradient-checkpointing",
+                                                          "--results-dir", R], 1, "cannot use gradient checkpointing"),
     ("dynahate bad split", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--forget-set", "dynahate", "--split", "val",
                             "--results-dir", R], 1, "has splits train, dev, test"),
     ("unknown flag", [*RUN, "--learning-rate", "1e-5"], 2, "No such option"),
@@ -121,6 +129,9 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("eval results dir is a file", ["eval", "--results-dir", "{file}"], 1, "is a file"),
     ("eval dtype", [*EVAL, "--dtype", "int8"], 1, "unknown dtype"),
     ("eval threads", [*EVAL, "--threads", "-3"], 1, "--threads must be at least 1"),
+    ("eval device map unknown", [*EVAL, "--device-map", "sequential"], 1, "unknown --device-map 'sequential'"),
+    ("eval device map with a device", [*EVAL, "--device-map", "auto", "--device", "cuda:1"], 1, "cannot be combined with --device cuda:1"),
+    ("eval lora threshold", [*EVAL, "--lora-threshold", "5"], 2, "No such option"),
     ("eval method flag", [*EVAL, "--method", "mlm-unlearn"], 2, "No such option"),
     # ---- compare
     ("compare, one cell under two protocols", ["compare", "{results_mixed}"], 1, "not pooling runs measured differently"),
@@ -164,6 +175,8 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("sweep bad option value", ["sweep", "{sweep_text:[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n[options.mlm-unlearn]\nepochs = 0\n}"],
      1, "epochs must be 1 or more"),
     ("sweep grid not a table", ["sweep", "{sweep_text:grid = 3\n}"], 1, "must be a table"),
+    ("sweep device map unknown", ["sweep", "{sweep:device_map = 'everywhere'}"], 1, "unknown --device-map 'everywhere'"),
+    ("sweep lora threshold negative", ["sweep", "{sweep:lora_threshold = -5}"], 1, "--lora-threshold"),
     # ---- study
     ("study missing file", ["study", "{missing}.toml"], 1, "does not exist"),
     ("study without [study]", ["study", "{sweep_text:[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n}"], 1, "needs a [study] table"),

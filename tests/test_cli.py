@@ -125,10 +125,23 @@ def test_run_and_eval_options_come_from_the_schema() -> None:
 
 
 def test_the_hash_ignores_where_a_run_writes() -> None:
-    assert hash_ignored() == {"results_dir", "data_dir", "cache_dir", "save_model", "use_cache", "save_examples", "device", "threads", "batch_size"}
+    assert hash_ignored() == {"results_dir", "data_dir", "cache_dir", "save_model", "use_cache", "save_examples", "device", "threads",
+                              "batch_size", "device_map", "gradient_checkpointing"}
     base = RunConfig(method="m", domain="gender")
     assert RunConfig(method="m", domain="gender", threads=2, results_dir=Path("x")).config_hash() == base.config_hash()
     assert RunConfig(method="m", domain="gender", seed=1).config_hash() != base.config_hash()
+
+
+def test_settings_added_later_keep_older_hashes_at_their_default() -> None:
+    """--lora-threshold and --full-finetune enter the hash only when changed, so a sweep resumed
+    after the upgrade still finds its finished points."""
+    from debiasbench.support.hashing import sha256_json
+
+    base = RunConfig(method="m", domain="gender")
+    older = {k: v for k, v in base.to_json().items() if k not in hash_ignored() and k not in ("lora_threshold", "full_finetune")}
+    assert base.config_hash() == sha256_json(older, 16)
+    assert RunConfig(method="m", domain="gender", lora_threshold=5.0).config_hash() != base.config_hash()
+    assert RunConfig(method="m", domain="gender", full_finetune=True).config_hash() != base.config_hash()
 
 
 @pytest.mark.parametrize("flag", ["--scoring", "--max-tokens"])
@@ -210,3 +223,12 @@ def test_strict_mode_failure_is_one_line_not_a_crash(monkeypatch: pytest.MonkeyP
     assert runner.invoke(strict_app, ["--version"]).exit_code == 0
     result = runner.invoke(strict_app, ["plugins"])
     assert result.exit_code == 1 and result.stderr.strip().startswith("error: plugin 'broken'")
+
+
+@pytest.mark.parametrize("flag", ["--full-finetune", "--no-lora"])
+def test_large_model_flags_reach_the_config(captured: list[RunConfig], flag: str) -> None:
+    result = _run("run", "--method", "opt-method", "--domain", "gender", flag, "--lora-threshold", "5e8", "--gradient-checkpointing",
+                  "--device-map", "auto", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    (config,) = captured
+    assert (config.full_finetune, config.lora_threshold, config.gradient_checkpointing, config.device_map) == (True, 5e8, True, "auto")

@@ -301,11 +301,13 @@ def test_the_orchestrator_checks_the_model_before_evaluating(monkeypatch):
     order = []
     plan = type("P", (), {})()
     plan.config = type("C", (), {"data_dir": None, "cache_dir": None, "threads": None, "device": "cpu", "dtype": "float32",
-                                 "trust_remote_code": False, "seed": 0})()
+                                 "trust_remote_code": False, "seed": 0, "device_map": None,
+                                 "gradient_checkpointing": False, "lora_threshold": 1e9, "full_finetune": False,
+                                 "method_options": {}, "preset": "full"})()
     plan.model, plan.registry, plan.forget_set = "tiny", None, None
     plan.method = type("M", (), {"check_model": lambda self, o, h: order.append("check") or (_ for _ in ()).throw(DebiasbenchError("no"))})()
     plan.method_options = None
-    monkeypatch.setattr(ex, "find_provider", lambda *a: type("Prov", (), {"load": lambda self, *a: order.append("load") or _handle()})())
+    monkeypatch.setattr(ex, "find_provider", lambda *a: type("Prov", (), {"name": "fake", "load": lambda self, *a: order.append("load") or _handle()})())
     monkeypatch.setattr(ex, "evaluate", lambda *a, **k: order.append("evaluate"))
     monkeypatch.setattr(ex, "new_run_id", lambda plan: "run")
     with pytest.raises(DebiasbenchError, match="no"):

@@ -62,8 +62,11 @@ def resolve_batch_size(
     ceiling = max(1, min(ceiling, MAX_BATCH))
     tokens = max(1, min(item_tokens, int(getattr(handle, "max_length", item_tokens))))
     per_item = item_memory(handle, tokens, cache_root)
-    batch = max(1, min(ceiling, int(FREE_SHARE * free_memory(handle.model.device) // max(per_item, 1))))
-    if handle.model.device.type == "cuda":
+    from debiasbench.lm.logprobs import model_device
+
+    device = model_device(handle.model)  # with a device map: the input device, where the batch lands first
+    batch = max(1, min(ceiling, int(FREE_SHARE * free_memory(device) // max(per_item, 1))))
+    if device.type == "cuda":
         batch = _fits_on_cuda(handle, tokens, batch)
     return batch
 
@@ -100,7 +103,13 @@ def _key(handle: Any, tokens: int) -> str:
     config = handle.model.config.to_dict()
     keep = {k: v for k, v in config.items() if k not in ("_name_or_path", "transformers_version", "torch_dtype", "dtype")}
     return sha256_json({"config": keep, "dtype": str(next(handle.model.parameters()).dtype),
-                        "device": handle.model.device.type, "tokens": tokens}, 16)
+                        "device": _device(handle).type, "tokens": tokens}, 16)
+
+
+def _device(handle: Any) -> Any:
+    from debiasbench.lm.logprobs import model_device
+
+    return model_device(handle.model)
 
 
 def _cache_file(cache_root: Path | None) -> Path:
@@ -141,7 +150,7 @@ def _probe(handle: Any, tokens: int, items: int) -> None:
 
     model = handle.model
     vocab = model.get_input_embeddings().weight.shape[0]
-    device = model.device
+    device = _device(handle)
     ids = torch.randint(0, vocab, (items, tokens), generator=torch.Generator().manual_seed(0)).to(device)
     base = getattr(model, "base_model", None)
     runner = base if base is not None and base is not model else model
@@ -154,7 +163,7 @@ def _measure(handle: Any, tokens: int) -> int:
     """Peak bytes of one probe pass above what the process held before it."""
     import torch
 
-    device = handle.model.device
+    device = _device(handle)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         before = torch.cuda.memory_allocated(device)
@@ -182,7 +191,11 @@ def _analytic(handle: Any, tokens: int) -> int:
 
 
 def reset_peak_rss() -> int | None:
-    """Reset the process's peak resident set to its current size (Linux) and return that size."""
+    """Reset the process's peak resident set to its current size (Linux) and return that size;
+    the peak it wipes is kept for the run record (:func:`debiasbench.support.memory.note_cleared_peak`)."""
+    from debiasbench.support.memory import note_cleared_peak
+
+    note_cleared_peak(peak_rss())
     try:
         Path(f"/proc/{os.getpid()}/clear_refs").write_text("5")
     except OSError:

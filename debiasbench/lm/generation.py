@@ -133,7 +133,9 @@ def _decode_batch(handle: ModelHandle, rows: Sequence[Sequence[int]], uniforms: 
     """Generated ids ``[len(rows) * samples, T]`` (prompt-major), each row's kept length and whether it hit a stop token."""
     import torch
 
-    model, device = handle.model, handle.model.device
+    from debiasbench.lm.logprobs import model_device
+
+    model, device = handle.model, model_device(handle.model)
     pad = stops[0]
     ids, mask, positions = (torch.from_numpy(a).to(device) for a in left_padded(rows, pad))
     logits, past = _forward(model, ids, mask, positions, None)

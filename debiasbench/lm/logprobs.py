@@ -13,7 +13,23 @@ import torch
 
 
 def model_device(model: Any) -> torch.device:
-    """Where the model's weights live (inputs must go there)."""
+    """Where inputs must go: the input embedding's device.
+
+    A model split with ``device_map="auto"`` spans several devices; its input ids must be on the
+    device of the first layer, the embedding (accelerate's hooks move activations between layers
+    and return the output on the input's device). An embedding offloaded by accelerate (weights on
+    ``meta``) runs on its hook's ``execution_device``. Without an embedding: the first parameter's device.
+    """
+    try:
+        embeddings = model.get_input_embeddings()
+    except (AttributeError, NotImplementedError):
+        embeddings = None
+    hook = getattr(embeddings, "_hf_hook", None)
+    if getattr(hook, "execution_device", None) is not None:
+        return torch.device(hook.execution_device)
+    weight = getattr(embeddings, "weight", None)
+    if isinstance(weight, torch.Tensor) and weight.device.type != "meta":
+        return weight.device
     return next(model.parameters()).device
 
 

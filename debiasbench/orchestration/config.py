@@ -49,6 +49,7 @@ class Setting:
     sweep_key: str | None = None  # the table's name, when it differs from the field's
     axis: int | None = None
     hashed: bool = True  # False: where or how a run writes, not what it computes
+    hashed_at_default: bool = True  # False: left out of the hash while at its default (a setting added later keeps older hashes)
     not_in_sweep: str = ""  # why a sweep file may not set it
 
 
@@ -103,7 +104,17 @@ class RunConfig:
     dev_fraction: float = setting(0.5, "Share of each benchmark's items in the dev split (choices such as a trajectory's "
                                        "best step are made on dev; paired figures are reported on test).")
     device: str = setting("auto", "auto | cpu | cuda | cuda:N | mps", hashed=False)
+    device_map: str | None = setting(None, "auto: split the model over the GPUs this process sees (then CPU) with "
+                                           "accelerate, for models too large for one GPU; leave --device out. "
+                                           "Default: the whole model on --device.", hashed=False)
     dtype: str = setting("float32", "float32 | bfloat16 | float16 (bfloat16 flips a few % of pair decisions).", axis=7)
+    lora_threshold: float = setting(1e9, "Train LoRA adapters instead of all weights when the model has more parameters "
+                                         "than this (methods with a lora option; -o lora=true|false decides explicitly).",
+                                    commands=(RUN,), hashed_at_default=False)
+    full_finetune: bool = setting(False, "Train all weights whatever the model's size (no automatic LoRA).", commands=(RUN,),
+                                  flags=("--full-finetune", "--no-lora"), hashed_at_default=False)
+    gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass instead of keeping them: less "
+                                                  "memory, ~30% more time; the same losses.", commands=(RUN,), hashed=False)
     results_dir: Path = setting(Path("results"), "Folder of result tables (Parquet).", hashed=False)
     data_dir: Path | None = setting(None, "Data folder (else cache, else download).", envvar="DEBIASBENCH_DATA", hashed=False)
     cache_dir: Path | None = setting(None, "Toolkit cache (models, baselines, data).", envvar="DEBIASBENCH_CACHE", hashed=False)
@@ -125,7 +136,9 @@ class RunConfig:
 
     def config_hash(self) -> str:
         """Identifies what the run computes (not where it writes): sweeps skip runs already done."""
-        payload = {k: v for k, v in self.to_json().items() if k not in hash_ignored()}
+        defaults = hashed_only_off_default()
+        payload = {k: v for k, v in self.to_json().items()
+                   if k not in hash_ignored() and not (k in defaults and v == defaults[k])}
         return sha256_json(payload, 16)
 
 
@@ -158,6 +171,12 @@ def schema() -> tuple[SchemaField, ...]:
 def hash_ignored() -> frozenset[str]:
     """Fields :meth:`RunConfig.config_hash` leaves out: where and how a run writes, not what it computes."""
     return frozenset(f.name for f in schema() if not f.setting.hashed)
+
+
+@functools.lru_cache(maxsize=1)
+def hashed_only_off_default() -> dict[str, Any]:
+    """Fields the hash leaves out while they hold their default (name -> default)."""
+    return {f.name: f.default for f in schema() if not f.setting.hashed_at_default}
 
 
 def with_typed_options(config: RunConfig, registry: Registry) -> RunConfig:

@@ -16,6 +16,7 @@ from typing import Any
 
 from debiasbench.errors import DataError, DebiasbenchError
 from debiasbench.orchestration.evaluation import Evaluated, evaluate
+from debiasbench.orchestration.lora_choice import choose_lora
 from debiasbench.orchestration.models import find_provider
 from debiasbench.orchestration.plan import Plan
 from debiasbench.orchestration.probe import Probe
@@ -34,6 +35,7 @@ from debiasbench.plugin_system.interfaces import (
 from debiasbench.support.atomic import atomic_dir
 from debiasbench.support.data import DataLocator
 from debiasbench.support.faults import fault_point
+from debiasbench.support.memory import peaks_mb, reset_peaks
 from debiasbench.support.paths import cache_dir as default_cache_dir
 from debiasbench.support.progress import progress
 from debiasbench.support.runtime import seed_everything, set_threads
@@ -61,17 +63,6 @@ def new_run_id(plan: Plan) -> str:
     return f"{stamp}-{what}-{model}-{plan.config.domain or 'none'}-{uuid.uuid4().hex[:6]}"
 
 
-def peak_memory_mb(device: str) -> float:
-    """Peak resident memory of this process (or peak CUDA allocation on a GPU), in MiB."""
-    if device.startswith("cuda"):
-        import torch
-
-        return torch.cuda.max_memory_allocated() / 2**20
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def execute(plan: Plan, *, log: Any = None) -> RunResult:
     """Carry out a validated plan; ``log`` receives status lines."""
     config = plan.config
@@ -80,14 +71,18 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     started, run_id, when = time.perf_counter(), new_run_id(plan), dt.datetime.now(dt.timezone.utc)
 
     set_threads(config.threads)
-    settings = ModelSettings(device=config.device, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
-                             cache_dir=config.cache_dir, seed=config.seed)
+    reset_peaks()
+    settings = ModelSettings(device=config.device, device_map=config.device_map, dtype=config.dtype,
+                             trust_remote_code=config.trust_remote_code, cache_dir=config.cache_dir, seed=config.seed)
     forget, retain = _load_forget(plan, locator)  # before the model: a forget set without retain text fails in seconds
     say(f"loading model {plan.model}")
-    handle = find_provider(plan.model, plan.registry).load(plan.model, settings)
-    say(f"model {handle.source} on {handle.device} ({handle.dtype}), prefix token {handle.prefix_token_id}")
-    if plan.method is not None:
-        plan.method.check_model(plan.method_options, handle)  # before minutes of evaluation
+    provider = find_provider(plan.model, plan.registry)
+    handle = provider.load(plan.model, settings)
+    _say_placement(handle, provider.name, config.device_map, say)
+    training: dict[str, Any] = {}
+    if plan.method is not None:  # before minutes of evaluation: what only the loaded model can tell
+        training = _training_choices(plan, handle, say)
+        plan.method.check_model(plan.method_options, handle)
 
     ctx = EvalContext(data=locator, registry=plan.registry, domains=plan.eval_domains, seed=config.heldout_seed,
                       save_examples=config.save_examples, progress=progress)
@@ -111,7 +106,7 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
 
     done = Outcome(run_id=run_id, when=when, handle=handle, before=before, after=after, unlearned=unlearned,
                    trajectory=trajectory, forget_texts=len(forget), forget_checksums=_forget_checksums(plan, locator),
-                   duration_s=time.perf_counter() - started, peak_memory_mb=peak_memory_mb(handle.device))
+                   duration_s=time.perf_counter() - started, peak_memory=peaks_mb(), training=training)
     records = build_records(plan, done)
     for note in records.notes:
         say(f"note: {note}")
@@ -120,6 +115,31 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
         _save_model(handle, Path(config.save_model), records)
         files.append(Path(config.save_model))
     return RunResult(run_id, records.metric_rows, records.run_row, files, trajectory, unlearned, records.notes, records.items)
+
+
+def _say_placement(handle: ModelHandle, provider: str, device_map: str | None, say: Any) -> None:
+    """Where the model went: one device, or the devices a device map spread it over."""
+    mapped = handle.info.get("device_map")
+    placed = f"split over {', '.join(sorted(set(mapped.values())))}" if mapped else f"on {handle.device}"
+    say(f"model {handle.source} {placed} ({handle.dtype}), prefix token {handle.prefix_token_id}")
+    if device_map and not mapped:
+        say(f"note: model provider {provider!r} reported no device map; the whole model is on {handle.device}")
+
+
+def _training_choices(plan: Plan, handle: ModelHandle, say: Any) -> dict[str, Any]:
+    """LoRA or all weights (by the model's size), and whether the model can checkpoint; recorded in the run row."""
+    choices: dict[str, Any] = {"gradient_checkpointing": plan.config.gradient_checkpointing}
+    if plan.config.gradient_checkpointing and not getattr(handle.model, "supports_gradient_checkpointing", False):
+        raise DebiasbenchError(f"model {plan.model} ({type(handle.model).__name__}) does not support gradient checkpointing; "
+                               "leave --gradient-checkpointing out")
+    lora = choose_lora(plan, handle)
+    if lora is not None:
+        choices["lora"] = lora.record()
+        say(f"training {'LoRA adapters' if lora.applied else 'all weights'}: {lora.reason}")
+        if not lora.applied and handle.dtype in ("bfloat16", "float16"):
+            say(f"note: all weights train in {handle.dtype}, whose resolution (~0.4% of a weight for bfloat16) is coarser "
+                "than a small learning-rate step, so much of each step is lost; LoRA (adapters in float32) or float32 avoids it")
+    return choices
 
 
 def _forget_checksums(plan: Plan, locator: DataLocator) -> dict[str, str]:
@@ -169,7 +189,7 @@ def _unlearn(plan: Plan, handle: ModelHandle, forget: list[ForgetText], retain: 
     seed_everything(config.seed)
     ctx = UnlearnContext(forget=forget, retain=retain, selector=plan.selector, selector_ctx=selector_ctx,
                          registry=plan.registry, seed=config.seed, on_step=on_step, progress=progress,
-                         trajectory=trajectory)
+                         trajectory=trajectory, gradient_checkpointing=config.gradient_checkpointing)
     assert plan.method is not None
     outcome = plan.method.unlearn(handle, plan.method_options, ctx)
     handle.model.eval()

@@ -96,6 +96,8 @@ def _check_numbers(config: RunConfig) -> None:
     for value, flag in ((config.seed, "--seed"), (config.heldout_seed, "--heldout-seed")):
         if not 0 <= value <= MAX_SEED:
             raise DebiasbenchError(f"{flag} must be between 0 and 2**63 - 1, got {value}")
+    if not config.lora_threshold >= 0:  # also NaN
+        raise DebiasbenchError(f"--lora-threshold is a number of parameters and must be 0 or more, got {config.lora_threshold:g}")
     if not 0.0 < config.dev_fraction < 1.0:
         raise DebiasbenchError(f"--dev-fraction must be between 0 and 1 (exclusive), got {config.dev_fraction}")
     for value, flag in ((config.eval_limit, "--eval-limit"), (config.forget_limit, "--forget-limit"), (config.eval_every, "--eval-every")):
@@ -106,10 +108,11 @@ def _check_numbers(config: RunConfig) -> None:
 def _check_runtime(config: RunConfig) -> None:
     """Device, dtype and the folders the run writes, checked before a model loads."""
     from debiasbench.support.paths import cache_dir
-    from debiasbench.support.runtime import DTYPES, resolve_device
+    from debiasbench.support.runtime import DTYPES, check_device_map, resolve_device
 
     if config.dtype not in DTYPES:
         raise DebiasbenchError(f"unknown dtype {config.dtype!r}; use one of {', '.join(DTYPES)}")
+    check_device_map(config.device_map, config.device)
     if config.device not in ("auto", "cpu"):
         resolve_device(config.device)  # an unknown or unavailable device is one line here, not after loading
     if config.use_cache:
@@ -206,6 +209,7 @@ def _plan_unlearning(plan: Plan, registry: Registry) -> None:
         plan.selector_options = dict(config.selector_options)
     elif config.selector_options:
         raise DebiasbenchError(f"-s selector options were given, but method {entry.name!r} takes no span selector")
+    _check_training_flags(config, entry.obj)
     if config.domain is None:
         raise DebiasbenchError("--domain is required for a run: the group whose hate speech is unlearned (see `debiasbench list datasets`)")
     check_domain(config.domain)
@@ -226,6 +230,15 @@ def _plan_unlearning(plan: Plan, registry: Registry) -> None:
         target = Path(config.save_model)
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise DebiasbenchError(f"--save-model {target} already exists and is not empty; choose a new folder")
+
+
+def _check_training_flags(config: RunConfig, method: Any) -> None:
+    """``--gradient-checkpointing`` only for a method that honours it; ``--full-finetune`` not against ``-o lora=true``."""
+    if config.gradient_checkpointing and not method.supports_gradient_checkpointing:
+        raise DebiasbenchError(f"method {method.name!r} does not train through the shared loop and cannot use gradient "
+                               "checkpointing; leave --gradient-checkpointing out")
+    if config.full_finetune and config.method_options.get("lora") is True:
+        raise DebiasbenchError("--full-finetune (train all weights) contradicts -o lora=true; keep one of them")
 
 
 def _forget_set(config: RunConfig, registry: Registry) -> ForgetSet:

@@ -28,6 +28,7 @@ from debiasbench.support.faults import fault_point
 from debiasbench.results.tables import to_table
 from debiasbench.support.atomic import write_table_atomic
 from debiasbench.support.hashing import dumps
+from debiasbench.support.memory import headline_mb
 
 
 
@@ -58,7 +59,8 @@ class Outcome:
     forget_texts: int
     forget_checksums: dict[str, str]
     duration_s: float
-    peak_memory_mb: float
+    peak_memory: dict[str, float]  # MiB per device: "cpu" (peak RSS), "cuda:N" (allocator peak)
+    training: dict[str, Any] = field(default_factory=dict)  # LoRA choice and gradient checkpointing (runs with a method)
 
 
 def versions(plugins: LoadedPlugins) -> dict[str, str]:
@@ -127,7 +129,7 @@ def build_records(plan: Plan, done: Outcome) -> RunRecords:
         "eval_limits": {p.metric.name: p.limit for p in plan.metrics}, "forget_limit": plan.forget_limit,
         "metric_domains": {p.metric.name: p.domains for p in plan.metrics if p.domains},
         "eval_domains": plan.eval_domains, "selector_options": plan.selector_options,
-        "model_source": done.handle.source, "model_info": done.handle.info,
+        "model_source": done.handle.source, "model_info": done.handle.info, **done.training,
     }
     run_row = {
         **{k: base[k] for k in ("run_id", "time", "model", "model_fingerprint", "method", "forget_set", "source_domain",
@@ -136,7 +138,8 @@ def build_records(plan: Plan, done: Outcome) -> RunRecords:
         "versions": dumps(versions(plan.plugins)), "data_checksums": dumps(checksums), "duration_s": done.duration_s,
         "stop_reason": unlearned.stop_reason if unlearned else None, "steps": unlearned.steps if unlearned else None,
         "forget_texts": done.forget_texts, "selected_tokens": unlearned.selected_tokens if unlearned else None,
-        "total_tokens": unlearned.total_tokens if unlearned else None, "peak_memory_mb": done.peak_memory_mb,
+        "total_tokens": unlearned.total_tokens if unlearned else None, "peak_memory_mb": headline_mb(done.peak_memory),
+        "peak_memory_by_device": dumps(done.peak_memory),
         "device": done.handle.device, "dtype": done.handle.dtype, "notes": dumps(notes),
         "method_info": dumps(unlearned.info) if unlearned else "{}",
     }

@@ -79,9 +79,17 @@ class Named:
 
 @dataclass
 class ModelSettings:
-    """How to load a model; filled from the CLI (``--device``, ``--dtype``, ...)."""
+    """How to load a model; filled from the CLI (``--device``, ``--device-map``, ``--dtype``, ...).
+
+    ``device_map``: None puts the whole model on ``device``; ``"auto"`` asks the provider to split
+    it over the accelerators the process sees (largest first, then CPU), as transformers'
+    ``from_pretrained(device_map="auto")`` does, with ``device`` left at ``auto``. A provider that
+    cannot split a model raises :class:`~debiasbench.errors.DebiasbenchError` saying so; one that
+    can records the placement in ``ModelHandle.info["device_map"]``.
+    """
 
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    device_map: str | None = None  # None | auto (see DEVICE_MAPS in debiasbench.support.runtime)
     dtype: str = "float32"  # float32 | bfloat16 | float16
     trust_remote_code: bool = False
     cache_dir: Path | None = None  # the toolkit cache (DEBIASBENCH_CACHE); None = default
@@ -103,7 +111,7 @@ class ModelHandle:
     source: str  # what was actually loaded (resolved path or hub id@revision)
     provider: str  # the ModelProvider that loaded it
     prefix_token_id: int
-    device: str  # torch device string actually used
+    device: str  # torch device string actually used; with a device map, where the inputs go (the input embedding's device)
     dtype: str  # float32 | bfloat16 | float16
     fingerprint: str
     max_length: int  # usable context length in tokens
@@ -392,6 +400,7 @@ class UnlearnContext:
     on_step: Callable[[StepInfo], bool] = lambda info: False
     progress: ProgressFactory | None = None
     trajectory: Sequence[Mapping[str, Any]] = ()  # the probe's rows so far (``--eval-every``), read-only
+    gradient_checkpointing: bool = False  # ``--gradient-checkpointing``: recompute activations in backward (methods that declare support)
 
 
 @dataclass(frozen=True)
@@ -411,6 +420,9 @@ class UnlearningMethod(Named, ABC):
     documented options; a field called ``selector`` is resolved by the core to a SpanSelector."""
 
     needs_retain: ClassVar[bool] = False
+    supports_gradient_checkpointing: ClassVar[bool] = False
+    """True when :meth:`unlearn` honours ``UnlearnContext.gradient_checkpointing`` (the shared training
+    loop does); ``run --gradient-checkpointing`` refuses other methods at plan time."""
 
     @abstractmethod
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:

@@ -68,6 +68,7 @@ RUNS_SCHEMA = pa.schema(
         ("selected_tokens", pa.int64()),
         ("total_tokens", pa.int64()),
         ("peak_memory_mb", pa.float64()),
+        ("peak_memory_by_device", pa.string()),  # JSON, MiB: {"cpu": peak resident set, "cuda:N": allocator peak of GPU N} (empty in runs before it existed)
         ("device", pa.string()),
         ("dtype", pa.string()),
         ("notes", pa.string()),  # JSON list: what the metrics reported ("metric: note")

@@ -9,6 +9,20 @@ from debiasbench.errors import DebiasbenchError
 
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+DEVICE_MAPS = ("auto",)
+"""``--device-map`` values: ``auto`` splits the model over the visible accelerators (then CPU)."""
+
+
+def check_device_map(device_map: str | None, device: str) -> None:
+    """``--device-map`` is absent or known, and not combined with an explicit ``--device``: a device
+    map places the model itself, so a named device would be silently overridden."""
+    if device_map is None:
+        return
+    if device_map not in DEVICE_MAPS:
+        raise DebiasbenchError(f"unknown --device-map {device_map!r}; use one of {', '.join(DEVICE_MAPS)} (or leave it out)")
+    if device != "auto":
+        raise DebiasbenchError(f"--device-map {device_map} places the model itself and cannot be combined with --device {device}; "
+                               "leave --device out (or drop --device-map)")
 
 
 def resolve_device(name: str = "auto") -> str:

@@ -54,10 +54,11 @@ def train(method_name: str, handle: ModelHandle, options: Any, ctx: UnlearnConte
     """
     started = time.perf_counter()
     data = prepare(method_name, handle, options, ctx, loss)
-    with trainable(handle, options, ctx.seed) as (model, params):
+    with trainable(handle, options, ctx.seed, ctx.gradient_checkpointing) as (model, params):
         optimizer = torch.optim.AdamW(params, lr=options.learning_rate, weight_decay=options.weight_decay)
         loop = _Loop(method_name, handle, model, options, ctx, loss, data, optimizer, params)
         outcome = loop.run()
+        outcome.info.update(trained_weights(params, ctx.gradient_checkpointing))
     outcome.selected_tokens, outcome.total_tokens = data.selected_tokens, data.total_tokens
     outcome.info.update(_info(method_name, options, ctx, loss, data, loop, outcome, time.perf_counter() - started))
     return outcome
@@ -79,6 +80,14 @@ def _info(method: str, options: Any, ctx: UnlearnContext, loss: UnlearningLoss, 
     if data.ppl_source:
         info["retain_ppl_on"] = data.ppl_source
     return info
+
+
+def trained_weights(params: list[Any], checkpointing: bool) -> dict[str, Any]:
+    """How many weights trained, in which dtypes (AdamW keeps its two moments in each weight's
+    dtype: bfloat16 weights mean bfloat16 optimizer states), and whether activations were recomputed."""
+    dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in params})
+    return {"trained_parameters": int(sum(p.numel() for p in params)), "trained_dtypes": dtypes,
+            "gradient_checkpointing": bool(checkpointing)}
 
 
 def _parameters(loss: UnlearningLoss) -> dict[str, Any]:

@@ -36,6 +36,7 @@ class LossMethod(UnlearningMethod):
 
     Options: ClassVar[type] = SelectiveOptions
     Loss: ClassVar[type[UnlearningLoss]]
+    supports_gradient_checkpointing: ClassVar[bool] = True  # the shared loop honours it
     presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(options={"epochs": 1, "learning_rate": 4e-5})}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from debiasbench.api import DebiasbenchError
+from debiasbench.api import DebiasbenchError, model_device
 
 LOGITS_BUDGET = 1 << 27
 """Logit elements (float32: 512 MiB) one forward pass may produce; more rows are run in turn."""
@@ -106,7 +106,7 @@ class SelfDebiasingLM(torch.nn.Module):
             raise DebiasbenchError("the self-debiasing prefix has no tokens")
         self.lm = model
         self.decay, self.epsilon = float(decay), float(epsilon)
-        self.register_buffer("prefix", torch.tensor(prefix_ids, dtype=torch.long, device=model.device), persistent=False)
+        self.register_buffer("prefix", torch.tensor(prefix_ids, dtype=torch.long, device=model_device(model)), persistent=False)
 
     @property
     def config(self) -> Any:
@@ -114,7 +114,7 @@ class SelfDebiasingLM(torch.nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return self.lm.device
+        return model_device(self.lm)  # where inputs go, also for a model split by a device map
 
     @property
     def dtype(self) -> torch.dtype:

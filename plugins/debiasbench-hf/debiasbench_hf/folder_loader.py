@@ -67,22 +67,27 @@ def load_folder(
     """Load tokenizer and causal LM from ``directory`` onto ``settings.device`` in ``settings.dtype``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from debiasbench.api import model_device  # imports torch: not at plugin load
+
     check_folder(directory)
     device = resolve_device(settings.device)
     dtype = torch_dtype(settings.dtype)
     seed_everything(settings.seed)
     remote = bool(settings.trust_remote_code)
+    placement = {"device_map": settings.device_map} if settings.device_map else {}
     with quiet_transformers():
         try:
             tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=remote)
             model = AutoModelForCausalLM.from_pretrained(
-                directory, dtype=dtype, use_safetensors=True, trust_remote_code=remote
+                directory, dtype=dtype, use_safetensors=True, trust_remote_code=remote, **placement
             )
         except ValueError as exc:  # e.g. "Unrecognized configuration class ... for AutoModelForCausalLM"
             raise DebiasbenchError(f"cannot load {name!r} as a causal language model: {_first_line(exc)}") from exc
         except OSError as exc:
             raise DebiasbenchError(f"cannot read the model files of {name!r} in {directory}: {_first_line(exc)}") from exc
-    model.to(device).eval()
+    if not settings.device_map:
+        model.to(device)
+    model.eval()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token if tokenizer.eos_token is not None else tokenizer.convert_ids_to_tokens(
             prefix_token_id(tokenizer)
@@ -100,12 +105,26 @@ def load_folder(
     }
     if manifest:
         details["debiasbench_manifest"] = {k: manifest.get(k) for k in _MANIFEST_KEYS if k in manifest}
+    if settings.device_map:
+        details["device_map"] = placement_of(model)
     details.update(info or {})
     return ModelHandle(
         model=model, tokenizer=tokenizer, name=name, source=source, provider=provider,
-        prefix_token_id=prefix, device=str(model.device), dtype=settings.dtype,
+        prefix_token_id=prefix, device=str(model_device(model)), dtype=settings.dtype,
         fingerprint=fingerprint, max_length=context_length(model.config, tokenizer), info=details,
     )
+
+
+def placement_of(model: Any) -> dict[str, str]:
+    """Where each module of a model loaded with a device map lives (``{"": "cpu"}``: all of it on CPU).
+
+    transformers records accelerate's placement in ``model.hf_device_map`` (GPU indices as ints);
+    recorded as strings so the run record reads ``cuda:0``, ``cpu`` or ``disk``.
+    """
+    from debiasbench.api import model_device
+
+    mapping = getattr(model, "hf_device_map", None) or {"": str(model_device(model))}
+    return {module: (f"cuda:{where}" if isinstance(where, int) else str(where)) for module, where in mapping.items()}
 
 
 def _first_line(exc: BaseException) -> str:

@@ -43,10 +43,14 @@ class LogProbHead:
         """
         import torch
 
-        unique, inverse = torch.unique(nodes, return_inverse=True)
         head = self.model.get_output_embeddings() if self.fast else None
+        # A model split by a device map: the hidden states leave the last layer on its device, the
+        # output layer may sit on another, and the caller's indices are on the input device.
+        where = head.weight.device if head is not None and head.weight.device.type != "meta" else features.device
+        features, nodes, targets = features.to(where), nodes.to(where), targets.to(where)
+        unique, inverse = torch.unique(nodes, return_inverse=True)
         budget = _GPU_CHUNK_ELEMENTS if features.device.type == "cuda" else _CPU_CHUNK_ELEMENTS
-        if _plain_float32_linear(head):
+        if _plain_float32_linear(head) and head.weight.device.type != "meta":  # meta: offloaded, only its module can run it
             vocab = head.weight.shape[0]
             block = _CPU_BLOCK if features.device.type == "cpu" else (max(256, budget // vocab), vocab)
             return _streamed_logprobs(features, unique, head.weight, inverse, targets, block)
@@ -158,13 +162,15 @@ def _check_fast_path(model: Any) -> bool:
     base, head = getattr(model, "base_model", None), model.get_output_embeddings()
     if base is None or base is model or head is None:
         return False
+    from debiasbench.api import model_device
+
     param = next(model.parameters())
     vocab = head.weight.shape[0]
-    ids = (torch.arange(1, 9, device=param.device) % vocab).unsqueeze(0)
+    ids = (torch.arange(1, 9, device=model_device(model)) % vocab).unsqueeze(0)
     with torch.inference_mode():
         try:
             full = model(input_ids=ids, use_cache=False).logits.float().log_softmax(-1)
-            ours = head(base(input_ids=ids, use_cache=False).last_hidden_state).float().log_softmax(-1)
+            ours = head(base(input_ids=ids, use_cache=False).last_hidden_state).float().log_softmax(-1).to(full.device)
         except (TypeError, AttributeError, RuntimeError):
             return False
     tolerance = 1e-3 if param.dtype == torch.float32 else 5e-2

@@ -60,11 +60,13 @@ def _packed(
 ) -> list[np.ndarray]:
     import torch
 
+    from debiasbench.api import model_device
+
     full = [[handle.prefix_token_id, *seq] for seq in sequences]
     rows = sorted(tree_rows(full, max(1, row_size), groups), key=lambda r: -len(r.tokens))
     rows_per_batch = packed_rows_per_batch(handle, batch_size, rows, row_size)
     head = LogProbHead(handle.model)
-    device = handle.model.device
+    device = model_device(handle.model)  # split models: the input embedding's device
     results: list[np.ndarray] = [np.empty(0)] * len(sequences)
     with progress_bar(progress, description, len(sequences)) as shown, torch.inference_mode():
         for start in range(0, len(rows), rows_per_batch):

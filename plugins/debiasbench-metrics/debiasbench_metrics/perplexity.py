@@ -134,8 +134,10 @@ def window_nll(model: ModelHandle, tokens: np.ndarray, windows: list[Window], ba
     """
     import torch
 
+    from debiasbench.api import model_device
+
     head = LogProbHead(model.model)
-    device = model.model.device
+    device = model_device(model.model)  # split models: the input embedding's device
     nll = np.zeros(len(windows), dtype=np.float64)
     counts = np.array([w.scored for w in windows], dtype=np.int64)
     # Equal-length windows share a batch; the last, cut window (if shorter) gets its own.

@@ -62,10 +62,12 @@ def sentence_logprobs(
     """
     import torch
 
+    from debiasbench.api import model_device
+
     contexts = list(context_lengths) if context_lengths is not None else [0] * len(sequences)
     check_sequences(handle, sequences, contexts)
     head = LogProbHead(handle.model)
-    device = handle.model.device
+    device = model_device(handle.model)  # split models: the input embedding's device
     pad = handle.prefix_token_id
     order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
     longest = 1 + max((len(s) for s in sequences), default=0)

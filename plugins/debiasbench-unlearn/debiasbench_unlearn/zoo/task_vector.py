@@ -76,6 +76,7 @@ class TaskVector(UnlearningMethod):
     description = "task-vector negation (Ilharco et al. 2023): fine-tune a copy on the selected tokens, subtract scale * (theta_ft - theta_0)"
     Options: ClassVar[type] = TaskVectorOptions
     presets = quick()
+    supports_gradient_checkpointing = True  # the copy trains through the shared loop
 
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
         tuned = dataclasses.replace(model, model=copy.deepcopy(model.model))
