@@ -186,13 +186,34 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
     return Report(blocks)
 
 
-def write_report(study: Any, results: StudyResults) -> list[Path]:
-    """Every file of the report folder, each written atomically."""
+def write_report(study: Any, results: StudyResults) -> list[Any]:
+    """Every file of the report folder, each written atomically. A report folder on an object store
+    (``report_dir``, by default RESULTS/report) is rendered in a local temporary folder, then each
+    file is uploaded whole (the plots are written by matplotlib, which needs a local file)."""
+    import tempfile
+
+    from debiasbench.results.storage import open_store
+
+    store = open_store(study.report_dir)
+    if store.local:
+        return _write_report_files(study, results, Path(store.location))
+    with tempfile.TemporaryDirectory(prefix="debiasbench-report-") as tmp:
+        files = _write_report_files(study, results, Path(tmp))
+        try:
+            return [store.write_bytes(f.read_bytes(), f.relative_to(tmp).as_posix()) for f in files]
+        except OSError as exc:
+            from debiasbench.errors import DebiasbenchError
+            from debiasbench.results.storage import first_line
+
+            raise DebiasbenchError(f"could not upload the study report to {store} ({first_line(exc)}); the runs are kept: "
+                                   "rerun with --report-only once it is writable") from None
+
+
+def _write_report_files(study: Any, results: StudyResults, folder: Path) -> list[Path]:
     from debiasbench.analysis.study_plots import plot_all
     from debiasbench.orchestration.study import dumps
     from debiasbench.support.atomic import write_text_atomic
 
-    folder = Path(study.report_dir)
     folder.mkdir(parents=True, exist_ok=True)
     figures = plot_all(study, results, folder)
     report = build_report(study, results, {k: p.name for k, p in figures.items()})

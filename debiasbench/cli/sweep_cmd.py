@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 def sweep_command(
     file: Annotated[Path, typer.Argument(help="Sweep file (TOML): shared settings, [grid] axes, [options.<method>] option grids.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the points and which are already done; run nothing.")] = False,
-    results_dir: Annotated[Optional[Path], typer.Option("--results-dir", help="Override the file's results_dir.")] = None,
+    results_dir: Annotated[Optional[str], typer.Option("--results-dir", metavar="DIR|URI", help="Override the file's results_dir (a folder, or an s3:// or gs:// URI).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-point lines and the summary.")] = False,
 ) -> None:
     """Run a grid of runs (methods x models x domains x seeds x method options) from a TOML file.
