@@ -64,10 +64,19 @@ def split(location: ResultsLocation) -> tuple[ResultsLocation, str]:
     return scheme + parts[0] + sep + query, parts[1]
 
 
+_AWS_ERROR = re.compile(r"AWS Error (?P<code>\w+) during \w+ operation: (?P<message>.*?)(?: \(Request ID:.*|; Details:.*)?$")
+
+
 def first_line(exc: BaseException, limit: int = 200) -> str:
-    """The first line of a library error, short enough for a one-line message."""
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:limit]
+    """The part of a library error a user acts on, on one line: the first line, and of an AWS SDK
+    error only its code and message (``NO_SUCH_BUCKET: The specified bucket does not exist``)."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    aws = _AWS_ERROR.search(text)
+    if aws:
+        text = f"{aws.group('code')}: {aws.group('message')}"
+    text = text.removeprefix("google::cloud::Status(")
+    return text[:limit]
 
 
 @functools.lru_cache(maxsize=32)
@@ -78,7 +87,7 @@ def _remote(uri: str) -> tuple[pyarrow.fs.FileSystem, str]:
 
     scheme = _URI.match(uri).group(1).lower()  # type: ignore[union-attr]
     try:
-        filesystem, base = pafs.FileSystem.from_uri(uri)
+        filesystem, base = pafs.FileSystem.from_uri(_with_short_retries(uri, scheme))
     except pa.ArrowInvalid as exc:
         if "Unrecognized filesystem type" in str(exc):
             raise DebiasbenchError(f"results dir {_public(uri)}: unknown scheme {scheme + '://'!r}; {HINT}") from None
@@ -87,6 +96,18 @@ def _remote(uri: str) -> tuple[pyarrow.fs.FileSystem, str]:
         raise DebiasbenchError(f"cannot reach results dir {_public(uri)} ({first_line(exc)}); check the endpoint, "
                                "the network and the credentials (see docs/scale-storage.md)") from None
     return filesystem, base.rstrip("/")
+
+
+GCS_RETRY_LIMIT_S = 10
+"""How long a ``gs://`` store retries before a failure is reported, unless the URI sets
+``retry_limit_seconds`` (Google's client default is 15 minutes: an unreachable endpoint or missing
+credentials would hang the up-front check that long). S3 keeps the AWS SDK's 3 attempts."""
+
+
+def _with_short_retries(uri: str, scheme: str) -> str:
+    if scheme not in ("gs", "gcs") or "retry_limit_seconds=" in uri.partition("?")[2]:
+        return uri
+    return f"{uri}{'&' if '?' in uri else '?'}retry_limit_seconds={GCS_RETRY_LIMIT_S}"
 
 
 def _public(uri: str) -> str:
