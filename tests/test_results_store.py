@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from debiasbench.cli import app
 from debiasbench.results.storage import is_uri, join, open_store, results_location, split
 from debiasbench.results.tables import read_table
-from tests import tiny_plugins
+from tests import tiny_plugins, tiny_study_plugins
 
 runner = CliRunner()
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
@@ -32,7 +32,8 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 def only_tiny_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     import debiasbench.plugin_system.loader
 
-    loaded = debiasbench.plugin_system.loader.load_plugins(extra={"tiny": tiny_plugins}, entry_points=[])
+    loaded = debiasbench.plugin_system.loader.load_plugins(extra={"tiny": tiny_plugins, "tiny-study": tiny_study_plugins},
+                                                           entry_points=[])
     monkeypatch.setattr(debiasbench.plugin_system.loader, "_CACHED", loaded)
 
 
@@ -174,6 +175,24 @@ def test_a_sweep_resumes_from_the_store(bucket_uri: Callable[[str], str], tmp_pa
     assert read_table(remote, "runs").num_rows == 2
     done = runner.invoke(app, ["sweep", str(path), "--results-dir", remote])
     assert "nothing to run" in done.stdout
+
+
+def test_a_study_runs_resumes_and_reports_on_the_store(bucket_uri: Callable[[str], str], tmp_path: Path) -> None:
+    """Result-matched controls are derived from records read back from the store; the report is uploaded beside the runs."""
+    from tests.test_study import STUDY
+
+    remote = bucket_uri("study")
+    path = tmp_path / "study.toml"
+    path.write_text(STUDY.replace("seed = [0, 1]", "seed = [0]").format(cache=tmp_path / "cache", results=remote))
+    result = runner.invoke(app, ["study", str(path), "-q"])
+    assert result.exit_code == 0, result.output
+    assert len(read_table(remote, "runs")) == 6  # 2 method runs, 2 of each control
+    report = open_store(join(remote, "report"))
+    assert "report: s3://" in result.stdout and "endpoint_override" not in result.stdout
+    for name in ("report.md", "report.html", "cells.csv", "study.json", "heatmap.png", "seeds.png"):
+        assert report.is_file(name), name
+    again = runner.invoke(app, ["study", str(path), "-q"])
+    assert again.exit_code == 0 and "ran 0" in again.output
 
 
 # --------------------------------------------------------------------------- bad input

@@ -32,6 +32,7 @@ def sweep_command(
         run_sweep,
         validate,
     )
+    from debiasbench.results.storage import describe
 
     sweep = load_sweep(file, results_dir)
     plans = validate(sweep)  # resolves defaults first: a point's hash is then the one its run records
@@ -42,7 +43,7 @@ def sweep_command(
         out.print(f"{len(sweep.points)} points: {len(sweep.points) - todo} done, {todo} to run")
         return
     if not todo:
-        out.print(f"all {len(sweep.points)} points are done in {sweep.points[0].config.results_dir}; nothing to run", soft_wrap=True)
+        out.print(f"all {len(sweep.points)} points are done in {describe(sweep.points[0].config.results_dir)}; nothing to run", soft_wrap=True)
         return
     say = lambda message: err.print(f"[bold]{escape(message)}[/]", highlight=False)  # noqa: E731
     run_log = None if quiet else (lambda message: err.print(f"[dim]  {escape(message)}[/]", highlight=False))

@@ -110,6 +110,11 @@ def _with_short_retries(uri: str, scheme: str) -> str:
     return f"{uri}{'&' if '?' in uri else '?'}retry_limit_seconds={GCS_RETRY_LIMIT_S}"
 
 
+def describe(location: ResultsLocation) -> str:
+    """A results directory for messages: a local path as given, a URI without its query and credentials."""
+    return _public(location) if is_uri(location) else str(location)  # type: ignore[arg-type]
+
+
 def _public(uri: str) -> str:
     """A URI for messages: no query (endpoints, options) and no ``user:secret@``."""
     head = uri.partition("?")[0]
