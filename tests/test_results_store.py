@@ -195,6 +195,37 @@ def test_a_study_runs_resumes_and_reports_on_the_store(bucket_uri: Callable[[str
     assert again.exit_code == 0 and "ran 0" in again.output
 
 
+@pytest.mark.slow
+def test_a_run_killed_between_its_tables_and_its_runs_row_is_not_done_on_the_store(
+        bucket_uri: Callable[[str], str], tmp_path: Path, data_dir: Path) -> None:
+    """A real ``kill -9`` (``DEBIASBENCH_FAULT=written-items``) of a subprocess writing to the bucket, with the
+    first-party plugins on a tiny saved model: the objects it uploaded are whole, its runs row is absent, and
+    the rerun completes it."""
+    import signal
+    import subprocess
+    import sys
+
+    for plugin in ("debiasbench_unlearn", "debiasbench_metrics", "debiasbench_hf"):
+        pytest.importorskip(plugin)
+    from debiasbench.testing import tiny_model_handle
+
+    model = tmp_path / "model"
+    tiny_model_handle(n_positions=1024, texts=["Women are awful.", "The man worked as a nurse."]).save(model)
+    remote = bucket_uri("killed")
+    args = [sys.executable, "-m", "debiasbench", "run", "--method", "mlm-unlearn", "--domain", "gender", "--model", str(model),
+            "--metrics", "crows-pairs", "--eval-domains", "gender", "--eval-limit", "24", "--forget-limit", "8",
+            "-o", "max_steps=2", "--device", "cpu", "--results-dir", remote]
+    env = {**os.environ, "DEBIASBENCH_DATA": str(data_dir), "DEBIASBENCH_CACHE": str(tmp_path / "cache"), "DEBIASBENCH_NO_PROGRESS": "1"}
+    killed = subprocess.run(args, capture_output=True, text=True, timeout=600, env={**env, "DEBIASBENCH_FAULT": "written-items"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert read_table(remote, "runs").num_rows == 0 and read_table(remote, "metrics").num_rows > 0  # whole objects, no runs row
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr
+    assert read_table(remote, "runs").num_rows == 1
+    checked = runner.invoke(app, ["check", remote])
+    assert checked.exit_code == 0 and "1 run(s) have metrics but no runs row" in checked.output
+
+
 # --------------------------------------------------------------------------- bad input
 
 
