@@ -19,7 +19,7 @@ from typing import Any
 from debiasbench.analysis.study_report import StudyCell, StudyContrast, StudyResults, write_cells
 from debiasbench.domains import DOMAINS
 from debiasbench.errors import DebiasbenchError
-from debiasbench.results.storage import describe, first_line, open_store
+from debiasbench.results.storage import describe, short_reason, open_store
 
 Block = tuple  # ("h1"|"h2"|"p", text) | ("table", headers, rows) | ("img", file, alt)
 
@@ -202,7 +202,7 @@ def write_report(study: Any, results: StudyResults) -> list[Any]:
         try:
             return [store.write_bytes(f.read_bytes(), f.relative_to(tmp).as_posix()) for f in files]
         except OSError as exc:
-            raise DebiasbenchError(f"could not upload the study report to {store} ({first_line(exc)}); the runs are kept: "
+            raise DebiasbenchError(f"could not upload the study report to {store} ({short_reason(exc)}); the runs are kept: "
                                    "rerun with --report-only once it is writable") from None
 
 

@@ -26,7 +26,7 @@ from debiasbench.results.items import ITEM_FIELDS
 from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, TRAJECTORY_SCHEMA
 from debiasbench.support.faults import fault_point
 from debiasbench.results.tables import to_table
-from debiasbench.results.storage import ResultsLocation, ResultsStore, first_line, open_store
+from debiasbench.results.storage import ResultsLocation, ResultsStore, short_reason, open_store
 from debiasbench.support.hashing import dumps
 
 
@@ -200,7 +200,7 @@ def write_or_recover(results: ResultsLocation, records: RunRecords, cache: Path 
     try:
         return write_records(store, records)
     except OSError as exc:
-        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, "") or first_line(exc)
+        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, "") or short_reason(exc)
         for base in (cache_dir(cache) / "recovery", Path(tempfile.gettempdir()) / "debiasbench-recovery"):
             target = base / records.run_id
             try:

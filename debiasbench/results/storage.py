@@ -67,7 +67,7 @@ def split(location: ResultsLocation) -> tuple[ResultsLocation, str]:
 _AWS_ERROR = re.compile(r"AWS Error (?P<code>\w+) during \w+ operation: (?P<message>.*?)(?: \(Request ID:.*|; Details:.*)?$")
 
 
-def first_line(exc: BaseException, limit: int = 200) -> str:
+def short_reason(exc: BaseException, limit: int = 200) -> str:
     """The part of a library error a user acts on, on one line: the first line, and of an AWS SDK
     error only its code and message (``NO_SUCH_BUCKET: The specified bucket does not exist``)."""
     lines = str(exc).strip().splitlines()
@@ -91,9 +91,9 @@ def _remote(uri: str) -> tuple[pyarrow.fs.FileSystem, str]:
     except pa.ArrowInvalid as exc:
         if "Unrecognized filesystem type" in str(exc):
             raise DebiasbenchError(f"results dir {_public(uri)}: unknown scheme {scheme + '://'!r}; {HINT}") from None
-        raise DebiasbenchError(f"results dir {_public(uri)} is not a valid URI ({first_line(exc)}); {HINT}") from None
+        raise DebiasbenchError(f"results dir {_public(uri)} is not a valid URI ({short_reason(exc)}); {HINT}") from None
     except (OSError, pa.ArrowException) as exc:
-        raise DebiasbenchError(f"cannot reach results dir {_public(uri)} ({first_line(exc)}); check the endpoint, "
+        raise DebiasbenchError(f"cannot reach results dir {_public(uri)} ({short_reason(exc)}); check the endpoint, "
                                "the network and the credentials (see docs/scale-storage.md)") from None
     return filesystem, base.rstrip("/")
 
@@ -160,7 +160,7 @@ class ResultsStore:
         try:
             return self.filesystem.get_file_info(self.path(key))
         except OSError as exc:
-            raise DebiasbenchError(f"cannot read results dir {self} ({first_line(exc)}); check the endpoint, the network "
+            raise DebiasbenchError(f"cannot read results dir {self} ({short_reason(exc)}); check the endpoint, the network "
                                    "and the credentials") from None
 
     def exists(self) -> bool:
@@ -185,7 +185,7 @@ class ResultsStore:
         try:
             infos = self.filesystem.get_file_info(selector)
         except OSError as exc:
-            raise DebiasbenchError(f"cannot list {self.where(folder)} ({first_line(exc)}); check the endpoint, the network "
+            raise DebiasbenchError(f"cannot list {self.where(folder)} ({short_reason(exc)}); check the endpoint, the network "
                                    "and the credentials") from None
         names = [i.base_name for i in infos if i.type == pafs.FileType.File]
         return [f"{folder}/{n}" for n in sorted(names) if n.endswith(suffix) and not n.startswith(".")]
@@ -218,11 +218,10 @@ class ResultsStore:
             from debiasbench.support.atomic import write_bytes_atomic
 
             return write_bytes_atomic(Path(self.location) / key, data)
-        stream = self.filesystem.open_output_stream(self.path(key))
-        try:
+        # One write of the whole buffer, then close: the store completes the upload and the object
+        # appears under its final key only then. A process killed before that leaves no object.
+        with self.filesystem.open_output_stream(self.path(key)) as stream:
             stream.write(data)
-        finally:
-            stream.close()  # completes the upload; the object appears only now
         return self.where(key)
 
     def delete(self, key: str) -> None:
@@ -253,7 +252,7 @@ def _probe(location: str, store: ResultsStore) -> None:
     try:
         store.write_bytes(b"debiasbench write probe\n", key)
     except (OSError, ValueError) as exc:
-        raise DebiasbenchError(f"cannot write to results dir {store} ({first_line(exc)}); check that the bucket exists, "
+        raise DebiasbenchError(f"cannot write to results dir {store} ({short_reason(exc)}); check that the bucket exists, "
                                "that these credentials may write to it, and the endpoint (see docs/scale-storage.md)") from None
     try:
         store.delete(key)
