@@ -157,12 +157,10 @@ def load_items(results_dir: ResultsLocation, run_ids: set[str], split: str | Non
     """(run, measure, domain) -> stage -> item rows, for the given runs (one file each) and split."""
     store = open_store(results_dir)
     present = set(store.list("items"))
+    keys = [key for key in (f"items/{run}.parquet" for run in sorted(run_ids)) if key in present]
     out: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
-    for run in sorted(run_ids):
-        key = f"items/{run}.parquet"
-        if key not in present:
-            continue
-        for r in store.read_table(key).to_pylist():
+    for table in store.map(store.read_table, keys):
+        for r in table.to_pylist():
             if split is None or r["split"] == split:
                 out.setdefault((r["run_id"], r["measure"], r["domain"]), {}).setdefault(r["stage"], []).append(r)
     return out

@@ -21,7 +21,8 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar, Union
 
 from debiasbench.errors import DebiasbenchError
 
@@ -33,6 +34,8 @@ ResultsLocation = Union[str, "os.PathLike[str]"]
 """A results directory as the user gave it: a local path, or a URI (kept a string: ``Path`` would
 fold ``s3://`` into ``s3:/``)."""
 
+T = TypeVar("T")
+READ_THREADS = 16  # concurrent reads of one object store: enough to hide round trips, few enough for any endpoint
 _URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 HINT = ("pass a local folder or a URI such as s3://BUCKET/PREFIX or gs://BUCKET/PREFIX "
         "(see docs/scale-storage.md)")
@@ -190,12 +193,27 @@ class ResultsStore:
         names = [i.base_name for i in infos if i.type == pafs.FileType.File]
         return [f"{folder}/{n}" for n in sorted(names) if n.endswith(suffix) and not n.startswith(".")]
 
+    def read_bytes(self, key: str) -> bytes:
+        """The whole file, in one request on an object store. Raises OSError."""
+        with self.filesystem.open_input_stream(self.path(key), compression=None) as stream:
+            return bytes(stream.read())
+
     def read_table(self, key: str) -> pyarrow.Table:
         """One Parquet file, every page read (so a damaged page is found here). Raises OSError / ArrowException."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        with self.filesystem.open_input_file(self.path(key)) as handle:
-            return pq.read_table(handle)
+        return pq.read_table(pa.BufferReader(self.read_bytes(key)))
+
+    def map(self, function: Callable[[str], T], keys: list[str]) -> list[T]:
+        """``function`` over ``keys`` in order; on an object store in parallel threads, since each read
+        is a network round trip (pyarrow releases the GIL while it waits)."""
+        if self.local or len(keys) < 2:
+            return [function(key) for key in keys]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(keys))) as pool:
+            return list(pool.map(function, keys))
 
     # ------------------------------------------------------------------ writing
 

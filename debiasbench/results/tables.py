@@ -76,10 +76,13 @@ class Skipped:
 
 def read_file(store: ResultsStore, key: str, schema: pa.Schema) -> pa.Table:
     """One results file with exactly ``schema`` (extra columns dropped), or ValueError saying what is wrong."""
+    import pyarrow.parquet as pq
+
     try:
-        if store.size(key) == 0:
+        data = store.read_bytes(key)
+        if not data:
             raise ValueError("empty file (zero bytes): a write was cut off")
-        table = store.read_table(key)  # reads every page, so a damaged page is found here
+        table = pq.read_table(pa.BufferReader(data))  # reads every page, so a damaged page is found here
     except (OSError, pa.ArrowException) as exc:
         raise ValueError(f"not a readable Parquet file (truncated or damaged: {str(exc).splitlines()[0][:120]})") from None
     missing = [f.name for f in schema if f.name not in table.column_names]
@@ -98,12 +101,16 @@ def read_table_checked(results_dir: ResultsLocation | ResultsStore, name: str) -
     """All rows of one table across runs, every unreadable or foreign file left out and named."""
     schema = TABLES[name]
     store = open_store(results_dir)
-    tables, skipped = [], []
-    for key in store.list(name):
+
+    def read(key: str) -> pa.Table | Skipped:
         try:
-            tables.append(read_file(store, key, schema))
+            return read_file(store, key, schema)
         except ValueError as exc:
-            skipped.append(Skipped(store.where(key), str(exc)))
+            return Skipped(store.where(key), str(exc))
+
+    read_back = store.map(read, store.list(name))
+    tables = [t for t in read_back if isinstance(t, pa.Table)]
+    skipped = [s for s in read_back if isinstance(s, Skipped)]
     return (pa.concat_tables(tables) if tables else schema.empty_table()), skipped
 
 
