@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -139,6 +140,30 @@ def test_compare_and_check_of_an_empty_prefix_fail_in_one_line(bucket_uri: Calla
     for command, words in (("compare", "does not exist"), ("check", "does not exist")):
         result = runner.invoke(app, [command, bucket_uri("nothing-here")])
         assert result.exit_code == 1 and words in result.output and "Traceback" not in result.output
+
+
+def test_a_bucket_gone_at_the_final_write_keeps_the_run_in_the_local_recovery_folder(
+        bucket_uri: Callable[[str], str], s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real store failure, not a simulated one: the bucket is deleted while the method runs (after the
+    up-front probe passed); the finished run goes to the local recovery folder and the message says how
+    to upload it."""
+    import pyarrow.fs as pafs
+
+    remote = bucket_uri("gone")
+    bucket = remote.split("/")[2]
+    real = tiny_plugins.TinyGA.unlearn
+
+    def unlearn_then_lose_the_bucket(self: Any, model: Any, options: Any, ctx: Any) -> Any:
+        pafs.S3FileSystem(endpoint_override=s3_endpoint, scheme="http", allow_bucket_deletion=True).delete_dir(bucket)
+        return real(self, model, options, ctx)
+
+    monkeypatch.setattr(tiny_plugins.TinyGA, "unlearn", unlearn_then_lose_the_bucket)
+    result = runner.invoke(app, _run_args(remote, tmp_path / "cache"))
+    assert result.exit_code == 1, result.output
+    assert f"could not write the results to s3://{bucket}/gone (NO_SUCH_BUCKET" in result.output
+    assert "aws s3 cp --recursive" in result.output
+    (saved,) = list((tmp_path / "cache" / "recovery").iterdir())
+    assert read_table(saved, "runs").num_rows == 1 and read_table(saved, "metrics").num_rows > 0
 
 
 # --------------------------------------------------------------------------- sweep resume
