@@ -119,6 +119,16 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("save model not empty", [*RUN, "--save-model", "{full_folder}"], 1, "already exists and is not empty"),
     ("save model under a file", [*RUN, "--save-model", "{file}/model"], 1, "cannot be written"),
     ("cache under a file", [*RUN, "--cache-dir", "{file}/cache"], 1, "cannot be written"),
+    # ---- results directory as an object-store URI (docs/scale-storage.md); tests/test_results_store.py has the
+    # cases that need a server (a bucket that does not exist)
+    ("results URI unknown scheme", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--results-dir", "nope://bucket/results"],
+     1, "unknown scheme 'nope://'"),
+    ("results URI without bucket", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--results-dir", "s3:///results"], 1,
+     "Missing bucket name"),
+    ("results URI unknown option", ["eval", "--results-dir", "s3://bucket/results?bogus=1"], 1, "Unexpected query parameter"),
+    ("results URI unreachable endpoint", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--results-dir",
+                                          "s3://bucket/results?endpoint_override=127.0.0.1:1&scheme=http"], 1,
+     "cannot write to results dir s3://bucket/results (NETWORK_CONNECTION"),
     # ---- eval
     ("eval unknown metric", [*EVAL, "--metrics", "stereosett"], 2, "did you mean 'stereoset'"),
     ("eval unknown model", [*EVAL, "--model", "nope/nope/nope"], 2, "nope"),
@@ -146,15 +156,20 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("compare unknown domain", ["compare", "{results_ok}", "--domain", "martian"], 1, "matches no row"),
     ("compare strict on damage", ["compare", "{results_damaged}", "--strict"], 1, "--strict"),
     ("compare only damaged metrics", ["compare", "{results_zero}"], 1, "empty file"),
+    ("compare unknown URI scheme", ["compare", "nope://bucket/results"], 1, "unknown scheme 'nope://'"),
     # ---- check
     ("check missing folder", ["check", "{missing}"], 1, "does not exist"),
     ("check damaged", ["check", "{results_damaged}"], 1, "damaged"),
+    ("check unknown URI scheme", ["check", "nope://bucket/results"], 1, "unknown scheme 'nope://'"),
     # ---- sweep
     ("sweep missing file", ["sweep", "{missing}.toml"], 1, "does not exist"),
     ("sweep is a folder", ["sweep", "{tmp}"], 1, "is a folder"),
     ("sweep not utf-8", ["sweep", "{latin1}"], 1, "not UTF-8"),
     ("sweep not toml", ["sweep", "{nottoml}"], 1, "not valid TOML"),
     ("sweep unknown key", ["sweep", "{sweep:colour = 'red'}"], 1, "unknown key 'colour'"),
+    ("sweep results URI unknown scheme", ["sweep", "{sweep:}", "--results-dir", "nope://bucket/results"], 1, "unknown scheme 'nope://'"),
+    ("study results URI unknown scheme", ["study", "{study_controls:controls = ['benign-ga']}", "--results-dir", "nope://bucket/results"], 1,
+     "unknown scheme 'nope://'"),
     ("sweep no method axis", ["sweep", "{sweep_text:[grid]\nseed = [0]\n}"], 1, "needs method"),
     ("sweep no domain axis", ["sweep", "{sweep_text:[grid]\nmethod = ['mlm-unlearn']\n}"], 1, "needs domain"),
     ("sweep empty axis", ["sweep", "{sweep_text:[grid]\nmethod = ['mlm-unlearn']\ndomain = []\n}"], 1, "empty list"),

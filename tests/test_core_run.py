@@ -167,17 +167,17 @@ def test_results_dir_is_a_file(tmp_path: Path, plugins: Any) -> None:
 def test_a_failed_final_write_saves_the_run_to_a_recovery_folder(tmp_path: Path, plugins: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    import debiasbench.orchestration.records as records
-    from debiasbench.support.atomic import write_table_atomic
+    import debiasbench.support.atomic as atomic
 
     results = tmp_path / "results"
+    write_table_atomic = atomic.write_table_atomic
 
     def full_disk(table: Any, path: Path) -> Path:
         if results in path.parents:
             raise OSError(errno.ENOSPC, "No space left on device")
         return write_table_atomic(table, path)
 
-    monkeypatch.setattr(records, "write_table_atomic", full_disk)
+    monkeypatch.setattr(atomic, "write_table_atomic", full_disk)  # the results store's local writer
     with pytest.raises(DebiasbenchError, match="No space left on device.*is saved in .*recovery.*cp -r") as caught:
         execute(plan_run(_config(tmp_path), plugins))
     recovered = tmp_path / "cache" / "recovery"

@@ -14,7 +14,6 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from debiasbench.analysis.consistency import consistency_warnings, json_dict, short_value, unpoolable_cells
@@ -23,6 +22,7 @@ from debiasbench.analysis.statistics import distance
 from debiasbench.domains import DOMAINS, OVERALL
 from debiasbench.errors import DebiasbenchError
 from debiasbench.analysis.compare_rows import Filters, read_complete_rows, select
+from debiasbench.results.storage import ResultsLocation, open_store
 
 BASELINE = "none"
 """Method (and source domain) of a plain evaluation's rows."""
@@ -276,21 +276,24 @@ def _variants(keys: list[RowKey]) -> dict[RowKey, str]:
     return labels
 
 
-def run_file(path: Path) -> tuple[Path, str] | None:
+def run_file(location: ResultsLocation) -> tuple[ResultsLocation, str] | None:
     """``RESULTS/<table>/<run>.parquet`` -> (RESULTS, run); None for anything else."""
     from debiasbench.results.schemas import TABLES
+    from debiasbench.results.storage import split
 
-    if path.is_file() and path.suffix == ".parquet" and path.parent.name in TABLES:
-        return path.parent.parent, path.stem
+    folder, name = split(location)
+    results, table = split(folder)
+    if name.endswith(".parquet") and table in TABLES and open_store(location).is_file():
+        return results, name.removesuffix(".parquet")
     return None
 
 
-def compare(results_dir: Path, filters: Filters | None = None, split: str | None = "test", pool_protocols: bool = False) -> Comparison:
-    """Read ``results_dir`` and build the comparison (the API behind ``debiasbench compare``);
-    given one run's file of a results folder, compare that run alone."""
-    results_dir = Path(results_dir)
+def compare(results_dir: ResultsLocation, filters: Filters | None = None, split: str | None = "test",
+            pool_protocols: bool = False) -> Comparison:
+    """Read ``results_dir`` (a folder or an object-store URI) and build the comparison (the API behind
+    ``debiasbench compare``); given one run's file of a results directory, compare that run alone."""
     one = run_file(results_dir)
-    if one is None and results_dir.is_file():
+    if one is None and open_store(results_dir).is_file():
         raise DebiasbenchError(f"{results_dir} is a file, not a results folder; pass the folder, or one run's file in its "
                                "metrics/, runs/ or items/ folder")
     run_id = None
@@ -302,5 +305,5 @@ def compare(results_dir: Path, filters: Filters | None = None, split: str | None
         if not rows:
             raise DebiasbenchError(f"run {run_id} has no complete rows in {results_dir} (its runs row is missing: interrupted?)")
     comparison = build(select(rows, filters or Filters()), warnings, pool_protocols)
-    attach_paired(comparison, Path(results_dir), split)
+    attach_paired(comparison, results_dir, split)
     return comparison

@@ -6,11 +6,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from debiasbench.domains import OVERALL, STUDY_DOMAINS
 from debiasbench.errors import DebiasbenchError
+from debiasbench.results.storage import ResultsLocation, open_store
 from debiasbench.results.tables import read_table_checked
 
 
@@ -32,25 +32,25 @@ def split_values(values: Iterable[str] | None) -> list[str]:
     return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
 
 
-def read_complete_rows(results_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def read_complete_rows(results_dir: ResultsLocation) -> tuple[list[dict[str, Any]], list[str]]:
     """Metric rows of the complete runs of ``results_dir``, plus warnings about incomplete ones.
 
     A run is complete once its ``runs`` row exists (it is written last), so rows of a run
     killed between the two writes are left out rather than counted twice after a rerun.
     """
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise DebiasbenchError(f"results dir {results_dir} does not exist; run `debiasbench run` or `debiasbench sweep` first, or pass the folder")
-    metrics, skipped = read_table_checked(results_dir, "metrics")
-    runs, skipped_runs = read_table_checked(results_dir, "runs")
+    store = open_store(results_dir)
+    if not store.exists():
+        raise DebiasbenchError(f"results dir {store} does not exist; run `debiasbench run` or `debiasbench sweep` first, or pass the folder")
+    metrics, skipped = read_table_checked(store, "metrics")
+    runs, skipped_runs = read_table_checked(store, "runs")
     warnings = [f"skipped {s}" for s in (*skipped, *skipped_runs)]
     if metrics.num_rows == 0:
-        raise DebiasbenchError(f"no readable metric rows in {results_dir / 'metrics'}"
+        raise DebiasbenchError(f"no readable metric rows in {store.where('metrics')}"
                                + (f" ({len(skipped)} damaged file(s): {skipped[0]})" if skipped else "")
                                + "; run `debiasbench run` or `debiasbench eval` first, or pass the right folder")
     complete = set(runs.column("run_id").to_pylist())
     rows = metrics.to_pylist()
-    damaged = {s.path.stem for s in skipped_runs}
+    damaged = {s.run_id for s in skipped_runs}
     incomplete = sorted({r["run_id"] for r in rows} - complete - damaged)
     if damaged & {r["run_id"] for r in rows}:
         warnings.append(f"{len(damaged)} run(s) left out because their runs file is damaged (see above)")
@@ -60,7 +60,7 @@ def read_complete_rows(results_dir: Path) -> tuple[list[dict[str, Any]], list[st
                         f"{', '.join(incomplete[:3])}{' ...' if len(incomplete) > 3 else ''}")
         rows = [r for r in rows if r["run_id"] in complete]
     if not rows:
-        raise DebiasbenchError(f"no complete runs in {results_dir}: every metrics file lacks its runs row")
+        raise DebiasbenchError(f"no complete runs in {store}: every metrics file lacks its runs row")
     rows, duplicates = newest_of_duplicates(rows)
     if duplicates:
         warnings.append(f"{len(duplicates)} run(s) repeat the configuration and seed of a newer run and were left out "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from debiasbench.results.storage import ResultsLocation, open_store
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -125,7 +125,7 @@ def cell_stats(runs: Sequence[tuple[Side, Side]], aggregate: str, ideal: float |
                      seeded.d_delta, tuple(seeded.d_delta_ci), seeded.delta_p, "bootstrap", tuple(seeded.per_seed_delta))
 
 
-def attach_paired(comparison: Comparison, results_dir: Path, split: str | None) -> None:
+def attach_paired(comparison: Comparison, results_dir: ResultsLocation, split: str | None) -> None:
     """Paired statistics for every cell with a before and an after, from the runs' per-item rows,
     then Holm and BH adjustment over the family of those cells (named in ``comparison.family``)."""
     from debiasbench.analysis.statistics import adjust
@@ -147,22 +147,20 @@ def attach_paired(comparison: Comparison, results_dir: Path, split: str | None) 
             if cell.paired is not None:
                 tested.append(cell)
     if tested:
-        comparison.family = f"compare {results_dir} ({len(tested)} cells, {split or 'all'} items)"
+        comparison.family = f"compare {open_store(results_dir)} ({len(tested)} cells, {split or 'all'} items)"
         adjusted = adjust([c.paired.p for c in tested], comparison.family)  # type: ignore[union-attr]
         for cell, holm, bh in zip(tested, adjusted.holm, adjusted.bh):
             cell.p_holm, cell.q_bh = holm, bh
 
 
-def load_items(results_dir: Path, run_ids: set[str], split: str | None) -> dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]]:
+def load_items(results_dir: ResultsLocation, run_ids: set[str], split: str | None) -> dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]]:
     """(run, measure, domain) -> stage -> item rows, for the given runs (one file each) and split."""
-    import pyarrow.parquet as pq
-
+    store = open_store(results_dir)
+    present = set(store.list("items"))
+    keys = [key for key in (f"items/{run}.parquet" for run in sorted(run_ids)) if key in present]
     out: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
-    for run in sorted(run_ids):
-        path = results_dir / "items" / f"{run}.parquet"
-        if not path.is_file():
-            continue
-        for r in pq.read_table(path).to_pylist():
+    for table in store.map(store.read_table, keys):
+        for r in table.to_pylist():
             if split is None or r["split"] == split:
                 out.setdefault((r["run_id"], r["measure"], r["domain"]), {}).setdefault(r["stage"], []).append(r)
     return out

@@ -18,6 +18,8 @@ from typing import Any
 
 from debiasbench.analysis.study_report import StudyCell, StudyContrast, StudyResults, write_cells
 from debiasbench.domains import DOMAINS
+from debiasbench.errors import DebiasbenchError
+from debiasbench.results.storage import describe, short_reason, open_store
 
 Block = tuple  # ("h1"|"h2"|"p", text) | ("table", headers, rows) | ("img", file, alt)
 
@@ -125,7 +127,7 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
     sources = _order([r.source for r in results.runs])
     arms = list(dict.fromkeys(r.arm for r in results.runs))
     seeds = sorted({r.seed for r in results.runs})
-    blocks.append(("p", f"{len(results.runs)} runs from {study.source} in {study.results_dir}: arms {', '.join(arms)}; "
+    blocks.append(("p", f"{len(results.runs)} runs from {study.source} in {describe(study.results_dir)}: arms {', '.join(arms)}; "
                         f"source domains {', '.join(sources)}; seeds {', '.join(map(str, seeds))}. All figures are on the "
                         f"test items (the dev items chose nothing reported here). Intervals: 95% hierarchical bootstrap "
                         f"(seeds, then items within each seed; {study.resamples} resamples). d_delta = |after - ideal| - "
@@ -186,13 +188,29 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
     return Report(blocks)
 
 
-def write_report(study: Any, results: StudyResults) -> list[Path]:
-    """Every file of the report folder, each written atomically."""
+def write_report(study: Any, results: StudyResults) -> list[Any]:
+    """Every file of the report folder, each written atomically. A report folder on an object store
+    (``report_dir``, by default RESULTS/report) is rendered in a local temporary folder, then each
+    file is uploaded whole (the plots are written by matplotlib, which needs a local file)."""
+    import tempfile
+
+    store = open_store(study.report_dir)
+    if store.local:
+        return _write_report_files(study, results, Path(store.location))
+    with tempfile.TemporaryDirectory(prefix="debiasbench-report-") as tmp:
+        files = _write_report_files(study, results, Path(tmp))
+        try:
+            return [store.write_bytes(f.read_bytes(), f.relative_to(tmp).as_posix()) for f in files]
+        except OSError as exc:
+            raise DebiasbenchError(f"could not upload the study report to {store} ({short_reason(exc)}); the runs are kept: "
+                                   "rerun with --report-only once it is writable") from None
+
+
+def _write_report_files(study: Any, results: StudyResults, folder: Path) -> list[Path]:
     from debiasbench.analysis.study_plots import plot_all
     from debiasbench.orchestration.study import dumps
     from debiasbench.support.atomic import write_text_atomic
 
-    folder = Path(study.report_dir)
     folder.mkdir(parents=True, exist_ok=True)
     figures = plot_all(study, results, folder)
     report = build_report(study, results, {k: p.name for k, p in figures.items()})

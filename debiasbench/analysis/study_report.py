@@ -19,6 +19,7 @@ from typing import Any
 from debiasbench.analysis.paired import MIN_ITEMS, aligned, figure, load_items, side
 from debiasbench.analysis.statistics import adjust, hierarchical_change, hierarchical_diff_in_diff
 from debiasbench.errors import DebiasbenchError
+from debiasbench.results.storage import describe
 
 SPLIT = "test"
 
@@ -134,7 +135,7 @@ def collect(study: Any) -> StudyResults:
             continue
         out.runs.append(ArmRun(arm.label, arm.method_label, arm.control, source, seed, run["run_id"], run))
     if not out.runs:
-        raise DebiasbenchError(f"no run of study {study.name!r} is in {results_dir} yet; run `debiasbench study {study.source}` first")
+        raise DebiasbenchError(f"no run of study {study.name!r} is in {describe(results_dir)} yet; run `debiasbench study {study.source}` first")
     run_ids = {r.run_id for r in out.runs}
     metric_rows = [r for r in read_table(results_dir, "metrics").to_pylist() if r["run_id"] in run_ids]
     check_one_protocol(metric_rows)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,21 +11,23 @@ from debiasbench.errors import DebiasbenchError
 
 
 def check_command(
-    results_dir: Annotated[Path, typer.Argument(help="Results folder to verify.")] = Path("results"),
+    results_dir: Annotated[str, typer.Argument(help="Results folder (or s3:// / gs:// URI) to verify.")] = "results",
     strict: Annotated[bool, typer.Option("--strict", help="Also exit non-zero for orphans and repeated runs.")] = False,
 ) -> None:
     """Verify a results folder: every file readable with the right schema, every run's before and after items paired, orphans and repeated runs listed. Exits 1 on damage."""
     from rich.markup import escape
 
     from debiasbench.results.check import check_results
+    from debiasbench.results.storage import open_store, results_location
 
-    report = check_results(results_dir)
+    store = open_store(results_location(results_dir))
+    report = check_results(store)
     for line in report.damage:
         warn(f"damage: {line}")
     for line in report.findings:
         warn(line)
-    out.print(f"{escape(str(results_dir))}: {report.runs} complete runs, {report.files} files; "
+    out.print(f"{escape(str(store))}: {report.runs} complete runs, {report.files} files; "
               f"{len(report.damage)} damaged, {len(report.findings)} other findings", soft_wrap=True)
     if report.damage or (strict and report.findings):
-        raise DebiasbenchError(f"{len(report.damage)} damaged and {len(report.findings)} other finding(s) in {results_dir}; "
+        raise DebiasbenchError(f"{len(report.damage)} damaged and {len(report.findings)} other finding(s) in {store}; "
                                "move the damaged files away or rerun those runs")

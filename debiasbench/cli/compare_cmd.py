@@ -17,7 +17,7 @@ Many = Optional[list[str]]
 
 
 def compare_command(
-    results_dir: Annotated[Path, typer.Argument(help="Results folder written by `run`, `eval` or `sweep`, or one run's file in it (RESULTS/metrics/RUN.parquet).")] = Path("results"),
+    results_dir: Annotated[str, typer.Argument(help="Results folder (or s3:// / gs:// URI) written by `run`, `eval` or `sweep`, or one run's file in it (RESULTS/metrics/RUN.parquet).")] = "results",
     metric: Annotated[Many, typer.Option("--metric", "-m", help="Metric or measure name (repeat or comma-separate). Default: each metric's headline measure (the first it declares).")] = None,
     model: Annotated[Many, typer.Option("--model", help="Only these models (repeat or comma-separate).")] = None,
     method: Annotated[Many, typer.Option("--method", help="Only these methods; `none` selects plain evaluations.")] = None,
@@ -39,6 +39,7 @@ def compare_command(
     from debiasbench.analysis.compare_rows import Filters, split_values
     from debiasbench.analysis.compare_formats import FORMATS, RENDERERS, rich_tables
     from debiasbench.domains import check_domain
+    from debiasbench.results.storage import open_store, results_location
     from debiasbench.support.atomic import write_text_atomic
 
     check_domain(fmt, FORMATS, what="--format")
@@ -47,13 +48,13 @@ def compare_command(
         domains=split_values(domain), source_domains=split_values(source_domain),
         all_measures=all_measures, all_domains=all_domains,
     )
-    comparison = compare(results_dir, filters, pool_protocols=pool_protocols)
+    comparison = compare(results_location(results_dir), filters, pool_protocols=pool_protocols)
     for warning in dict.fromkeys(comparison.warnings):  # each once
         warn(warning)
     skipped = [w for w in comparison.warnings if w.startswith("skipped ") or "left out" in w]
     err.print(f"read {sum(comparison.runs.values())} runs" + (f"; {len(skipped)} problem(s) above" if skipped else ""), highlight=False)
     if strict and skipped:
-        raise DebiasbenchError(f"--strict: {len(skipped)} results file problem(s) in {results_dir} (listed above); "
+        raise DebiasbenchError(f"--strict: {len(skipped)} results file problem(s) in {open_store(results_location(results_dir))} (listed above); "
                                "run `debiasbench check` on the folder, fix or move the files, and compare again")
     if plot is not None:
         from debiasbench.analysis.plot import plot_transfer

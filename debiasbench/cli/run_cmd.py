@@ -13,6 +13,7 @@ def run_and_report(config: RunConfig, quiet: bool) -> None:
 
     from debiasbench.analysis.summary import summary_table, trajectory_table
     from debiasbench.orchestration.run import run_experiment
+    from debiasbench.results.storage import describe
 
     log = (lambda message: None) if quiet else (lambda message: err.print(f"[dim]{escape(message)}[/]", highlight=False))
     result = run_experiment(config, log=log)
@@ -21,7 +22,7 @@ def run_and_report(config: RunConfig, quiet: bool) -> None:
                                 extra_domains=(config.domain, *(config.eval_domains or ())), items=result.items))
         if result.trajectory_rows:
             out.print(trajectory_table(result.trajectory_rows, title="trajectory (* = closest to the ideals)"))
-    out.print(f"wrote {len(result.metrics_rows)} metric rows for run [bold]{result.run_id}[/] to {config.results_dir}")
+    out.print(f"wrote {len(result.metrics_rows)} metric rows for run [bold]{result.run_id}[/] to {describe(config.results_dir)}")
 
 
 run_command = schema_command(

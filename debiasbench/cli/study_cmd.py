@@ -15,7 +15,7 @@ def study_command(
     file: Annotated[Path, typer.Argument(help="Study file (TOML): a sweep file plus [study] (controls) and [study.family].")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the arms and which runs are done; run nothing.")] = False,
     report_only: Annotated[bool, typer.Option("--report-only", help="Write the report from the runs done so far; run nothing.")] = False,
-    results_dir: Annotated[Optional[Path], typer.Option("--results-dir", help="Override the file's results_dir.")] = None,
+    results_dir: Annotated[Optional[str], typer.Option("--results-dir", metavar="DIR|URI", help="Override the file's results_dir (a folder, or an s3:// or gs:// URI).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-point lines and the summary.")] = False,
 ) -> None:
     """Run a transfer study: the grid's methods, each control of each method run, then a report
@@ -31,10 +31,14 @@ def study_command(
     from debiasbench.analysis.study_report import collect
     from debiasbench.orchestration.study import load_study, mark_arms, plan_study, resolve_pending, run_study
     from debiasbench.plugin_system.loader import get_plugins
+    from debiasbench.results.storage import open_store
 
     registry = get_plugins().registry
     study = load_study(file, results_dir)
     plan_study(study)  # every name, option and domain before any model loads
+    report_store = open_store(study.report_dir)
+    if not report_store.local:  # a report folder on an object store is probed before anything runs
+        report_store.check_writable()
     pending = resolve_pending(study, registry)
     mark_arms(study)
     if dry_run:
@@ -52,7 +56,8 @@ def study_command(
             err.print(f"[red]failed[/] point {point.index} ({escape(point.label())}): {escape(message)}", highlight=False, soft_wrap=True)
         out.print(f"study {escape(study.name)}: ran {len(progress.ran)}, failed {len(progress.failed)}", soft_wrap=True)
     files = write_report(study, collect(study))
-    out.print(f"report: {escape(str(Path(study.report_dir) / 'report.md'))} (and report.html, {len(files) - 2} more files)", soft_wrap=True)
+    out.print(f"report: {escape(str(open_store(study.report_dir).where('report.md')))} (and report.html, {len(files) - 2} more files)",
+              soft_wrap=True)
     if not report_only and progress.failed:
         raise DebiasbenchError(f"{len(progress.failed)} study runs failed; fix them and rerun the study (finished runs are kept)")
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 def sweep_command(
     file: Annotated[Path, typer.Argument(help="Sweep file (TOML): shared settings, [grid] axes, [options.<method>] option grids.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the points and which are already done; run nothing.")] = False,
-    results_dir: Annotated[Optional[Path], typer.Option("--results-dir", help="Override the file's results_dir.")] = None,
+    results_dir: Annotated[Optional[str], typer.Option("--results-dir", metavar="DIR|URI", help="Override the file's results_dir (a folder, or an s3:// or gs:// URI).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-point lines and the summary.")] = False,
 ) -> None:
     """Run a grid of runs (methods x models x domains x seeds x method options) from a TOML file.
@@ -32,6 +32,7 @@ def sweep_command(
         run_sweep,
         validate,
     )
+    from debiasbench.results.storage import describe
 
     sweep = load_sweep(file, results_dir)
     plans = validate(sweep)  # resolves defaults first: a point's hash is then the one its run records
@@ -42,7 +43,7 @@ def sweep_command(
         out.print(f"{len(sweep.points)} points: {len(sweep.points) - todo} done, {todo} to run")
         return
     if not todo:
-        out.print(f"all {len(sweep.points)} points are done in {sweep.points[0].config.results_dir}; nothing to run", soft_wrap=True)
+        out.print(f"all {len(sweep.points)} points are done in {describe(sweep.points[0].config.results_dir)}; nothing to run", soft_wrap=True)
         return
     say = lambda message: err.print(f"[bold]{escape(message)}[/]", highlight=False)  # noqa: E731
     run_log = None if quiet else (lambda message: err.print(f"[dim]  {escape(message)}[/]", highlight=False))

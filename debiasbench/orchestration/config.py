@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -115,7 +116,9 @@ class RunConfig:
                                   flags=("--full-finetune", "--no-lora"), hashed_at_default=False)
     gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass instead of keeping them: less "
                                                   "memory, ~30% more time; the same losses.", commands=(RUN,), hashed=False)
-    results_dir: Path = setting(Path("results"), "Folder of result tables (Parquet).", hashed=False)
+    results_dir: str | Path = setting(Path("results"), "Folder of result tables (Parquet): a local path, or an object-store "
+                                      "URI such as s3://BUCKET/PREFIX or gs://BUCKET/PREFIX (docs/scale-storage.md).",
+                                      metavar="DIR|URI", hashed=False)
     data_dir: Path | None = setting(None, "Data folder (else cache, else download).", envvar="DEBIASBENCH_DATA", hashed=False)
     cache_dir: Path | None = setting(None, "Toolkit cache (models, baselines, data).", envvar="DEBIASBENCH_CACHE", hashed=False)
     use_cache: bool = setting(True, "Recompute baseline evaluations instead of reusing cached ones.", flags=("--no-cache",),
@@ -126,6 +129,12 @@ class RunConfig:
                                            "batch that fits the device's free memory, measured once per model); "
                                            "-M METRIC.batch_size wins. Changes no figure.", hashed=False)
     trust_remote_code: bool = setting(False, "Allow model code from the hub (off by default).")
+
+    def __post_init__(self) -> None:
+        # A URI stays a string (Path would fold s3:// into s3:/); a local path is a Path, as it always was.
+        from debiasbench.results.storage import results_location
+
+        self.results_dir = results_location(self.results_dir)
 
     @property
     def command(self) -> str:
@@ -162,8 +171,10 @@ def schema() -> tuple[SchemaField, ...]:
         annotation = hints[f.name]
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         optional = len(args) < len(typing.get_args(annotation))
+        union = typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) > 1
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
-        out.append(SchemaField(f.name, f.metadata["setting"], args[0] if optional else annotation, optional, default))
+        # ``X | None`` -> X; ``str | Path`` -> str: the first member is the type the CLI and sweep files parse
+        out.append(SchemaField(f.name, f.metadata["setting"], args[0] if optional or union else annotation, optional, default))
     return tuple(out)
 
 

@@ -32,6 +32,7 @@ from debiasbench.plugin_system.interfaces import (
     UnlearnContext,
     UnlearnOutcome,
 )
+from debiasbench.results.storage import ResultsLocation
 from debiasbench.support.atomic import atomic_dir
 from debiasbench.support.data import DataLocator
 from debiasbench.support.faults import fault_point
@@ -48,7 +49,7 @@ class RunResult:
     run_id: str
     metrics_rows: list[dict[str, Any]]
     run_row: dict[str, Any]
-    files: list[Path] = field(default_factory=list)
+    files: list[ResultsLocation] = field(default_factory=list)  # Paths, or URIs on an object store
     trajectory_rows: list[dict[str, Any]] = field(default_factory=list)
     outcome: UnlearnOutcome | None = None
     notes: list[str] = field(default_factory=list)
@@ -110,7 +111,7 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     records = build_records(plan, done)
     for note in records.notes:
         say(f"note: {note}")
-    files = write_or_recover(Path(config.results_dir), records, config.cache_dir)
+    files = write_or_recover(config.results_dir, records, config.cache_dir)
     if config.save_model is not None and plan.method is not None:
         _save_model(handle, Path(config.save_model), records)
         files.append(Path(config.save_model))

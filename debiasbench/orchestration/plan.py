@@ -73,7 +73,7 @@ def plan_run(config: RunConfig, plugins: LoadedPlugins | None = None) -> Plan:
     find_provider(model, registry)  # unknown model names fail here
     metrics = _plan_metrics(config, registry)
     eval_domains = tuple(check_domain(d) for d in config.eval_domains) if config.eval_domains else None
-    check_results_dir(Path(config.results_dir))
+    check_results_dir(config.results_dir)  # an object store is probed with a marker write, before any model loads
     _check_runtime(config)
     plan = Plan(config=config, plugins=plugins, model=model, metrics=metrics, eval_domains=eval_domains)
     if config.method is not None:

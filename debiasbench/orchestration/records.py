@@ -26,7 +26,7 @@ from debiasbench.results.items import ITEM_FIELDS
 from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, TRAJECTORY_SCHEMA
 from debiasbench.support.faults import fault_point
 from debiasbench.results.tables import to_table
-from debiasbench.support.atomic import write_table_atomic
+from debiasbench.results.storage import ResultsLocation, ResultsStore, short_reason, open_store
 from debiasbench.support.hashing import dumps
 from debiasbench.support.memory import headline_mb
 
@@ -174,33 +174,36 @@ def _items(plan: Plan, done: Outcome) -> Any:
     return pa.concat_tables(tables) if tables else None
 
 
-def write_records(results: Path, records: RunRecords) -> list[Path]:
-    """Per-item tables and trajectory first, then metrics, then the run row that marks the run complete."""
-    run_id = records.run_id
-    files = [write_table_atomic(table, results / "examples" / run_id / f"{name}.parquet") for name, table in records.examples.items()]
+def write_records(results: ResultsLocation | ResultsStore, records: RunRecords) -> list[ResultsLocation]:
+    """Per-item tables and trajectory first, then metrics, then the run row that marks the run complete.
+    Each file is whole or absent (a rename locally, one upload per object on a store)."""
+    store, run_id = open_store(results), records.run_id
+    files = [store.write_table(table, f"examples/{run_id}/{name}.parquet") for name, table in records.examples.items()]
     if records.items is not None:
-        files.append(write_table_atomic(records.items, results / "items" / f"{run_id}.parquet"))
+        files.append(store.write_table(records.items, f"items/{run_id}.parquet"))
     if records.trajectory_rows:
-        files.append(write_table_atomic(to_table(records.trajectory_rows, TRAJECTORY_SCHEMA), results / "trajectories" / f"{run_id}.parquet"))
-    files.append(write_table_atomic(to_table(records.metric_rows, METRICS_SCHEMA), results / "metrics" / f"{run_id}.parquet"))
+        files.append(store.write_table(to_table(records.trajectory_rows, TRAJECTORY_SCHEMA), f"trajectories/{run_id}.parquet"))
+    files.append(store.write_table(to_table(records.metric_rows, METRICS_SCHEMA), f"metrics/{run_id}.parquet"))
     fault_point("written-items")
-    files.append(write_table_atomic(to_table([records.run_row], RUNS_SCHEMA), results / "runs" / f"{run_id}.parquet"))
+    files.append(store.write_table(to_table([records.run_row], RUNS_SCHEMA), f"runs/{run_id}.parquet"))
     return files
 
 
-def write_or_recover(results: Path, records: RunRecords, cache: Path | None) -> list[Path]:
-    """:func:`write_records`, and when that fails (disk full, permissions changed mid-run), the same
-    records written to a recovery folder instead: a finished run is never lost at its last step."""
+def write_or_recover(results: ResultsLocation, records: RunRecords, cache: Path | None) -> list[ResultsLocation]:
+    """:func:`write_records`, and when that fails (disk full, permissions changed mid-run, the object
+    store refusing or out of reach), the same records written to a local recovery folder instead:
+    a finished run is never lost at its last step."""
     import errno
     import tempfile
 
     from debiasbench.errors import DebiasbenchError
     from debiasbench.support.paths import cache_dir
 
+    store = open_store(results)
     try:
-        return write_records(results, records)
+        return write_records(store, records)
     except OSError as exc:
-        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, "") or short_reason(exc)
         for base in (cache_dir(cache) / "recovery", Path(tempfile.gettempdir()) / "debiasbench-recovery"):
             target = base / records.run_id
             try:
@@ -208,10 +211,20 @@ def write_or_recover(results: Path, records: RunRecords, cache: Path | None) -> 
             except OSError:
                 continue
             raise DebiasbenchError(
-                f"could not write the results to {results} ({reason}); the finished run {records.run_id} is saved in {target}. "
-                f"Move it back once {results} is writable: cp -r {target}/. {results}/") from None
-        raise DebiasbenchError(f"could not write the results to {results} ({reason}), nor to a recovery folder; "
+                f"could not write the results to {store} ({reason}); the finished run {records.run_id} is saved in {target}. "
+                f"Move it back once {store} is writable: {_copy_back(target, store)}") from None
+        raise DebiasbenchError(f"could not write the results to {store} ({reason}), nor to a recovery folder; "
                                "free disk space or fix permissions and rerun") from None
+
+
+def _copy_back(recovered: Path, store: ResultsStore) -> str:
+    """The shell command that puts a recovered run where it belongs."""
+    where = str(store.where())
+    if store.local:
+        return f"cp -r {recovered}/. {where}/"
+    if where.startswith(("gs://", "gcs://")):
+        return f"gcloud storage cp -r {recovered}/* {where}/"
+    return f"aws s3 cp --recursive {recovered} {where}  (add --endpoint-url for a non-AWS endpoint)"
 
 
 def manifest(records: RunRecords, handle: ModelHandle) -> str:

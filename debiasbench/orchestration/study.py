@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from debiasbench.plugin_system.interfaces import Control, ControlledResult
     from debiasbench.plugin_system.loader import LoadedPlugins
     from debiasbench.plugin_system.registry import Registry
+    from debiasbench.results.storage import ResultsLocation
 
 STUDY_KEYS = ("name", "controls", "report_dir", "family", "resamples", "tradeoff_measure")
 FAMILY_KEYS = ("name", "measures", "domains")
@@ -80,15 +81,15 @@ class Study:
     sweep: Sweep
     controls: dict[str, list[str]]  # control -> the method labels it controls
     family: Family
-    report_dir: Path
+    report_dir: ResultsLocation  # a folder, or a URI: the report is then uploaded there
     resamples: int = 1000
     tradeoff_measure: str | None = None  # the trade-off plot's x axis (default: a headline cost such as perplexity)
     arms: list[Arm] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "control X does not apply to Y: why"
 
     @property
-    def results_dir(self) -> Path:
-        return Path(self.sweep.points[0].config.results_dir)
+    def results_dir(self) -> ResultsLocation:
+        return self.sweep.points[0].config.results_dir
 
 
 def method_label(config: RunConfig) -> str:
@@ -151,9 +152,10 @@ def _controls(value: Any, methods: list[str], registry: Registry, source: Path) 
     return table
 
 
-def load_study(source: Path, results_dir: Path | None = None, plugins: LoadedPlugins | None = None) -> Study:
+def load_study(source: Path, results_dir: ResultsLocation | None = None, plugins: LoadedPlugins | None = None) -> Study:
     """Parse and check ``source``: grid (as a sweep), controls, family; derive the controls that need no result."""
     from debiasbench.plugin_system.loader import get_plugins
+    from debiasbench.results.storage import join, results_location
 
     source = Path(source)
     data = _read(source, "study file")
@@ -177,7 +179,7 @@ def load_study(source: Path, results_dir: Path | None = None, plugins: LoadedPlu
         raise _bad(source, f"[study] resamples must be an integer of at least 1000 (SPEC 9), got {resamples!r}")
     study = Study(source=source, name=name, sweep=sweep, family=_family(study_table.get("family"), source),
                   controls=_controls(study_table.get("controls"), labels, plugins.registry, source),
-                  report_dir=Path(study_table.get("report_dir") or Path(sweep.points[0].config.results_dir) / "report"),
+                  report_dir=results_location(study_table.get("report_dir") or join(sweep.points[0].config.results_dir, "report")),
                   resamples=resamples, tradeoff_measure=study_table.get("tradeoff_measure"))
     _arms(study, plugins.registry)
     return study
@@ -243,20 +245,22 @@ def _arms(study: Study, registry: Registry) -> None:
 # --------------------------------------------------------------------------- resume
 
 
-def runs_by_hash(results_dir: Path) -> dict[str, dict[str, Any]]:
-    """config hash -> the latest complete run row with that hash."""
+def runs_by_hash(results_dir: ResultsLocation) -> dict[str, dict[str, Any]]:
+    """config hash -> the latest complete run row with that hash (a folder or an object-store URI)."""
+    from debiasbench.results.storage import open_store
     from debiasbench.results.tables import read_table
 
-    if not Path(results_dir).is_dir():
+    store = open_store(results_dir)
+    if not store.exists():
         return {}
     out: dict[str, dict[str, Any]] = {}
-    for row in sorted(read_table(Path(results_dir), "runs").to_pylist(), key=lambda r: r["time"]):
+    for row in sorted(read_table(store, "runs").to_pylist(), key=lambda r: r["time"]):
         if row["config_hash"]:
             out[row["config_hash"]] = row
     return out
 
 
-def controlled_result(results_dir: Path, run: dict[str, Any]) -> Any:
+def controlled_result(results_dir: ResultsLocation, run: dict[str, Any]) -> Any:
     """The records a result-matched control is derived from."""
     from debiasbench.plugin_system.interfaces import ControlledResult
     from debiasbench.results.tables import read_table

@@ -53,6 +53,7 @@ from debiasbench.orchestration.config import (
 if TYPE_CHECKING:  # pragma: no cover
     from debiasbench.plugin_system.loader import LoadedPlugins
     from debiasbench.plugin_system.registry import Registry
+    from debiasbench.results.storage import ResultsLocation
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -198,14 +199,14 @@ def _axes(grid: dict[str, Any], shared: dict[str, Any], source: Path) -> dict[st
     return axes
 
 
-def load_sweep(source: Path, results_dir: Path | None = None, plugins: LoadedPlugins | None = None) -> Sweep:
+def load_sweep(source: Path, results_dir: ResultsLocation | None = None, plugins: LoadedPlugins | None = None) -> Sweep:
     """Parse ``source`` into points with typed options (names and options are checked against the
     installed plugins, or ``plugins``; every point is planned by :func:`validate`)."""
     source = Path(source)
     return sweep_from_data(_read(source), source, results_dir, plugins)
 
 
-def sweep_from_data(data: dict[str, Any], source: Path, results_dir: Path | None = None,
+def sweep_from_data(data: dict[str, Any], source: Path, results_dir: ResultsLocation | None = None,
                     plugins: LoadedPlugins | None = None) -> Sweep:
     """:func:`load_sweep` on an already parsed file (a study file is a sweep file plus ``[study]``)."""
     from debiasbench.plugin_system.loader import get_plugins
@@ -220,7 +221,7 @@ def sweep_from_data(data: dict[str, Any], source: Path, results_dir: Path | None
             raise DebiasbenchError(f"sweep file {source}: [metric_options.{metric}] must be a table of key = value")
         metric_options[metric] = dict(values)
     if results_dir is not None:
-        shared["results_dir"] = Path(results_dir)
+        shared["results_dir"] = results_dir  # a folder or an object-store URI (RunConfig keeps a URI a string)
     base = RunConfig(**shared, selector_options=selector_options, metric_options=metric_options)
     registry = (plugins or get_plugins()).registry
     return Sweep(source=source, points=_expand(base, axes, option_grids, registry))
@@ -285,23 +286,26 @@ def _expand(base: RunConfig, axes: dict[str, list[Any]], option_grids: dict[str,
 # --------------------------------------------------------------------------- resume and validation
 
 
-def done_hashes(results_dir: Path) -> set[str]:
-    """Config hashes of the runs already complete in ``results_dir`` (their runs row exists)."""
+def done_hashes(results_dir: ResultsLocation) -> set[str]:
+    """Config hashes of the runs already complete in ``results_dir`` (their runs row exists), a
+    folder or an object-store URI: a sweep resumes from whichever its workers wrote to."""
+    from debiasbench.results.storage import open_store
     from debiasbench.results.tables import read_table
 
-    if not Path(results_dir).is_dir():
+    store = open_store(results_dir)
+    if not store.exists():
         return set()
-    return {h for h in read_table(Path(results_dir), "runs").column("config_hash").to_pylist() if h}
+    return {h for h in read_table(store, "runs").column("config_hash").to_pylist() if h}
 
 
 def mark_done(sweep: Sweep) -> Sweep:
-    """Set ``done`` on each point whose configuration already ran into its results folder."""
-    cache: dict[Path, set[str]] = {}
+    """Set ``done`` on each point whose configuration already ran into its results directory."""
+    cache: dict[str, set[str]] = {}
     for point in sweep.points:
-        folder = Path(point.config.results_dir)
-        if folder not in cache:
-            cache[folder] = done_hashes(folder)
-        point.done = point.config_hash in cache[folder]
+        where = str(point.config.results_dir)
+        if where not in cache:
+            cache[where] = done_hashes(point.config.results_dir)
+        point.done = point.config_hash in cache[where]
     return sweep
 
 

@@ -10,10 +10,10 @@ seed (``compare`` keeps the newest).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.schemas import TABLES
+from debiasbench.results.storage import ResultsLocation, ResultsStore, open_store
 from debiasbench.results.tables import read_table_checked
 
 
@@ -25,16 +25,16 @@ class CheckReport:
     findings: list[str] = field(default_factory=list)
 
 
-def check_results(results_dir: Path) -> CheckReport:
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise DebiasbenchError(f"results dir {results_dir} does not exist or is not a folder; pass a folder written by run, eval or sweep")
+def check_results(results_dir: ResultsLocation | ResultsStore) -> CheckReport:
+    store = open_store(results_dir)
+    if not store.exists():
+        raise DebiasbenchError(f"results dir {store} does not exist or is not a folder; pass a folder written by run, eval or sweep")
     report = CheckReport()
     tables = {}
     for name in TABLES:
-        table, skipped = read_table_checked(results_dir, name)
+        table, skipped = read_table_checked(store, name)
         tables[name] = table
-        report.files += len(list((results_dir / name).glob("*.parquet"))) if (results_dir / name).is_dir() else 0
+        report.files += len(store.list(name))
         report.damage += [f"{name}: {s}" for s in skipped]
     runs = tables["runs"].to_pylist()
     complete = {r["run_id"] for r in runs}

@@ -1,6 +1,7 @@
-"""Reading and building result tables: rows to Arrow tables, a results folder's tables back.
+"""Reading and building result tables: rows to Arrow tables, a results directory's tables back.
 
-Writes go through :func:`debiasbench.support.atomic.write_table_atomic`; schemas live in
+A results directory is a local folder or an object-store URI; reads and writes go through
+:class:`debiasbench.results.storage.ResultsStore` (atomic either way); schemas live in
 :mod:`debiasbench.results.schemas`.
 """
 
@@ -14,10 +15,19 @@ import pyarrow as pa
 
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.schemas import TABLES
+from debiasbench.results.storage import ResultsLocation, ResultsStore, open_store
 
 
-def check_results_dir(path: Path) -> Path:
-    """Fail in one line, before any work, when ``path`` cannot take the run's tables; creates nothing
+def check_results_dir(location: ResultsLocation) -> ResultsLocation:
+    """Fail in one line, before any work (before a model loads), when ``location`` cannot take the
+    run's tables: a local folder is checked without writing anything; an object store is probed
+    with a marker object written and deleted (see :meth:`ResultsStore.check_writable`)."""
+    open_store(location).check_writable()
+    return location
+
+
+def check_local_results_dir(path: Path) -> Path:
+    """Fail in one line when the local folder ``path`` cannot take the run's tables; creates nothing
     (the tables' atomic writers create the folders), so a refused run leaves no empty folder."""
     import os
 
@@ -52,21 +62,27 @@ def to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
 class Skipped:
     """A results file left out, and why (named to the user; ``--strict`` makes it an error)."""
 
-    path: Path
+    path: ResultsLocation  # where the file is, as the user names it (a Path, or a URI string)
     reason: str
+
+    @property
+    def run_id(self) -> str:
+        """The run the file belongs to (its name without ``.parquet``)."""
+        return str(self.path).rsplit("/", 1)[-1].removesuffix(".parquet")
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
 
 
-def read_file(path: Path, schema: pa.Schema) -> pa.Table:
+def read_file(store: ResultsStore, key: str, schema: pa.Schema) -> pa.Table:
     """One results file with exactly ``schema`` (extra columns dropped), or ValueError saying what is wrong."""
     import pyarrow.parquet as pq
 
     try:
-        if path.stat().st_size == 0:
+        data = store.read_bytes(key)
+        if not data:
             raise ValueError("empty file (zero bytes): a write was cut off")
-        table = pq.read_table(path)  # reads every page, so a damaged page is found here
+        table = pq.read_table(pa.BufferReader(data))  # reads every page, so a damaged page is found here
     except (OSError, pa.ArrowException) as exc:
         raise ValueError(f"not a readable Parquet file (truncated or damaged: {str(exc).splitlines()[0][:120]})") from None
     missing = [f.name for f in schema if f.name not in table.column_names]
@@ -81,20 +97,24 @@ def read_file(path: Path, schema: pa.Schema) -> pa.Table:
         raise ValueError(f"foreign schema: {str(exc).splitlines()[0][:120]}") from None
 
 
-def read_table_checked(results_dir: Path, name: str) -> tuple[pa.Table, list[Skipped]]:
+def read_table_checked(results_dir: ResultsLocation | ResultsStore, name: str) -> tuple[pa.Table, list[Skipped]]:
     """All rows of one table across runs, every unreadable or foreign file left out and named."""
     schema = TABLES[name]
-    folder = Path(results_dir) / name
-    tables, skipped = [], []
-    for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
+    store = open_store(results_dir)
+
+    def read(key: str) -> pa.Table | Skipped:
         try:
-            tables.append(read_file(path, schema))
+            return read_file(store, key, schema)
         except ValueError as exc:
-            skipped.append(Skipped(path, str(exc)))
+            return Skipped(store.where(key), str(exc))
+
+    read_back = store.map(read, store.list(name))
+    tables = [t for t in read_back if isinstance(t, pa.Table)]
+    skipped = [s for s in read_back if isinstance(s, Skipped)]
     return (pa.concat_tables(tables) if tables else schema.empty_table()), skipped
 
 
-def read_table(results_dir: Path, name: str) -> pa.Table:
+def read_table(results_dir: ResultsLocation | ResultsStore, name: str) -> pa.Table:
     """All rows of one table across runs (empty table with the schema when there are none); damaged
     files are left out here; :func:`read_table_checked` names them."""
     return read_table_checked(results_dir, name)[0]
