@@ -13,9 +13,12 @@ def run_and_report(config: RunConfig, quiet: bool) -> None:
 
     from debiasbench.analysis.summary import summary_table, trajectory_table
     from debiasbench.orchestration.run import run_experiment
+    from debiasbench.support.distributed import ranks
 
     log = (lambda message: None) if quiet else (lambda message: err.print(f"[dim]{escape(message)}[/]", highlight=False))
     result = run_experiment(config, log=log)
+    if not ranks().is_main:
+        return  # under accelerate launch the main process reports (and wrote) the run
     if not quiet:
         out.print(summary_table(result.metrics_rows, title=f"run {result.run_id}",
                                 extra_domains=(config.domain, *(config.eval_domains or ())), items=result.items))

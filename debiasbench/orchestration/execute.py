@@ -2,6 +2,8 @@
 
 Forget texts are loaded before the first evaluation so an empty filter fails before hours of
 work; the records are built in memory and written only at the end (see :mod:`records`).
+Under ``accelerate launch`` every process executes the plan in step (one run id, the evaluation
+batches and training texts split among them); only the main process logs and writes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from debiasbench.plugin_system.interfaces import (
 )
 from debiasbench.support.atomic import atomic_dir
 from debiasbench.support.data import DataLocator
+from debiasbench.support.distributed import broadcast, ranks
 from debiasbench.support.faults import fault_point
 from debiasbench.support.paths import cache_dir as default_cache_dir
 from debiasbench.support.progress import progress
@@ -75,9 +78,10 @@ def peak_memory_mb(device: str) -> float:
 def execute(plan: Plan, *, log: Any = None) -> RunResult:
     """Carry out a validated plan; ``log`` receives status lines."""
     config = plan.config
-    say = log or (lambda message: None)
+    main = ranks().is_main  # under accelerate launch: only the main process logs and writes
+    say = (log if main else None) or (lambda message: None)
     locator = DataLocator(config.data_dir, config.cache_dir)
-    started, run_id, when = time.perf_counter(), new_run_id(plan), dt.datetime.now(dt.timezone.utc)
+    started, run_id, when = time.perf_counter(), broadcast(new_run_id(plan)), dt.datetime.now(dt.timezone.utc)
 
     set_threads(config.threads)
     settings = ModelSettings(device=config.device, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
@@ -115,6 +119,8 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     records = build_records(plan, done)
     for note in records.notes:
         say(f"note: {note}")
+    if not main:
+        return RunResult(run_id, records.metric_rows, records.run_row, [], trajectory, unlearned, records.notes, records.items)
     files = write_or_recover(Path(config.results_dir), records, config.cache_dir)
     if config.save_model is not None and plan.method is not None:
         _save_model(handle, Path(config.save_model), records)

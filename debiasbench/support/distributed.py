@@ -1,0 +1,133 @@
+"""Data parallelism across the processes ``accelerate launch`` starts (one process per GPU or CPU share).
+
+Every process runs the whole command; work is split at the level of forward passes: a scorer
+builds its batches exactly as one process would, takes every ``world_size``-th batch
+(:func:`shard`), and :func:`gather` hands every process the union of the results. Because a batch
+is the same batch whichever process runs it, each item's score is the one a single process
+computes, and every process then aggregates identical per-item numbers. Only the main process
+writes files, draws progress bars and logs.
+
+Launched or not is read from the environment (``WORLD_SIZE``, ``RANK``) that ``accelerate
+launch`` and ``torchrun`` set; accelerate is imported only when there are several processes,
+so a plain run needs neither accelerate nor a process group. Every helper here is a collective
+where there are several processes: every process must call it, in the same order.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from debiasbench.errors import DebiasbenchError
+
+K = TypeVar("K")
+T = TypeVar("T")
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place among the launched processes (rank 0 of 1 when not launched)."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        """The process that writes results, logs and draws progress bars."""
+        return self.rank == 0
+
+    @property
+    def parallel(self) -> bool:
+        return self.world_size > 1
+
+
+def launched() -> Ranks:
+    """Rank and world size from the launcher's environment, without starting anything (cheap)."""
+    try:
+        return Ranks(rank=int(os.environ.get("RANK", "0") or 0), world_size=int(os.environ.get("WORLD_SIZE", "1") or 1))
+    except ValueError:
+        return Ranks()
+
+
+def is_main_process() -> bool:
+    """True unless this is a non-zero rank of a launched job (no process group needed to know)."""
+    return launched().is_main
+
+
+@functools.lru_cache(maxsize=1)
+def ranks() -> Ranks:
+    """This process's ranks; with several processes, joins their process group through accelerate."""
+    env = launched()
+    if not env.parallel:
+        return Ranks()
+    state = _state()
+    return Ranks(rank=int(state.process_index), world_size=int(state.num_processes))
+
+
+def _state() -> Any:
+    try:
+        from accelerate import PartialState
+    except ImportError:
+        raise DebiasbenchError("this command was launched as several processes (WORLD_SIZE > 1) but accelerate is not "
+                               "installed; install it with: pip install 'debiasbench[accelerate]'") from None
+    return PartialState()
+
+
+def shard(items: Sequence[T]) -> list[T]:
+    """This process's share of ``items``: every ``world_size``-th one from its rank (all with one process).
+
+    Give it the list of batches (sorted and cut as one process would), so each batch is computed
+    exactly as it would be alone and long and short batches spread evenly over the processes.
+    """
+    r = ranks()
+    return list(items)[r.rank::r.world_size] if r.parallel else list(items)
+
+
+def gather(results: Mapping[K, V]) -> dict[K, V]:
+    """The union of every process's ``results`` (keyed by item), on every process."""
+    r = ranks()
+    if not r.parallel:
+        return dict(results)
+    from accelerate.utils import gather_object
+
+    merged: dict[K, V] = {}
+    for part in gather_object([dict(results)]):
+        merged.update(part)
+    return merged
+
+
+def broadcast(value: T) -> T:
+    """The main process's ``value`` on every process (a cache hit, a run id, a measured batch size)."""
+    if not ranks().parallel:
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    return broadcast_object_list([value], from_process=0)[0]
+
+
+def sum_over_processes(values: Sequence[float]) -> list[float]:
+    """Element-wise sums of ``values`` over the processes, added in rank order, so every process
+    gets bit-identical sums and takes the same decision from them."""
+    if not ranks().parallel:
+        return [float(v) for v in values]
+    from accelerate.utils import gather_object
+
+    parts = gather_object([[float(v) for v in values]])
+    return [_ordered_sum([part[i] for part in parts]) for i in range(len(values))]
+
+
+def _ordered_sum(values: Sequence[float]) -> float:
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
+def wait_for_everyone() -> None:
+    """A barrier: returns when every process has reached it."""
+    if ranks().parallel:
+        _state().wait_for_everyone()
