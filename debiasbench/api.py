@@ -66,7 +66,7 @@ from debiasbench.results.items import concat_items, item_rows
 from debiasbench.lm.batch_size import AUTO, BatchSize, check_batch_size, resolve_batch_size
 from debiasbench.support.atomic import atomic_dir, atomic_path, write_bytes_atomic, write_table_atomic, write_text_atomic
 from debiasbench.support.data import DataLocator
-from debiasbench.support.distributed import Ranks, broadcast, gather, ranks, shard, sum_over_processes, wait_for_everyone
+from debiasbench.support.distributed import Ranks, broadcast, gather, main_process_first, ranks, shard, sum_over_processes, wait_for_everyone
 from debiasbench.support.hashing import dumps, sha256_file, sha256_json
 from debiasbench.support.paths import cache_dir
 from debiasbench.support.progress import progress, progress_bar
@@ -126,7 +126,7 @@ __all__ = [
     "option", "progress", "progress_bar", "resolve_device", "seed_everything", "sha256_file", "sha256_json",
     "torch_dtype", "write_bytes_atomic", "write_table_atomic", "write_text_atomic", *_LAZY,
     # data parallelism under ``accelerate launch``: split the batches, gather per-item results
-    "Ranks", "broadcast", "gather", "ranks", "shard", "sum_over_processes", "wait_for_everyone",
+    "Ranks", "broadcast", "gather", "main_process_first", "ranks", "shard", "sum_over_processes", "wait_for_everyone",
 ]
 
 

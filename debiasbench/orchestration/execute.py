@@ -35,7 +35,7 @@ from debiasbench.plugin_system.interfaces import (
 )
 from debiasbench.support.atomic import atomic_dir
 from debiasbench.support.data import DataLocator
-from debiasbench.support.distributed import broadcast, ranks
+from debiasbench.support.distributed import broadcast, main_process_first, ranks
 from debiasbench.support.faults import fault_point
 from debiasbench.support.paths import cache_dir as default_cache_dir
 from debiasbench.support.progress import progress
@@ -84,11 +84,14 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     started, run_id, when = time.perf_counter(), broadcast(new_run_id(plan)), dt.datetime.now(dt.timezone.utc)
 
     set_threads(config.threads)
+    if ranks().parallel:
+        say(f"data parallel over {ranks().world_size} processes: each evaluates and trains on its share of every batch")
     settings = ModelSettings(device=config.device, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
                              cache_dir=config.cache_dir, seed=config.seed)
-    forget, retain = _load_forget(plan, locator)  # before the model: a forget set without retain text fails in seconds
-    say(f"loading model {plan.model}")
-    handle = find_provider(plan.model, plan.registry).load(plan.model, settings)
+    with main_process_first():  # launched processes: rank 0 fills the caches (downloads, a dequantised model), then the rest read them
+        forget, retain = _load_forget(plan, locator)  # before the model: a forget set without retain text fails in seconds
+        say(f"loading model {plan.model}")
+        handle = find_provider(plan.model, plan.registry).load(plan.model, settings)
     say(f"model {handle.source} on {handle.device} ({handle.dtype}), prefix token {handle.prefix_token_id}")
     if plan.method is not None:
         plan.method.check_model(plan.method_options, handle)  # before minutes of evaluation

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -74,7 +75,17 @@ def _state() -> Any:
     except ImportError:
         raise DebiasbenchError("this command was launched as several processes (WORLD_SIZE > 1) but accelerate is not "
                                "installed; install it with: pip install 'debiasbench[accelerate]'") from None
-    return PartialState()
+    return PartialState(cpu=on_cpu())
+
+
+def on_cpu() -> bool:
+    """Whether the launched processes run on the CPU (gloo): ``accelerate launch --cpu`` said so
+    (``ACCELERATE_USE_CPU``), or torch sees no GPU (``accelerate launch --multi_gpu`` / torchrun on a CPU machine)."""
+    if os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes"):
+        return True
+    import torch
+
+    return not torch.cuda.is_available()
 
 
 def shard(items: Sequence[T]) -> list[T]:
@@ -125,6 +136,20 @@ def _ordered_sum(values: Sequence[float]) -> float:
     for v in values:
         total += v
     return total
+
+
+@contextmanager
+def main_process_first() -> Iterator[None]:
+    """Run the block on the main process first, then on the others: what it writes to a shared
+    cache (a dequantised model, a downloaded file) is written once and then read by everyone."""
+    r = ranks()
+    if r.parallel and not r.is_main:
+        wait_for_everyone()
+    try:
+        yield
+    finally:
+        if r.parallel and r.is_main:
+            wait_for_everyone()
 
 
 def wait_for_everyone() -> None:

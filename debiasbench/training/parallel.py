@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import torch
 
-from debiasbench.support.distributed import broadcast, ranks, sum_over_processes
+from debiasbench.support.distributed import broadcast, on_cpu, ranks, sum_over_processes
 
 Reduction = Literal["texts", "tokens"]
 
@@ -32,7 +32,7 @@ class Parallel:
         if self.ranks.parallel:
             from accelerate import Accelerator
 
-            self.accelerator = Accelerator()
+            self.accelerator = Accelerator(cpu=on_cpu())
             self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
 
     @property
