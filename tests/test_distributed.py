@@ -8,9 +8,11 @@ process computes. tests/test_accelerate_launch.py runs the real ``accelerate lau
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -189,3 +191,30 @@ def test_each_rank_runs_its_share_and_all_get_one_process_numbers(handle: Any, m
     assert _same(first, expected) and _same(second, expected)  # identical batches: identical numbers, on every rank
     assert sim.rows[0] > 0 and sim.rows[1] > 0  # both ranks worked ...
     assert sim.rows[0] + sim.rows[1] == alone.rows[0]  # ... and split one process's forward passes between them
+
+
+def test_a_single_process_left_by_accelerate_launch_cpu_is_warned_about(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "True")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert distributed.lone_cpu_launch()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert not distributed.lone_cpu_launch()  # torchrun underneath: the processes are there
+
+
+def test_launched_without_accelerate_is_one_line_before_any_model_loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from debiasbench.cli import app
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setitem(sys.modules, "accelerate", None)  # not installed
+    distributed.ranks.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["eval", "--model", "tiny-model-that-must-not-load", "--results-dir", str(tmp_path / "r")])
+    finally:
+        distributed.ranks.cache_clear()
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "accelerate is not installed" in result.output and "pip install" in result.output
+    assert not (tmp_path / "r").exists()

@@ -54,6 +54,13 @@ def launched() -> Ranks:
         return Ranks()
 
 
+def lone_cpu_launch() -> bool:
+    """``accelerate launch --cpu --num_processes N`` on one machine starts a single process (more
+    need MPI, ``--mpirun_hostfile``); it leaves ``MASTER_ADDR`` set and no ``WORLD_SIZE``. Worth a warning."""
+    cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+    return cpu and "MASTER_ADDR" in os.environ and "WORLD_SIZE" not in os.environ
+
+
 def is_main_process() -> bool:
     """True unless this is a non-zero rank of a launched job (no process group needed to know)."""
     return launched().is_main
