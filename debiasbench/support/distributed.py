@@ -46,19 +46,29 @@ class Ranks:
         return self.world_size > 1
 
 
+_WORLD = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+_RANK = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
+"""Where torchrun (``accelerate launch --multi_gpu``) and MPI (``accelerate launch --cpu --mpirun_hostfile``) put them."""
+
+
+def _first_int(names: tuple[str, ...], default: int) -> int:
+    for name in names:
+        value = os.environ.get(name, "")
+        if value.strip().isdigit():
+            return int(value)
+    return default
+
+
 def launched() -> Ranks:
     """Rank and world size from the launcher's environment, without starting anything (cheap)."""
-    try:
-        return Ranks(rank=int(os.environ.get("RANK", "0") or 0), world_size=int(os.environ.get("WORLD_SIZE", "1") or 1))
-    except ValueError:
-        return Ranks()
+    return Ranks(rank=_first_int(_RANK, 0), world_size=_first_int(_WORLD, 1))
 
 
 def lone_cpu_launch() -> bool:
     """``accelerate launch --cpu --num_processes N`` on one machine starts a single process (more
     need MPI, ``--mpirun_hostfile``); it leaves ``MASTER_ADDR`` set and no ``WORLD_SIZE``. Worth a warning."""
     cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
-    return cpu and "MASTER_ADDR" in os.environ and "WORLD_SIZE" not in os.environ
+    return cpu and "MASTER_ADDR" in os.environ and not launched().parallel
 
 
 def is_main_process() -> bool:
