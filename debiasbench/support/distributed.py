@@ -7,8 +7,8 @@ is the same batch whichever process runs it, each item's score is the one a sing
 computes, and every process then aggregates identical per-item numbers. Only the main process
 writes files, draws progress bars and logs.
 
-Launched or not is read from the environment (``WORLD_SIZE``, ``RANK``) that ``accelerate
-launch`` and ``torchrun`` set; accelerate is imported only when there are several processes,
+Launched or not is read from the environment that ``accelerate launch``, ``torchrun`` or MPI set
+(``WORLD_SIZE`` and ``RANK``, or MPI's own names); accelerate is imported only when there are several processes,
 so a plain run needs neither accelerate nor a process group. Every helper here is a collective
 where there are several processes: every process must call it, in the same order.
 """
