@@ -46,12 +46,13 @@ class Parallel:
     def means(self, pairs: list[tuple[float, float]]) -> list[tuple[float, float]]:
         """``(value, count)`` of this share -> ``(value, count)`` on the whole batch, for each pair
         (one collective): the count-weighted mean of the shares' values, and the summed count.
-        A share with count 0 (a process with no text of a short last batch) adds nothing."""
+        A share with count 0 (a process with no text of a short last batch) adds nothing; a batch
+        with nothing to count anywhere gives 0, as the losses' own means over nothing do."""
         if not self.active:
             return [(float(v), float(c)) for v, c in pairs]
         flat = [x for v, c in pairs for x in (float(c), float(c) * float(v) if c else 0.0)]
         sums = sum_over_processes(flat)
-        return [(sums[2 * i + 1] / sums[2 * i] if sums[2 * i] > 0 else float("nan"), sums[2 * i]) for i in range(len(pairs))]
+        return [(sums[2 * i + 1] / sums[2 * i] if sums[2 * i] > 0 else 0.0, sums[2 * i]) for i in range(len(pairs))]
 
     def scaled(self, loss: torch.Tensor, count: float, total: float) -> torch.Tensor:
         """``loss`` weighted so that averaging the gradients over the processes gives the gradient
