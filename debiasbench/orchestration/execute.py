@@ -35,7 +35,7 @@ from debiasbench.plugin_system.interfaces import (
 )
 from debiasbench.support.atomic import atomic_dir
 from debiasbench.support.data import DataLocator
-from debiasbench.support.distributed import broadcast, main_process_first, ranks
+from debiasbench.support.distributed import broadcast, main_process_first, quiet_unless_main, ranks
 from debiasbench.support.faults import fault_point
 from debiasbench.support.paths import cache_dir as default_cache_dir
 from debiasbench.support.progress import progress
@@ -79,6 +79,7 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     """Carry out a validated plan; ``log`` receives status lines."""
     config = plan.config
     main = ranks().is_main  # under accelerate launch: only the main process logs and writes
+    quiet_unless_main()
     say = (log if main else None) or (lambda message: None)
     locator = DataLocator(config.data_dir, config.cache_dir)
     started, run_id, when = time.perf_counter(), broadcast(new_run_id(plan)), dt.datetime.now(dt.timezone.utc)

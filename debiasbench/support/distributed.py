@@ -155,6 +155,19 @@ def _ordered_sum(values: Sequence[float]) -> float:
     return total
 
 
+def quiet_unless_main() -> None:
+    """On the other processes, library warnings and log records below errors are dropped: what
+    rank 0 says once is not repeated by every process."""
+    if ranks().is_main:
+        return
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    for name in ("transformers", "datasets", "accelerate", "torch", "peft"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 @contextmanager
 def main_process_first() -> Iterator[None]:
     """Run the block on the main process first, then on the others: what it writes to a shared
