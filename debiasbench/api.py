@@ -66,6 +66,7 @@ from debiasbench.results.items import concat_items, item_rows
 from debiasbench.lm.batch_size import AUTO, BatchSize, check_batch_size, resolve_batch_size
 from debiasbench.support.atomic import atomic_dir, atomic_path, write_bytes_atomic, write_table_atomic, write_text_atomic
 from debiasbench.support.data import DataLocator
+from debiasbench.support.distributed import Ranks, broadcast, gather, main_process_first, ranks, shard, sum_over_processes, wait_for_everyone
 from debiasbench.support.hashing import dumps, sha256_file, sha256_json
 from debiasbench.support.paths import cache_dir
 from debiasbench.support.progress import progress, progress_bar
@@ -124,6 +125,8 @@ __all__ = [
     "AUTO", "BatchSize", "check_batch_size", "resolve_batch_size", "atomic_dir", "atomic_path", "build_options", "cache_dir", "check_domain", "dumps", "hookimpl", "load_rows",
     "option", "progress", "progress_bar", "resolve_device", "seed_everything", "sha256_file", "sha256_json",
     "torch_dtype", "write_bytes_atomic", "write_table_atomic", "write_text_atomic", *_LAZY,
+    # data parallelism under ``accelerate launch``: split the batches, gather per-item results
+    "Ranks", "broadcast", "gather", "main_process_first", "ranks", "shard", "sum_over_processes", "wait_for_everyone",
 ]
 
 

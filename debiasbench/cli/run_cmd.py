@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from debiasbench.cli.common import err, out
+from debiasbench.cli.common import err, out, warn
 from debiasbench.cli.options import schema_command
 from debiasbench.orchestration.config import RUN, RunConfig
 
@@ -14,9 +14,15 @@ def run_and_report(config: RunConfig, quiet: bool) -> None:
     from debiasbench.analysis.summary import summary_table, trajectory_table
     from debiasbench.orchestration.run import run_experiment
     from debiasbench.results.storage import describe
+    from debiasbench.support.distributed import lone_cpu_launch, ranks
 
+    if lone_cpu_launch():
+        warn("accelerate launch --cpu started one process (several CPU processes on one machine need MPI); for N CPU "
+             "processes run: accelerate launch --multi_gpu --num_processes N -m debiasbench ... (see docs/scale-accelerate.md)")
     log = (lambda message: None) if quiet else (lambda message: err.print(f"[dim]{escape(message)}[/]", highlight=False))
     result = run_experiment(config, log=log)
+    if not ranks().is_main:
+        return  # under accelerate launch the main process reports (and wrote) the run
     if not quiet:
         out.print(summary_table(result.metrics_rows, title=f"run {result.run_id}",
                                 extra_domains=(config.domain, *(config.eval_domains or ())), items=result.items))

@@ -25,6 +25,7 @@ from typing import Any, Literal, Union
 
 from debiasbench.errors import DebiasbenchError
 from debiasbench.support.atomic import write_text_atomic
+from debiasbench.support.distributed import broadcast
 from debiasbench.support.hashing import sha256_json
 
 AUTO = "auto"
@@ -68,7 +69,7 @@ def resolve_batch_size(
     batch = max(1, min(ceiling, int(FREE_SHARE * free_memory(device) // max(per_item, 1))))
     if device.type == "cuda":
         batch = _fits_on_cuda(handle, tokens, batch)
-    return batch
+    return broadcast(batch)  # launched processes cut the same batches, so each item scores as in one process
 
 
 def item_memory(handle: Any, tokens: int, cache_root: Path | None = None) -> int:

@@ -11,6 +11,8 @@ from uniforms that belong to the prompt: each prompt's key (its text, or what th
 and the seed fix a generator of ``max_new_tokens`` uniforms, so a sample is the same whichever
 batch the prompt lands in, and the same on every CPU run. ``samples > 1`` runs a prompt once and
 decodes several continuations from copies of its cache (HONEST's K completions per template).
+Under ``accelerate launch`` each process decodes its share of the batches
+(:func:`~debiasbench.support.distributed.shard`) and every process gets all continuations.
 
 :class:`DecodingSettings` is frozen and goes into the metric's protocol and cache key.
 Torch is imported inside the functions.
@@ -30,6 +32,7 @@ import numpy as np
 
 from debiasbench.errors import DebiasbenchError
 from debiasbench.plugin_system.interfaces import ModelHandle, ProgressFactory
+from debiasbench.support.distributed import gather, shard
 from debiasbench.support.progress import progress_bar
 
 
@@ -192,10 +195,10 @@ def generate(
                                f"tokens it exceeds the model's context of {handle.max_length}")
     stops = stop_token_ids(handle)
     order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i]), i))
-    results: list[Generation | None] = [None] * (len(encoded) * samples)
-    with progress_bar(progress, description, len(encoded) * samples) as bar, torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+    batches = shard([order[start:start + batch_size] for start in range(0, len(order), batch_size)])  # this process's share
+    results: dict[int, Generation] = {}
+    with progress_bar(progress, description, sum(len(b) for b in batches) * samples) as bar, torch.inference_mode():
+        for batch in batches:
             started = time.perf_counter()
             uniforms = prompt_uniforms([f"{keys[i]}#{j}" for i in batch for j in range(samples)], settings)
             tokens, lengths, hit_stop = _decode_batch(handle, [encoded[i] for i in batch], uniforms, settings, samples, stops)
@@ -206,4 +209,5 @@ def generate(
                 results[batch[r // samples] * samples + r % samples] = Generation(text=text, token_ids=tuple(ids), stop=stop)
             seconds = max(time.perf_counter() - started, 1e-9)
             bar.advance(len(kept), tok_s=float(sum(len(k) for k in kept) / seconds))
-    return [g for g in results if g is not None]
+    results = gather(results)
+    return [results[i] for i in range(len(encoded) * samples)]

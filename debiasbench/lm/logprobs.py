@@ -2,6 +2,7 @@
 
 Sequences are right-padded: a causal model never attends to padding on its right, and the
 default position ids of the real tokens stay 0..n, so a batched score equals a lone one.
+Under ``accelerate launch`` each process scores its share of the batches and all get every result.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+
+from debiasbench.support.distributed import gather, shard
 
 
 def model_device(model: Any) -> torch.device:
@@ -71,13 +74,14 @@ def _batches(seqs: Sequence[Sequence[int]], batch_size: int) -> list[list[int]]:
 def token_logprobs(model: Any, seqs: Sequence[Sequence[int]], prefix_id: int, batch_size: int = 16) -> list[Any]:
     """Each sequence's per-token log-probabilities (numpy arrays), scored in length-sorted batches."""
     device = model_device(model)
-    out: list[Any] = [None] * len(seqs)
-    for batch in _batches(seqs, batch_size):
+    out: dict[int, Any] = {}
+    for batch in shard(_batches(seqs, batch_size)):
         ids, attn = collate([seqs[i] for i in batch], prefix_id, device)
         lp = target_logprobs(logits_of(model, ids, attn), ids).cpu().numpy()
         for row, index in enumerate(batch):
             out[index] = lp[row, :len(seqs[index])]
-    return out
+    out = gather(out)
+    return [out[i] for i in range(len(seqs))]
 
 
 @torch.no_grad()
@@ -85,11 +89,17 @@ def mean_nll(model: Any, seqs: Sequence[Sequence[int]], masks: Sequence[Sequence
              batch_size: int = 16) -> float:
     """Mean negative log-likelihood over the masked tokens of all sequences (perplexity = exp)."""
     device = model_device(model)
-    total, count = 0.0, 0
-    for batch in _batches(seqs, batch_size):
+    batches = _batches(seqs, batch_size)
+    sums: dict[int, tuple[float, int]] = {}
+    for b in shard(range(len(batches))):
+        batch = batches[b]
         ids, attn = collate([seqs[i] for i in batch], prefix_id, device)
         mask = pad_masks([masks[i] for i in batch], ids.shape[1] - 1, device)
         lp = target_logprobs(logits_of(model, ids, attn), ids)
-        total += float(-torch.where(mask, lp, 0.0).sum())
-        count += int(mask.sum())
+        sums[b] = (float(-torch.where(mask, lp, 0.0).sum()), int(mask.sum()))
+    sums = gather(sums)
+    total, count = 0.0, 0
+    for b in range(len(batches)):  # added in batch order: the same float as one process
+        total += sums[b][0]
+        count += sums[b][1]
     return total / max(count, 1)

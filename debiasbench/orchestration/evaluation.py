@@ -1,4 +1,8 @@
-"""Evaluate metrics on a model, reusing cached baselines for unchanged model + metric + data + protocol."""
+"""Evaluate metrics on a model, reusing cached baselines for unchanged model + metric + data + protocol.
+
+Under ``accelerate launch`` every process evaluates (the metrics split their batches among the
+processes); the main process alone reads and writes the baseline cache.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from debiasbench.plugin_system.interfaces import (
     ModelHandle,
 )
 from debiasbench.support.atomic import write_table_atomic
+from debiasbench.support.distributed import broadcast, ranks
 from debiasbench.support.hashing import dumps, sha256_json
 
 _ROW_SCHEMA = pa.schema(
@@ -134,12 +139,13 @@ def evaluate(
         if cache_dir is not None:
             sums = dataset_checksums(metric, metric_ctx)
             path = cache_dir / "baselines" / f"{metric.name}-{cache_key(model, metric, version, metric_ctx, options, sums)}.parquet"
-            cached = _load(path, metric_ctx.save_examples)
+            # the main process reads the cache and hands its answer to every launched process: all evaluate, or none
+            cached = broadcast(_load(path, metric_ctx.save_examples) if ranks().is_main else None)
             if cached is not None:
                 out.append(Evaluated(metric, planned.provider, options, cached, True, time.perf_counter() - start))
                 continue
         result = metric.evaluate(model, metric_ctx, options)
-        if path is not None:
+        if path is not None and ranks().is_main:
             _store(path, result)
         out.append(Evaluated(metric, planned.provider, options, result, False, time.perf_counter() - start))
     return out

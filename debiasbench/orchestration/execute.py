@@ -2,6 +2,8 @@
 
 Forget texts are loaded before the first evaluation so an empty filter fails before hours of
 work; the records are built in memory and written only at the end (see :mod:`records`).
+Under ``accelerate launch`` every process executes the plan in step (one run id, the evaluation
+batches and training texts split among them); only the main process logs and writes.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from debiasbench.plugin_system.interfaces import (
 from debiasbench.results.storage import ResultsLocation
 from debiasbench.support.atomic import atomic_dir
 from debiasbench.support.data import DataLocator
+from debiasbench.support.distributed import broadcast, main_process_first, quiet_unless_main, ranks
 from debiasbench.support.faults import fault_point
 from debiasbench.support.memory import peaks_mb, reset_peaks
 from debiasbench.support.paths import cache_dir as default_cache_dir
@@ -67,18 +70,23 @@ def new_run_id(plan: Plan) -> str:
 def execute(plan: Plan, *, log: Any = None) -> RunResult:
     """Carry out a validated plan; ``log`` receives status lines."""
     config = plan.config
-    say = log or (lambda message: None)
+    main = ranks().is_main  # under accelerate launch: only the main process logs and writes
+    quiet_unless_main()
+    say = (log if main else None) or (lambda message: None)
     locator = DataLocator(config.data_dir, config.cache_dir)
-    started, run_id, when = time.perf_counter(), new_run_id(plan), dt.datetime.now(dt.timezone.utc)
+    started, run_id, when = time.perf_counter(), broadcast(new_run_id(plan)), dt.datetime.now(dt.timezone.utc)
 
     set_threads(config.threads)
     reset_peaks()
+    if ranks().parallel:
+        say(f"data parallel over {ranks().world_size} processes: each evaluates and trains on its share of every batch")
     settings = ModelSettings(device=config.device, device_map=config.device_map, dtype=config.dtype,
                              trust_remote_code=config.trust_remote_code, cache_dir=config.cache_dir, seed=config.seed)
-    forget, retain = _load_forget(plan, locator)  # before the model: a forget set without retain text fails in seconds
-    say(f"loading model {plan.model}")
-    provider = find_provider(plan.model, plan.registry)
-    handle = provider.load(plan.model, settings)
+    with main_process_first():  # launched processes: rank 0 fills the caches (downloads, a dequantised model), then the rest read them
+        forget, retain = _load_forget(plan, locator)  # before the model: a forget set without retain text fails in seconds
+        say(f"loading model {plan.model}")
+        provider = find_provider(plan.model, plan.registry)
+        handle = provider.load(plan.model, settings)
     _say_placement(handle, provider.name, config.device_map, say)
     training: dict[str, Any] = {}
     if plan.method is not None:  # before minutes of evaluation: what only the loaded model can tell
@@ -111,6 +119,8 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     records = build_records(plan, done)
     for note in records.notes:
         say(f"note: {note}")
+    if not main:
+        return RunResult(run_id, records.metric_rows, records.run_row, [], trajectory, unlearned, records.notes, records.items)
     files = write_or_recover(config.results_dir, records, config.cache_dir)
     if config.save_model is not None and plan.method is not None:
         _save_model(handle, Path(config.save_model), records)

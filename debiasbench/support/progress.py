@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from debiasbench.support.distributed import is_main_process
+
 
 class _Bar:
     """Handle yielded by :func:`progress`: ``advance(n, **fields)`` moves the bar and shows fields."""
@@ -33,8 +35,9 @@ class _Bar:
 
 
 def enabled() -> bool:
-    """Bars are drawn unless ``DEBIASBENCH_NO_PROGRESS`` is set."""
-    return not os.environ.get("DEBIASBENCH_NO_PROGRESS")
+    """Bars are drawn unless ``DEBIASBENCH_NO_PROGRESS`` is set, and by the main process only
+    when ``accelerate launch`` started several (one bar, not one per process)."""
+    return not os.environ.get("DEBIASBENCH_NO_PROGRESS") and is_main_process()
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
@@ -30,8 +31,10 @@ def resolve_device(name: str = "auto") -> str:
     import torch
 
     if name == "auto":
+        if os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes"):  # accelerate launch --cpu
+            return "cpu"
         if torch.cuda.is_available():
-            return "cuda"
+            return _own_gpu("cuda")
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return "mps"
         return "cpu"
@@ -42,6 +45,15 @@ def resolve_device(name: str = "auto") -> str:
         raise DebiasbenchError("--device cuda asked for, but torch sees no CUDA device; use --device auto or cpu")
     if base == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise DebiasbenchError("--device mps asked for, but MPS is not available; use --device auto or cpu")
+    return _own_gpu(name)
+
+
+def _own_gpu(name: str) -> str:
+    """Under ``accelerate launch`` with several processes, plain ``cuda`` is each process's own GPU
+    (``cuda:LOCAL_RANK``), so the processes do not all load onto the first one."""
+    world, local = os.environ.get("WORLD_SIZE", "1"), os.environ.get("LOCAL_RANK")
+    if name == "cuda" and local is not None and world.isdigit() and int(world) > 1:
+        return f"cuda:{int(local)}"
     return name
 
 

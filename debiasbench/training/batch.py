@@ -31,6 +31,7 @@ class TextBatch:
     model: Any = field(repr=False)
     reference: Reference = field(repr=False)
     _cache: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    runner: Any = field(default=None, repr=False)  # what runs the forward pass: the Accelerator's wrapper of ``model`` under accelerate launch
 
     @property
     def real(self) -> torch.Tensor:
@@ -40,7 +41,7 @@ class TextBatch:
     def logits(self) -> torch.Tensor:
         """(B, T, V) float32 next-token logits of the trained model, with gradient."""
         if "logits" not in self._cache:
-            self._cache["logits"] = logits_of(self.model, self.ids, self.attention_mask)
+            self._cache["logits"] = logits_of(self.runner if self.runner is not None else self.model, self.ids, self.attention_mask)
         return self._cache["logits"]
 
     def logprobs(self) -> torch.Tensor:
@@ -70,8 +71,9 @@ class TextBatch:
 
 
 def make_batch(kind: Literal["forget", "retain"], seqs: Sequence[Sequence[int]], masks: Sequence[Sequence[bool]] | None,
-               indices: list[int], model: Any, reference: Reference, prefix_id: int, device: Any) -> TextBatch:
+               indices: list[int], model: Any, reference: Reference, prefix_id: int, device: Any, runner: Any = None) -> TextBatch:
     """Collate ``seqs`` behind the prefix token; ``masks`` None: every real token counts."""
     ids, attn = collate(seqs, prefix_id, device)
     mask = attn[:, 1:].bool() if masks is None else pad_masks(masks, ids.shape[1] - 1, device)
-    return TextBatch(kind=kind, ids=ids, attention_mask=attn, mask=mask, indices=indices, model=model, reference=reference)
+    return TextBatch(kind=kind, ids=ids, attention_mask=attn, mask=mask, indices=indices, model=model, reference=reference,
+                     runner=runner)

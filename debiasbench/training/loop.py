@@ -18,6 +18,10 @@ Choices worth knowing:
   ``retain-ppl`` (retain perplexity above ``retain_ppl_ceiling`` x its value before
   unlearning, measured every ``retain_every`` steps), ``callback`` (``ctx.on_step`` returned
   True), ``steps`` (``max_steps`` reached), else ``epochs`` (all epochs done).
+* **Data parallel under ``accelerate launch``**: every process draws the same batches and
+  trains on its share of each; the Accelerator averages the gradients and the stopping figures
+  are summed over the processes (:mod:`debiasbench.training.parallel`), so the losses and the
+  stopping step are those of one process with the same batch size.
 * **One seed decides everything**: the LoRA initialisation (``torch.manual_seed``), then one
   generator for the forget order of each epoch and the retain order, drawn in step order. The
   same seed, options and texts give the same weights.
@@ -41,6 +45,7 @@ from debiasbench.training.batch import TextBatch, make_batch
 from debiasbench.training.data import TrainingData, prepare
 from debiasbench.training.losses import ga_loss
 from debiasbench.training.objective import UnlearningLoss
+from debiasbench.training.parallel import Parallel
 from debiasbench.training.reference import Reference
 from debiasbench.training.weights import trainable
 
@@ -57,7 +62,10 @@ def train(method_name: str, handle: ModelHandle, options: Any, ctx: UnlearnConte
     with trainable(handle, options, ctx.seed, ctx.gradient_checkpointing) as (model, params):
         optimizer = torch.optim.AdamW(params, lr=options.learning_rate, weight_decay=options.weight_decay)
         loop = _Loop(method_name, handle, model, options, ctx, loss, data, optimizer, params)
-        outcome = loop.run()
+        try:
+            outcome = loop.run()
+        finally:
+            loop.parallel.close()
         outcome.info.update(trained_weights(params, ctx.gradient_checkpointing))
     outcome.selected_tokens, outcome.total_tokens = data.selected_tokens, data.total_tokens
     outcome.info.update(_info(method_name, options, ctx, loss, data, loop, outcome, time.perf_counter() - started))
@@ -74,6 +82,7 @@ def _info(method: str, options: Any, ctx: UnlearnContext, loss: UnlearningLoss, 
         "selector": None if loss.select_all else getattr(ctx.selector, "name", getattr(options, "selector", None)),
         "lora": bool(options.lora), "reference": loop.reference.kind,
         "reference_sequences": loop.reference.sequences is not None,
+        "processes": loop.parallel.ranks.world_size,  # data-parallel processes (accelerate launch); 1 otherwise
     }
     if loss.needs_retain:
         info["retain_texts"] = len(data.retain_ids)
@@ -104,7 +113,9 @@ class _Loop:
     def __init__(self, method: str, handle: ModelHandle, model: Any, options: Any, ctx: UnlearnContext,
                  loss: UnlearningLoss, data: TrainingData, optimizer: Any, params: list[Any]) -> None:
         self.method, self.handle, self.model, self.options, self.ctx = method, handle, model, options, ctx
-        self.loss, self.data, self.optimizer, self.params = loss, data, optimizer, params
+        self.loss, self.data, self.params = loss, data, params
+        self.parallel = Parallel(model, optimizer)  # under accelerate launch: the Accelerator's model and optimizer
+        self.optimizer = self.parallel.optimizer
         self.device = model_device(model)
         self.generator = torch.Generator().manual_seed(ctx.seed)
         planned = options.epochs * math.ceil(len(data.ids) / options.batch_size)
@@ -150,6 +161,7 @@ class _Loop:
                 reason = self._stop_reason(info)
                 if reason is None and self.options.max_steps and step >= self.options.max_steps:
                     reason = "steps"
+                reason = self.parallel.agree(reason)
                 if reason:
                     break
         outcome = UnlearnOutcome(steps=len(history), stop_reason=reason or "epochs", history=history)
@@ -179,27 +191,42 @@ class _Loop:
 
     # ----------------------------------------------------------------- one step
 
-    def _batch(self, kind: Literal["forget", "retain"], indices: list[int]) -> TextBatch:
+    def _batch(self, kind: Literal["forget", "retain"], indices: list[int]) -> tuple[TextBatch, int]:
+        """This process's share of a global batch and how many texts it holds. A share left empty
+        by a short last batch runs the batch's first text with no weight, so every process still
+        takes part in the gradient averaging."""
+        mine = self.parallel.share(indices)
+        texts = len(mine)
+        mine = mine or indices[:1]
         if kind == "forget":
-            seqs, masks = [self.data.ids[i] for i in indices], [self.data.masks[i] for i in indices]
+            seqs, masks = [self.data.ids[i] for i in mine], [self.data.masks[i] for i in mine]
         else:
-            seqs, masks = [self.data.retain_ids[i] for i in indices], None
-        return make_batch(kind, seqs, masks, indices, self.model, self.reference, self.handle.prefix_token_id, self.device)
+            seqs, masks = [self.data.retain_ids[i] for i in mine], None
+        batch = make_batch(kind, seqs, masks, mine, self.model, self.reference, self.handle.prefix_token_id, self.device,
+                           runner=self.parallel.model)
+        return batch, texts
+
+    def _count(self, batch: TextBatch, texts: int, mean: str) -> float:
+        """What this share's term averages over: its texts, or its counted tokens."""
+        return float(texts) if mean == "texts" or not texts else float(batch.mask.sum())
 
     def _step(self, indices: list[int], step: int, epoch: int) -> StepInfo:
-        batch = self._batch("forget", indices)
+        batch, texts = self._batch("forget", indices)
         forget = self.loss.forget(batch)
         with torch.no_grad():  # the stopping rule's measure, whatever the forget term is
             selected_logprob = float(ga_loss(batch.logprobs().detach(), batch.mask))
-        self._check(forget, "the forget loss", step, epoch)
+        count = self._count(batch, texts, self.loss.forget_mean)
+        (forget_value, total), (selected_logprob, _) = self.parallel.means([(float(forget.detach()), count),
+                                                                            (selected_logprob, float(texts))])
+        self._check(forget_value, "the forget loss", step, epoch)
         self.optimizer.zero_grad(set_to_none=True)
-        forget.backward()
+        self.parallel.backward(self.parallel.scaled(forget, count, total))
         retain = self._retain_step(step, epoch)
         clip = self.options.grad_clip if self.options.grad_clip else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, clip)
+        grad_norm = self.parallel.clip(self.params, clip)
         self._check(grad_norm, "the gradient norm", step, epoch)
         self.optimizer.step()
-        return StepInfo(step=step, epoch=epoch, forget_loss=float(forget.detach()), retain_loss=retain,
+        return StepInfo(step=step, epoch=epoch, forget_loss=forget_value, retain_loss=retain,
                         extra={"selected_logprob": selected_logprob, "grad_norm": float(grad_norm)})
 
     def _retain_step(self, step: int, epoch: int) -> float | None:
@@ -207,12 +234,15 @@ class _Loop:
         backward, so only one graph is alive at a time)."""
         if self.retain_batches is None:
             return None
-        retain = self.loss.retain(self._batch("retain", next(self.retain_batches)))
+        batch, texts = self._batch("retain", next(self.retain_batches))
+        retain = self.loss.retain(batch)
         if retain is None:
             return None
-        self._check(retain, "the retain loss", step, epoch)
-        (self.loss.alpha * retain).backward()
-        return float(retain.detach())
+        count = self._count(batch, texts, self.loss.retain_mean)
+        ((retain_value, total),) = self.parallel.means([(float(retain.detach()), count)])
+        self._check(retain_value, "the retain loss", step, epoch)
+        self.parallel.backward(self.parallel.scaled(self.loss.alpha * retain, count, total))
+        return retain_value
 
     def _check(self, value: Any, what: str, step: int, epoch: int) -> None:
         number = float(value.detach()) if hasattr(value, "detach") else float(value)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -46,6 +46,11 @@ class UnlearningLoss(ABC):
       :meth:`TextBatch.reference_sequence_logprobs`. No copy of the model is kept for it.
     * ``select_all``: every token of the forget texts counts and no span selector is used
       (``token-ga``); give such a method options without a ``selector`` field.
+    * ``forget_mean`` / ``retain_mean``: what each term averages over, ``"texts"`` (a mean of
+      per-text values, like ``ga_loss`` and ``npo_loss``) or ``"tokens"`` (a mean over the
+      batch's counted tokens, ``batch.mask``, like ``nll_loss`` and ``kl_loss``). Under
+      ``accelerate launch`` each process holds part of a batch, and this weighs the parts so the
+      averaged gradient is the whole batch's (see :mod:`debiasbench.training.parallel`).
     """
 
     alpha: float = 1.0
@@ -55,6 +60,8 @@ class UnlearningLoss(ABC):
     needs_reference: ClassVar[bool] = False
     needs_reference_sequences: ClassVar[bool] = False
     select_all: ClassVar[bool] = False
+    forget_mean: ClassVar[Literal["texts", "tokens"]] = "texts"
+    retain_mean: ClassVar[Literal["texts", "tokens"]] = "tokens"
 
     @abstractmethod
     def forget(self, batch: TextBatch) -> torch.Tensor:

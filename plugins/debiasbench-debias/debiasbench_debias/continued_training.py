@@ -28,6 +28,7 @@ class CausalLMLoss(UnlearningLoss):
     ordinary language-model training (gradient *descent*)."""
 
     select_all = True
+    forget_mean = "tokens"  # nll_loss: a mean over the batch's tokens
 
     def forget(self, batch: TextBatch) -> Tensor:
         return api.nll_loss(batch.logprobs(), batch.mask)

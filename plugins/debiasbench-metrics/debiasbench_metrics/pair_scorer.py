@@ -10,6 +10,10 @@ lexicographically also shares openings across pairs ("The", "He", "My").
 Custom 4-D masks are honoured by the ``eager`` and ``sdpa`` attention implementations; for any
 other model (flash attention, remote code) the packed result is compared once with the plain
 scorer on a probe, and on disagreement the plain scorer is used.
+
+Under ``accelerate launch`` the packed rows are cut into the same batches as in one process and
+each process scores every ``world_size``-th batch (:func:`debiasbench.api.shard`); the scores are
+gathered, so every process holds every sentence's ``lp_i``, identical to a single process's.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from debiasbench.api import AUTO, BatchSize, ModelHandle, ProgressFactory, progress_bar, resolve_batch_size
+from debiasbench.api import AUTO, BatchSize, ModelHandle, ProgressFactory, gather, progress_bar, resolve_batch_size, shard
 from debiasbench_metrics.logprob_head import LogProbHead
 from debiasbench_metrics.prefix_tree import TreeRow, tree_rows
 from debiasbench_metrics.scorer import check_sequences, sentence_logprobs
@@ -56,8 +60,9 @@ def shared_prefix_logprobs(
 
 def _packed(
     handle: ModelHandle, sequences: Sequence[Sequence[int]], contexts: list[int], batch_size: BatchSize, row_size: int,
-    progress: ProgressFactory | None, description: str, groups: Sequence[int] | None = None,
+    progress: ProgressFactory | None, description: str, groups: Sequence[int] | None = None, sharded: bool = True,
 ) -> list[np.ndarray]:
+    """Score packed rows batch by batch; ``sharded``: split the batches over launched processes and gather."""
     import torch
 
     from debiasbench.api import model_device
@@ -67,10 +72,11 @@ def _packed(
     rows_per_batch = packed_rows_per_batch(handle, batch_size, rows, row_size)
     head = LogProbHead(handle.model)
     device = model_device(handle.model)  # split models: the input embedding's device
-    results: list[np.ndarray] = [np.empty(0)] * len(sequences)
-    with progress_bar(progress, description, len(sequences)) as shown, torch.inference_mode():
-        for start in range(0, len(rows), rows_per_batch):
-            batch = rows[start:start + rows_per_batch]
+    batches = [rows[start:start + rows_per_batch] for start in range(0, len(rows), rows_per_batch)]
+    mine = shard(batches) if sharded else batches  # under accelerate launch: this process's batches
+    results: dict[int, np.ndarray] = {}
+    with progress_bar(progress, description, sum(len(r.members) for b in mine for r in b)) as shown, torch.inference_mode():
+        for batch in mine:
             width = max(len(r.tokens) for r in batch)
             ids = np.full((len(batch), width), handle.prefix_token_id, dtype=np.int64)
             depths = np.full((len(batch), width), -1, dtype=np.int64)
@@ -87,7 +93,9 @@ def _packed(
             for i, piece in zip(owners, np.split(lp.double().cpu().numpy(), np.cumsum(counts)[:-1])):
                 results[i] = piece
             shown.advance(len(owners))
-    return results
+    if sharded:
+        results = gather(results)
+    return [results[i] for i in range(len(sequences))]
 
 
 def packed_rows_per_batch(handle: ModelHandle, batch_size: BatchSize, rows: list[TreeRow], row_size: int) -> int:
@@ -146,9 +154,9 @@ def _check_packing(handle: ModelHandle) -> bool:
     probe = [[1, 2, 3, 4, 5], [1, 2, 6, 7], [1, 2, 3, 8]]
     probe = [[t % vocab for t in seq] for seq in probe]
     try:
-        packed = _packed(handle, probe, [0, 0, 1], 64, ROW_SIZE, None, "probe")
+        packed = _packed(handle, probe, [0, 0, 1], 64, ROW_SIZE, None, "probe", sharded=False)
     except (RuntimeError, ValueError, TypeError):
         return False
-    plain = sentence_logprobs(handle, probe, [0, 0, 1])
+    plain = sentence_logprobs(handle, probe, [0, 0, 1], sharded=False)
     tolerance = 1e-3 if handle.model.dtype == torch.float32 else 5e-2
     return all(np.abs(a - b).max() <= tolerance for a, b in zip(packed, plain))

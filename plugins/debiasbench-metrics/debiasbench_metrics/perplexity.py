@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from debiasbench.api import BatchSize, check_batch_size, resolve_batch_size, DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, OVERALL, PresetValues, item_rows, option, progress_bar
+from debiasbench.api import BatchSize, check_batch_size, resolve_batch_size, DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, OVERALL, PresetValues, gather, item_rows, option, progress_bar, shard
 from debiasbench_metrics.bootstrap import (
     LEVEL,
     generator,
@@ -145,8 +145,9 @@ def window_nll(model: ModelHandle, tokens: np.ndarray, windows: list[Window], ba
     groups: dict[int, list[int]] = {}
     for i, w in enumerate(windows):
         groups.setdefault(w.end - w.start, []).append(i)
-    batches = [ids[s:s + batch_size] for ids in groups.values() for s in range(0, len(ids), batch_size)]
-    with progress_bar(progress, "perplexity", len(windows)) as shown, torch.inference_mode():
+    batches = shard([ids[s:s + batch_size] for ids in groups.values() for s in range(0, len(ids), batch_size)])
+    summed: dict[int, float] = {}
+    with progress_bar(progress, "perplexity", sum(len(b) for b in batches)) as shown, torch.inference_mode():
         for batch in batches:
             width = windows[batch[0]].end - windows[batch[0]].start
             ids = torch.from_numpy(np.stack([tokens[windows[i].start:windows[i].end] for i in batch])).to(device)
@@ -157,6 +158,8 @@ def window_nll(model: ModelHandle, tokens: np.ndarray, windows: list[Window], ba
             lp = head.logprobs(features.reshape(-1, features.shape[-1]), torch.from_numpy(nodes).to(device), torch.from_numpy(targets).to(device))
             pieces = np.split(lp.double().cpu().numpy(), np.cumsum(counts[batch])[:-1])
             for i, piece in zip(batch, pieces):
-                nll[i] = -piece.sum()
+                summed[i] = -piece.sum()
             shown.advance(len(batch))
+    for i, value in gather(summed).items():  # under accelerate launch: every process's windows
+        nll[i] = value
     return nll, counts

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from debiasbench.api import BatchSize, DebiasbenchError, ModelHandle, ProgressFactory, progress_bar, resolve_batch_size
+from debiasbench.api import BatchSize, DebiasbenchError, ModelHandle, ProgressFactory, gather, progress_bar, resolve_batch_size, shard
 from debiasbench_metrics.logprob_head import LogProbHead
 
 Scoring = Literal["mean", "sum"]
@@ -54,11 +54,14 @@ def sentence_logprobs(
     batch_size: BatchSize = 64,
     progress: ProgressFactory | None = None,
     description: str = "scoring",
+    sharded: bool = True,
 ) -> list[np.ndarray]:
     """Per-token log-probabilities of each sequence's tokens after its first ``context_lengths[i]``.
 
     ``sequences`` hold token ids without the prefix token, which is prepended here.
     ``batch_size="auto"``: the largest batch of the longest sequence that fits free memory.
+    ``sharded``: under ``accelerate launch``, each process scores its share of the batches and
+    all get every result (False: every process scores everything, e.g. a local probe).
     """
     import torch
 
@@ -72,10 +75,11 @@ def sentence_logprobs(
     order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
     longest = 1 + max((len(s) for s in sequences), default=0)
     batch_size = resolve_batch_size(handle, batch_size, item_tokens=longest, ceiling=len(sequences))
-    results: list[np.ndarray] = [np.empty(0)] * len(sequences)
-    with progress_bar(progress, description, len(sequences)) as shown, torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    mine = shard(batches) if sharded else batches
+    results: dict[int, np.ndarray] = {}
+    with progress_bar(progress, description, sum(len(b) for b in mine)) as shown, torch.inference_mode():
+        for batch in mine:
             full = [[handle.prefix_token_id, *sequences[i]] for i in batch]
             width = max(len(s) for s in full)
             ids = np.full((len(batch), width), pad, dtype=np.int64)
@@ -101,7 +105,9 @@ def sentence_logprobs(
             for i, piece in zip(batch, np.split(lp.double().cpu().numpy(), np.cumsum(counts)[:-1])):
                 results[i] = piece
             shown.advance(len(batch))
-    return results
+    if sharded:
+        results = gather(results)
+    return [results[i] for i in range(len(sequences))]
 
 
 def reduce_scores(logprobs: Sequence[np.ndarray], scoring: str) -> np.ndarray:

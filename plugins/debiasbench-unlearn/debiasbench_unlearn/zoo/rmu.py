@@ -95,6 +95,7 @@ class RMUWithRetain(RMULoss):
 
     needs_retain = True
     needs_reference = True
+    retain_mean = "texts"  # activation_loss: a mean of per-text means
 
     def retain(self, batch: TextBatch) -> Tensor:
         h = layer_states(batch, self.layer)

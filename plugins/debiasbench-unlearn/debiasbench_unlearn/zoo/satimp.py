@@ -60,6 +60,8 @@ def satimp_loss(lp: Tensor, mask: Tensor, beta1: float, beta2: float) -> Tensor:
 class SatImpLoss(UnlearningLoss):
     """Saturation x importance weighted gradient ascent on the selected tokens, no retain term."""
 
+    forget_mean = "tokens"  # token_mean over the batch
+
     beta1: float = 5.0
     beta2: float = 1.0
     forget_weight: float = 0.1

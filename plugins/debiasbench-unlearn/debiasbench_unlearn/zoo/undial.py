@@ -57,6 +57,8 @@ def undial_loss(logits: Tensor, ref_logits: Tensor, ids: Tensor, mask: Tensor, b
 class UNDIALLoss(UnlearningLoss):
     """Distillation toward the reference with the forgotten token's logit lowered by ``beta``."""
 
+    forget_mean = "tokens"  # token_mean over the batch
+
     beta: float = 10.0
     needs_reference = True
 

@@ -53,6 +53,8 @@ def wga_loss(lp: Tensor, mask: Tensor, beta: float) -> Tensor:
 class WGALoss(UnlearningLoss):
     """Probability-weighted gradient ascent on the selected tokens, no retain term."""
 
+    forget_mean = "tokens"  # token_mean over the batch
+
     beta: float = 1.0
 
     def forget(self, batch: TextBatch) -> Tensor:
