@@ -51,6 +51,7 @@ class RunResult:
     outcome: UnlearnOutcome | None = None
     notes: list[str] = field(default_factory=list)
     items: Any = None  # the per-item rows (pyarrow table), before and after
+    baselines_computed: int = 0  # before-evaluations computed and stored in the cache (0: every one was reused)
 
 
 def new_run_id(plan: Plan) -> str:
@@ -72,6 +73,27 @@ def peak_memory_mb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def load_model(plan: Plan) -> ModelHandle:
+    """The plan's model, loaded with the run's device, dtype and seed."""
+    config = plan.config
+    settings = ModelSettings(device=config.device, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
+                             cache_dir=config.cache_dir, seed=config.seed)
+    return find_provider(plan.model, plan.registry).load(plan.model, settings)
+
+
+def eval_context(plan: Plan, locator: DataLocator) -> EvalContext:
+    """The context of the before and after evaluations (one definition, so a baseline computed
+    ahead of the runs, see :mod:`debiasbench.orchestration.baselines`, has the runs' cache key)."""
+    config = plan.config
+    return EvalContext(data=locator, registry=plan.registry, domains=plan.eval_domains, seed=config.heldout_seed,
+                       save_examples=config.save_examples, progress=progress)
+
+
+def baselines_dir(plan: Plan) -> Path | None:
+    """Where baseline evaluations are cached, or None with ``--no-cache``."""
+    return default_cache_dir(plan.config.cache_dir) / "eval" if plan.config.use_cache else None
+
+
 def execute(plan: Plan, *, log: Any = None) -> RunResult:
     """Carry out a validated plan; ``log`` receives status lines."""
     config = plan.config
@@ -80,18 +102,15 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     started, run_id, when = time.perf_counter(), new_run_id(plan), dt.datetime.now(dt.timezone.utc)
 
     set_threads(config.threads)
-    settings = ModelSettings(device=config.device, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
-                             cache_dir=config.cache_dir, seed=config.seed)
     forget, retain = _load_forget(plan, locator)  # before the model: a forget set without retain text fails in seconds
     say(f"loading model {plan.model}")
-    handle = find_provider(plan.model, plan.registry).load(plan.model, settings)
+    handle = load_model(plan)
     say(f"model {handle.source} on {handle.device} ({handle.dtype}), prefix token {handle.prefix_token_id}")
     if plan.method is not None:
         plan.method.check_model(plan.method_options, handle)  # before minutes of evaluation
 
-    ctx = EvalContext(data=locator, registry=plan.registry, domains=plan.eval_domains, seed=config.heldout_seed,
-                      save_examples=config.save_examples, progress=progress)
-    baselines = default_cache_dir(config.cache_dir) / "eval" if config.use_cache else None
+    ctx = eval_context(plan, locator)
+    baselines = baselines_dir(plan)
     before = evaluate(handle, plan.metrics, ctx, plan.plugins.versions(), baselines)
     for item in before:
         say(f"before: {item.metric.name} {'(cached)' if item.cached else f'{item.seconds:.1f}s'}")
@@ -119,7 +138,8 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     if config.save_model is not None and plan.method is not None:
         _save_model(handle, Path(config.save_model), records)
         files.append(Path(config.save_model))
-    return RunResult(run_id, records.metric_rows, records.run_row, files, trajectory, unlearned, records.notes, records.items)
+    return RunResult(run_id, records.metric_rows, records.run_row, files, trajectory, unlearned, records.notes, records.items,
+                     baselines_computed=sum(not item.cached for item in before) if baselines is not None else 0)
 
 
 def _forget_checksums(plan: Plan, locator: DataLocator) -> dict[str, str]:
