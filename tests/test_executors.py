@@ -20,6 +20,7 @@ from tests import tiny_plugins, tiny_study_plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
+pytestmark = pytest.mark.slow  # worker processes import torch: seconds each
 
 STUDY = """
 model = "tiny"
@@ -33,7 +34,7 @@ eval_every = 1
 [grid]
 method = ["tiny-ga"]
 domain = ["gender"]
-seed = [0, 1]
+seed = {seeds}
 
 [options.tiny-ga]
 learning_rate = 0.05
@@ -47,7 +48,7 @@ controls = ["tiny-half-lr", "tiny-matched"]
 name = "tiny family"
 measures = ["item-logprob"]
 """
-RUNS = 6  # 2 seeds x (the method, a control derived before it, a control derived from its result)
+RUNS = 3  # per seed: the method, a control derived before it, a control derived from its result
 
 
 @pytest.fixture(autouse=True)
@@ -70,10 +71,10 @@ def ray_cluster() -> object:
     ray.shutdown()
 
 
-def _write(folder: Path, name: str = "study.toml") -> Path:
+def _write(folder: Path, seeds: tuple[int, ...] = (0, 1)) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(STUDY.format(cache=folder / "cache", results=folder / "results"))
+    path = folder / "study.toml"
+    path.write_text(STUDY.format(cache=folder / "cache", results=folder / "results", seeds=list(seeds)))
     return path
 
 
@@ -110,7 +111,7 @@ def test_ray_study_equals_local_and_computes_each_baseline_once(ray_cluster: obj
     executor.start()
     progress = run_study(study, get_plugins().registry, executor=executor)
     executor.close()
-    assert not progress.failed and len(progress.ran) == RUNS
+    assert not progress.failed and len(progress.ran) == 2 * RUNS
     _same(_rows(tmp_path / "local" / "results"), _rows(tmp_path / "ray" / "results"))
     cached = list((tmp_path / "ray" / "cache" / "eval" / "baselines").glob("*.parquet"))
     baseline_files = [p for p in cached if not p.name.endswith((".items.parquet", ".examples.parquet"))]
@@ -122,7 +123,7 @@ def test_ray_study_equals_local_and_computes_each_baseline_once(ray_cluster: obj
 def test_killed_worker_is_retried_without_duplicates(ray_cluster: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEBIASBENCH_FAULT", "written-items")  # SIGKILL between a run's tables and its runs row...
     monkeypatch.setenv("DEBIASBENCH_FAULT_ATTEMPT", "1")  # ...on every point's first attempt only
-    result = runner.invoke(app, ["study", str(_write(tmp_path)), "--executor", "ray", "--address", "auto", "--retries", "1"])
+    result = runner.invoke(app, ["study", str(_write(tmp_path, seeds=(0,))), "--executor", "ray", "--address", "auto", "--retries", "1"])
     assert result.exit_code == 0, result.output
     assert f"{RUNS} retried after a lost worker" in result.output
     runs = read_table(tmp_path / "results", "runs").to_pylist()
@@ -144,9 +145,9 @@ def test_study_half_done_locally_finishes_on_ray(ray_cluster: object, tmp_path: 
 
 def test_submitit_local_executor_runs_the_study(tmp_path: Path) -> None:
     pytest.importorskip("submitit")
-    local = runner.invoke(app, ["study", str(_write(tmp_path / "local")), "-q"])
+    local = runner.invoke(app, ["study", str(_write(tmp_path / "local", seeds=(0,))), "-q"])
     assert local.exit_code == 0, local.output
-    result = runner.invoke(app, ["study", str(_write(tmp_path / "slurm")), "--executor", "slurm", "--slurm-cluster", "local",
+    result = runner.invoke(app, ["study", str(_write(tmp_path / "slurm", seeds=(0,))), "--executor", "slurm", "--slurm-cluster", "local",
                                  "--workers", "2", "--slurm-folder", str(tmp_path / "slurm-logs")])
     assert result.exit_code == 0, result.output
     _same(_rows(tmp_path / "local" / "results"), _rows(tmp_path / "slurm" / "results"))
