@@ -65,10 +65,17 @@ def only_tiny_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
 def ray_cluster() -> object:
     """A 2-CPU Ray cluster on loopback for the module; the executor joins it (ray.is_initialized)."""
     ray = pytest.importorskip("ray")
+    from ray._private import ray_constants
+
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])  # the workers import tests.*
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
-    yield ray
-    ray.shutdown()
+    cluster_mode = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False  # Ray's single-machine mode: every process on 127.0.0.1
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        yield ray
+        ray.shutdown()
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
 
 
 def _write(folder: Path, seeds: tuple[int, ...] = (0, 1)) -> Path:

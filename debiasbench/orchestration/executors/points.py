@@ -28,6 +28,7 @@ class PointsRun:
     computed_by_points: int = 0  # before-evaluations the points computed themselves (0 when the warm-ups covered them)
     retried: int = 0
     interrupted: bool = False
+    cpu_seconds: float = 0.0  # CPU time of every job (warm-ups and points), measured in the workers
 
 
 def _per_run_threads(config: RunConfig, executor: Executor) -> RunConfig:
@@ -57,6 +58,7 @@ def run_points(executor: Executor, points: list[tuple[int, str, RunConfig]], *, 
         done = dispatch(executor, jobs, retries=retries, description=f"baselines {number}/{len(waves)}", log=say)
         report.retried += done.retried
         report.baselines_computed += sum(o.computed for _, o in done.finished)
+        report.cpu_seconds += sum(o.cpu_seconds for _, o in done.finished)
         warmed.update(baseline_key(j.config) for j, o in done.finished if not o.error)
         if done.interrupted:
             report.interrupted = True
@@ -66,6 +68,7 @@ def run_points(executor: Executor, points: list[tuple[int, str, RunConfig]], *, 
     report.retried += done.retried
     report.interrupted = done.interrupted
     for job, outcome in done.finished:
+        report.cpu_seconds += outcome.cpu_seconds
         if outcome.error:
             report.failed.append((job.index, outcome.error))
         else:
