@@ -52,10 +52,9 @@ def study_command(
 
     from debiasbench.analysis.study_render import write_report
     from debiasbench.analysis.study_report import collect
+    from debiasbench.orchestration.executors import ExecutorOptions, check_options
     from debiasbench.orchestration.study import load_study, mark_arms, plan_study, resolve_pending, run_study
     from debiasbench.plugin_system.loader import get_plugins
-
-    from debiasbench.orchestration.executors import ExecutorOptions, check_options
 
     options = ExecutorOptions(executor, retries, workers, cpus_per_run, gpus_per_run, address, slurm_cluster, slurm_partition,
                               slurm_time, slurm_folder)

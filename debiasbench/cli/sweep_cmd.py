@@ -49,14 +49,13 @@ def sweep_command(
     """
     from rich.markup import escape
 
+    from debiasbench.orchestration.executors import ExecutorOptions, check_options
     from debiasbench.orchestration.sweep import (
         load_sweep,
         mark_done,
         run_sweep,
         validate,
     )
-
-    from debiasbench.orchestration.executors import ExecutorOptions, check_options
 
     options = ExecutorOptions(executor, retries, workers, cpus_per_run, gpus_per_run, address, slurm_cluster, slurm_partition,
                               slurm_time, slurm_folder)

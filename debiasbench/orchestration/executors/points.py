@@ -9,6 +9,7 @@ points, however many run at once, compute no baseline twice.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ class PointsRun:
     retried: int = 0
     interrupted: bool = False
     cpu_seconds: float = 0.0  # CPU time of every job (warm-ups and points), measured in the workers
+    warm_up_seconds: float = 0.0  # wall time of the baseline warm-ups, before the first point starts
 
 
 def _per_run_threads(config: RunConfig, executor: Executor) -> RunConfig:
@@ -44,6 +46,7 @@ def run_points(executor: Executor, points: list[tuple[int, str, RunConfig]], *, 
     from debiasbench.plugin_system.loader import get_plugins
 
     say = log or (lambda message: None)
+    started = time.perf_counter()
     warmed = set() if warmed is None else warmed
     spec, env = PluginSpec.of(get_plugins()), driver_env()
     report = PointsRun()
@@ -63,6 +66,7 @@ def run_points(executor: Executor, points: list[tuple[int, str, RunConfig]], *, 
         if done.interrupted:
             report.interrupted = True
             return report
+    report.warm_up_seconds = time.perf_counter() - started
     jobs = [Job("run", c, spec, env, label=f"point {index} ({label})", index=index) for (index, label, _), c in zip(points, configs)]
     done = dispatch(executor, jobs, retries=retries, description="points", log=say)
     report.retried += done.retried
