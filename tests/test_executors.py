@@ -64,18 +64,11 @@ def only_tiny_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def ray_cluster() -> object:
     """A 2-CPU Ray cluster on loopback for the module; the executor joins it (ray.is_initialized)."""
-    ray = pytest.importorskip("ray")
-    from ray._private import ray_constants
+    pytest.importorskip("ray")
+    from tests.ray_loopback import loopback_cluster
 
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])  # the workers import tests.*
-    cluster_mode = ray_constants.ENABLE_RAY_CLUSTER
-    ray_constants.ENABLE_RAY_CLUSTER = False  # Ray's single-machine mode: every process on 127.0.0.1
-    try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    with loopback_cluster(cpus=2) as ray:
         yield ray
-        ray.shutdown()
-    finally:
-        ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
 
 
 def _write(folder: Path, seeds: tuple[int, ...] = (0, 1)) -> Path:
