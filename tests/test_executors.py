@@ -152,3 +152,14 @@ def test_submitit_local_executor_runs_the_study(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     _same(_rows(tmp_path / "local" / "results"), _rows(tmp_path / "slurm" / "results"))
     assert any((tmp_path / "slurm-logs").rglob("*_log.out"))  # submitit's per-job logs
+
+
+def test_sweep_on_ray_then_nothing_left_for_local(ray_cluster: object, tmp_path: Path) -> None:
+    path = _write(tmp_path)
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(path.read_text().split("[study]")[0])  # the study's grid alone is a sweep file
+    result = runner.invoke(app, ["sweep", str(sweep), "--executor", "ray", "--cpus-per-run", "1"])
+    assert result.exit_code == 0, result.output
+    assert "ran 2, skipped 0 already done, failed 0" in result.output
+    again = runner.invoke(app, ["sweep", str(sweep)])
+    assert again.exit_code == 0 and "all 2 points are done" in again.output, again.output
