@@ -56,8 +56,10 @@ class RayExecutor(Executor):
                 probe_address(self.address)
             try:
                 ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise DebiasbenchError(f"cannot connect to the Ray cluster at {self.address}: {str(exc).splitlines()[0]}") from None
+            except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ImportError (ray:// without ray[client])...
+                first = str(exc).strip().splitlines()
+                raise DebiasbenchError(f"cannot connect to the Ray cluster at {self.address}: "
+                                       f"{first[0] if first else type(exc).__name__}") from None
             self._started = True
         else:
             cpus = (self.workers or os.cpu_count() or 1) * max(self.cpus_per_run, 1)
