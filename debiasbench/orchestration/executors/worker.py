@@ -14,8 +14,8 @@ import resource
 import sys
 import time
 import traceback
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from debiasbench.errors import DebiasbenchError
