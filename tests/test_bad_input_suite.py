@@ -9,6 +9,7 @@ before a model loads, so the suite takes seconds. The first-party plugins are th
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -192,6 +193,22 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("sweep grid not a table", ["sweep", "{sweep_text:grid = 3\n}"], 1, "must be a table"),
     ("sweep device map unknown", ["sweep", "{sweep:device_map = 'everywhere'}"], 1, "unknown --device-map 'everywhere'"),
     ("sweep lora threshold negative", ["sweep", "{sweep:lora_threshold = -5}"], 1, "--lora-threshold"),
+    # ---- sweep and study executors (docs/scale.md)
+    ("sweep unknown executor", ["sweep", "{sweep:}", "--executor", "rey"], 2, "did you mean 'ray'"),
+    ("sweep ray option on the local executor", ["sweep", "{sweep:}", "--address", "127.0.0.1:6379"], 1,
+     "--address applies to --executor ray"),
+    ("sweep negative retries", ["sweep", "{sweep:}", "--executor", "ray", "--retries", "-1"], 1, "--retries must be 0 or more"),
+    ("sweep zero workers", ["sweep", "{sweep:}", "--executor", "ray", "--workers", "0"], 1, "--workers must be 1 or more"),
+    ("sweep zero cpus per run", ["sweep", "{sweep:}", "--executor", "ray", "--cpus-per-run", "0"], 1, "--cpus-per-run must be positive"),
+    ("sweep unreachable ray address", ["sweep", "{sweep:}", "--executor", "ray", "--address", "127.0.0.1:{closed_port}"], 1,
+     "no Ray cluster answers at 127.0.0.1:"),
+    ("sweep ray address not host:port", ["sweep", "{sweep:}", "--executor", "ray", "--address", "headnode"], 1, "is not host:port"),
+    ("study gpus the ray cluster lacks", ["study", "{study_controls:controls = ['benign-ga']}", "--executor", "ray",
+                                          "--workers", "1", "--gpus-per-run", "1"], 1, "--gpus-per-run 1 cannot be met"),
+    ("sweep unknown slurm cluster", ["sweep", "{sweep:}", "--executor", "slurm", "--slurm-cluster", "locl"], 1, "is not one of"),
+    ("sweep fractional gpu on slurm", ["sweep", "{sweep:}", "--executor", "slurm", "--gpus-per-run", "0.5"], 1, "whole number"),
+    ("study slurm option on ray", ["study", "{study_controls:controls = ['benign-ga']}", "--executor", "ray", "--slurm-time", "60"],
+     1, "--slurm-time applies to --executor slurm"),
     # ---- study
     ("study missing file", ["study", "{missing}.toml"], 1, "does not exist"),
     ("study without [study]", ["study", "{sweep_text:[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n}"], 1, "needs a [study] table"),
@@ -256,6 +273,13 @@ def _materialise(arg: str, tmp: Path) -> str:
         return str(path)
     for key, value in simple.items():
         arg = arg.replace(key, value)
+    if "{closed_port}" in arg:  # a loopback port nothing listens on
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        arg = arg.replace("{closed_port}", str(port))
     if "{file}" in arg:
         (tmp / "afile").write_text("x")
         arg = arg.replace("{file}", str(tmp / "afile"))
@@ -303,6 +327,9 @@ def _results_fixture(tmp: Path, kind: str) -> Path:
     return folder
 
 
+if shutil.which("sbatch") is None:  # not a Slurm login node: --executor slurm (cluster slurm) cannot submit
+    CASES.append(("sweep slurm without sbatch", ["sweep", "{sweep:}", "--executor", "slurm"], 1, "sbatch is not on PATH"))
+
 if os.environ.get("DEBIASBENCH_DATA"):  # cases whose plan-time check reads the data folder's word lists or corpus
     CASES += [
         ("cda, a domain without attribute words", ["run", "--method", "cda", "--domain", "disability", "--results-dir", R], 1,
@@ -330,6 +357,20 @@ def test_bad_input(name: str, args: list[str], code: int, words: str, tmp_path: 
     error_lines = [line for line in output.splitlines() if line.startswith("error:")]
     assert len(error_lines) <= 1, f"{name}: more than one error line\n{output}"
     assert _snapshot(tmp_path) == before, f"{name}: wrote {sorted(_snapshot(tmp_path) - before)}"
+
+
+@pytest.mark.parametrize(("executor", "package"), [("ray", "ray"), ("slurm", "submitit")])
+def test_executor_engine_not_installed(executor: str, package: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing engine names the extra to install, in one line, before anything runs."""
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, package, None)  # import fails as if not installed
+    argv = ["sweep", _materialise("{sweep:}", tmp_path), "--executor", executor]
+    before = _snapshot(tmp_path)
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 1 and f"pip install 'debiasbench[{executor}]'" in result.output, result.output
+    assert "Traceback" not in result.output and _snapshot(tmp_path) == before
 
 
 def test_the_suite_is_large_and_covers_every_command() -> None:

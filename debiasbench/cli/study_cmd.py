@@ -8,6 +8,19 @@ from typing import Annotated, Optional
 import typer
 
 from debiasbench.cli.common import err, out
+from debiasbench.cli.executor_options import (
+    AddressFlag,
+    ClusterFlag,
+    CpusFlag,
+    ExecutorFlag,
+    FolderFlag,
+    GpusFlag,
+    PartitionFlag,
+    RetriesFlag,
+    TimeFlag,
+    WorkersFlag,
+    started,
+)
 from debiasbench.errors import DebiasbenchError
 
 
@@ -17,6 +30,16 @@ def study_command(
     report_only: Annotated[bool, typer.Option("--report-only", help="Write the report from the runs done so far; run nothing.")] = False,
     results_dir: Annotated[Optional[str], typer.Option("--results-dir", metavar="DIR|URI", help="Override the file's results_dir (a folder, or an s3:// or gs:// URI).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-point lines and the summary.")] = False,
+    executor: ExecutorFlag = "local",
+    retries: RetriesFlag = 2,
+    workers: WorkersFlag = None,
+    cpus_per_run: CpusFlag = None,
+    gpus_per_run: GpusFlag = None,
+    address: AddressFlag = None,
+    slurm_cluster: ClusterFlag = None,
+    slurm_partition: PartitionFlag = None,
+    slurm_time: TimeFlag = None,
+    slurm_folder: FolderFlag = None,
 ) -> None:
     """Run a transfer study: the grid's methods, each control of each method run, then a report
     (Markdown and HTML: source x evaluated d_delta matrices with paired intervals and adjusted p,
@@ -29,10 +52,14 @@ def study_command(
 
     from debiasbench.analysis.study_render import write_report
     from debiasbench.analysis.study_report import collect
+    from debiasbench.orchestration.executors import ExecutorOptions, check_options
     from debiasbench.orchestration.study import load_study, mark_arms, plan_study, resolve_pending, run_study
     from debiasbench.plugin_system.loader import get_plugins
     from debiasbench.results.storage import open_store
 
+    options = ExecutorOptions(executor, retries, workers, cpus_per_run, gpus_per_run, address, slurm_cluster, slurm_partition,
+                              slurm_time, slurm_folder)
+    check_options(options)  # a wrong flag fails before the file is read
     registry = get_plugins().registry
     study = load_study(file, results_dir)
     plan_study(study)  # every name, option and domain before any model loads
@@ -47,14 +74,16 @@ def study_command(
     if not report_only:
         say = lambda message: err.print(f"[bold]{escape(message)}[/]", highlight=False)  # noqa: E731
         run_log = None if quiet else (lambda message: err.print(f"[dim]  {escape(message)}[/]", highlight=False))
-        progress = run_study(study, registry, log=say, run_log=run_log)
+        with started(options) as engine:  # an unreachable or too small cluster fails here, before any run
+            progress = run_study(study, registry, log=say, run_log=run_log, executor=engine, retries=retries)
         if progress.interrupted:
             err.print(f"[bold red]interrupted[/] after {len(progress.ran)} runs; rerun `debiasbench study {escape(str(file))}` to resume",
                       highlight=False, soft_wrap=True)
             raise typer.Exit(130)
         for point, message in progress.failed:
             err.print(f"[red]failed[/] point {point.index} ({escape(point.label())}): {escape(message)}", highlight=False, soft_wrap=True)
-        out.print(f"study {escape(study.name)}: ran {len(progress.ran)}, failed {len(progress.failed)}", soft_wrap=True)
+        retried = f", {progress.retried} retried after a lost worker" if progress.retried else ""
+        out.print(f"study {escape(study.name)}: ran {len(progress.ran)}, failed {len(progress.failed)}{retried}", soft_wrap=True)
     files = write_report(study, collect(study))
     out.print(f"report: {escape(str(open_store(study.report_dir).where('report.md')))} (and report.html, {len(files) - 2} more files)",
               soft_wrap=True)

@@ -8,6 +8,19 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from debiasbench.cli.common import err, out
+from debiasbench.cli.executor_options import (
+    AddressFlag,
+    ClusterFlag,
+    CpusFlag,
+    ExecutorFlag,
+    FolderFlag,
+    GpusFlag,
+    PartitionFlag,
+    RetriesFlag,
+    TimeFlag,
+    WorkersFlag,
+    started,
+)
 from debiasbench.errors import DebiasbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,6 +32,16 @@ def sweep_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the points and which are already done; run nothing.")] = False,
     results_dir: Annotated[Optional[str], typer.Option("--results-dir", metavar="DIR|URI", help="Override the file's results_dir (a folder, or an s3:// or gs:// URI).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-point lines and the summary.")] = False,
+    executor: ExecutorFlag = "local",
+    retries: RetriesFlag = 2,
+    workers: WorkersFlag = None,
+    cpus_per_run: CpusFlag = None,
+    gpus_per_run: GpusFlag = None,
+    address: AddressFlag = None,
+    slurm_cluster: ClusterFlag = None,
+    slurm_partition: PartitionFlag = None,
+    slurm_time: TimeFlag = None,
+    slurm_folder: FolderFlag = None,
 ) -> None:
     """Run a grid of runs (methods x models x domains x seeds x method options) from a TOML file.
 
@@ -26,6 +49,7 @@ def sweep_command(
     """
     from rich.markup import escape
 
+    from debiasbench.orchestration.executors import ExecutorOptions, check_options
     from debiasbench.orchestration.sweep import (
         load_sweep,
         mark_done,
@@ -34,6 +58,9 @@ def sweep_command(
     )
     from debiasbench.results.storage import describe
 
+    options = ExecutorOptions(executor, retries, workers, cpus_per_run, gpus_per_run, address, slurm_cluster, slurm_partition,
+                              slurm_time, slurm_folder)
+    check_options(options)  # a wrong flag fails before the file is read
     sweep = load_sweep(file, results_dir)
     plans = validate(sweep)  # resolves defaults first: a point's hash is then the one its run records
     mark_done(sweep)
@@ -47,12 +74,15 @@ def sweep_command(
         return
     say = lambda message: err.print(f"[bold]{escape(message)}[/]", highlight=False)  # noqa: E731
     run_log = None if quiet else (lambda message: err.print(f"[dim]  {escape(message)}[/]", highlight=False))
-    report = run_sweep(sweep, plans, log=say, run_log=run_log)
+    with started(options) as engine:  # an unreachable or too small cluster fails here, before any point runs
+        report = run_sweep(sweep, plans, log=say, run_log=run_log, executor=engine, retries=retries)
     if report.interrupted:
         err.print(f"[bold red]interrupted[/] after {len(report.ran)} of {todo} points; rerun `debiasbench sweep {escape(str(file))}` to resume "
                   "(finished points are kept; the interrupted one does not count as done)", highlight=False, soft_wrap=True)
         raise typer.Exit(130)
-    out.print(f"sweep {escape(str(file))}: ran {len(report.ran)}, skipped {report.skipped} already done, failed {len(report.failed)}", soft_wrap=True)
+    retried = f", {report.retried} retried after a lost worker" if report.retried else ""
+    out.print(f"sweep {escape(str(file))}: ran {len(report.ran)}, skipped {report.skipped} already done, failed {len(report.failed)}"
+              f"{retried}", soft_wrap=True)
     if report.failed:
         for point, message in report.failed:
             err.print(f"[red]failed[/] point {point.index} ({escape(point.label())}): {escape(message)}", highlight=False, soft_wrap=True)

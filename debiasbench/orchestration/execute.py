@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from debiasbench.errors import DataError, DebiasbenchError
+from debiasbench.orchestration.config import RunConfig
 from debiasbench.orchestration.evaluation import Evaluated, evaluate
 from debiasbench.orchestration.lora_choice import choose_lora
 from debiasbench.orchestration.models import find_provider
@@ -57,6 +58,7 @@ class RunResult:
     outcome: UnlearnOutcome | None = None
     notes: list[str] = field(default_factory=list)
     items: Any = None  # the per-item rows (pyarrow table), before and after
+    baselines_computed: int = 0  # before-evaluations computed and stored in the cache (0: every one was reused)
 
 
 def new_run_id(plan: Plan) -> str:
@@ -65,6 +67,30 @@ def new_run_id(plan: Plan) -> str:
     what = plan.method.name if plan.method else "eval"
     model = Path(plan.model).name.replace("/", "_")[:40]
     return f"{stamp}-{what}-{model}-{plan.config.domain or 'none'}-{uuid.uuid4().hex[:6]}"
+
+
+def model_settings(config: RunConfig) -> ModelSettings:
+    """How the run's model is loaded: device or device map, dtype, seed."""
+    return ModelSettings(device=config.device, device_map=config.device_map, dtype=config.dtype,
+                         trust_remote_code=config.trust_remote_code, cache_dir=config.cache_dir, seed=config.seed)
+
+
+def load_model(plan: Plan) -> ModelHandle:
+    """The plan's model, loaded with the run's device, dtype and seed."""
+    return find_provider(plan.model, plan.registry).load(plan.model, model_settings(plan.config))
+
+
+def eval_context(plan: Plan, locator: DataLocator) -> EvalContext:
+    """The context of the before and after evaluations (one definition, so a baseline computed
+    ahead of the runs, see :mod:`debiasbench.orchestration.baselines`, has the runs' cache key)."""
+    config = plan.config
+    return EvalContext(data=locator, registry=plan.registry, domains=plan.eval_domains, seed=config.heldout_seed,
+                       save_examples=config.save_examples, progress=progress)
+
+
+def baselines_dir(plan: Plan) -> Path | None:
+    """Where baseline evaluations are cached, or None with ``--no-cache``."""
+    return default_cache_dir(plan.config.cache_dir) / "eval" if plan.config.use_cache else None
 
 
 def execute(plan: Plan, *, log: Any = None) -> RunResult:
@@ -80,22 +106,19 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     reset_peaks()
     if ranks().parallel:
         say(f"data parallel over {ranks().world_size} processes: each evaluates and trains on its share of every batch")
-    settings = ModelSettings(device=config.device, device_map=config.device_map, dtype=config.dtype,
-                             trust_remote_code=config.trust_remote_code, cache_dir=config.cache_dir, seed=config.seed)
     with main_process_first():  # launched processes: rank 0 fills the caches (downloads, a dequantised model), then the rest read them
         forget, retain = _load_forget(plan, locator)  # before the model: a forget set without retain text fails in seconds
         say(f"loading model {plan.model}")
         provider = find_provider(plan.model, plan.registry)
-        handle = provider.load(plan.model, settings)
+        handle = provider.load(plan.model, model_settings(config))
     _say_placement(handle, provider.name, config.device_map, say)
     training: dict[str, Any] = {}
     if plan.method is not None:  # before minutes of evaluation: what only the loaded model can tell
         training = _training_choices(plan, handle, say)
         plan.method.check_model(plan.method_options, handle)
 
-    ctx = EvalContext(data=locator, registry=plan.registry, domains=plan.eval_domains, seed=config.heldout_seed,
-                      save_examples=config.save_examples, progress=progress)
-    baselines = default_cache_dir(config.cache_dir) / "eval" if config.use_cache else None
+    ctx = eval_context(plan, locator)
+    baselines = baselines_dir(plan)
     before = evaluate(handle, plan.metrics, ctx, plan.plugins.versions(), baselines)
     for item in before:
         say(f"before: {item.metric.name} {'(cached)' if item.cached else f'{item.seconds:.1f}s'}")
@@ -125,7 +148,8 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     if config.save_model is not None and plan.method is not None:
         _save_model(handle, Path(config.save_model), records)
         files.append(Path(config.save_model))
-    return RunResult(run_id, records.metric_rows, records.run_row, files, trajectory, unlearned, records.notes, records.items)
+    return RunResult(run_id, records.metric_rows, records.run_row, files, trajectory, unlearned, records.notes, records.items,
+                     baselines_computed=sum(not item.cached for item in before) if baselines is not None else 0)
 
 
 def _say_placement(handle: ModelHandle, provider: str, device_map: str | None, say: Any) -> None:

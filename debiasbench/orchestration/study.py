@@ -37,6 +37,7 @@ from debiasbench.orchestration.config import RunConfig, method_selector
 from debiasbench.orchestration.sweep import Sweep, SweepPoint, _read, _typed_point, done_hashes, sweep_from_data
 
 if TYPE_CHECKING:  # pragma: no cover
+    from debiasbench.orchestration.executors.base import Executor
     from debiasbench.plugin_system.interfaces import Control, ControlledResult
     from debiasbench.plugin_system.loader import LoadedPlugins
     from debiasbench.plugin_system.registry import Registry
@@ -325,15 +326,23 @@ class StudyProgress:
     ran: list[str] = field(default_factory=list)
     failed: list[tuple[SweepPoint, str]] = field(default_factory=list)
     interrupted: bool = False
+    retried: int = 0
+    baselines_computed: int = 0
+    baselines_recomputed: int = 0
 
 
 def run_study(study: Study, registry: Registry, *, log: Callable[[str], None] | None = None,
-              run_log: Callable[[str], None] | None = None) -> StudyProgress:
+              run_log: Callable[[str], None] | None = None, executor: Executor | None = None,
+              retries: int = 2) -> StudyProgress:
     """Run what is not done: the grid and the controls derivable now, then the result-matched
-    controls of the runs that finished. Failures are reported and the study goes on."""
+    controls of the runs that finished. Failures are reported and the study goes on.
+
+    The two phases hold under a parallel ``executor`` too: every run of the first phase has
+    finished (its runs row written) before a result-matched control is derived from it."""
     from debiasbench.orchestration.sweep import run_sweep
 
     progress = StudyProgress()
+    warmed: set[str] = set()  # baselines warmed in phase 0 are not warmed again in phase 1
     for phase in range(2):
         if phase == 1:
             resolve_pending(study, registry)
@@ -348,9 +357,13 @@ def run_study(study: Study, registry: Registry, *, log: Callable[[str], None] | 
         if not todo:
             continue
         plans = _plan(todo)
-        report = run_sweep(Sweep(source=study.source, points=todo), plans, log=log, run_log=run_log)
+        report = run_sweep(Sweep(source=study.source, points=todo), plans, log=log, run_log=run_log, executor=executor,
+                           retries=retries, warmed=warmed)
         progress.ran += report.ran
         progress.failed += report.failed
+        progress.retried += report.retried
+        progress.baselines_computed += report.baselines_computed
+        progress.baselines_recomputed += report.baselines_recomputed
         if report.interrupted:
             progress.interrupted = True
             break

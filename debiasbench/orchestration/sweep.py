@@ -51,6 +51,7 @@ from debiasbench.orchestration.config import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from debiasbench.orchestration.executors.base import Executor
     from debiasbench.plugin_system.loader import LoadedPlugins
     from debiasbench.plugin_system.registry import Registry
     from debiasbench.results.storage import ResultsLocation
@@ -336,17 +337,27 @@ class SweepReport:
     skipped: int = 0
     failed: list[tuple[SweepPoint, str]] = field(default_factory=list)
     interrupted: bool = False  # Ctrl-C: the points finished so far are kept
+    retried: int = 0  # attempts repeated because a worker died (parallel executors)
+    baselines_computed: int = 0  # baseline evaluations computed ahead of the points (parallel executors)
+    baselines_recomputed: int = 0  # baseline evaluations the points computed themselves (0: the warm-ups covered them)
 
 
 def run_sweep(sweep: Sweep, plans: list[Any], *, log: Callable[[str], None] | None = None,
-              run_log: Callable[[str], None] | None = None) -> SweepReport:
+              run_log: Callable[[str], None] | None = None, executor: Executor | None = None, retries: int = 2,
+              warmed: set[str] | None = None) -> SweepReport:
     """Execute every point not yet done. A point that fails (e.g. diverges) is reported and the
-    sweep goes on; Ctrl-C stops it (``interrupted``), and the finished points stay done for the rerun."""
+    sweep goes on; Ctrl-C stops it (``interrupted``), and the finished points stay done for the rerun.
+
+    Without ``executor`` the points run one after another in this process; with one (Ray, Slurm)
+    they run in its workers, after the distinct baselines, and a point whose worker died is
+    retried up to ``retries`` times (see :mod:`debiasbench.orchestration.executors`)."""
     from debiasbench.orchestration.run import execute
     from debiasbench.support.progress import progress
 
     say = log or (lambda message: None)
     report = SweepReport(skipped=len(sweep.points) - len(sweep.todo))
+    if executor is not None:
+        return _run_on(executor, sweep, report, retries, warmed, say)
     todo = [(p, plan) for p, plan in zip(sweep.points, plans) if not p.done]
     with progress("sweep", total=len(todo)) as bar:
         for number, (point, plan) in enumerate(todo, 1):
@@ -364,4 +375,18 @@ def run_sweep(sweep: Sweep, plans: list[Any], *, log: Callable[[str], None] | No
                 report.ran.append(result.run_id)
                 say(f"point {point.index} done in {time.perf_counter() - started:.0f}s: run {result.run_id}")
             bar.advance(1, done=len(report.ran), failed=len(report.failed))
+    return report
+
+
+def _run_on(executor: Executor, sweep: Sweep, report: SweepReport, retries: int, warmed: set[str] | None,
+            say: Callable[[str], None]) -> SweepReport:
+    """The points not yet done, on a parallel executor."""
+    from debiasbench.orchestration.executors.points import run_points
+
+    todo = {p.index: p for p in sweep.todo}
+    done = run_points(executor, [(p.index, p.label(), p.config) for p in todo.values()], retries=retries, warmed=warmed, log=say)
+    report.ran = [run_id for _, run_id in done.ran]
+    report.failed = [(todo[index], message) for index, message in done.failed]
+    report.interrupted, report.retried = done.interrupted, done.retried
+    report.baselines_computed, report.baselines_recomputed = done.baselines_computed, done.computed_by_points
     return report
