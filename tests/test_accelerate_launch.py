@@ -138,3 +138,25 @@ def test_embedded_model_crows_pairs_decisions_match_one_process(tmp_path: Path, 
     _run(two_processes(), [*common, "--results-dir", str(tmp_path / "two")], None, data_dir)
     _run(ONE, [*common, "--results-dir", str(tmp_path / "one")], None, data_dir)
     assert _by_item(_only(tmp_path / "two", "items")) == _by_item(_only(tmp_path / "one", "items"))
+
+
+def test_cpu_launch_through_mpi_gives_one_process_decisions(model: Path, tmp_path: Path, data_dir: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's command, ``accelerate launch --cpu --num_processes 2``: accelerate starts several
+    CPU processes through MPI only, so it is given a host file (mpich's wheel, the ``mpi`` extra)."""
+    import shutil
+
+    mpirun = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
+    if mpirun is None:
+        pytest.skip("no mpirun (pip install 'debiasbench[mpi]')")
+    hostfile = tmp_path / "hostfile"
+    hostfile.write_text("localhost:2\n")
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "--mpirun_hostfile", str(hostfile), "-m", "debiasbench"]
+    common = ["eval", "--model", str(model), "--metrics", "crows-pairs", "--eval-limit", "12", "--device", "cpu", "--no-cache"]
+    monkeypatch.setenv("PATH", f"{Path(mpirun).parent}{os.pathsep}{os.environ.get('PATH', '')}")  # accelerate looks mpirun up on PATH
+    launched = _run(command, [*common, "--results-dir", str(tmp_path / "two")], tmp_path / "cache", data_dir)
+    _run(ONE, [*common, "--results-dir", str(tmp_path / "one")], tmp_path / "cache", data_dir)
+    assert "data parallel over 2 processes" in launched.stderr and launched.stdout.count("wrote ") == 1
+    items_two, items_one = _by_item(_only(tmp_path / "two", "items")), _by_item(_only(tmp_path / "one", "items"))
+    assert items_two == items_one and len(items_one) > 20
