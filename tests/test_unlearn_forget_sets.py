@@ -155,3 +155,12 @@ def test_toxigen_on_shared_data(data_dir: Path):
     assert {t.group for t in religion} == {"jewish", "muslim"}
     assert dataset.load_retain(locator, "gender-identity") == []  # ToxiGen has no neutral_trans file
     assert len(dataset.load_retain(locator, "gender")) > 0
+
+
+def test_every_forget_set_quick_preset_samples_the_same_number_of_texts():
+    """A quick run trains the same number of steps whichever forget set it unlearns (the methods'
+    quick learning rates are chosen for that budget)."""
+    from debiasbench_unlearn.forget_presets import QUICK_FORGET_TEXTS
+    from debiasbench_unlearn.redditbias import RedditBias
+
+    assert [s.presets["quick"].limit for s in (HateCheck, RedditBias, ToxiGen, DynaHate)] == [QUICK_FORGET_TEXTS] * 4 == [192] * 4

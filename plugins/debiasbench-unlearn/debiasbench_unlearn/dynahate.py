@@ -5,9 +5,11 @@ forget set. Its file is not in the shared data folder; it is located like any ot
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import ClassVar
 
-from debiasbench.api import DataError, DataFile, DataLocatorProto, ForgetSet, ForgetText
+from debiasbench.api import DataError, DataFile, DataLocatorProto, ForgetSet, ForgetText, PresetValues
+from debiasbench_unlearn.forget_presets import FORGET_SET_PRESETS
 from debiasbench_unlearn.tables import apply_filters, groups_of, read_csv, unique
 
 CSV = DataFile(
@@ -65,6 +67,7 @@ class DynaHate(ForgetSet):
     the non-hateful perturbations matched (``acl.id.matched``) to those entries."""
 
     name: ClassVar[str] = "dynahate"
+    presets: ClassVar[Mapping[str, PresetValues]] = FORGET_SET_PRESETS
     aliases: ClassVar[tuple[str, ...]] = ("dynamically-generated-hate",)
     description: ClassVar[str] = "Dynamically Generated Hate Speech Dataset v0.2.3 (the seed study's forget set; --split train|dev|test)"
     splits: ClassVar[tuple[str, ...]] = SPLITS

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from debiasbench.api import DataFile, DataLocatorProto, ForgetSet, ForgetText, PresetValues
+from debiasbench_unlearn.forget_presets import FORGET_SET_PRESETS
 from debiasbench_unlearn.tables import (
     apply_filters,
     check_split,
@@ -47,7 +48,7 @@ class HateCheck(ForgetSet):
 
     name: ClassVar[str] = "hatecheck"
     default: ClassVar[bool] = True
-    presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(limit=192)}
+    presets: ClassVar[Mapping[str, PresetValues]] = FORGET_SET_PRESETS
     description: ClassVar[str] = "HateCheck functional tests (3,728 cases, 7 groups) with annotated focus words; works offline"
     files: ClassVar[tuple[DataFile, ...]] = (CASES,)
     license: ClassVar[str] = "CC BY 4.0"

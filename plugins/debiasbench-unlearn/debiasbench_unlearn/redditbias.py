@@ -10,10 +10,12 @@ counts of every removal and drop, for the run record.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from debiasbench.api import DataFile, DataLocatorProto, ForgetSet, ForgetText
+from debiasbench.api import DataFile, DataLocatorProto, ForgetSet, ForgetText, PresetValues
+from debiasbench_unlearn.forget_presets import FORGET_SET_PRESETS
 
 from debiasbench_unlearn.tables import Row, check_split, groups_of, read_csv
 
@@ -119,6 +121,7 @@ class RedditBias(ForgetSet):
     phrase as the span (works with the ``annotated`` selector); unbiased ones are retain text."""
 
     name: ClassVar[str] = "redditbias"
+    presets: ClassVar[Mapping[str, PresetValues]] = FORGET_SET_PRESETS
     description: ClassVar[str] = (
         "RedditBias annotated Reddit comments (female, black, jews, muslims, lgbtq) with annotated phrases; "
         "test sentences removed"

@@ -3,10 +3,12 @@ ToxiGen generator was prompted with, per target group; the neutral prompts are r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
-from debiasbench.api import DataError, DataFile, DataLocatorProto, ForgetSet, ForgetText
+from debiasbench.api import DataError, DataFile, DataLocatorProto, ForgetSet, ForgetText, PresetValues
+from debiasbench_unlearn.forget_presets import FORGET_SET_PRESETS
 from debiasbench_unlearn.tables import check_split, groups_of, unique
 
 REPOSITORY = "https://raw.githubusercontent.com/microsoft/TOXIGEN/01517e814639e0334c920a3c502036c8158aac87/prompts"
@@ -81,6 +83,7 @@ class ToxiGen(ForgetSet):
     (use the ``lexicon`` or ``counterfactual`` selector)."""
 
     name: ClassVar[str] = "toxigen"
+    presets: ClassVar[Mapping[str, PresetValues]] = FORGET_SET_PRESETS
     description: ClassVar[str] = "ToxiGen prompt statements, 16 groups (no spans: use selector lexicon or counterfactual)"
     files: ClassVar[tuple[DataFile, ...]] = tuple(prompt_file(k, g) for k in ("hate", "neutral") for g in GROUP_DOMAINS
                                                   if f"{k}_{g}" in SHA256)
