@@ -1,6 +1,11 @@
 """Slow: ``debiasbench study studies/transfer-smoke.toml`` end to end on the embedded SmolLM2-135M
-and the shared data: every arm and both controls run, the report is complete, and the
-result-matched control really is matched (its probe perplexity reaches its run's increase)."""
+and the shared data: every arm and both controls run, the report is complete, the
+result-matched control really is matched (its probe perplexity reaches its run's increase), and
+the same study on a 2-CPU Ray cluster (127.0.0.1, started and stopped by the test) writes the same
+runs with the same per-item values and decisions.
+
+The study runs with ``threads = 1``: a Ray worker gets one CPU, so both executors then sum floats
+in the same order and the comparison can ask for identical numbers."""
 
 from __future__ import annotations
 
@@ -22,10 +27,32 @@ pytestmark = pytest.mark.slow
 SMOKE = Path(__file__).resolve().parents[1] / "studies" / "transfer-smoke.toml"
 
 
-def test_smoke_study_end_to_end(data_dir: Path, tmp_path: Path) -> None:
-    results = tmp_path / "results"
-    run = CliRunner().invoke(app, ["study", str(SMOKE), "--results-dir", str(results), "-q"])
+@pytest.fixture(scope="module")
+def smoke_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    study = tmp_path_factory.mktemp("smoke") / "transfer-smoke.toml"
+    study.write_text("threads = 1\n" + SMOKE.read_text())
+    return study
+
+
+@pytest.fixture(scope="module")
+def local_results(data_dir: Path, smoke_file: Path) -> Path:
+    results = smoke_file.parent / "local"
+    run = CliRunner().invoke(app, ["study", str(smoke_file), "--results-dir", str(results), "-q"])
     assert run.exit_code == 0, run.output
+    return results
+
+
+def _items(results: Path) -> dict[tuple[str, str, str, str, str], tuple[object, object]]:
+    """Every per-item row keyed by its run's configuration hash (run ids differ between executors)."""
+    runs = read_table(results, "runs").to_pylist()
+    assert len({r["config_hash"] for r in runs}) == len(runs)  # no point written twice
+    by_run = {r["run_id"]: r["config_hash"] for r in runs}
+    return {(by_run[i["run_id"]], i["stage"], i["measure"], i["domain"], i["item"]): (i["value"], i["decision"])
+            for i in read_table(results, "items").to_pylist()}
+
+
+def test_smoke_study_end_to_end(local_results: Path) -> None:
+    results = local_results
     runs = read_table(results, "runs").to_pylist()
     methods = sorted(r["method"] for r in runs)
     assert methods == ["benign-ga", "benign-ga", "mlm-unlearn", "mlm-unlearn", "token-ga"]
@@ -50,3 +77,19 @@ def test_smoke_study_end_to_end(data_dir: Path, tmp_path: Path) -> None:
     family = [c for c in cells if c["p_holm"]]
     assert len(family) == 2 * 3 + 3 * 3  # (2 methods + 3 method-control contrasts) x 3 family domains, one source
     assert all(float(c["low"]) <= float(c["high"]) and float(c["p_holm"]) >= float(c["p"]) for c in family)
+
+
+def test_smoke_study_on_ray_equals_local(local_results: Path, smoke_file: Path) -> None:
+    pytest.importorskip("ray")
+    from tests.ray_loopback import loopback_cluster
+
+    results = smoke_file.parent / "ray"
+    with loopback_cluster(cpus=2):  # the executor joins it: two points at a time
+        run = CliRunner().invoke(app, ["study", str(smoke_file), "--results-dir", str(results), "-q", "--executor", "ray"])
+    assert run.exit_code == 0, run.output
+    local_runs = {r["config_hash"]: (r["method"], r["steps"], r["stop_reason"]) for r in read_table(local_results, "runs").to_pylist()}
+    ray_runs = {r["config_hash"]: (r["method"], r["steps"], r["stop_reason"]) for r in read_table(results, "runs").to_pylist()}
+    assert ray_runs == local_runs and len(local_runs) == 5  # both methods, random-tokens, two benign-ga controls
+    expected = _items(local_results)
+    assert len(expected) > 1000 and _items(results) == expected  # every item's value and decision, before and after
+    assert (results / "report" / "report.md").is_file()
