@@ -63,9 +63,7 @@ def resolve_batch_size(
     ceiling = max(1, min(ceiling, MAX_BATCH))
     tokens = max(1, min(item_tokens, int(getattr(handle, "max_length", item_tokens))))
     per_item = item_memory(handle, tokens, cache_root)
-    from debiasbench.lm.logprobs import model_device
-
-    device = model_device(handle.model)  # with a device map: the input device, where the batch lands first
+    device = _device(handle)
     batch = max(1, min(ceiling, int(FREE_SHARE * free_memory(device) // max(per_item, 1))))
     if device.type == "cuda":
         batch = _fits_on_cuda(handle, tokens, batch)
@@ -108,6 +106,7 @@ def _key(handle: Any, tokens: int) -> str:
 
 
 def _device(handle: Any) -> Any:
+    """The model's input device: with a device map, where a batch lands first."""
     from debiasbench.lm.logprobs import model_device
 
     return model_device(handle.model)

@@ -64,11 +64,15 @@ def launched() -> Ranks:
     return Ranks(rank=_first_int(_RANK, 0), world_size=_first_int(_WORLD, 1))
 
 
+def cpu_launch() -> bool:
+    """``accelerate launch --cpu`` asked for the CPU (``ACCELERATE_USE_CPU``), whatever torch sees."""
+    return os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+
+
 def lone_cpu_launch() -> bool:
     """``accelerate launch --cpu --num_processes N`` on one machine starts a single process (more
     need MPI, ``--mpirun_hostfile``); it leaves ``MASTER_ADDR`` set and no ``WORLD_SIZE``. Worth a warning."""
-    cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
-    return cpu and "MASTER_ADDR" in os.environ and not launched().parallel
+    return cpu_launch() and "MASTER_ADDR" in os.environ and not launched().parallel
 
 
 def is_main_process() -> bool:
@@ -98,7 +102,7 @@ def _state() -> Any:
 def on_cpu() -> bool:
     """Whether the launched processes run on the CPU (gloo): ``accelerate launch --cpu`` said so
     (``ACCELERATE_USE_CPU``), or torch sees no GPU (``accelerate launch --multi_gpu`` / torchrun on a CPU machine)."""
-    if os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes"):
+    if cpu_launch():
         return True
     import torch
 

@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 from debiasbench.errors import DebiasbenchError
+from debiasbench.support.distributed import cpu_launch, launched
 
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -31,7 +32,7 @@ def resolve_device(name: str = "auto") -> str:
     import torch
 
     if name == "auto":
-        if os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes"):  # accelerate launch --cpu
+        if cpu_launch():  # accelerate launch --cpu
             return "cpu"
         if torch.cuda.is_available():
             return _own_gpu("cuda")
@@ -51,8 +52,8 @@ def resolve_device(name: str = "auto") -> str:
 def _own_gpu(name: str) -> str:
     """Under ``accelerate launch`` with several processes, plain ``cuda`` is each process's own GPU
     (``cuda:LOCAL_RANK``), so the processes do not all load onto the first one."""
-    world, local = os.environ.get("WORLD_SIZE", "1"), os.environ.get("LOCAL_RANK")
-    if name == "cuda" and local is not None and world.isdigit() and int(world) > 1:
+    local = os.environ.get("LOCAL_RANK", "")
+    if name == "cuda" and local.isdigit() and launched().parallel:
         return f"cuda:{int(local)}"
     return name
 
