@@ -83,7 +83,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=("float32", "both"), help="both: also the toolkit in bfloat16")
     parser.add_argument("--batch-size", default="64", help="sentences per pass for CrowS/StereoSet (or auto)")
-    parser.add_argument("--ppl-batch-size", default="4", help="perplexity windows per pass (or auto)")
+    parser.add_argument("--ppl-batch-size", default="1", help="perplexity windows per pass (or auto)")
+    parser.add_argument("--ppl-before-batch", type=int, default=4,
+                        help="also time the naive's windows at this many per pass (the old default; 0 = skip)")
     parser.add_argument("--limit", type=int, default=0, help="score only a seeded subset of N items per metric (0 = all)")
     parser.add_argument("--naive-limit", type=int, default=300, help="items the naive loops score (0 = all)")
     parser.add_argument("--naive-windows", type=int, default=12, help="perplexity windows the naive loop scores (0 = all)")
@@ -235,7 +237,7 @@ def perplexity(handle: Any, args: argparse.Namespace, report: Report, device: st
     window_nll(handle, tokens, windows[:1], 1, None)
     full = timed(lambda: window_nll(handle, tokens, windows, args.ppl_batch_size, None), device)
     scored = sum(w.scored for w in windows)
-    report.lines.append(Line("perplexity", "toolkit (batched windows)", len(windows), full.seconds, flops(windows), full.peak_mib))
+    report.lines.append(Line("perplexity", "toolkit (streamed head)", len(windows), full.seconds, flops(windows), full.peak_mib))
     report.notes.append(f"perplexity: {len(windows)} windows of {length}, {scored} scored tokens, "
                         f"ppl {np.exp(full.result[0].sum() / scored):.4f}")
     sub = [windows[i] for i in seeded_subset(len(windows), args.naive_windows, seed=1)]
@@ -247,6 +249,15 @@ def perplexity(handle: Any, args: argparse.Namespace, report: Report, device: st
                              decisions=f"max |window NLL diff| {np.abs(mine.result[0] - slow.result).max():.1e} nats "
                                        f"({per_token.max():.1e}/token)"))
     report.lines.append(Line("perplexity", "naive loop", len(sub), slow.seconds, flops(sub), slow.peak_mib))
+    exact = naive.window_float64(handle, tokens, sub[:2])
+    report.notes.append(f"perplexity: against the output layer in float64 (first {len(exact)} of the naive's windows), "
+                        f"largest |window NLL error|: toolkit {np.abs(mine.result[0][:2] - exact).max():.1e} nats, "
+                        f"naive loop {np.abs(slow.result[:2] - exact).max():.1e} nats")
+    if args.ppl_before_batch and args.ppl_before_batch != args.ppl_batch_size:
+        before = timed(lambda: window_nll(handle, tokens, sub, args.ppl_before_batch, None), device)
+        report.lines.append(Line("perplexity", f"{args.ppl_before_batch} windows per pass (before)", len(sub), before.seconds,
+                                 flops(sub), before.peak_mib,
+                                 decisions=f"max |window NLL diff| vs toolkit {np.abs(mine.result[0] - before.result[0]).max():.1e} nats"))
     return {"seconds": full.seconds, "nll": full.result[0],
             "rerun": lambda: window_nll(handle, tokens, windows, args.ppl_batch_size, None)}
 

@@ -36,3 +36,20 @@ def window_loop(handle: Any, tokens: np.ndarray, windows: Sequence[Any]) -> np.n
             first = w.first_scored - w.start
             nll[i] = -float(lp[first - 1:].gather(-1, ids[0, first:, None]).double().sum())
     return nll
+
+
+def window_float64(handle: Any, tokens: np.ndarray, windows: Sequence[Any]) -> np.ndarray:
+    """Summed NLL of each window with the output layer and log-softmax in float64: the yardstick
+    both float32 scorers are held to (the network body stays float32, as in both of them)."""
+    import torch
+
+    nll = np.zeros(len(windows))
+    weight = handle.model.get_output_embeddings().weight.double()
+    with torch.inference_mode():
+        for i, w in enumerate(windows):
+            ids = torch.from_numpy(tokens[w.start:w.end]).unsqueeze(0).to(handle.model.device)
+            hidden = handle.model.base_model(input_ids=ids, use_cache=False).last_hidden_state[0, :-1].double()
+            first = w.first_scored - w.start
+            lp = (hidden[first - 1:] @ weight.T).log_softmax(-1)
+            nll[i] = -float(lp.gather(-1, ids[0, first:, None]).sum())
+    return nll

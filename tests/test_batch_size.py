@@ -78,3 +78,17 @@ def test_auto_scores_exactly_like_a_fixed_batch(handle, tmp_path: Path, monkeypa
     for scorer in (shared_prefix_logprobs, sentence_logprobs):
         fixed, auto = scorer(handle, seqs, batch_size=1), scorer(handle, seqs, batch_size="auto")
         assert all(np.abs(a - b).max() < 1e-5 for a, b in zip(fixed, auto))
+
+
+def test_auto_on_cpu_keeps_a_pass_to_about_a_thousand_tokens(handle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Plenty of free memory: the CPU batch is what the token budget allows, never less than one sequence."""
+    bs._MEMORY.clear()
+    monkeypatch.setattr(bs, "_measure", lambda h, t: 2 * 1000)
+    monkeypatch.setattr(bs, "free_memory", lambda device: 1 << 40)
+    assert bs.CPU_TOKENS_PER_PASS == 1024
+    assert bs.resolve_batch_size(handle, "auto", item_tokens=100, ceiling=500, cache_root=tmp_path) == 10
+    assert bs.resolve_batch_size(handle, "auto", item_tokens=100, ceiling=4, cache_root=tmp_path) == 4
+    # longer than the budget (the handle's context is 128): one sequence a pass
+    monkeypatch.setattr(bs, "CPU_TOKENS_PER_PASS", 64)
+    assert bs.resolve_batch_size(handle, "auto", item_tokens=100, ceiling=500, cache_root=tmp_path) == 1
+    bs._MEMORY.clear()

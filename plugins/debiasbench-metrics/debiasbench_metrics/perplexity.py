@@ -3,8 +3,8 @@
 The whole text is tokenised once (no special tokens; cached per tokenizer), optionally cut to
 its first ``max_tokens`` tokens, and scored in the windows of :mod:`windows`:
 ``PPL = exp(sum of NLL over scored tokens / number of scored tokens)``. Windows of full length
-are batched ``batch_size`` per forward pass; the last, shorter window runs alone, so no window
-is ever padded. The interval is a percentile bootstrap over windows (resampling windows, then
+are batched ``batch_size`` per forward pass (default one: on CPU that is the fastest; see the
+option); the last, shorter window runs alone, so no window is ever padded. The interval is a percentile bootstrap over windows (resampling windows, then
 pooling their NLL sums and token counts).
 """
 
@@ -40,7 +40,9 @@ class PerplexityOptions:
 
     protocol: Literal["bias-bench", "hf-strided"] = option("bias-bench", "windows: bias-bench (L=992, stride=L) or hf-strided (L=1024, stride=512)")
     max_tokens: int | None = option(None, "score only the first N tokens of the text (None = all)")
-    batch_size: BatchSize = option(4, "windows per forward pass, or auto: the largest batch that fits the free memory")
+    # 1: a 992-token window already fills a CPU's matmuls, and more per pass only spills the caches
+    # (84 % of the matmul peak at 1, 73 % at 4 on 2 cores); on a GPU, auto batches as many as fit
+    batch_size: BatchSize = option(1, "windows per forward pass, or auto: as many as fit the free memory (CPU: ~1k tokens a pass)")
     bootstrap: int = option(1000, "bootstrap resamples over windows for the 95% interval; 0 = no interval")
 
     def __post_init__(self) -> None:
@@ -63,7 +65,7 @@ class PerplexityMetric(Metric):
     datasets: ClassVar[tuple[str, ...]] = ("wikitext2",)
     default: ClassVar[bool] = True
     # quick: the first 4096 test tokens (the probe's windows), a damage check in seconds; the
-    # full protocol's 303k tokens take ~16 minutes on 2 cores
+    # full protocol's 303k tokens take ~10 minutes on 2 cores (benchmarks/README.md)
     presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(options={"max_tokens": 4096})}
     probe: ClassVar[PresetValues | None] = PresetValues(options={"bootstrap": 0, "max_tokens": 4096})
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
