@@ -78,8 +78,8 @@ def _run_args(results: str, cache: Path) -> list[str]:
 
 def _stable(table: pa.Table) -> list[str]:
     """Rows (as text, so NaN equals NaN) without what differs between two runs of one configuration
-    (id, time, duration, memory, the configuration that names the results directory)."""
-    drop = {"run_id", "time", "duration_s", "peak_memory_mb", "config"}
+    (id, time, duration, memory in total and per device, the configuration that names the results directory)."""
+    drop = {"run_id", "time", "duration_s", "peak_memory_mb", "peak_memory_by_device", "config"}
     return sorted(repr({k: v for k, v in row.items() if k not in drop}) for row in table.to_pylist())
 
 

@@ -18,7 +18,9 @@ from debiasbench.analysis.compare import Cell, Column, Comparison, RowKey, Stat
 
 FORMATS = ("table", "markdown", "csv", "json", "latex")
 
-LEGEND = ("value ± sd over the runs (seeds) of a row; Δ = change from the same run's before value; "
+LEGEND = ("value ± sd over the runs (seeds) of a row, each run's figure on all its items (dev and test splits); "
+          "Δ = change from the same run's before value, on the held-out test items where the run kept per-item rows "
+          "(csv/json: test_before, test_after); "
           "d = change in distance to the measure's ideal (negative = closer to ideal, better); "
           "d[low, high] = 95% paired bootstrap interval of d on the held-out test items (seeds, then items, when a row "
           "has several seeds), p = exact McNemar (per-item decisions) or paired bootstrap p of Δ, q = Benjamini-Hochberg "
