@@ -75,7 +75,7 @@ def resolve_batch_size(
     batch = max(1, min(ceiling, int(FREE_SHARE * free_memory(device) // max(per_item, 1))))
     if device.type == "cpu":
         batch = max(1, min(batch, CPU_TOKENS_PER_PASS // tokens))
-    if device.type == "cuda":
+    elif device.type == "cuda":
         batch = _fits_on_cuda(handle, tokens, batch)
     return broadcast(batch)  # launched processes cut the same batches, so each item scores as in one process
 

@@ -3,9 +3,9 @@
 The whole text is tokenised once (no special tokens; cached per tokenizer), optionally cut to
 its first ``max_tokens`` tokens, and scored in the windows of :mod:`windows`:
 ``PPL = exp(sum of NLL over scored tokens / number of scored tokens)``. Windows of full length
-are batched ``batch_size`` per forward pass (default one: on CPU that is the fastest; see the
-option); the last, shorter window runs alone, so no window is ever padded. The interval is a percentile bootstrap over windows (resampling windows, then
-pooling their NLL sums and token counts).
+are batched ``batch_size`` per forward pass (default one, the fastest on CPU); the last, shorter
+window runs alone, so no window is ever padded. The interval is a percentile bootstrap over
+windows (resampling windows, then pooling their NLL sums and token counts).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ class PerplexityOptions:
 
     protocol: Literal["bias-bench", "hf-strided"] = option("bias-bench", "windows: bias-bench (L=992, stride=L) or hf-strided (L=1024, stride=512)")
     max_tokens: int | None = option(None, "score only the first N tokens of the text (None = all)")
-    # 1: a 992-token window already fills a CPU's matmuls, and more per pass only spills the caches
-    # (84 % of the matmul peak at 1, 73 % at 4 on 2 cores); on a GPU, auto batches as many as fit
+    # 1: a 992-token window already fills a CPU's matmuls, more per pass only spills the caches
+    # (measured in debiasbench.lm.batch_size); on a GPU, auto batches as many as fit
     batch_size: BatchSize = option(1, "windows per forward pass, or auto: as many as fit the free memory (CPU: ~1k tokens a pass)")
     bootstrap: int = option(1000, "bootstrap resamples over windows for the 95% interval; 0 = no interval")
 
