@@ -61,16 +61,24 @@ def test_one_run_gets_mcnemar_on_the_test_items_and_a_paired_interval(tmp_path: 
     assert cell.paired.delta == pytest.approx(100 * (a.mean() - b.mean()))
     low, high = cell.paired.delta_ci
     assert low <= cell.paired.delta <= high and high < 0  # a real drop: the interval excludes 0
-    assert cell.paired.d_delta == pytest.approx(abs(100 * a.mean() - 50) - abs(100 * b.mean() - 50))
+    side = np.sign(100 * b.mean() - 50)  # the signed change toward 50 from where the baseline started
+    assert cell.paired.d_delta == pytest.approx(side * 100 * (a.mean() - b.mean()))
+    if not cell.paired.crossed:  # on the starting side it is the change in distance itself
+        assert cell.paired.d_delta == pytest.approx(abs(100 * a.mean() - 50) - abs(100 * b.mean() - 50))
+    assert cell.paired.after == pytest.approx(100 * a.mean())  # every figure of the cell on the test items
     assert cell.q_bh == pytest.approx(cell.paired.p)  # a family of one
 
 
-def test_seeds_give_a_hierarchical_interval(tmp_path: Path) -> None:
-    for seed in (1, 2, 3):
-        _write(tmp_path, f"r{seed}", *_decisions(seed), seed=seed)
+def test_seeds_share_the_items_and_get_the_crossed_interval(tmp_path: Path) -> None:
+    before, _ = _decisions(1)
+    rng = np.random.default_rng(5)
+    for seed in (1, 2, 3):  # one baseline, three trained seeds on the same items
+        after = before & (rng.random(N) > 0.3)
+        _write(tmp_path, f"r{seed}", before, after, seed=seed)
     cell = next(iter(compare(tmp_path).cells.values()))
-    assert cell.paired.seeds == 3 and len(cell.paired.per_seed_delta) == 3 and cell.paired.test == "bootstrap"
+    assert cell.paired.seeds == 3 and len(cell.paired.per_seed_delta) == 3 and cell.paired.test == "t"
     assert cell.paired.delta == pytest.approx(np.mean(cell.paired.per_seed_delta))
+    assert cell.paired.stats.delta.df_seed == 2 and cell.paired.mde > 0
 
 
 def test_a_cell_whose_items_differ_is_refused(tmp_path: Path) -> None:

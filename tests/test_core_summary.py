@@ -44,8 +44,12 @@ def test_summary_shows_the_paired_change_interval_and_p_of_the_test_items() -> N
     text = render(summary_table(rows, "run y", items=items))
     test = np.arange(400) % 2 == 1
     b, c = int(np.sum(before[test] & ~after[test])), int(np.sum(~before[test] & after[test]))
-    assert f"{100 * (after[test].mean() - before[test].mean()):+.2f}" in text  # the change on the test items
-    assert binomtest(min(b, c), b + c).pvalue < 0.001 and "<0.001" in text and "paired on the held-out test items" in text
+    delta = 100 * (after[test].mean() - before[test].mean())
+    assert f"{delta:+.2f}" in text  # the change on the test items
+    side = 1 if before[test].mean() > 0.5 else -1
+    assert f"{side * delta:+.2f}" in text  # the signed change toward the ideal, shown first
+    assert binomtest(min(b, c), b + c).pvalue < 0.001 and "<0.001" in text and "every figure on the held-out test items" in text
+    assert "past 50 by" in text  # 70 % -> about 42 %: crossed the ideal
 
 
 def test_summary_of_only_other_domains_shows_them() -> None:

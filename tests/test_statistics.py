@@ -1,6 +1,7 @@
-"""Paired bootstrap, McNemar, permutation, hierarchical, diff-in-diff and multiplicity statistics.
+"""Paired changes (the crossed estimator), contrasts, claims, McNemar, permutation, power and multiplicity.
 
-Each statistic is checked against scipy or against values worked out by hand in the test.
+Each statistic is checked against scipy/statsmodels or against values worked out by hand in the test;
+tests/test_statistics_simulation.py checks coverage and error rates by simulation.
 """
 
 from __future__ import annotations
@@ -11,21 +12,24 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from debiasbench.analysis.crossed import Estimate, resamples_for_family
 from debiasbench.analysis.statistics import (
     adjust,
+    beats_all,
+    change,
     cluster_weights,
     combine,
-    diff_in_diff,
+    contrast,
     distance,
+    equivalent,
     group_mean_figure,
-    hierarchical_change,
-    hierarchical_diff_in_diff,
     item_weights,
     mcnemar_exact,
     mean_figure,
-    paired_change,
     paired_permutation_p,
+    planned_mde,
     ratio_figure,
+    verdict,
 )
 
 FEW = {"min_resamples": 200}  # lets fast tests use fewer resamples than the spec's 1,000 floor
@@ -153,59 +157,181 @@ def _correlated(n: int = 300, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
     return before, before + 0.1 + rng.normal(0.0, 0.05, n)
 
 
-def test_paired_change_point_estimates_and_interval():
+def test_change_point_estimates_and_interval_equal_the_paired_t_interval():
+    """One seed, a mean measure: the crossed estimator is the paired t interval (bootstrap SE)."""
     before, after = _correlated()
-    ch = paired_change(mean_figure(before), mean_figure(after), 0.0, "lower", resamples=1000, seed=0)
-    assert ch.delta == pytest.approx(after.mean() - before.mean())
-    assert ch.d_delta == pytest.approx(ch.delta)  # lower, ideal 0: distance is the value itself
-    assert ch.delta_ci[0] <= ch.delta <= ch.delta_ci[1]
-    assert ch.d_delta_ci[0] <= ch.d_delta <= ch.d_delta_ci[1]
-    assert ch.n == 300 and ch.resamples == 1000
-    assert ch.delta_p == pytest.approx(2 / 1001)  # every resampled change is > 0
+    ch = change(mean_figure(before), [mean_figure(after)], 0.0, "lower", resamples=5000, seed=0)
+    assert ch.delta.value == pytest.approx(after.mean() - before.mean())
+    assert ch.d_delta.value == pytest.approx(ch.delta.value)  # lower, ideal 0: the distance is the value itself
+    assert ch.n == 300 and ch.seeds == 1 and ch.test == "t"
+    ref = stats.ttest_rel(after, before).confidence_interval(0.95)
+    assert ch.delta_ci[0] == pytest.approx(ref.low, rel=0.02) and ch.delta_ci[1] == pytest.approx(ref.high, rel=0.02)
+    assert ch.p == pytest.approx(stats.ttest_rel(after, before).pvalue, abs=1e-12)  # both far below any threshold
 
 
 def test_pairing_narrows_the_interval():
     before, after = _correlated()
     b_fig, a_fig = mean_figure(before), mean_figure(after)
-    paired = paired_change(b_fig, a_fig, 0.0, "lower", resamples=1000, seed=0)
+    paired = change(b_fig, [a_fig], 0.0, "lower", resamples=1000, seed=0)
     rng = _rng(9)  # independent resamples of before and after break the pairing
     unpaired = a_fig.resampled(item_weights(300, 1000, rng)) - b_fig.resampled(item_weights(300, 1000, rng))
     low, high = np.percentile(unpaired, [2.5, 97.5])
     assert paired.delta_ci[1] - paired.delta_ci[0] < 0.2 * (high - low)
 
 
-def test_paired_change_matches_scipy_paired_percentile_bootstrap():
-    rng = _rng(4)
-    before = rng.normal(0.0, 1.0, 400)
-    after = 0.6 * before + rng.normal(0.2, 0.8, 400)
-    ours = paired_change(mean_figure(before), mean_figure(after), None, "lower", resamples=5000, seed=1)
-    ref = stats.bootstrap((before, after), lambda b, a, axis: np.mean(a - b, axis=axis), paired=True,
-                          vectorized=True, n_resamples=5000, method="percentile", random_state=2)
-    assert ours.delta_ci[0] == pytest.approx(ref.confidence_interval.low, abs=0.02)
-    assert ours.delta_ci[1] == pytest.approx(ref.confidence_interval.high, abs=0.02)
-
-
-def test_paired_change_uses_cluster_weights_for_group_figures():
+def test_change_uses_cluster_weights_for_group_figures():
     rng = _rng(5)
     groups = np.repeat(np.arange(20), 10)
     before = (rng.random(200) < 0.6).astype(float)
     after = (rng.random(200) < 0.5).astype(float)
     ss_before, ss_after = group_mean_figure(before, groups, 100), group_mean_figure(after, groups, 100)
-    auto = paired_change(ss_before, ss_after, 50.0, "closer", resamples=1000, seed=7)
-    given = paired_change(ss_before, ss_after, 50.0, "closer",
-                          weights=cluster_weights(groups, 1000, np.random.default_rng(7)))
-    assert auto == given
+    auto = change(ss_before, [ss_after], 50.0, "closer", resamples=1000, seed=7)
+    given = change(ss_before, [ss_after], 50.0, "closer", weights=cluster_weights(groups, 1000, np.random.default_rng(7)))
+    assert (auto.delta_ci, auto.d_delta_ci, auto.p) == (given.delta_ci, given.d_delta_ci, given.p)  # NaN df_seed: compare figures
+    assert auto.delta.units == 20 and auto.delta.df_item == 19  # groups are the resampled units
 
 
-def test_paired_change_validates_inputs():
+def test_change_validates_inputs():
     with pytest.raises(ValueError, match="same items"):
-        paired_change(mean_figure([1, 0, 1]), mean_figure([1, 0]), None, "lower")
+        change(mean_figure([1, 0, 1]), [mean_figure([1, 0])], None, "lower")
     with pytest.raises(ValueError, match="at least 2"):
-        paired_change(mean_figure([1.0]), mean_figure([0.0]), None, "lower")
+        change(mean_figure([1.0]), [mean_figure([0.0])], None, "lower")
     with pytest.raises(ValueError, match="resamples"):
-        paired_change(mean_figure([1, 0]), mean_figure([0, 1]), None, "lower", resamples=100)
+        change(mean_figure([1, 0]), [mean_figure([0, 1])], None, "lower", resamples=100)
     with pytest.raises(ValueError, match="better"):
-        paired_change(mean_figure([1, 0]), mean_figure([0, 1]), None, "up")
+        change(mean_figure([1, 0]), [mean_figure([0, 1])], None, "up")
+    with pytest.raises(ValueError, match="at least one"):
+        change(mean_figure([1, 0]), [], None, "lower")
+
+
+def test_d_delta_is_the_signed_change_toward_the_ideal_from_the_starting_side():
+    """Below the ideal, a rise is closer; a fall past the ideal is marked with how far it went."""
+    rising = change(mean_figure([40.0] * 10 + [42.0] * 10), [mean_figure([46.0] * 10 + [48.0] * 10)], 50.0, "closer", **FEW)
+    assert rising.side == -1 and rising.d_delta.value == pytest.approx(-6.0) and not rising.crossed
+    over = change(mean_figure([56.0] * 10 + [58.0] * 10), [mean_figure([36.0] * 10 + [38.0] * 10)], 50.0, "closer", **FEW)
+    assert over.side == 1 and over.d_delta.value == pytest.approx(-20.0)
+    assert over.crossed and over.past.value == pytest.approx(13.0)  # 50 - 37
+    higher = change(mean_figure([0.5, 0.7] * 5), [mean_figure([0.6, 0.8] * 5)], 1.0, "higher", **FEW)
+    assert higher.d_delta.value == pytest.approx(-0.1) and higher.past is None
+    on = change(mean_figure([50.0] * 20), [mean_figure([48.0] * 20)], 50.0, "closer", **FEW)
+    assert on.side == 0 and on.d_delta.value == pytest.approx(2.0)  # from the ideal, any move is away
+
+
+def test_one_seed_decisions_use_exact_mcnemar_and_its_floor():
+    before = np.array([True] * 30 + [False] * 30)
+    after = before.copy()
+    after[:8] = False
+    ch = change(mean_figure(100.0 * before), [mean_figure(100.0 * after)], 50.0, "closer", decisions=(before, after), **FEW)
+    assert ch.test == "mcnemar" and ch.p == pytest.approx(mcnemar_exact(before, after).p)
+    assert ch.p_floor == pytest.approx(2 * 0.5**8)
+
+
+# --------------------------------------------------------------------------- the crossed estimator by hand
+
+
+def test_two_seeds_by_hand_every_item_shifted_alike():
+    """Seed changes -0.3 and -0.5 on every item: no item variance, seed variance S2/k = 0.02/2 = 0.01,
+    so the interval is -0.4 +- t(1, 0.975) * 0.1 and p = 2 P(t(1) > 4)."""
+    base = np.linspace(4.0, 6.0, 50)
+    ch = change(mean_figure(base), [mean_figure(base - 0.3), mean_figure(base - 0.5)], 0.0, "closer", **FEW)
+    assert ch.delta.value == pytest.approx(-0.4) and ch.delta.per_seed == pytest.approx((-0.3, -0.5))
+    assert ch.delta.item_var == pytest.approx(0.0, abs=1e-20) and ch.delta.seed_var == pytest.approx(0.01)
+    half = stats.t.ppf(0.975, 1) * 0.1
+    assert ch.delta_ci == pytest.approx((-0.4 - half, -0.4 + half))
+    assert ch.p == pytest.approx(2 * stats.t.sf(4.0, 1))
+
+
+def test_identical_seeds_keep_the_one_seed_variance_and_the_seed_term_is_corrected_for_noise():
+    rng = _rng(12)
+    before = rng.normal(0, 1, 200)
+    after = before - 0.2 + rng.normal(0, 0.5, 200)
+    w = item_weights(200, 2000, _rng(1))
+    one = change(mean_figure(before), [mean_figure(after)], None, "lower", weights=w)
+    three = change(mean_figure(before), [mean_figure(after)] * 3, None, "lower", weights=w)
+    assert three.delta.se == pytest.approx(one.delta.se) and three.delta.seed_var == 0.0
+    # three seeds that differ only by independent item noise: no seed effect to estimate
+    noisy = [mean_figure(before - 0.2 + rng.normal(0, 0.5, 200)) for _ in range(3)]
+    est = change(mean_figure(before), noisy, None, "lower", weights=w).delta
+    spread = np.var(est.per_seed, ddof=1)
+    assert est.seed_var < spread / 3  # the noise part of the spread is not counted twice
+
+
+def test_estimate_tests_are_the_duals_of_the_intervals():
+    e = Estimate(1.3, item_var=0.2, seed_var=0.15, df_item=80.0, df_seed=2.0, per_seed=(1.0, 1.3, 1.6), units=81, resamples=1000)
+    low, high = e.interval(0.95)
+    assert e.p_equal(low) == pytest.approx(0.05, abs=1e-6) and e.p_equal(high) == pytest.approx(0.05, abs=1e-6)
+    assert e.p_below(high) == pytest.approx(0.025, abs=1e-6) and e.p_above(low) == pytest.approx(0.025, abs=1e-6)
+    assert e.p_above(high) == pytest.approx(0.975, abs=1e-6)
+    item_only = Estimate(1.3, 0.2, 0.0, 80.0, float("nan"), (1.3,), 81, 1000)
+    assert item_only.p_equal(0.0) == pytest.approx(2 * stats.t.sf(1.3 / np.sqrt(0.2), 80))
+
+
+# --------------------------------------------------------------------------- contrasts, claims, verdicts, power
+
+
+def test_contrast_identical_control_is_zero():
+    before, after = _correlated(200)
+    c = contrast(mean_figure(before), [mean_figure(after)], [mean_figure(after)], 0.0, "closer", **FEW)
+    assert c.effect.value == 0.0 and c.effect_ci == (0.0, 0.0) and c.p == 1.0
+
+
+def test_contrast_recovers_a_shift_toward_the_ideal():
+    rng = _rng(8)
+    before = rng.normal(5.0, 1.0, 250)  # above the ideal 0: closer = lower
+    control_after = before + rng.normal(0.0, 0.3, 250)
+    c = contrast(mean_figure(before), [mean_figure(control_after - 0.4)], [mean_figure(control_after)], 0.0, "closer", **FEW)
+    assert c.effect.value == pytest.approx(-0.4) and c.effect_ci == pytest.approx((-0.4, -0.4))
+    assert c.method_d_delta - c.control_d_delta == pytest.approx(-0.4) and c.p_better == 0.0
+
+
+def test_contrast_rejects_unshared_items_and_unpaired_seeds():
+    with pytest.raises(ValueError, match="same items"):
+        contrast(mean_figure([1, 0, 1]), [mean_figure([0, 0, 1])], [mean_figure([1, 0])], None, "lower")
+    with pytest.raises(ValueError, match="same seeds"):
+        contrast(mean_figure([1, 0]), [mean_figure([0, 1])], [], None, "lower")
+
+
+def test_beats_all_is_the_largest_one_sided_p():
+    rng = _rng(3)
+    before = rng.normal(5, 1, 100)
+    method = before - 0.5 + rng.normal(0, 0.3, 100)
+    c1 = contrast(mean_figure(before), [mean_figure(method)], [mean_figure(before - 0.45 + rng.normal(0, 0.3, 100))], 0.0, "closer", **FEW)
+    c2 = contrast(mean_figure(before), [mean_figure(method)], [mean_figure(before - 0.1 + rng.normal(0, 0.3, 100))], 0.0, "closer", **FEW)
+    assert beats_all([c1, c2]) == max(c1.p_better, c2.p_better) == c1.p_better
+
+
+def test_verdict_and_equivalence_by_hand():
+    e = Estimate(0.5, item_var=1.0, seed_var=0.0, df_item=1e9, df_seed=float("nan"), per_seed=(0.5,), units=100, resamples=1000)
+    # 90 % interval 0.5 +- 1.645: inside +-2.5, not inside +-2
+    assert equivalent(e, 2.5) and not equivalent(e, 2.0)
+    assert verdict(e, e.p_equal(), 2.5) == "equivalent" and verdict(e, e.p_equal(), 2.0) == "inconclusive"
+    assert verdict(e, 0.01, None) == "farther" and verdict(Estimate(-3.0, 1.0, 0.0, 1e9, float("nan"), (-3.0,), 100, 1000), 0.003, None) == "closer"
+    with pytest.raises(ValueError, match="positive"):
+        equivalent(e, -1.0)
+
+
+def test_planned_mde_matches_statsmodels_power():
+    from statsmodels.stats.power import TTestPower
+
+    effect = TTestPower().solve_power(nobs=100, alpha=0.05, power=0.8, alternative="two-sided")  # in SD units
+    assert planned_mde(10.0, 100) == pytest.approx(effect * 10.0, rel=0.01)
+    assert planned_mde(10.0, 100, contrast=True) == pytest.approx(np.sqrt(2) * planned_mde(10.0, 100))
+
+
+def test_resamples_for_family_bounds_the_monte_carlo_shift_of_the_critical_value():
+    z = stats.norm.isf(0.05 / 90)
+    assert resamples_for_family(45) == int(np.ceil(z**2 / (2 * 0.05**2)))
+    assert resamples_for_family(1) == 1000  # 1.96**2 / 0.005 = 769: the 1,000 floor
+    assert z / np.sqrt(2 * resamples_for_family(45)) <= 0.05
+
+
+def test_a_change_can_reach_a_holm_threshold_of_45():
+    """Bootstrap p-values by counting were floored at 2 / (B + 1); the crossed test is not."""
+    rng = _rng(14)
+    before = rng.random(300) < 0.6
+    after = before & (rng.random(300) < 0.6)
+    ch = change(mean_figure(100.0 * before), [mean_figure(100.0 * after)] * 2, 50.0, "closer", **FEW)
+    assert ch.p < 0.05 / 45
 
 
 # --------------------------------------------------------------------------- McNemar and permutation
@@ -238,100 +364,6 @@ def test_paired_permutation_p_is_exact_sign_flip():
     observed, tol = d.mean(), 1e-12
     expected = min(1.0, 2 * min(np.mean(null <= observed + tol), np.mean(null >= observed - tol)))
     assert paired_permutation_p(before, after, resamples=1000) == pytest.approx(expected)
-
-
-# --------------------------------------------------------------------------- seeds
-
-
-def _seed_runs(shifts: list[float], n: int = 150) -> list[tuple]:
-    runs = []
-    for j, shift in enumerate(shifts):
-        before, after = _correlated(n, seed=20 + j)
-        runs.append((mean_figure(before), mean_figure(after - 0.1 + shift)))
-    return runs
-
-
-def test_hierarchical_one_seed_equals_paired_change():
-    (before, after), = _seed_runs([0.2])
-    one = hierarchical_change([(before, after)], 0.0, "closer", resamples=1000, seed=3)
-    ch = paired_change(before, after, 0.0, "closer", resamples=1000, seed=3)
-    assert (one.delta, one.d_delta, one.before, one.after) == pytest.approx((ch.delta, ch.d_delta, ch.before, ch.after))
-    assert one.delta_ci == pytest.approx(ch.delta_ci) and one.d_delta_ci == pytest.approx(ch.d_delta_ci)
-    assert one.seeds == 1 and one.per_seed_delta == pytest.approx([ch.delta])
-
-
-def test_hierarchical_mean_over_disagreeing_seeds_is_wider():
-    runs = _seed_runs([0.0, 0.5, 1.0])
-    per_seed = [paired_change(b, a, None, "lower", **FEW, resamples=400) for b, a in runs]
-    hier = hierarchical_change(runs, None, "lower", resamples=1000, seed=0)
-    assert hier.delta == pytest.approx(np.mean([c.delta for c in per_seed]))
-    assert hier.per_seed_d_delta == pytest.approx([c.d_delta for c in per_seed])
-    assert hier.delta_ci[0] <= hier.delta <= hier.delta_ci[1]
-    widest_single = max(c.delta_ci[1] - c.delta_ci[0] for c in per_seed)
-    assert hier.delta_ci[1] - hier.delta_ci[0] > 5 * widest_single
-
-
-# --------------------------------------------------------------------------- controls
-
-
-def test_diff_in_diff_identical_control_is_zero():
-    before, after = _correlated(200)
-    method = (mean_figure(before), mean_figure(after))
-    did = diff_in_diff(method, method, 0.0, "closer", resamples=1000, seed=0)
-    assert did.effect == 0.0 and did.effect_ci[0] <= 0.0 <= did.effect_ci[1]
-    assert did.p == 1.0
-
-
-def test_diff_in_diff_recovers_a_shift():
-    rng = _rng(8)
-    before = rng.normal(5.0, 1.0, 250)  # far from the ideal 0, so |v| = v throughout
-    control_after = before + rng.normal(0.0, 0.3, 250)
-    control = (mean_figure(before), mean_figure(control_after))
-    method = (mean_figure(before), mean_figure(control_after - 0.4))
-    did = diff_in_diff(method, control, 0.0, "closer", resamples=1000, seed=0)
-    assert did.effect == pytest.approx(-0.4)
-    assert did.effect_ci == pytest.approx((-0.4, -0.4))
-    assert did.method_d_delta - did.control_d_delta == pytest.approx(did.effect)
-
-
-def test_diff_in_diff_rejects_different_items():
-    with pytest.raises(ValueError, match="same items"):
-        diff_in_diff((mean_figure([1, 0, 1]), mean_figure([0, 0, 1])), (mean_figure([1, 0]), mean_figure([0, 1])),
-                     None, "lower")
-
-
-def test_hierarchical_diff_in_diff_one_seed_equals_diff_in_diff():
-    rng = _rng(11)
-    before = rng.normal(5.0, 1.0, 120)
-    method = (mean_figure(before), mean_figure(before - 0.5 + rng.normal(0, 0.2, 120)))
-    control = (mean_figure(before), mean_figure(before - 0.1 + rng.normal(0, 0.2, 120)))
-    one = diff_in_diff(method, control, 0.0, "closer", resamples=1000, seed=4)
-    seeded = hierarchical_diff_in_diff([(method, control)], 0.0, "closer", resamples=1000, seed=4)
-    assert seeded.effect == pytest.approx(one.effect) and seeded.effect_ci == pytest.approx(one.effect_ci)
-    assert seeded.p == pytest.approx(one.p) and seeded.per_seed_effect == pytest.approx([one.effect])
-
-
-def test_hierarchical_diff_in_diff_by_hand():
-    # far from the ideal 0: d_delta = after - before per seed; seed effects -0.3 and -0.5 exactly
-    # (every item shifts alike, so item resampling cannot move them), mean -0.4; the seed
-    # resamples give -0.3 (both draws seed 0), -0.4 or -0.5: the interval stays within [-0.5, -0.3].
-    base = np.linspace(4.0, 6.0, 50)
-    pairs = []
-    for shift in (0.3, 0.5):
-        control = (mean_figure(base), mean_figure(base + 0.2))
-        method = (mean_figure(base), mean_figure(base + 0.2 - shift))
-        pairs.append((method, control))
-    out = hierarchical_diff_in_diff(pairs, 0.0, "closer", resamples=2000, seed=0)
-    assert out.seeds == 2 and out.per_seed_effect == pytest.approx([-0.3, -0.5])
-    assert out.effect == pytest.approx(-0.4) and out.control_d_delta == pytest.approx(0.2)
-    assert -0.5 - 1e-9 <= out.effect_ci[0] <= out.effect_ci[1] <= -0.3 + 1e-9
-    assert out.p == pytest.approx(2 / 2001)  # no resample reaches 0: the floor 2 / (B + 1)
-
-
-def test_hierarchical_diff_in_diff_rejects_unshared_items():
-    with pytest.raises(ValueError, match="same items"):
-        hierarchical_diff_in_diff([((mean_figure([1, 0, 1]), mean_figure([0, 0, 1])), (mean_figure([1, 0]), mean_figure([0, 1])))],
-                                  None, "lower")
 
 
 # --------------------------------------------------------------------------- multiple comparisons

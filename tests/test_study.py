@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from debiasbench.analysis.paired import aligned, figure, load_items, side
-from debiasbench.analysis.statistics import hierarchical_change, hierarchical_diff_in_diff
+from debiasbench.analysis.paired import aligned, figure, load_items, side, weights_seed
+from debiasbench.analysis.statistics import beats_all, change, contrast, shared_weights
 from debiasbench.analysis.study_report import collect
 from debiasbench.cli import app
 from debiasbench.errors import DebiasbenchError
@@ -88,6 +88,10 @@ def test_arms_and_pending_controls(tmp_path: Path) -> None:
     ((STUDY[STUDY.index("[study]"):], ""), "needs a [study] table"),
     (("method = [\"tiny-ga\"]", "method = [\"tiny-gaa\"]"), "tiny-ga"),
     (("domain = [\"gender\", \"race\"]", "domain = [\"gender\", \"martian\"]"), "martian"),
+    (("name = \"tiny-transfer\"", "name = \"t\"\nequivalence_margin = -1.0"), "equivalence_margin must be a positive number"),
+    (("name = \"tiny-transfer\"", "name = \"t\"\nequivalence_margin = \"2\""), "equivalence_margin must be a positive number"),
+    (("name = \"tiny-transfer\"", "name = \"t\"\nresamples = 1500"), "resamples must be an integer of at least"),
+    (("name = \"tiny-transfer\"", "name = \"t\"\nseed_level = \"yes\""), "seed_level must be true or false"),
 ])
 def test_bad_study_files_fail_in_one_line_and_write_nothing(tmp_path: Path, change: tuple[str, str], message: str) -> None:
     text = STUDY.replace(*change)
@@ -97,6 +101,31 @@ def test_bad_study_files_fail_in_one_line_and_write_nothing(tmp_path: Path, chan
     assert result.exit_code != 0
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ([("seed = [0, 1]", "seed = [0]"), ("name = \"tiny-transfer\"", "name = \"t\"\nseed_level = true")],
+     "seed_level = true asks for intervals over seeds, but the grid has one seed"),
+    ([("domain = [\"gender\", \"race\"]", "domain = [\"gender\"]"), ("measures = [\"item-logprob\"]", "measures = [\"item-logprob\"]\ndomains = [\"gender\"]")],
+     "holds one claim"),
+])
+def test_study_statistics_settings_that_cannot_work_fail_in_one_line(tmp_path: Path, changes: list, message: str) -> None:
+    text = STUDY
+    for old, new in changes:
+        assert old in text
+        text = text.replace(old, new)
+    result = runner.invoke(app, ["study", str(_write(tmp_path, text)), "--dry-run"])
+    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "results").exists()
+
+
+def test_resamples_default_to_what_the_family_needs(tmp_path: Path) -> None:
+    from debiasbench.analysis.crossed import resamples_for_family
+
+    study = load_study(_write(tmp_path))
+    from debiasbench.domains import DOMAINS
+
+    assert study.resamples == resamples_for_family(1 * 2 * len(DOMAINS) * 1)  # method x sources x every domain x measure
 
 
 def test_not_utf8_and_folder_study_files(tmp_path: Path) -> None:
@@ -120,7 +149,7 @@ def test_study_runs_resumes_and_reports(tmp_path: Path) -> None:
     for name in ("report.md", "report.html", "cells.csv", "study.json", "heatmap.png", "contrasts.png", "seeds.png", "tradeoff.png"):
         assert (report / name).is_file(), name
     text = (report / "report.md").read_text()
-    assert "tiny family" in text and "Beyond the controls" in text and "p_holm" in text
+    assert "tiny family" in text and "Beyond the controls" in text and "p_holm" in text and "## The answer" in text
     # a rerun runs nothing: every run, including the result-matched controls, is recognised
     again = runner.invoke(app, ["study", str(path), "-q"])
     assert again.exit_code == 0 and "ran 0" in again.output
@@ -145,18 +174,27 @@ def test_report_statistics_equal_direct_calls(tmp_path: Path) -> None:
         return figure(b, "mean"), figure(a, "mean")
 
     cell = next(c for c in results.cells if (c.arm, c.source, c.domain) == (method, "gender", "race"))
-    direct = hierarchical_change([pair(by[(method, "gender", s)]) for s in (0, 1)], None, "higher", resamples=1000, seed=0)
-    assert cell.d_delta == pytest.approx(direct.d_delta) and cell.d_delta_ci == pytest.approx(direct.d_delta_ci)
-    assert cell.p == pytest.approx(direct.d_delta_p) and cell.seeds == (0, 1)
-    contrast = next(c for c in results.contrasts if (c.control, c.source, c.domain) == ("tiny-half-lr", "gender", "race"))
-    did = hierarchical_diff_in_diff([(pair(by[(method, "gender", s)]), pair(by[(control, "gender", s)])) for s in (0, 1)],
-                                    None, "higher", resamples=1000, seed=0)
-    assert contrast.effect == pytest.approx(did.effect) and contrast.effect_ci == pytest.approx(did.effect_ci)
-    # the family: the method's cells and every contrast, adjusted together
-    members = [c for c in results.cells if c.in_family] + [c for c in results.contrasts if c.in_family]
-    assert {c.arm for c in results.cells if c.in_family} == {method}
-    assert len(members) == 2 * 2 + 2 * 2 * 2  # method: 2 sources x 2 domains; 2 controls x the same
-    assert all(m.p_holm is not None and m.p_holm >= m.p for m in members)
+    pairs = [pair(by[(method, "gender", s)]) for s in (0, 1)]
+    controls = {name: [pair(by[(f"{name} ({method})", "gender", s)])[1] for s in (0, 1)] for name in ("tiny-half-lr", "tiny-matched")}
+    figures = [pairs[0][0], *[a for _, a in pairs]]
+    w = shared_weights(figures, study.resamples, weights_seed("item-logprob", "race"), min_resamples=study.resamples)
+    direct = change(pairs[0][0], [a for _, a in pairs], None, "higher", weights=w, min_resamples=study.resamples)
+    assert cell.d_delta == pytest.approx(direct.d_delta.value) and cell.d_delta_ci == pytest.approx(direct.d_delta_ci)
+    assert cell.p == pytest.approx(direct.p) and cell.seeds == (0, 1) and cell.mde == pytest.approx(direct.d_delta.mde())
+    # every arm shares the one item resample of the measure x domain
+    did = {name: contrast(pairs[0][0], [a for _, a in pairs], afters, None, "higher", weights=w, min_resamples=study.resamples)
+           for name, afters in controls.items()}
+    mine = {c.control: c for c in results.contrasts if (c.source, c.domain, c.measure) == ("gender", "race", "item-logprob")}
+    for name, d in did.items():
+        assert mine[name].effect == pytest.approx(d.effect.value) and mine[name].effect_ci == pytest.approx(d.effect_ci)
+    # the claim: the method beats both controls (intersection-union), in the cross-domain family
+    claim = next(k for k in results.claims if (k.source, k.domain, k.measure) == ("gender", "race", "item-logprob"))
+    assert claim.family == "cross-domain" and claim.p == pytest.approx(beats_all(list(did.values())))
+    assert {k.family for k in results.claims} == {"same-domain", "cross-domain"}
+    assert len(results.claims) == 2 * 2  # one method x 2 sources x 2 domains
+    assert results.families == {"same-domain": 2, "cross-domain": 2}
+    assert all(k.p_holm is not None and k.p_holm >= k.p for k in results.claims)
+    assert all(k.verdict in ("closer", "farther", "inconclusive") for k in results.claims)
 
 
 def test_mixed_protocols_are_refused(tmp_path: Path) -> None:

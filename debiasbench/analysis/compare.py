@@ -145,17 +145,21 @@ class Comparison:
         return out
 
 
+PAIRED_FIELDS = ("test_items", "test_before", "test_after", "test_d_delta", "d_delta_ci_low", "d_delta_ci_high", "p", "p_test",
+                 "p_floor", "p_holm", "q_bh", "test_change", "change_ci_low", "change_ci_high", "crossed", "past", "past_p", "mde")
+
+
 def _paired_record(cell: Cell) -> dict[str, Any]:
-    """The paired statistics of a cell as flat columns (empty values where there are none)."""
+    """The paired statistics of a cell as flat columns (empty values where there are none), all on
+    the held-out test items: d_delta (signed change toward the ideal) first, the raw change beside it."""
     p = cell.paired
     if p is None:
-        return dict.fromkeys(("test_items", "test_before", "test_after", "test_change", "change_ci_low", "change_ci_high",
-                              "test_distance_change", "distance_change_ci_low", "distance_change_ci_high", "p", "p_test",
-                              "p_holm", "q_bh"))
-    return {"test_items": p.n, "test_before": p.before, "test_after": p.after, "test_change": p.delta,
-            "change_ci_low": p.delta_ci[0], "change_ci_high": p.delta_ci[1], "test_distance_change": p.d_delta,
-            "distance_change_ci_low": p.d_delta_ci[0], "distance_change_ci_high": p.d_delta_ci[1], "p": p.p, "p_test": p.test,
-            "p_holm": cell.p_holm, "q_bh": cell.q_bh}
+        return dict.fromkeys(PAIRED_FIELDS)
+    return {"test_items": p.n, "test_before": p.before, "test_after": p.after, "test_d_delta": p.d_delta,
+            "d_delta_ci_low": p.d_delta_ci[0], "d_delta_ci_high": p.d_delta_ci[1], "p": p.p, "p_test": p.test,
+            "p_floor": p.p_floor, "p_holm": cell.p_holm, "q_bh": cell.q_bh, "test_change": p.delta,
+            "change_ci_low": p.delta_ci[0], "change_ci_high": p.delta_ci[1], "crossed": p.crossed, "past": p.past,
+            "past_p": p.past_p, "mde": p.mde}
 
 
 def _mean(stat: Stat | None) -> float | None:

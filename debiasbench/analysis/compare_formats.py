@@ -18,13 +18,14 @@ from debiasbench.analysis.compare import Cell, Column, Comparison, RowKey, Stat
 
 FORMATS = ("table", "markdown", "csv", "json", "latex")
 
-LEGEND = ("value ± sd over the runs (seeds) of a row, each run's figure on all its items (dev and test splits); "
-          "Δ = change from the same run's before value, on the held-out test items where the run kept per-item rows "
-          "(csv/json: test_before, test_after); "
-          "d = change in distance to the measure's ideal (negative = closer to ideal, better); "
-          "d[low, high] = 95% paired bootstrap interval of d on the held-out test items (seeds, then items, when a row "
-          "has several seeds), p = exact McNemar (per-item decisions) or paired bootstrap p of Δ, q = Benjamini-Hochberg "
-          "over the table's cells; [low, high] on baseline rows = the value's own interval")
+LEGEND = ("where a cell has paired statistics every figure in it is on the held-out test items of its runs: "
+          "the after value (mean over seeds), d = signed change toward the measure's ideal from the side the "
+          "baseline started on (negative = closer, better) with its 95% paired interval (one item resample shared "
+          "by before, every seed and every arm; items crossed with seeds: docs/statistics.md) and p (exact McNemar "
+          "for one seed's per-item decisions, else the crossed t test), q = Benjamini-Hochberg over the table's "
+          "cells, Δ = the raw change after - before, 'past 50' = the after value crossed the ideal (by how much); "
+          "cells without paired statistics show value ± sd over the runs (seeds) on all their items and the "
+          "baseline's own interval")
 
 
 def num(value: float | None, signed: bool = False) -> str:
@@ -41,11 +42,19 @@ def _value(stat: Stat) -> str:
     return num(stat.mean) + (f" ± {num(stat.sd)}" if stat.sd is not None else "")
 
 
+def _shown_value(cell: Cell) -> str:
+    """The after value on the test items where the cell is paired; else the value over all items."""
+    if cell.paired is not None:
+        return num(cell.paired.after)
+    return _value(cell.value)
+
+
 def _interval(cell: Cell) -> str:
-    """The paired interval of the change in distance and its p where the cell has one; else the value's own interval."""
+    """d with its paired interval, p and q where the cell has them; else the value's own interval."""
     p = cell.paired
     if p is not None:
-        return f"d[{num(p.d_delta_ci[0], True)}, {num(p.d_delta_ci[1], True)}] p={_p(p.p)} q={_p(cell.q_bh)}"
+        return (f"d {num(p.d_delta, True)} [{num(p.d_delta_ci[0], True)}, {num(p.d_delta_ci[1], True)}] "
+                f"p={_p(p.p)} q={_p(cell.q_bh)}")
     if cell.change is None and cell.ci_low is not None and cell.ci_high is not None:
         return f"[{num(cell.ci_low)}, {num(cell.ci_high)}]"
     return ""
@@ -57,14 +66,28 @@ def _p(value: float | None) -> str:
     return f"{value:.2g}" if value >= 0.001 else "<0.001"
 
 
+def _past(cell: Cell) -> str:
+    p = cell.paired
+    if p is None or not p.crossed or cell.ideal is None:
+        return ""
+    return f"  past {cell.ideal:g} by {num(p.past)}"
+
+
 def _changes(cell: Cell) -> str:
-    """Δ and d: on the held-out test items where the cell has paired statistics, else over every item."""
+    """Δ (and the crossing of the ideal) on the test items where the cell is paired, else over every item."""
     if cell.change is None:
         return ""
     if cell.paired is not None:
-        return f"Δ {num(cell.paired.delta, True)}  d {num(cell.paired.d_delta, True)}"
+        return f"Δ {num(cell.paired.delta, True)}{_past(cell)}"
     dist = cell.distance_change.mean if cell.distance_change is not None else None
     return f"Δ {num(cell.change.mean, True)}  d {num(dist, True)}"
+
+
+def _toward(cell: Cell) -> float:
+    """Negative when the cell moved toward the ideal (colours)."""
+    if cell.paired is not None:
+        return cell.paired.d_delta
+    return cell.distance_change.mean if cell.distance_change is not None else 0.0
 
 
 def ideal_text(ideal: float | None, better: str | None) -> str:
@@ -135,13 +158,13 @@ def rich_tables(comparison: Comparison) -> list[Any]:
                 if cell is None:
                     cells.append(Text("–", style="dim"))
                     continue
-                text = Text(_value(cell.value), style="bold" if column.domain == key.source_domain else "")
+                text = Text(_shown_value(cell), style="bold" if column.domain == key.source_domain else "")
+                dist = _toward(cell)
+                if _interval(cell):
+                    text.append("\n" + _interval(cell), style="green" if dist < 0 else "red" if dist > 0 else "")
                 change = _changes(cell)
                 if change:
-                    dist = cell.distance_change.mean if cell.distance_change is not None else 0.0
-                    text.append("\n" + change, style="green" if dist < 0 else "red" if dist > 0 else "")
-                if _interval(cell):
-                    text.append("\n" + _interval(cell), style="dim")
+                    text.append("\n" + change, style="dim")
                 cells.append(text)
             table.add_row(*[get(key) for _, get in labels], *cells)
         tables.append(table)
@@ -185,10 +208,10 @@ def render_markdown(comparison: Comparison) -> str:
                 if cell is None:
                     cells.append("–")
                     continue
-                value = _value(cell.value)
+                value = _shown_value(cell)
                 if column.domain == key.source_domain:
                     value = f"**{value}**"
-                cells.append("<br>".join(p for p in (value, _changes(cell), _interval(cell)) if p))
+                cells.append("<br>".join(p for p in (value, _interval(cell), _changes(cell)) if p))
             parts.append("| " + " | ".join(_md_escape(t) for t in [get(key) for _, get in labels] + cells) + " |")
         parts.append("")
     parts.append(f"_{LEGEND}; bold = the unlearned (source) domain._\n")
@@ -212,6 +235,13 @@ def _tex_num(value: float | None, signed: bool = False) -> str:
 
 
 def _tex_cell(cell: Cell, in_domain: bool) -> str:
+    if cell.paired is not None:
+        p = cell.paired
+        value = _tex_num(p.after)
+        text = f"$\\mathbf{{{value}}}$" if in_domain else f"${value}$"
+        text += (f" ($d\\,{_tex_num(p.d_delta, True)}$ [${_tex_num(p.d_delta_ci[0], True)}$, ${_tex_num(p.d_delta_ci[1], True)}$]; "
+                 f"$\\Delta\\,{_tex_num(p.delta, True)}$)")
+        return text
     value = _tex_num(cell.value.mean) + (f" \\pm {_tex_num(cell.value.sd)}" if cell.value.sd is not None else "")
     text = f"$\\mathbf{{{value}}}$" if in_domain else f"${value}$"
     if cell.change is not None:

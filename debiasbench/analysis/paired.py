@@ -5,11 +5,12 @@ metric rows), so archived results are analysed the same whatever plugins are ins
 One cell = one run (or a set of seed runs) x metric x measure x evaluated domain, on one split:
 
 * before and after are aligned on ``item``; a cell whose item sets differ is refused;
-* the change and the change in distance to the ideal get paired bootstrap intervals (cluster
-  resampling for ``group-mean`` measures), one run: :func:`paired_change`, several seeds:
-  :func:`hierarchical_change`;
+* the change and the signed change toward the ideal come from :func:`~.statistics.change`: one item
+  resample shared by before and every seed (cluster resampling for ``group-mean`` measures; the
+  resample is keyed by measure and domain, so every cell on the same items draws the same one),
+  the crossed item x seed variance and its t intervals;
 * the p-value is the exact McNemar test where the items carry binary decisions (one run), else
-  the paired bootstrap p of the change.
+  the crossed t test; both are attainable at any family size (no resampling floor).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from debiasbench.analysis.resampling import Figure, combine, group_mean_figure, mean_figure, ratio_figure
-from debiasbench.analysis.statistics import hierarchical_change, mcnemar_exact, paired_change
+from debiasbench.analysis.statistics import Change, change, shared_weights
 from debiasbench.errors import DebiasbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,11 +79,23 @@ def figure(s: Side, aggregate: str) -> Figure:
     raise ValueError(f"unknown aggregate {aggregate!r}")
 
 
+def weights_seed(measure: str, domain: str) -> int:
+    """The resample seed of every cell over ``measure`` x ``domain``: cells on the same items (arms,
+    seeds, rows of a comparison) draw the same item resample."""
+    return int.from_bytes(hashlib.blake2b(f"{measure}\x00{domain}".encode(), digest_size=4).digest(), "big")
+
+
 @dataclass(frozen=True)
 class CellStats:
-    """The paired change of one cell (test split unless said otherwise)."""
+    """The paired change of one cell (test split unless said otherwise), on the same items throughout.
 
-    n: int  # items per run
+    ``d_delta``: the signed change toward the ideal (negative = closer); ``crossed``/``past``: the
+    after value lies beyond the ideal by ``past`` (one-sided ``past_p``); ``p`` tests "no change"
+    (``test``: mcnemar or t) and ``p_floor`` is the smallest p that test could give on these items;
+    ``mde``: the smallest |change| this cell detects with 80 % power at two-sided 0.05.
+    """
+
+    n: int  # items (or groups) per run
     seeds: int
     before: float
     after: float
@@ -91,8 +104,20 @@ class CellStats:
     d_delta: float
     d_delta_ci: tuple[float, float]
     p: float
-    test: str  # mcnemar | bootstrap
+    test: str  # mcnemar | t
     per_seed_delta: tuple[float, ...] = ()
+    p_floor: float = 0.0
+    crossed: bool = False
+    past: float = 0.0
+    past_p: float = float("nan")
+    mde: float = float("nan")
+    stats: Change | None = None
+
+
+def from_change(c: Change) -> CellStats:
+    return CellStats(c.n, c.seeds, c.before, c.after, c.delta.value, tuple(c.delta_ci), c.d_delta.value, tuple(c.d_delta_ci),
+                     c.p, c.test, tuple(c.delta.per_seed), c.p_floor, c.crossed, c.past.value if c.crossed else 0.0,  # type: ignore[union-attr]
+                     c.past_p, c.d_delta.mde(), c)
 
 
 def aligned(before: Side, after: Side, what: str) -> tuple[Side, Side]:
@@ -106,23 +131,23 @@ def aligned(before: Side, after: Side, what: str) -> tuple[Side, Side]:
 
 def cell_stats(runs: Sequence[tuple[Side, Side]], aggregate: str, ideal: float | None, better: str, seed: int = 0,
                resamples: int = RESAMPLES) -> CellStats | None:
-    """Paired statistics over one or several seed runs; None when a run has fewer than ``MIN_ITEMS`` items."""
+    """Paired statistics over one or several seed runs on the same items; None when a run has fewer
+    than ``MIN_ITEMS`` items. ``seed`` keys the shared item resample (see :func:`weights_seed`)."""
     if any(len(b.item) < MIN_ITEMS for b, _ in runs):
         return None
-    figures = [(figure(b, aggregate), figure(a, aggregate)) for b, a in runs]
+    before_side = runs[0][0]
+    for b, a in runs[1:]:
+        aligned(before_side, b, "seeds of one cell")
+    before = figure(before_side, aggregate)
+    afters = [figure(a, aggregate) for _, a in runs]
+    weights = shared_weights([before, *afters], resamples, seed)
+    decisions = None
     if len(runs) == 1:
-        change = paired_change(*figures[0], ideal, better, resamples=resamples, seed=seed)
-        before, after = runs[0]
-        decisions = before.decision.tolist() + after.decision.tolist()
-        if decisions and all(d is not None for d in decisions):
-            p, test = mcnemar_exact(before.decision.astype(bool), after.decision.astype(bool)).p, "mcnemar"
-        else:
-            p, test = change.delta_p, "bootstrap"
-        return CellStats(change.n, 1, change.before, change.after, change.delta, tuple(change.delta_ci), change.d_delta,
-                         tuple(change.d_delta_ci), p, test, (change.delta,))
-    seeded = hierarchical_change(figures, ideal, better, resamples=resamples, seed=seed)
-    return CellStats(len(runs[0][0].item), seeded.seeds, seeded.before, seeded.after, seeded.delta, tuple(seeded.delta_ci),
-                     seeded.d_delta, tuple(seeded.d_delta_ci), seeded.delta_p, "bootstrap", tuple(seeded.per_seed_delta))
+        b, a = runs[0]
+        stages = b.decision.tolist() + a.decision.tolist()
+        if stages and all(d is not None for d in stages):
+            decisions = (b.decision.astype(bool), a.decision.astype(bool))
+    return from_change(change(before, afters, ideal, better, weights=weights, decisions=decisions))
 
 
 def attach_paired(comparison: Comparison, results_dir: ResultsLocation, split: str | None) -> None:
@@ -143,7 +168,7 @@ def attach_paired(comparison: Comparison, results_dir: ResultsLocation, split: s
                 break
             runs.append(aligned(side(rows["before"]), side(rows["after"]), f"{run} {column.measure} {column.domain}"))
         else:
-            cell.paired = cell_stats(runs, cell.aggregate, cell.ideal, cell.better)
+            cell.paired = cell_stats(runs, cell.aggregate, cell.ideal, cell.better, seed=weights_seed(column.measure, column.domain))
             if cell.paired is not None:
                 tested.append(cell)
     if tested:

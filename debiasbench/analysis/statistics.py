@@ -1,61 +1,63 @@
-"""Paired before/after statistics for bias figures (spec section 9).
+"""Paired statistics of a change and of a contrast between arms (docs/statistics.md).
 
-Before and after are measured on the same items, so every change is paired: one bootstrap
-resample (a count-weight matrix, see :mod:`debiasbench.analysis.resampling`) is applied to
-before and after alike. Intervals are percentile intervals over the resamples.
+Before and after, every seed and every arm of a cell are scored on the same items, so every figure
+here is computed from *one* item resample (a count-weight matrix, :mod:`.resampling`) applied to all
+of them, and from the crossed item x seed estimator of :mod:`.crossed` (t intervals and tests).
 
-Bootstrap p-values (``delta_p``, ``d_delta_p``, ``DiffInDiff.p``) test "the change is 0" by
-inverting the percentile interval: ``p = min(1, 2 * min((1 + #{t <= 0}) / (B + 1),
-(1 + #{t >= 0}) / (B + 1)))`` over the ``B`` finite resampled values ``t``; it is the smallest
-level at which the two-sided percentile interval excludes 0, and the +1 keeps it above 0 (at
-least ``2 / (B + 1)``). Resamples that leave a figure undefined (a ratio whose denominator
-drew only zeros) are dropped; ``resamples`` in each result is the number actually used.
+* :func:`change`: ``delta = after - before`` (pooled over seeds) and ``d_delta``, the signed change
+  toward the measure's ideal from the side it started on (negative = closer). ``d_delta`` is linear
+  in the data, so it is unbiased and its test is monotone: landing on the ideal is always at least
+  as significant as stopping short of it. A change that goes *past* the ideal is reported
+  separately (``past``: how far beyond, with a one-sided test), so an overshoot is never read as
+  debiasing without a mark.
+* :func:`contrast`: a method's ``d_delta`` minus a control's, seeds paired, on the same items.
+* :func:`beats_all`: the intersection-union test of "the method beats every control".
+* :func:`verdict`: effect (closer / farther), equivalent within a margin (TOST), or inconclusive.
+* :func:`mcnemar_exact`, :func:`paired_permutation_p`, :func:`adjust` (Holm and Benjamini-Hochberg).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from .resampling import (
-    Figure,
-    cluster_weights,
-    combine,
-    group_mean_figure,
-    item_weights,
-    mean_figure,
-    ratio_figure,
-    weights_for,
-)
+from .crossed import Estimate, crossed, mde, scaled
+from .resampling import Figure, cluster_weights, combine, group_mean_figure, item_weights, mean_figure, ratio_figure, weights_for
 
 __all__ = [
     "Adjusted",
     "Change",
-    "DiffInDiff",
+    "Contrast",
+    "Estimate",
     "Figure",
     "McNemar",
-    "SeedChange",
-    "SeedDiffInDiff",
+    "VERDICTS",
     "adjust",
+    "beats_all",
+    "change",
     "cluster_weights",
     "combine",
-    "diff_in_diff",
+    "contrast",
     "distance",
+    "equivalent",
     "group_mean_figure",
-    "hierarchical_change",
-    "hierarchical_diff_in_diff",
     "item_weights",
     "mcnemar_exact",
+    "mde",
     "mean_figure",
-    "paired_change",
     "paired_permutation_p",
+    "planned_mde",
     "ratio_figure",
+    "shared_weights",
+    "verdict",
 ]
 
 BETTER = ("closer", "higher", "lower")
+VERDICTS = ("closer", "farther", "equivalent", "inconclusive")
 Interval = tuple[float, float]
 
 
@@ -68,6 +70,11 @@ def _check_better(ideal: float | None, better: str) -> None:
         raise ValueError(f"better must be one of {BETTER}; got {better!r}")
     if better == "closer" and _no_ideal(ideal):
         raise ValueError("better='closer' needs an ideal value")
+
+
+def _check_level(level: float) -> None:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1); got {level!r}")
 
 
 def distance(value: float | np.ndarray, ideal: float | None, better: str) -> float | np.ndarray:
@@ -87,12 +94,22 @@ def distance(value: float | np.ndarray, ideal: float | None, better: str) -> flo
     return float(d) if d.ndim == 0 else d
 
 
-# --------------------------------------------------------------------------- shared checks and summaries
+def orientation(before: float, ideal: float | None, better: str) -> int:
+    """The sign that turns ``after - before`` into a change toward the ideal (negative = closer).
+
+    ``closer``: +1 when the model started above the ideal, -1 below, 0 exactly on it;
+    ``higher``: -1; ``lower``: +1.
+    """
+    _check_better(ideal, better)
+    if better == "higher":
+        return -1
+    if better == "lower":
+        return 1
+    gap = before - float(ideal)  # type: ignore[arg-type]
+    return 0 if gap == 0 else (1 if gap > 0 else -1)
 
 
-def _check_level(level: float) -> None:
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1); got {level!r}")
+# --------------------------------------------------------------------------- weights shared by a cell
 
 
 def _check_same_items(*figures: Figure) -> int:
@@ -106,16 +123,23 @@ def _check_same_items(*figures: Figure) -> int:
 
 
 def _check_resamples(resamples: int, min_resamples: int) -> None:
-    if int(resamples) != resamples or resamples < max(1, min_resamples):
+    if int(resamples) != resamples or resamples < max(2, min_resamples):
         raise ValueError(f"resamples must be an integer >= {min_resamples}; got {resamples!r}")
 
 
-def _resolve_weights(weights: np.ndarray | None, figures: Sequence[Figure], resamples: int, seed: int,
-                     min_resamples: int) -> np.ndarray:
-    """Caller-given weights (checked) or seeded item/cluster weights for ``figures``."""
+def shared_weights(figures: Sequence[Figure], resamples: int = 1000, seed: int = 0, min_resamples: int = 1000) -> np.ndarray:
+    """One item resample for every figure of a cell (before, each seed's after, each arm's).
+
+    Cluster weights when the figures average groups (StereoSet target terms), item weights otherwise.
+    """
+    _check_same_items(*figures)
+    _check_resamples(resamples, min_resamples)
+    return weights_for(figures, resamples, np.random.default_rng(seed))
+
+
+def _resolve(figures: Sequence[Figure], weights: np.ndarray | None, resamples: int, seed: int, min_resamples: int) -> np.ndarray:
     if weights is None:
-        _check_resamples(resamples, min_resamples)
-        return weights_for(figures, resamples, np.random.default_rng(seed))
+        return shared_weights(figures, resamples, seed, min_resamples)
     w = np.asarray(weights, dtype=float)
     if w.ndim != 2 or w.shape[1] != figures[0].n:
         raise ValueError(f"weights must have shape (B, {figures[0].n}); got {w.shape}")
@@ -125,208 +149,195 @@ def _resolve_weights(weights: np.ndarray | None, figures: Sequence[Figure], resa
     return w
 
 
-def _summary(samples: np.ndarray, level: float) -> tuple[Interval, float, int]:
-    """Percentile interval, two-sided bootstrap p for "= 0", and the number of finite resamples."""
-    s = samples[np.isfinite(samples)]
-    if s.size == 0:
-        return (float("nan"), float("nan")), float("nan"), 0
-    low, high = np.percentile(s, [50.0 * (1.0 - level), 50.0 * (1.0 + level)])
-    below, above = (1 + np.sum(s <= 0)) / (s.size + 1), (1 + np.sum(s >= 0)) / (s.size + 1)
-    return (float(low), float(high)), float(min(1.0, 2.0 * min(below, above))), int(s.size)
+def _units(figures: Sequence[Figure]) -> int:
+    """Resampled units: groups for a figure that averages groups, else items."""
+    groups = next((f.groups for f in figures if f.groups is not None), None)
+    return int(np.unique(groups).size) if groups is not None else figures[0].n
 
 
-def _changes(before: Figure, after: Figure, w: np.ndarray, ideal: float | None,
-             better: str) -> tuple[np.ndarray, np.ndarray]:
-    """Resampled ``delta`` and ``d_delta`` with the same rows of ``w`` applied to both figures."""
-    b, a = before.resampled(w), after.resampled(w)
-    return a - b, distance(a, ideal, better) - distance(b, ideal, better)
-
-
-def _point(before: Figure, after: Figure, ideal: float | None, better: str) -> tuple[float, float, float, float]:
-    b, a = before.value(), after.value()
-    return b, a, a - b, distance(a, ideal, better) - distance(b, ideal, better)
-
-
-# --------------------------------------------------------------------------- one run: paired change
+# --------------------------------------------------------------------------- a change
 
 
 @dataclass(frozen=True)
 class Change:
-    """A paired before/after change; ``d_delta`` < 0 means closer to the ideal."""
+    """The paired change of one cell over its seeds (SPEC section 9).
+
+    ``delta``: after - before; ``d_delta``: the signed change toward the ideal (negative = closer;
+    for ``closer`` measures relative to the side the model started on, equal to the change in
+    distance as long as the after value stays on that side); ``past``: how far the after value lies
+    beyond the ideal, on the other side from where it started (positive = crossed), None without an
+    ideal to cross. ``p`` tests "no change" (delta and d_delta are one linear quantity, one test):
+    exact McNemar for one seed with per-item decisions, else the crossed t test. ``p_floor`` is
+    the smallest p this test could give on these items.
+    """
 
     before: float
     after: float
-    delta: float
-    delta_ci: Interval
-    delta_p: float
-    d_delta: float
-    d_delta_ci: Interval
-    d_delta_p: float
-    n: int
-    resamples: int
-    level: float = 0.95
-
-
-def paired_change(before: Figure, after: Figure, ideal: float | None, better: str, resamples: int = 1000,
-                  seed: int = 0, weights: np.ndarray | None = None, level: float = 0.95,
-                  min_resamples: int = 1000) -> Change:
-    """``after - before`` and the change in distance to the ideal, with paired bootstrap intervals.
-
-    Without ``weights``, draws ``resamples`` seeded item weights, or two-stage cluster weights when
-    a figure averages over groups. ``min_resamples`` guards the spec's floor; lower it only in tests.
-    """
-    n = _check_same_items(before, after)
-    _check_better(ideal, better)
-    _check_level(level)
-    w = _resolve_weights(weights, (before, after), resamples, seed, min_resamples)
-    delta_b, dd_b = _changes(before, after, w, ideal, better)
-    b, a, delta, dd = _point(before, after, ideal, better)
-    delta_ci, delta_p, used = _summary(delta_b, level)
-    dd_ci, dd_p, _ = _summary(dd_b, level)
-    return Change(b, a, delta, delta_ci, delta_p, dd, dd_ci, dd_p, n, used, level)
-
-
-# --------------------------------------------------------------------------- several seeds: hierarchical
-
-
-@dataclass(frozen=True)
-class SeedChange:
-    """Mean over seeds of the per-seed changes, with hierarchical (seeds, then items) intervals."""
-
-    seeds: int
-    before: float
-    after: float
-    delta: float
-    delta_ci: Interval
-    delta_p: float
-    d_delta: float
-    d_delta_ci: Interval
-    d_delta_p: float
-    per_seed_delta: list[float]
-    per_seed_d_delta: list[float]
-    resamples: int
-    level: float = 0.95
-
-
-def _seed_picks(k: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """``(B, k)``: how many of each resample's k seed slots drew each seed."""
-    if k == 1:  # nothing to draw; keeps one seed bit-identical to paired_change
-        return np.ones((resamples, 1), dtype=np.int64)
-    return rng.multinomial(k, np.full(k, 1.0 / k), size=resamples)
-
-
-def hierarchical_change(runs: Sequence[tuple[Figure, Figure]], ideal: float | None, better: str,
-                        resamples: int = 1000, seed: int = 0, level: float = 0.95,
-                        min_resamples: int = 1000) -> SeedChange:
-    """Resample seeds with replacement, then items within each drawn seed's run, independently per draw.
-
-    Each resample's statistic is the mean over its k drawn seed slots of that slot's resampled
-    change; a seed drawn twice gets two independent item resamples. Runs may differ in size.
-    """
-    if not runs:
-        raise ValueError("hierarchical_change needs at least one (before, after) run")
-    _check_better(ideal, better)
-    _check_level(level)
-    _check_resamples(resamples, min_resamples)
-    for before, after in runs:
-        _check_same_items(before, after)
-    rng = np.random.default_rng(seed)
-    k = len(runs)
-    picks = _seed_picks(k, resamples, rng)
-    sums = np.zeros((2, resamples))
-    for j, (before, after) in enumerate(runs):
-        slots = np.repeat(np.arange(resamples), picks[:, j])  # resample index of each slot that drew seed j
-        if slots.size:
-            delta_b, dd_b = _changes(before, after, weights_for((before, after), slots.size, rng), ideal, better)
-            sums[0] += np.bincount(slots, weights=delta_b, minlength=resamples)
-            sums[1] += np.bincount(slots, weights=dd_b, minlength=resamples)
-    points = np.array([_point(b, a, ideal, better) for b, a in runs])  # (k, 4): before, after, delta, d_delta
-    delta_ci, delta_p, used = _summary(sums[0] / k, level)
-    dd_ci, dd_p, _ = _summary(sums[1] / k, level)
-    mean = points.mean(axis=0)
-    return SeedChange(k, float(mean[0]), float(mean[1]), float(mean[2]), delta_ci, delta_p, float(mean[3]),
-                      dd_ci, dd_p, points[:, 2].tolist(), points[:, 3].tolist(), used, level)
-
-
-# --------------------------------------------------------------------------- controls: difference in differences
-
-
-@dataclass(frozen=True)
-class DiffInDiff:
-    """The method's ``d_delta`` minus the control's, on the same items; < 0: the method beats the control."""
-
-    method_d_delta: float
-    control_d_delta: float
-    effect: float
-    effect_ci: Interval
+    delta: Estimate
+    d_delta: Estimate
+    side: int
+    past: Estimate | None
     p: float
-    n: int
-    resamples: int
+    test: str
+    p_floor: float
     level: float = 0.95
 
+    @property
+    def n(self) -> int:
+        return self.delta.units
 
-def diff_in_diff(method: tuple[Figure, Figure], control: tuple[Figure, Figure], ideal: float | None, better: str,
-                 resamples: int = 1000, seed: int = 0, weights: np.ndarray | None = None, level: float = 0.95,
-                 min_resamples: int = 1000) -> DiffInDiff:
-    """Effect beyond a control, with one resample applied to all four arrays (caller aligns items by id)."""
-    figures = (*method, *control)
-    if len(figures) != 4:
-        raise ValueError("method and control must each be a (before, after) pair of figures")
+    @property
+    def seeds(self) -> int:
+        return self.delta.seeds
+
+    @property
+    def delta_ci(self) -> Interval:
+        return self.delta.interval(self.level)
+
+    @property
+    def d_delta_ci(self) -> Interval:
+        return self.d_delta.interval(self.level)
+
+    @property
+    def crossed(self) -> bool:
+        """The pooled after value lies past the ideal (on the other side from the start)."""
+        return self.past is not None and self.past.value > 0
+
+    @property
+    def past_p(self) -> float:
+        """One-sided p for "the after value is truly past the ideal" (NaN when not crossed)."""
+        return self.past.p_above(0.0) if self.crossed else float("nan")  # type: ignore[union-attr]
+
+
+def _stack(figures: Sequence[Figure], w: np.ndarray) -> np.ndarray:
+    return np.stack([f.resampled(w) for f in figures], axis=1)
+
+
+def change(before: Figure, afters: Sequence[Figure], ideal: float | None, better: str, *, weights: np.ndarray | None = None,
+           resamples: int = 1000, seed: int = 0, level: float = 0.95, decisions: tuple[np.ndarray, np.ndarray] | None = None,
+           min_resamples: int = 1000) -> Change:
+    """The paired change of ``afters`` (one figure per seed) from the shared ``before``.
+
+    ``decisions`` (per-item booleans before and after, one seed) switch the test to exact McNemar.
+    """
+    if not afters:
+        raise ValueError("change needs at least one after figure")
+    _check_better(ideal, better)
+    _check_level(level)
+    figures = (before, *afters)
     n = _check_same_items(*figures)
-    _check_better(ideal, better)
-    _check_level(level)
-    w = _resolve_weights(weights, figures, resamples, seed, min_resamples)
-    _, dd_method = _changes(method[0], method[1], w, ideal, better)
-    _, dd_control = _changes(control[0], control[1], w, ideal, better)
-    m, c = _point(*method, ideal, better)[3], _point(*control, ideal, better)[3]
-    ci, p, used = _summary(dd_method - dd_control, level)
-    return DiffInDiff(m, c, m - c, ci, p, n, used, level)
+    w = _resolve(figures, weights, resamples, seed, min_resamples)
+    units = _units(figures)
+    delta = crossed(lambda m: _stack(afters, m) - before.resampled(m)[:, None], n, w, units)
+    b = before.value()
+    side = orientation(b, ideal, better)
+    if side == 0:  # started on the ideal: any change moves away from it
+        d_delta = Estimate(abs(delta.value), delta.item_var, delta.seed_var, delta.df_item, delta.df_seed,
+                           tuple(abs(v) for v in delta.per_seed), delta.units, delta.resamples)
+    else:
+        d_delta = scaled(delta, side)
+    past = None
+    if better == "closer" and side != 0:
+        # signed distance beyond the ideal, measured from the ideal toward the side opposite the start
+        past = crossed(lambda m: -side * (_stack(afters, m) - float(ideal)), n, w, units)  # type: ignore[arg-type]
+    p, test, floor = delta.p_equal(0.0), "t", 0.0
+    if decisions is not None and len(afters) == 1:
+        mc = mcnemar_exact(*decisions)
+        p, test, floor = mc.p, "mcnemar", mc.floor
+    after = float(np.mean([f.value() for f in afters]))
+    return Change(b, after, delta, d_delta, side, past, p, test, floor, level)
+
+
+# --------------------------------------------------------------------------- contrasts between arms
 
 
 @dataclass(frozen=True)
-class SeedDiffInDiff:
-    """Mean over seeds of (method ``d_delta`` - control ``d_delta``), seeds paired by seed; < 0: the method beats the control."""
+class Contrast:
+    """A method's ``d_delta`` minus a control's on the same items, seeds paired; < 0: the method
+    moved closer to the ideal than the control did.
 
-    seeds: int
+    Both arms start from the same ``before`` (same model, same items), so the contrast is the
+    difference of their after values, oriented toward the ideal from the starting side.
+    """
+
     method_d_delta: float
     control_d_delta: float
-    effect: float
-    effect_ci: Interval
-    p: float
-    per_seed_effect: list[float]
-    resamples: int
+    effect: Estimate
     level: float = 0.95
 
+    @property
+    def effect_ci(self) -> Interval:
+        return self.effect.interval(self.level)
 
-def hierarchical_diff_in_diff(pairs: Sequence[tuple[tuple[Figure, Figure], tuple[Figure, Figure]]], ideal: float | None,
-                              better: str, resamples: int = 1000, seed: int = 0, level: float = 0.95,
-                              min_resamples: int = 1000) -> SeedDiffInDiff:
-    """The effect beyond a control over k seeds: resample seeds (a method run and the control run of
-    the same seed travel together), then items within each drawn seed, one item resample applied to
-    all four figures of that seed (they cover the same items). One seed equals :func:`diff_in_diff`."""
-    if not pairs:
-        raise ValueError("hierarchical_diff_in_diff needs at least one (method, control) pair")
+    @property
+    def p(self) -> float:
+        """Two-sided p for "no difference"."""
+        return self.effect.p_equal(0.0)
+
+    @property
+    def p_better(self) -> float:
+        """One-sided p for "the method moved closer than the control"."""
+        return self.effect.p_below(0.0)
+
+
+def contrast(before: Figure, method: Sequence[Figure], control: Sequence[Figure], ideal: float | None, better: str, *,
+             weights: np.ndarray | None = None, resamples: int = 1000, seed: int = 0, level: float = 0.95,
+             min_resamples: int = 1000) -> Contrast:
+    """The effect beyond a control: ``method[s]`` and ``control[s]`` are the after figures of seed s."""
+    if not method or len(method) != len(control):
+        raise ValueError(f"method and control need the same seeds, at least one; got {len(method)} and {len(control)}")
     _check_better(ideal, better)
     _check_level(level)
-    _check_resamples(resamples, min_resamples)
-    for method, control in pairs:
-        _check_same_items(*method, *control)
-    rng = np.random.default_rng(seed)
-    k = len(pairs)
-    picks = _seed_picks(k, resamples, rng)
-    sums = np.zeros(resamples)
-    for j, (method, control) in enumerate(pairs):
-        slots = np.repeat(np.arange(resamples), picks[:, j])
-        if slots.size:
-            w = weights_for((*method, *control), slots.size, rng)
-            _, dd_method = _changes(method[0], method[1], w, ideal, better)
-            _, dd_control = _changes(control[0], control[1], w, ideal, better)
-            sums += np.bincount(slots, weights=dd_method - dd_control, minlength=resamples)
-    points = np.array([(_point(*m, ideal, better)[3], _point(*c, ideal, better)[3]) for m, c in pairs])  # (k, 2)
-    ci, p, used = _summary(sums / k, level)
-    effects = points[:, 0] - points[:, 1]
-    return SeedDiffInDiff(k, float(points[:, 0].mean()), float(points[:, 1].mean()), float(effects.mean()), ci, p,
-                          effects.tolist(), used, level)
+    figures = (before, *method, *control)
+    n = _check_same_items(*figures)
+    w = _resolve(figures, weights, resamples, seed, min_resamples)
+    side = orientation(before.value(), ideal, better) or 1
+    effect = crossed(lambda m: side * (_stack(method, m) - _stack(control, m)), n, w, _units(figures))
+    b = before.value()
+    m_d = side * (float(np.mean([f.value() for f in method])) - b)
+    c_d = side * (float(np.mean([f.value() for f in control])) - b)
+    return Contrast(m_d, c_d, effect, level)
+
+
+def beats_all(contrasts: Sequence[Contrast]) -> float:
+    """Intersection-union p of "the method beats every control": the largest one-sided p.
+
+    The claim holds only if it holds against each control, so no adjustment across the controls
+    is needed (Berger 1982): the test has level alpha when each one-sided test has.
+    """
+    if not contrasts:
+        raise ValueError("beats_all needs at least one contrast")
+    return float(max(c.p_better for c in contrasts))
+
+
+# --------------------------------------------------------------------------- verdicts, equivalence, power
+
+
+def equivalent(estimate: Estimate, margin: float, alpha: float = 0.05) -> bool:
+    """TOST: both one-sided tests reject at ``alpha`` (the 1 - 2 alpha interval lies inside +-margin)."""
+    if not margin > 0:
+        raise ValueError(f"the equivalence margin must be positive; got {margin!r}")
+    return max(estimate.p_below(margin), estimate.p_above(-margin)) < alpha
+
+
+def verdict(estimate: Estimate, p: float, margin: float | None, alpha: float = 0.05) -> str:
+    """``closer`` / ``farther`` (p < alpha, by the estimate's sign), ``equivalent`` (TOST within
+    ``margin``), else ``inconclusive``. ``p`` may be a family-adjusted p."""
+    if p is not None and not math.isnan(p) and p < alpha:
+        return "closer" if estimate.value < 0 else "farther"
+    if margin is not None and equivalent(estimate, margin, alpha):
+        return "equivalent"
+    return "inconclusive"
+
+
+def planned_mde(item_sd: float, items: int, contrast: bool = False, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The MDE a cell can expect before any data: SE = ``item_sd / sqrt(items)`` (times sqrt 2 for a
+    contrast of two arms, whose item-level noise adds). Seeds shrink only the seed and error terms,
+    which this planning value leaves out, so with several seeds it is an approximation."""
+    if items < 2:
+        raise ValueError(f"need at least 2 items to plan; got {items}")
+    se = item_sd * math.sqrt(2.0 if contrast else 1.0) / math.sqrt(items)
+    return mde(se, items - 1, alpha, power)
 
 
 # --------------------------------------------------------------------------- per-item tests
@@ -338,6 +349,11 @@ class McNemar(NamedTuple):
     b: int  # stereotyped before, not after
     c: int  # not stereotyped before, stereotyped after
     p: float
+
+    @property
+    def floor(self) -> float:
+        """The smallest p any split of these b + c discordant items could give: 2 * 0.5**(b + c)."""
+        return min(1.0, 2.0 * 0.5 ** (self.b + self.c))
 
 
 def _binary(x: Sequence | np.ndarray, name: str) -> np.ndarray:

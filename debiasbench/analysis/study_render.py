@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from debiasbench.analysis.study_report import StudyCell, StudyContrast, StudyResults, write_cells
+from debiasbench.analysis.study_report import StudyCell, StudyClaim, StudyContrast, StudyResults, write_cells
 from debiasbench.domains import DOMAINS
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.storage import describe, short_reason, open_store
@@ -53,7 +53,51 @@ def _cell_text(c: StudyCell | StudyContrast) -> str:
 
 
 def _change_text(c: StudyCell) -> str:
-    return f"{c.before:.1f} -> {c.after:.1f}: {_fmt(c.delta)} [{_fmt(c.delta_ci[0])}, {_fmt(c.delta_ci[1])}] p={_p(c.delta_p)}"
+    past = f"; past the ideal by {c.past:.1f} (p={_p(c.past_p)})" if c.crossed else ""
+    return f"{c.before:.1f} -> {c.after:.1f}: {_fmt(c.delta)} [{_fmt(c.delta_ci[0])}, {_fmt(c.delta_ci[1])}] p={_p(c.delta_p)}{past}"
+
+
+VERDICT_WORDS = {"closer": "effect: closer to the ideal", "farther": "effect: farther from the ideal",
+                 "equivalent": "equivalent within the margin", "inconclusive": "inconclusive"}
+
+
+def claim_rows(claims: Sequence[StudyClaim]) -> list[list[str]]:
+    """One row per claim: what it is, the estimate and interval, p, Holm p, MDE, verdict."""
+    rows = []
+    for k in claims:
+        against = f"beats {' & '.join(k.controls)}" if k.controls else "changed"
+        if k.not_tested:
+            rows.append([k.method, k.source, k.domain, k.measure, against, "–", "–", "–", "–", k.not_tested])
+            continue
+        rows.append([k.method, k.source, k.domain, k.measure, against,
+                     f"{_fmt(k.estimate)} [{_fmt(k.interval[0])}, {_fmt(k.interval[1])}]", _p(k.p), _p(k.p_holm),
+                     f"{k.mde:.2f}", VERDICT_WORDS.get(k.verdict, k.verdict)])
+    return rows
+
+
+def answer(study: Any, results: StudyResults) -> list[Block]:
+    """The report's opening: the verdict per claim, written from the statistics."""
+    blocks: list[Block] = [("h2", "The answer")]
+    margin = getattr(study, "equivalence_margin", None)
+    blocks.append(("p", "Each claim is tested on the held-out test items. With controls, the claim is that the method moved "
+                        "closer to the ideal than every control did (an intersection-union test: the largest of the one-sided "
+                        "p-values against each control; estimate and interval against the strongest control); without "
+                        "controls, that the method changed the measure. Same-domain and cross-domain (transfer) claims are "
+                        "separate families, each Holm-adjusted. Verdict: an effect where the Holm p < 0.05; "
+                        + (f"equivalent where the 90% interval lies within ±{margin:g} (TOST); " if margin else
+                           "no equivalence margin declared ([study] equivalence_margin), so a null stays inconclusive; ")
+                        + "otherwise inconclusive. MDE = the smallest effect the cell detects with 80% power at two-sided "
+                        "0.05: a null says nothing about effects below it."))
+    headers = ["method", "source", "evaluated", "measure", "claim", "estimate [95% CI]", "p", "p_holm", "MDE", "verdict"]
+    for family in ("cross-domain", "same-domain"):
+        claims = [k for k in results.claims if k.family == family]
+        if not claims:
+            continue
+        counts = {v: sum(k.verdict == v and not k.not_tested for k in claims) for v in VERDICT_WORDS}
+        summary = ", ".join(f"{n} {VERDICT_WORDS[v]}" for v, n in counts.items() if n)
+        blocks.append(("h3", f"{family.capitalize()} claims ({len(claims)}: {summary or 'none tested'})"))
+        blocks.append(("table", headers, claim_rows(claims)))
+    return blocks
 
 
 def matrix(cells: Sequence[Any], sources: list[str], domains: list[str], text: Any = _cell_text) -> tuple[list[str], list[list[str]]]:
@@ -129,14 +173,16 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
     seeds = sorted({r.seed for r in results.runs})
     blocks.append(("p", f"{len(results.runs)} runs from {study.source} in {describe(study.results_dir)}: arms {', '.join(arms)}; "
                         f"source domains {', '.join(sources)}; seeds {', '.join(map(str, seeds))}. All figures are on the "
-                        f"test items (the dev items chose nothing reported here). Intervals: 95% hierarchical bootstrap "
-                        f"(seeds, then items within each seed; {study.resamples} resamples). d_delta = |after - ideal| - "
-                        f"|before - ideal| (negative: closer to the ideal)."))
-    blocks.append(("p", f"Family of claims: {results.family!r} — the methods' d_delta and every difference from a control "
-                        f"on measures {', '.join(study.family.measures)}"
-                        + (f" and evaluated domains {', '.join(study.family.domains)}" if study.family.domains else "")
-                        + f" ({sum(c.in_family for c in results.cells) + sum(c.in_family for c in results.contrasts)} "
-                        "p-values). p: raw; p_holm: Holm; q_bh (in cells.csv): Benjamini-Hochberg. ** Holm p < 0.05, * raw p < 0.05 only."))
+                        f"test items. Every interval and test shares one item resample per measure and domain across arms "
+                        f"and seeds ({study.resamples} resamples), with items crossed with seeds (docs/statistics.md)"
+                        + ("; conditional on these seeds (seed_level = false)" if getattr(study, "seed_level", None) is False else "")
+                        + ". d_delta = the signed change toward the ideal from the side the baseline started on (negative: "
+                        "closer); a score that went past the ideal is marked with how far."))
+    blocks += answer(study, results)
+    blocks.append(("p", f"Families of claims: {results.family!r}, "
+                        + ", ".join(f"{name} ({n} p-values)" for name, n in results.families.items())
+                        + ". p: raw (crossed t, or exact McNemar for one seed's decisions: no resampling floor); p_holm: Holm "
+                        "within the family; q_bh (in cells.csv): Benjamini-Hochberg. ** Holm p < 0.05, * raw p < 0.05 only."))
     if results.missing:
         blocks.append(("p", f"Not run yet ({len(results.missing)}): " + "; ".join(results.missing)))
     if study.skipped or results.notes:

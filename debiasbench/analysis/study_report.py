@@ -1,23 +1,27 @@
-"""The statistics of a study (SPEC section 9), from the results folder alone.
+"""The statistics of a study (docs/statistics.md), from the results folder alone.
 
-For every arm (a method, or a control of one) x source domain x evaluated domain x measure:
-the mean over seeds of the paired change and of the change in distance to the ideal
-(``d_delta``), with hierarchical seed-then-item bootstrap intervals on the test items. For every
-control, the difference in differences with its method (seeds paired, items shared), and one
-family of p-values (the methods' ``d_delta`` and every difference from a control) adjusted by
-Holm and Benjamini-Hochberg.
+For every arm (a method, or a control of one) x source domain x evaluated domain x measure: the
+paired change over seeds and the signed change toward the ideal (``d_delta``), with the crossed
+item x seed intervals on the test items (one item resample per measure x domain, shared by every
+arm and seed). For every control, the method's ``d_delta`` minus the control's. For every method
+cell, the **claim**: "the method moved closer to the ideal than every control did" (an
+intersection-union test over its controls; without controls, its own change). Claims form two
+named families, same-domain (evaluated = source) and cross-domain (the transfer claim), each
+adjusted by Holm and Benjamini-Hochberg, and each gets a verdict: an effect, equivalent within the
+declared margin (TOST), or inconclusive, with the cell's minimum detectable effect.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from debiasbench.analysis.paired import MIN_ITEMS, aligned, figure, load_items, side
-from debiasbench.analysis.statistics import adjust, hierarchical_change, hierarchical_diff_in_diff
+from debiasbench.analysis.paired import MIN_ITEMS, aligned, figure, load_items, side, weights_seed
+from debiasbench.analysis.statistics import adjust, beats_all, change, contrast, equivalent, shared_weights, verdict
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.storage import describe
 
@@ -42,12 +46,17 @@ class StudyCell:
     delta_ci: tuple[float, float]
     d_delta: float
     d_delta_ci: tuple[float, float]
-    p: float  # bootstrap p of d_delta
+    p: float  # p of the change (delta and d_delta are one linear quantity): McNemar or crossed t
     per_seed_d_delta: tuple[float, ...]
-    delta_p: float = float("nan")  # bootstrap p of delta
+    delta_p: float = float("nan")  # the same test as p (kept for the change tables)
     in_family: bool = False
     p_holm: float | None = None
     q_bh: float | None = None
+    test: str = "t"
+    crossed: bool = False
+    past: float = 0.0
+    past_p: float = float("nan")
+    mde: float = float("nan")  # smallest |d_delta| detected with 80 % power at two-sided 0.05
 
 
 @dataclass
@@ -64,11 +73,34 @@ class StudyContrast:
     control_d_delta: float
     effect: float
     effect_ci: tuple[float, float]
-    p: float
+    p: float  # two-sided
     per_seed_effect: tuple[float, ...]
     in_family: bool = False
     p_holm: float | None = None
     q_bh: float | None = None
+    p_better: float = float("nan")  # one-sided: the method moved closer than the control
+    mde: float = float("nan")
+    equivalent: bool = False  # TOST within the study's margin
+
+
+@dataclass
+class StudyClaim:
+    """One tested claim of a method cell: it beats every control (or, without controls, it changed)."""
+
+    method: str
+    source: str
+    domain: str
+    measure: str
+    family: str  # "same-domain" | "cross-domain"
+    controls: tuple[str, ...]
+    estimate: float  # the method's d_delta minus the strongest control's (or its own d_delta)
+    interval: tuple[float, float]
+    p: float  # intersection-union p (one-sided) or the change's two-sided p
+    mde: float
+    p_holm: float | None = None
+    q_bh: float | None = None
+    verdict: str = "inconclusive"  # closer | farther | equivalent | inconclusive
+    not_tested: str = ""  # why no test (e.g. a control without results)
 
 
 @dataclass
@@ -89,6 +121,8 @@ class StudyResults:
     family: str
     cells: list[StudyCell] = field(default_factory=list)
     contrasts: list[StudyContrast] = field(default_factory=list)
+    claims: list[StudyClaim] = field(default_factory=list)
+    families: dict[str, int] = field(default_factory=dict)  # family name -> members
     runs: list[ArmRun] = field(default_factory=list)
     measures: dict[str, tuple[float | None, str, str]] = field(default_factory=dict)  # measure -> ideal, better, aggregate
     trajectories: list[dict[str, Any]] = field(default_factory=list)
@@ -150,6 +184,7 @@ def collect(study: Any) -> StudyResults:
     domains = sorted({d for (_, _, d) in items})
     _cells(out, sides, domains, study)
     _contrasts(out, sides, domains, study)
+    _claims(out, study)
     _adjust(out)
     return out
 
@@ -174,6 +209,28 @@ def _in_family(study: Any, measure: str, domain: str) -> bool:
     return measure in study.family.measures and (study.family.domains is None or domain in study.family.domains)
 
 
+def _weights(study: Any, figures: list[Any], measure: str, domain: str) -> Any:
+    """The one item resample of ``measure`` x ``domain``, shared by every arm and seed of the study."""
+    return shared_weights(figures, study.resamples, weights_seed(measure, domain), min_resamples=study.resamples)
+
+
+def _seed_level(study: Any) -> bool:
+    return getattr(study, "seed_level", None) is not False
+
+
+def _change(study: Any, before: Any, afters: list[Any], ideal: float | None, better: str, w: Any, decisions: Any) -> Any:
+    c = change(before, afters, ideal, better, weights=w, decisions=decisions, min_resamples=study.resamples)
+    if not _seed_level(study) and c.delta.seed_var:  # conditional on these seeds: drop the seed term
+        import dataclasses
+
+        def item_only(e: Any) -> Any:
+            return dataclasses.replace(e, seed_var=0.0)
+        c = dataclasses.replace(c, delta=item_only(c.delta), d_delta=item_only(c.d_delta),
+                                past=item_only(c.past) if c.past is not None else None,
+                                p=c.p if c.test == "mcnemar" else item_only(c.delta).p_equal(0.0))
+    return c
+
+
 def _cells(out: StudyResults, sides: dict, domains: list[str], study: Any) -> None:
     for (arm, source), runs in _groups(out).items():
         for measure, (ideal, better, aggregate) in out.measures.items():
@@ -181,18 +238,24 @@ def _cells(out: StudyResults, sides: dict, domains: list[str], study: Any) -> No
                 pairs = [sides.get((r.run_id, measure, domain)) for r in runs]
                 if any(p is None for p in pairs) or any(len(p[0].item) < MIN_ITEMS for p in pairs):  # type: ignore[index]
                     continue
-                figures = [(figure(b, aggregate), figure(a, aggregate)) for b, a in pairs]  # type: ignore[misc]
-                s = hierarchical_change(figures, ideal, better, resamples=study.resamples, seed=0)
+                before = figure(pairs[0][0], aggregate)  # type: ignore[index]
+                afters = [figure(a, aggregate) for _, a in pairs]  # type: ignore[misc]
+                decisions = None
+                if len(pairs) == 1 and all(d is not None for d in [*pairs[0][0].decision, *pairs[0][1].decision]):  # type: ignore[index]
+                    decisions = (pairs[0][0].decision.astype(bool), pairs[0][1].decision.astype(bool))  # type: ignore[index]
+                c = _change(study, before, afters, ideal, better, _weights(study, [before, *afters], measure, domain), decisions)
                 first = runs[0]
                 out.cells.append(StudyCell(
-                    arm, first.method, first.control, source, domain, measure, tuple(r.seed for r in runs), len(pairs[0][0].item),  # type: ignore[index]
-                    s.before, s.after, s.delta, tuple(s.delta_ci), s.d_delta, tuple(s.d_delta_ci), s.d_delta_p,  # type: ignore[arg-type]
-                    tuple(s.per_seed_d_delta), delta_p=s.delta_p,
-                    in_family=first.control is None and _in_family(study, measure, domain)))
+                    arm, first.method, first.control, source, domain, measure, tuple(r.seed for r in runs), c.n,
+                    c.before, c.after, c.delta.value, tuple(c.delta_ci), c.d_delta.value, tuple(c.d_delta_ci), c.p,  # type: ignore[arg-type]
+                    tuple(c.d_delta.per_seed), delta_p=c.p, in_family=first.control is None and _in_family(study, measure, domain),
+                    test=c.test, crossed=c.crossed, past=c.past.value if c.crossed else 0.0, past_p=c.past_p,  # type: ignore[union-attr]
+                    mde=c.d_delta.mde()))
 
 
 def _contrasts(out: StudyResults, sides: dict, domains: list[str], study: Any) -> None:
     groups = _groups(out)
+    margin = getattr(study, "equivalence_margin", None)
     for (arm, source), control_runs in groups.items():
         first = control_runs[0]
         if first.control is None:
@@ -208,40 +271,118 @@ def _contrasts(out: StudyResults, sides: dict, domains: list[str], study: Any) -
                     continue
                 for (m, c), (ms, cs) in zip(paired, sides_of):
                     aligned(ms[0], cs[0], f"{m.run_id} vs control {c.run_id} {measure} {domain}")  # type: ignore[index]
-                figures = [((figure(ms[0], aggregate), figure(ms[1], aggregate)), (figure(cs[0], aggregate), figure(cs[1], aggregate)))  # type: ignore[index]
-                           for ms, cs in sides_of]
-                d = hierarchical_diff_in_diff(figures, ideal, better, resamples=study.resamples, seed=0)
+                before = figure(sides_of[0][0][0], aggregate)  # type: ignore[index]
+                method = [figure(ms[1], aggregate) for ms, _ in sides_of]  # type: ignore[index]
+                control = [figure(cs[1], aggregate) for _, cs in sides_of]  # type: ignore[index]
+                w = _weights(study, [before, *method, *control], measure, domain)
+                d = contrast(before, method, control, ideal, better, weights=w, min_resamples=study.resamples)
+                effect = d.effect
+                if not _seed_level(study):
+                    import dataclasses
+
+                    effect = dataclasses.replace(effect, seed_var=0.0)
                 out.contrasts.append(StudyContrast(
                     first.method, first.control, source, domain, measure, tuple(m.seed for m, _ in paired),
-                    d.method_d_delta, d.control_d_delta, d.effect, tuple(d.effect_ci), d.p, tuple(d.per_seed_effect),  # type: ignore[arg-type]
-                    in_family=_in_family(study, measure, domain)))
+                    d.method_d_delta, d.control_d_delta, effect.value, tuple(effect.interval()), effect.p_equal(0.0),  # type: ignore[arg-type]
+                    tuple(effect.per_seed), in_family=_in_family(study, measure, domain), p_better=effect.p_below(0.0),
+                    mde=effect.mde(), equivalent=bool(margin) and equivalent(effect, margin)))
+
+
+def family_of(source: str, domain: str) -> str:
+    """Same-domain claims (the unlearned domain) and cross-domain claims (transfer) are separate families."""
+    return "same-domain" if domain == source else "cross-domain"
+
+
+def _claims(out: StudyResults, study: Any) -> None:
+    """One claim per method cell in the family: it beats every control that ran for it (intersection-
+    union), or, for a method without controls, it changed."""
+    margin = getattr(study, "equivalence_margin", None)
+    contrasts: dict[tuple[str, str, str, str], list[StudyContrast]] = {}
+    for c in out.contrasts:
+        contrasts.setdefault((c.method, c.source, c.domain, c.measure), []).append(c)
+    for cell in out.cells:
+        if cell.control is not None or not cell.in_family:
+            continue
+        expected = tuple(sorted(name for name, methods in getattr(study, "controls", {}).items() if cell.arm in methods))
+        mine = contrasts.get((cell.arm, cell.source, cell.domain, cell.measure), [])
+        family = family_of(cell.source, cell.domain)
+        if expected:
+            ran = tuple(sorted(c.control for c in mine))
+            missing = [name for name in expected if not any(r.startswith(name) for r in ran)]
+            if missing or not mine:
+                out.claims.append(StudyClaim(cell.arm, cell.source, cell.domain, cell.measure, family, ran, float("nan"),
+                                             (float("nan"), float("nan")), float("nan"), float("nan"),
+                                             not_tested=f"control {', '.join(missing) or 'results'} missing: not tested"))
+                continue
+            strongest = max(mine, key=lambda c: c.effect)  # the control the method beats by the least
+            p = beats_all_p(mine)
+            out.claims.append(StudyClaim(cell.arm, cell.source, cell.domain, cell.measure, family, ran, strongest.effect,
+                                         strongest.effect_ci, p, max(c.mde for c in mine)))
+            out.claims[-1].verdict = "equivalent" if margin and all(c.equivalent for c in mine) else "inconclusive"
+        else:
+            out.claims.append(StudyClaim(cell.arm, cell.source, cell.domain, cell.measure, family, (), cell.d_delta,
+                                         cell.d_delta_ci, cell.p, cell.mde))
+            if margin and cell.d_delta_ci[0] > -margin and cell.d_delta_ci[1] < margin:
+                out.claims[-1].verdict = "equivalent"
+
+
+def beats_all_p(contrasts: Sequence[StudyContrast]) -> float:
+    """The intersection-union p of "the method beats every one of these controls" (one-sided)."""
+    return float(max(c.p_better for c in contrasts))
 
 
 def _adjust(out: StudyResults) -> None:
-    members: list[Any] = [c for c in out.cells if c.in_family] + [c for c in out.contrasts if c.in_family]
-    if not members:
+    """Holm and BH within each named family of claims; the verdicts follow the Holm-adjusted p."""
+    if not out.claims:
         out.notes.append(f"the family {out.family!r} has no cell with results yet: no adjusted p")
         return
-    adjusted = adjust([m.p for m in members], out.family)
-    for member, holm, bh in zip(members, adjusted.holm, adjusted.bh):
-        member.p_holm, member.q_bh = holm, bh
+    for family in ("same-domain", "cross-domain"):
+        members = [c for c in out.claims if c.family == family and not math.isnan(c.p)]
+        out.families[family] = len(members)
+        if not members:
+            continue
+        adjusted = adjust([m.p for m in members], f"{out.family}: {family}")
+        for member, holm, bh in zip(members, adjusted.holm, adjusted.bh):
+            member.p_holm, member.q_bh = holm, bh
+            if holm < 0.05:
+                member.verdict = "closer" if member.estimate < 0 else "farther"
+    for cell in out.cells:  # the per-cell marks follow the claim of the method cell they belong to
+        claim = next((c for c in out.claims if (c.method, c.source, c.domain, c.measure) == (cell.arm, cell.source, cell.domain, cell.measure)), None)
+        if claim is not None and not claim.controls:
+            cell.p_holm, cell.q_bh = claim.p_holm, claim.q_bh
+    for con in out.contrasts:
+        claim = next((c for c in out.claims if (c.method, c.source, c.domain, c.measure) == (con.method, con.source, con.domain, con.measure)), None)
+        if claim is not None:
+            con.p_holm, con.q_bh = claim.p_holm, claim.q_bh
+
+
+def _row(kind: str, **values: Any) -> dict[str, Any]:
+    keys = ("kind", "arm", "method", "control", "source", "domain", "measure", "family", "seeds", "items", "before", "after",
+            "delta", "delta_low", "delta_high", "estimate", "low", "high", "p", "test", "p_holm", "q_bh", "mde", "verdict",
+            "crossed", "past", "past_p", "per_seed")
+    return {k: values.get(k, kind if k == "kind" else None) for k in keys}
 
 
 def records(results: StudyResults) -> list[dict[str, Any]]:
-    """Cells and contrasts as flat rows (the report's ``cells.csv``)."""
+    """Cells, contrasts and claims as flat rows (the report's ``cells.csv``). Only claim rows carry
+    adjusted p-values: the families are families of claims."""
     rows = []
     for c in results.cells:
-        rows.append({"kind": "change", "arm": c.arm, "method": c.method, "control": c.control or "", "source": c.source,
-                     "domain": c.domain, "measure": c.measure, "seeds": " ".join(map(str, c.seeds)), "items": c.n,
-                     "before": c.before, "after": c.after, "delta": c.delta, "delta_low": c.delta_ci[0], "delta_high": c.delta_ci[1],
-                     "delta_p": c.delta_p, "estimate": c.d_delta, "low": c.d_delta_ci[0], "high": c.d_delta_ci[1], "p": c.p, "p_holm": c.p_holm,
-                     "q_bh": c.q_bh, "per_seed": json.dumps(list(c.per_seed_d_delta))})
+        rows.append(_row("change", arm=c.arm, method=c.method, control=c.control or "", source=c.source, domain=c.domain,
+                         measure=c.measure, seeds=" ".join(map(str, c.seeds)), items=c.n, before=c.before, after=c.after,
+                         delta=c.delta, delta_low=c.delta_ci[0], delta_high=c.delta_ci[1], estimate=c.d_delta,
+                         low=c.d_delta_ci[0], high=c.d_delta_ci[1], p=c.p, test=c.test, mde=c.mde, crossed=c.crossed,
+                         past=c.past, past_p=c.past_p, per_seed=json.dumps(list(c.per_seed_d_delta))))
     for d in results.contrasts:
-        rows.append({"kind": "beyond-control", "arm": f"{d.method} - {d.control}", "method": d.method, "control": d.control,
-                     "source": d.source, "domain": d.domain, "measure": d.measure, "seeds": " ".join(map(str, d.seeds)),
-                     "items": None, "before": None, "after": None, "delta": None, "delta_low": None, "delta_high": None,
-                     "delta_p": None, "estimate": d.effect, "low": d.effect_ci[0], "high": d.effect_ci[1], "p": d.p, "p_holm": d.p_holm,
-                     "q_bh": d.q_bh, "per_seed": json.dumps(list(d.per_seed_effect))})
+        rows.append(_row("beyond-control", arm=f"{d.method} - {d.control}", method=d.method, control=d.control, source=d.source,
+                         domain=d.domain, measure=d.measure, seeds=" ".join(map(str, d.seeds)), estimate=d.effect,
+                         low=d.effect_ci[0], high=d.effect_ci[1], p=d.p, test="t", mde=d.mde,
+                         per_seed=json.dumps(list(d.per_seed_effect))))
+    for k in results.claims:
+        rows.append(_row("claim", arm=k.method, method=k.method, control=" & ".join(k.controls), source=k.source, domain=k.domain,
+                         measure=k.measure, family=k.family, estimate=k.estimate, low=k.interval[0], high=k.interval[1], p=k.p,
+                         test="intersection-union" if k.controls else "change", p_holm=k.p_holm, q_bh=k.q_bh, mde=k.mde,
+                         verdict=k.not_tested or k.verdict))
     return rows
 
 

@@ -11,7 +11,16 @@ HEADLINE_DOMAINS = ("gender", "race", "religion", "all")
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
+    """Fixed point, or scientific notation where fixed point would swamp the table (a blown-up perplexity)."""
+    if value is None:
+        return ""
+    if value != value or abs(value) >= 1e5:
+        return f"{value:.{max(digits, 1)}e}" if value == value else "nan"
+    return f"{value:.{digits}f}"
+
+
+def _signed(value: float, digits: int = 2) -> str:
+    return _fmt(value, digits) if value < 0 or value != value else "+" + _fmt(value, digits)
 
 
 def _paired(items: Any, measure: str, domain: str, row: dict[str, Any]) -> Any:
@@ -26,21 +35,26 @@ def _paired(items: Any, measure: str, domain: str, row: dict[str, Any]) -> Any:
             stages.setdefault(r["stage"], []).append(r)
     if "before" not in stages or "after" not in stages:
         return None
+    from debiasbench.analysis.paired import weights_seed
+
     pair = aligned(side(stages["before"]), side(stages["after"]), f"{measure} {domain}")
-    return cell_stats([pair], row["aggregate"], row["ideal"], row["better"])
+    return cell_stats([pair], row["aggregate"], row["ideal"], row["better"], seed=weights_seed(measure, domain))
 
 
 def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[str, ...] = (), items: Any = None) -> Table:
-    """One line per headline measure x domain: before, after, change, the change's paired 95%
-    interval and p on the held-out test items (``items``: the run's per-item rows), ideal.
+    """One line per headline measure x domain, every figure on the held-out test items (``items``:
+    the run's per-item rows): before, after, the signed change toward the ideal (negative = closer)
+    with its paired 95 % interval and p, the raw change, the ideal, and "past 50" where the after
+    value crossed the ideal.
 
     Only the study's headline domains (plus ``extra_domains``, e.g. the source domain) are shown so
     the table stays readable in a terminal; the caption says what else ``compare`` has.
     """
     item_rows = items.to_pylist() if items is not None else None
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
-    for column in ("measure", "domain", "n", "before", "after", "change", "95% CI", "p", "ideal"):
-        table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=True)
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
+    for column in ("measure", "domain", "n", "before", "after", "to ideal", "95% CI", "p", "change", "ideal", ""):
+        table.add_column(column, justify="left" if column in ("measure", "domain", "") else "right",
+                         no_wrap=column not in ("measure", ""), overflow="fold")
     keyed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     headline = {r["measure"] for r in rows if r.get("headline")} or {r["measure"] for r in rows}
     for row in rows:
@@ -50,7 +64,8 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     if not any(domain in shown_domains for _, domain in keyed):  # e.g. only other domains were evaluated
         shown_domains = tuple(sorted({domain for _, domain in keyed}))
     hidden = sum(1 for (_, domain) in keyed if domain not in shown_domains)
-    notes = ["paired on the held-out test items: change, interval (bootstrap) and p (McNemar or bootstrap)"] if item_rows else []
+    notes = (["every figure on the held-out test items; to ideal = signed change toward the ideal (negative = closer), "
+              "its paired 95% interval and p (McNemar or crossed t)"] if item_rows else [])
     if hidden:
         notes.append(f"{hidden} more headline rows (other domains) and every sub-measure: debiasbench compare")
     table.caption = "; ".join(notes) or None
@@ -61,15 +76,20 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
         shown = after or before
         assert shown is not None
         paired = _paired(item_rows, measure, domain, shown) if before and after else None
+        flag = ""
         if paired is not None:
-            n, b, a, change = paired.n, paired.before, paired.after, f"{paired.delta:+.2f}"
-            interval, p = f"{paired.delta_ci[0]:+.1f}..{paired.delta_ci[1]:+.1f}", _p(paired.p)
+            n, b, a, change = paired.n, paired.before, paired.after, _signed(paired.delta)
+            toward = _signed(paired.d_delta)
+            interval, p = f"{_signed(paired.d_delta_ci[0], 1)}..{_signed(paired.d_delta_ci[1], 1)}", _p(paired.p)
+            if paired.crossed:
+                flag = f"past {_fmt(shown.get('ideal'), 0)} by {_fmt(paired.past, 1)}"
         else:
             n, b, a = shown["n"], before["value"] if before else None, after["value"] if after else None
-            change = f"{a - b:+.2f}" if a is not None and b is not None else ""
+            change = _signed(a - b) if a is not None and b is not None else ""
+            toward = ""
             interval = f"{_fmt(shown['ci_low'], 1)}-{_fmt(shown['ci_high'], 1)}" if shown.get("ci_low") is not None and not after else ""
             p = ""
-        table.add_row(measure, domain, str(n), _fmt(b), _fmt(a), change, interval, p, _fmt(shown.get("ideal"), 0))
+        table.add_row(measure, domain, str(n), _fmt(b), _fmt(a), toward, interval, p, change, _fmt(shown.get("ideal"), 0), flag)
     return table
 
 

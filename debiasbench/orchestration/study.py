@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from debiasbench.domains import check_domain
+from debiasbench.analysis.crossed import resamples_for_family
+from debiasbench.domains import DOMAINS, check_domain
 from debiasbench.errors import DebiasbenchError
 from debiasbench.orchestration.config import RunConfig, method_selector
 from debiasbench.orchestration.sweep import Sweep, SweepPoint, _read, _typed_point, done_hashes, sweep_from_data
@@ -43,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from debiasbench.plugin_system.registry import Registry
     from debiasbench.results.storage import ResultsLocation
 
-STUDY_KEYS = ("name", "controls", "report_dir", "family", "resamples", "tradeoff_measure")
+STUDY_KEYS = ("name", "controls", "report_dir", "family", "resamples", "tradeoff_measure", "equivalence_margin", "seed_level")
 FAMILY_KEYS = ("name", "measures", "domains")
 
 
@@ -85,6 +86,8 @@ class Study:
     report_dir: ResultsLocation  # a folder, or a URI: the report is then uploaded there
     resamples: int = 1000
     tradeoff_measure: str | None = None  # the trade-off plot's x axis (default: a headline cost such as perplexity)
+    equivalence_margin: float | None = None  # in the family measures' units: "equivalent" needs TOST within +-margin
+    seed_level: bool | None = None  # True: intervals cover seed-to-seed variation (needs 2+ seeds); False: conditional on the seeds
     arms: list[Arm] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "control X does not apply to Y: why"
 
@@ -175,15 +178,72 @@ def load_study(source: Path, results_dir: ResultsLocation | None = None, plugins
     name = study_table.get("name", source.stem)
     if not isinstance(name, str) or not name:
         raise _bad(source, "[study] name must be a non-empty string")
-    resamples = study_table.get("resamples", 1000)
-    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1000:
-        raise _bad(source, f"[study] resamples must be an integer of at least 1000 (SPEC 9), got {resamples!r}")
-    study = Study(source=source, name=name, sweep=sweep, family=_family(study_table.get("family"), source),
+    family = _family(study_table.get("family"), source)
+    members = _family_members(family, sweep, labels)
+    if members < 2:
+        raise _bad(source, "[study.family] holds one claim (one method, source, domain and measure): a family of one adjusts "
+                           "nothing; add measures or domains to it, or compare the run with `debiasbench compare`")
+    needed = resamples_for_family(members)
+    resamples = study_table.get("resamples", needed)
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < needed:
+        raise _bad(source, f"[study] resamples must be an integer of at least {needed} for a family of {members} claims "
+                           f"(docs/statistics.md, 'Resamples'), got {resamples!r}; leave it out to use {needed}")
+    margin = _margin(study_table.get("equivalence_margin"), family, plugins.registry, source)
+    seed_level = study_table.get("seed_level")
+    seeds = sorted({p.config.seed for p in sweep.points})
+    if seed_level is not None and not isinstance(seed_level, bool):
+        raise _bad(source, f"[study] seed_level must be true or false, got {seed_level!r}")
+    if seed_level and len(seeds) < 2:
+        raise _bad(source, f"[study] seed_level = true asks for intervals over seeds, but the grid has one seed ({seeds[0]}); "
+                           "add seeds (seed = [0, 1, 2]) or set seed_level = false")
+    study = Study(source=source, name=name, sweep=sweep, family=family,
                   controls=_controls(study_table.get("controls"), labels, plugins.registry, source),
                   report_dir=results_location(study_table.get("report_dir") or join(sweep.points[0].config.results_dir, "report")),
-                  resamples=resamples, tradeoff_measure=study_table.get("tradeoff_measure"))
+                  resamples=resamples, tradeoff_measure=study_table.get("tradeoff_measure"), equivalence_margin=margin,
+                  seed_level=seed_level)
     _arms(study, plugins.registry)
     return study
+
+
+def _family_members(family: Family, sweep: Sweep, labels: list[str]) -> int:
+    """How many claims the family tests: methods x source domains x family domains x measures."""
+    sources = {p.config.domain for p in sweep.points if p.config.method}
+    domains = family.domains
+    if domains is None:
+        evaluated = {d for p in sweep.points for d in (p.config.eval_domains or [])}
+        domains = tuple(evaluated) if evaluated else tuple(DOMAINS)
+    return len(labels) * max(len(sources), 1) * len(domains) * len(family.measures)
+
+
+def _margin(value: Any, family: Family, registry: Registry, source: Path) -> float | None:
+    """The equivalence margin: a positive number smaller than every family measure's range."""
+    import math
+
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise _bad(source, f"[study] equivalence_margin must be a positive number in the family measures' units "
+                           f"(e.g. 2.0 points), got {value!r}")
+    for measure in family.measures:
+        spec = _measure_spec(registry, measure)
+        bounds = getattr(spec, "range", None) if spec is not None else None
+        if bounds is not None and value >= bounds[1] - bounds[0]:
+            raise _bad(source, f"[study] equivalence_margin {value:g} is not smaller than the range of {measure} "
+                               f"({bounds[0]:g} to {bounds[1]:g}): every change would be 'equivalent'")
+    return float(value)
+
+
+def _measure_spec(registry: Registry, measure: str) -> Any:
+    """The MeasureSpec named ``measure`` among the registered metrics, or None."""
+    for name in registry.names("metric"):
+        try:
+            metric = registry.get("metric", name)
+        except Exception:  # noqa: BLE001 - a broken plugin is reported elsewhere; it declares nothing here
+            continue
+        for spec in getattr(metric, "measures", ()):
+            if spec.name == measure:
+                return spec
+    return None
 
 
 # --------------------------------------------------------------------------- arms
