@@ -171,6 +171,23 @@ def rich_tables(comparison: Comparison) -> list[Any]:
     return tables
 
 
+def attainable_line(comparison: Comparison) -> str:
+    """Which p-values the table's tests can reach, against the family's smallest Holm threshold."""
+    paired = [c.paired for c in comparison.cells.values() if c.paired is not None]
+    if not paired:
+        return ""
+    threshold = 0.05 / len(paired)
+    floors = [p.p_floor for p in paired if p.test == "mcnemar"]
+    parts = [f"{len(paired)} tested cells, smallest Holm threshold 0.05/{len(paired)} = {threshold:.2g}"]
+    if floors:
+        blocked = sum(f > threshold for f in floors)
+        parts.append(f"smallest attainable p of the McNemar cells {min(floors):.2g} to {max(floors):.2g} "
+                     f"({blocked} cannot reach the threshold: too few discordant items)")
+    if len(floors) < len(paired):
+        parts.append("crossed t tests: no floor")
+    return "; ".join(parts)
+
+
 def render_text(comparison: Comparison, width: int = 160) -> str:
     """The rich tables as plain text (``--format table --output FILE``)."""
     from rich.console import Console
@@ -180,6 +197,8 @@ def render_text(comparison: Comparison, width: int = 160) -> str:
     for table in rich_tables(comparison):
         console.print(table)
     console.print(LEGEND + "; bold = the unlearned (source) domain", soft_wrap=True, markup=False)
+    if attainable_line(comparison):
+        console.print(attainable_line(comparison), soft_wrap=True, markup=False)
     text = console.export_text()
     return text if text.endswith("\n") else text + "\n"
 
@@ -215,6 +234,8 @@ def render_markdown(comparison: Comparison) -> str:
             parts.append("| " + " | ".join(_md_escape(t) for t in [get(key) for _, get in labels] + cells) + " |")
         parts.append("")
     parts.append(f"_{LEGEND}; bold = the unlearned (source) domain._\n")
+    if attainable_line(comparison):
+        parts.append(f"_{attainable_line(comparison)}._\n")
     return "\n".join(parts)
 
 

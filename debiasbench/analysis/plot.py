@@ -51,8 +51,7 @@ def plot_transfer(comparison: Comparison, target: Path, dpi: int = 200) -> Path:
                              gridspec_kw={"width_ratios": widths, "height_ratios": heights}, squeeze=False)
     scale = {}
     for m in measures:
-        changes = [abs(cell.distance_change.mean) for (k, c), cell in comparison.cells.items()
-                   if c.measure == m and cell.distance_change is not None and np.isfinite(cell.distance_change.mean)]
+        changes = [abs(_toward(cell)) for (k, c), cell in comparison.cells.items() if c.measure == m and np.isfinite(_toward(cell))]
         scale[m] = max(changes, default=0.0) or 1.0
 
     for i, (panel, keys) in enumerate(panel_list):
@@ -65,8 +64,8 @@ def plot_transfer(comparison: Comparison, target: Path, dpi: int = 200) -> Path:
             for r, key in enumerate(keys):
                 for c, column in enumerate(columns):
                     cell = comparison.cells.get((key, column))
-                    if cell is not None and cell.distance_change is not None:
-                        grid[r, c] = cell.distance_change.mean
+                    if cell is not None:
+                        grid[r, c] = _toward(cell)
             norm = TwoSlopeNorm(vmin=-scale[measure], vcenter=0.0, vmax=scale[measure])
             cmap = matplotlib.colormaps["RdYlGn_r"].with_extremes(bad="#e6e6e6")
             image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, aspect="auto")
@@ -88,15 +87,27 @@ def plot_transfer(comparison: Comparison, target: Path, dpi: int = 200) -> Path:
             ax.set_title(f"{head}\n{who}", fontsize=9)
             bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
             bar.ax.tick_params(labelsize=7)
-            bar.set_label("Δ distance to ideal", fontsize=7.5)
-    fig.suptitle("Cross-domain transfer: change in distance to the ideal (green = closer, red = further)", fontsize=10)
+            bar.set_label("d: change toward the ideal (test items)", fontsize=7.5)
+    fig.suptitle("Cross-domain transfer: signed change toward the ideal (green = closer, red = further)", fontsize=10)
     fig.tight_layout()
     return _save(fig, Path(target), dpi)
+
+
+def _toward(cell: Any) -> float:
+    """The cell's colour: the paired signed change toward the ideal on the test items where there is
+    one, else the change in distance over all items (NaN: no change)."""
+    if cell.paired is not None:
+        return float(cell.paired.d_delta)
+    return float(cell.distance_change.mean) if cell.distance_change is not None else float("nan")
 
 
 def _annotation(cell: Any) -> str:
     if cell is None:
         return "–"
+    if cell.paired is not None:
+        p = cell.paired
+        past = f"\npast {cell.ideal:g}" if p.crossed and cell.ideal is not None else ""
+        return f"{num(p.after)}\nd{num(p.d_delta, True)} Δ{num(p.delta, True)}{past}"
     value = num(cell.value.mean) + (f"±{num(cell.value.sd)}" if cell.value.sd is not None else "")
     if cell.change is None:
         return value

@@ -117,7 +117,7 @@ def _seeds(study: Any, results: StudyResults, target: Path) -> Path | None:
     ax.axhline(0, color="red", lw=0.5)
     ax.set_xticks(range(len(cells)), [f"{c.arm} | {c.source}->{c.domain}" for c in cells], rotation=90, fontsize=6)
     ax.set_ylabel(f"d_delta, {measure}")
-    ax.set_title("per-seed d_delta (grey) and the mean with its hierarchical 95% interval", fontsize=9)
+    ax.set_title("per-seed d_delta (grey) and the mean with its crossed 95% interval", fontsize=9)
     return _save(fig, target, 150)
 
 

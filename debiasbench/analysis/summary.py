@@ -51,10 +51,9 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     the table stays readable in a terminal; the caption says what else ``compare`` has.
     """
     item_rows = items.to_pylist() if items is not None else None
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
-    for column in ("measure", "domain", "n", "before", "after", "to ideal", "95% CI", "p", "change", "ideal", ""):
-        table.add_column(column, justify="left" if column in ("measure", "domain", "") else "right",
-                         no_wrap=column not in ("measure", ""), overflow="fold")
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
+    for column in ("measure", "domain", "n", "before", "after", "d", "95% CI", "p", "Δ"):
+        table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=True)
     keyed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     headline = {r["measure"] for r in rows if r.get("headline")} or {r["measure"] for r in rows}
     for row in rows:
@@ -64,13 +63,15 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     if not any(domain in shown_domains for _, domain in keyed):  # e.g. only other domains were evaluated
         shown_domains = tuple(sorted({domain for _, domain in keyed}))
     hidden = sum(1 for (_, domain) in keyed if domain not in shown_domains)
-    notes = (["every figure on the held-out test items; to ideal = signed change toward the ideal (negative = closer), "
-              "its paired 95% interval and p (McNemar or crossed t)"] if item_rows else [])
+    notes = (["every figure on the held-out test items; d = signed change toward the ideal (negative = closer) with "
+              "its paired 95% interval and p (McNemar or crossed t); Δ = after - before; * = past the ideal"] if item_rows else [])
     if hidden:
         notes.append(f"{hidden} more headline rows (other domains) and every sub-measure: debiasbench compare")
     table.caption = "; ".join(notes) or None
     order = {d: i for i, d in enumerate(shown_domains)}
     visible = {key: stages for key, stages in keyed.items() if key[1] in order}
+    crossed: list[str] = []
+    ideals: dict[str, str] = {}
     for (measure, domain), stages in sorted(visible.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
         before, after = stages.get("before"), stages.get("after")
         shown = after or before
@@ -82,15 +83,26 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
             toward = _signed(paired.d_delta)
             interval, p = f"{_signed(paired.d_delta_ci[0], 1)}..{_signed(paired.d_delta_ci[1], 1)}", _p(paired.p)
             if paired.crossed:
-                flag = f"past {_fmt(shown.get('ideal'), 0)} by {_fmt(paired.past, 1)}"
+                flag = "*"
+                crossed.append(f"{measure} {domain}: past {_fmt(shown.get('ideal'), 0)} by {_fmt(paired.past, 1)}")
         else:
             n, b, a = shown["n"], before["value"] if before else None, after["value"] if after else None
             change = _signed(a - b) if a is not None and b is not None else ""
             toward = ""
             interval = f"{_fmt(shown['ci_low'], 1)}-{_fmt(shown['ci_high'], 1)}" if shown.get("ci_low") is not None and not after else ""
             p = ""
-        table.add_row(measure, domain, str(n), _fmt(b), _fmt(a), toward, interval, p, change, _fmt(shown.get("ideal"), 0), flag)
+        table.add_row(measure, domain, str(n), _fmt(b), _fmt(a) + flag, toward, interval, p, change)
+        ideals[measure] = _ideal_text(shown)
+    table.caption = "; ".join([*([table.caption] if table.caption else []), "ideal: " + ", ".join(f"{m} {t}" for m, t in ideals.items()),
+                               *crossed]) if ideals else table.caption
     return table
+
+
+def _ideal_text(row: dict[str, Any]) -> str:
+    ideal, better = row.get("ideal"), row.get("better")
+    if ideal is None:
+        return f"{better or '?'} is better"
+    return f"{ideal:g}" if better == "closer" else f"{ideal:g} ({better})"
 
 
 def _p(value: float) -> str:

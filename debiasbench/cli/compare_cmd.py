@@ -70,11 +70,13 @@ def compare_command(
     elif fmt == "table":
         from rich.markup import escape
 
-        from debiasbench.analysis.compare_formats import LEGEND, context_line
+        from debiasbench.analysis.compare_formats import LEGEND, attainable_line, context_line
 
         out.print(context_line(comparison), highlight=False, markup=False)
         for table in rich_tables(comparison):
             out.print(table)
         out.print(f"[dim]{escape(LEGEND)}; bold = the unlearned (source) domain[/]", highlight=False)
+        if attainable_line(comparison):
+            out.print(f"[dim]{escape(attainable_line(comparison))}[/]", highlight=False)
     else:
         typer.echo(RENDERERS[fmt](comparison), nl=False)
