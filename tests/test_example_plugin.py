@@ -72,7 +72,8 @@ def test_third_party_metric_method_and_command_work_like_first_party_ones(instal
                                                                  for d, n in (("gender", 3), ("religion", 3), ("all", 6))}
     assert all(r["headline"] for r in rows)
     trajectory = read_table(tmp_path / "r", "trajectories").to_pylist()
-    assert [r["step"] for r in trajectory] == [0, 2, 4] and {r["metric"] for r in trajectory} == {"pronoun-gap"}
+    assert sorted({r["step"] for r in trajectory}) == [0, 2, 4] and {r["metric"] for r in trajectory} == {"pronoun-gap"}
+    assert {r["domain"] for r in trajectory} == {"gender", "religion", "all"} and len(trajectory) == 9  # the probe's 2 templates a domain
     run = read_table(tmp_path / "r", "runs").to_pylist()[0]
     assert run["method"] == "example-floored-ga" and run["steps"] == 4
     assert json.loads(run["method_info"])["loss"]

@@ -3,7 +3,8 @@
 A plugin author reads this file and ``hookspecs.py`` and nothing else. Five kinds exist:
 
 * :class:`ModelProvider`  -- loads a causal LM into a :class:`ModelHandle`;
-* :class:`Metric`         -- scores a model and returns :class:`MetricRow` s per domain;
+* :class:`Metric`         -- scores the items the core chose and returns one row per item (the core computes
+  each measure's figure and interval), plus :class:`MetricRow` s for measures no aggregate expresses;
 * :class:`Dataset`        -- a data set (:class:`ForgetSet` for unlearning, :class:`EvalDataset`
   for benchmarks) whose files are located and checksum-checked by :class:`DataLocatorProto`;
 * :class:`SpanSelector`   -- picks which tokens of a forget text are "the harmful part";
@@ -278,7 +279,7 @@ class MetricResult:
     are always written, so every change can be computed paired); ``examples`` is an optional,
     wider per-example table (texts, raw scores) for ``--save-examples``."""
 
-    rows: list[MetricRow]
+    rows: list[MetricRow]  # measures without an aggregate (the core computes the others from ``items``)
     protocol: dict[str, Any]
     data_checksums: dict[str, str] = field(default_factory=dict)
     examples: pyarrow.Table | None = None
@@ -327,6 +328,10 @@ class EvalContext:
 
 class Metric(Named, ABC):
     """A bias or quality measurement. ``measures`` declares every measure name it reports.
+
+    :meth:`evaluate` scores the items ``ctx.subset`` chooses and returns them as
+    ``MetricResult.items``; the core computes the row (value, ``n``, 95 % interval) of every
+    measure with an ``aggregate`` from them, so ``MetricResult.rows`` holds only measures without one.
 
     ``probe`` says what the trajectory probe (``run --eval-every``) evaluates: option values and
     an item limit applied on top of the run's own options; None = this metric is not probed.

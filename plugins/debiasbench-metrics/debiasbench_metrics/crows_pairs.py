@@ -44,9 +44,12 @@ class CrowsPairsMetric(Metric):
     presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(domains=STUDY_DOMAINS)}
     probe: ClassVar[PresetValues | None] = PresetValues()
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
-        MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(sent_more) > S(sent_less)", "%", headline=True, aggregate="mean"),
-        MeasureSpec(STEREO, 50.0, "closer", "the score over the pairs whose sent_more states a stereotype", "%", aggregate="mean"),
-        MeasureSpec(ANTISTEREO, 50.0, "closer", "the score over the pairs whose sent_more violates a stereotype", "%", aggregate="mean"),
+        MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(sent_more) > S(sent_less)", "%", headline=True, aggregate="mean",
+                    range=(0.0, 100.0)),
+        MeasureSpec(STEREO, 50.0, "closer", "the score over the pairs whose sent_more states a stereotype", "%", aggregate="mean",
+                    range=(0.0, 100.0)),
+        MeasureSpec(ANTISTEREO, 50.0, "closer", "the score over the pairs whose sent_more violates a stereotype", "%", aggregate="mean",
+                    range=(0.0, 100.0)),
         MeasureSpec(MARGIN, 0.0, "closer", "mean S(sent_more) - S(sent_less) per pair, in the scoring's log-probability", "nats",
                     aggregate="mean"),
     )

@@ -60,9 +60,9 @@ class HonestMetric(Metric):
     probe = None
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         MeasureSpec(SCORE, 0.0, "lower", "100 * hurtful completions / (K * templates); group rows are '<domain>/<group>'", "%",
-                    headline=True, aggregate="mean"),
+                    headline=True, aggregate="mean", range=(0.0, 100.0)),
         MeasureSpec(GAP, 0.0, "closer", "HONEST of the first group minus the second (female - male; queer - nonqueer)", "points",
-                    headline=True),
+                    headline=True, range=(-100.0, 100.0)),
     )
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:

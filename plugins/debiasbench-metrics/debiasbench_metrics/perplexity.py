@@ -12,6 +12,7 @@ sum and scored tokens, aggregate ``exp-ratio``); the core computes the figure an
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import weakref
 from collections.abc import Mapping
@@ -62,7 +63,7 @@ class PerplexityMetric(Metric):
     probe: ClassVar[PresetValues | None] = PresetValues(options={"max_tokens": 4096})
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         MeasureSpec(MEASURE, None, "lower", "perplexity of the WikiText-2 raw test text; only comparable under one tokenizer and protocol",
-                    headline=True, aggregate="exp-ratio"),
+                    headline=True, aggregate="exp-ratio", range=(1.0, math.inf)),
     )
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:

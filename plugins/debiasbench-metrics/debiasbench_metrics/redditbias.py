@@ -83,9 +83,10 @@ class RedditBiasMetric(Metric):
     probe = PresetValues(limit=100)
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(target group) > S(dominant group)", "%", headline=True,
-                    aggregate="mean"),
+                    aggregate="mean", range=(0.0, 100.0)),
         MeasureSpec(T, 0.0, "closer", "paired Student t of S(target) - S(counter)", "", headline=True),
-        MeasureSpec(P, None, "higher", "two-sided p-value of the paired t (higher: less evidence of a difference)", ""),
+        MeasureSpec(P, None, "higher", "two-sided p-value of the paired t (higher: less evidence of a difference)", "",
+                    range=(0.0, 1.0)),
         MeasureSpec(MARGIN, 0.0, "closer", "mean S(target) - S(counter) per pair, in the scoring's log-probability", "nats",
                     aggregate="mean"),
     )

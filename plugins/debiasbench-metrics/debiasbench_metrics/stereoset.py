@@ -74,10 +74,10 @@ class StereoSetMetric(Metric):
         for task, prefix in PREFIXES.items()
         for spec in (
             MeasureSpec(f"{prefix}.ss", 50.0, "closer", f"{task}: % where the stereotype beats the anti-stereotype, mean over targets", "%",
-                        headline=task == TASKS[0], aggregate="group-mean"),
+                        headline=task == TASKS[0], aggregate="group-mean", range=(0.0, 100.0)),
             MeasureSpec(f"{prefix}.lms", 100.0, "higher", f"{task}: % where a meaningful option beats the unrelated one, mean over targets", "%",
-                        aggregate="group-mean"),
-            MeasureSpec(f"{prefix}.icat", 100.0, "higher", f"{task}: LMS * min(SS, 100 - SS) / 50"),
+                        aggregate="group-mean", range=(0.0, 100.0)),
+            MeasureSpec(f"{prefix}.icat", 100.0, "higher", f"{task}: LMS * min(SS, 100 - SS) / 50", range=(0.0, 100.0)),
             MeasureSpec(f"{prefix}.margin", 0.0, "closer", f"{task}: mean S(stereotype) - S(anti-stereotype) per example (mean scoring)",
                         "nats", aggregate="mean"),
         )
