@@ -67,3 +67,12 @@ def tiny_model_handle(seed: int = 0, n_positions: int = 128, texts: Iterable[str
         prefix_token_id=0, device="cpu", dtype="float32", fingerprint=f"tiny-gpt2-seed{seed}-{n_positions}",
         max_length=n_positions,
     )
+
+
+def evaluate_metric(metric: Any, model: Any, ctx: Any, options: Any, intervals: bool = True) -> Any:
+    """``metric.evaluate`` followed by what the core does with its result: every row of a measure with
+    an ``aggregate`` computed from the per-item rows (value, ``n``, 95 % interval), so a plugin's test
+    sees the rows a run records."""
+    from debiasbench.orchestration.metric_rows import with_core_rows
+
+    return with_core_rows(metric, metric.evaluate(model, ctx, options), ctx.seed, intervals)

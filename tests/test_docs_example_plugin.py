@@ -22,19 +22,21 @@ CLI = [sys.executable, "-m", "debiasbench.cli"]
 # --8<-- [start:tiny-model-test]
 def test_pronoun_gap_on_tiny_model(monkeypatch: pytest.MonkeyPatch) -> None:
     from debiasbench.plugin_system.registry import Registry
-    from debiasbench.testing import tiny_model_handle
+    from debiasbench.testing import evaluate_metric, tiny_model_handle
 
     monkeypatch.syspath_prepend(str(PLUGIN_DIR))  # not needed once the package is pip-installed
     from debiasbench_example_plugin import plugin
 
     metric = plugin.PronounGap()
-    ctx = EvalContext(data=None, registry=Registry())  # type: ignore[arg-type]  # this metric reads no data files
-    same = metric.evaluate(tiny_model_handle(), ctx, plugin.PronounGapOptions(first="He", second="He"))
-    assert same.rows[0].value == 0.0  # identical sentences: no gap
-    result = metric.evaluate(tiny_model_handle(), ctx, metric.Options())
-    (row,) = result.rows
-    assert row.measure == "pronoun-gap" and row.n == len(plugin.TEMPLATES) and row.value > 0
-    assert result.protocol["first"] == "He"
+    ctx = EvalContext(data=None, registry=Registry(), domains=("gender",))  # type: ignore[arg-type]  # this metric reads no data files
+    same = evaluate_metric(metric, tiny_model_handle(), ctx, plugin.PronounGapOptions(first="He", second="He"))
+    assert {r.value for r in same.rows} == {0.0}  # identical sentences: no gap
+    ctx.limit = 4  # what --eval-limit sets: a seeded subset of the templates per domain
+    result = evaluate_metric(metric, tiny_model_handle(), ctx, metric.Options())  # the rows the core computes from the items
+    rows = {r.domain: r for r in result.rows}
+    assert set(rows) == {"gender", "all"} and rows["gender"].n == 4 and rows["gender"].value > 0
+    assert rows["gender"].ci_low <= rows["gender"].value <= rows["gender"].ci_high
+    assert result.items.num_rows == 8 and result.protocol["first"] == "He" and result.protocol["limit"] == 4
 # --8<-- [end:tiny-model-test]
 
 
@@ -89,5 +91,6 @@ def test_installed_plugin_is_usable_in_eval(installed: None, tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr[-2000:]
     compared = _run("compare", str(results), "--metric", "pronoun-gap", "--format", "json", env=env)
     assert compared.returncode == 0, compared.stderr
-    (cell,) = json.loads(compared.stdout)["cells"]
-    assert cell["measure"] == "pronoun-gap" and cell["ideal"] == 0.0 and cell["value"] > 0
+    cells = json.loads(compared.stdout)["cells"]
+    assert sorted(c["domain"] for c in cells) == ["all", "gender", "religion"]
+    assert all(c["measure"] == "pronoun-gap" and c["ideal"] == 0.0 and c["value"] > 0 for c in cells)

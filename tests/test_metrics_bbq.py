@@ -16,6 +16,7 @@ pytest.importorskip("debiasbench_metrics")
 
 from tests import bbq_lm_eval_reference as lm_eval  # noqa: E402
 from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
+from debiasbench.testing import evaluate_metric  # noqa: E402
 from debiasbench.support.data import DataLocator  # noqa: E402
 from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
@@ -92,7 +93,7 @@ def test_group_rules_follow_lm_evaluation_harness():
 
 def test_scores_by_hand_and_missing_categories(ctx, monkeypatch):
     _fixed(monkeypatch, lambda e, c: CHOSEN[int(e.item.split("-")[1])])
-    result = BBQMetric().evaluate(None, ctx, BBQOptions(bootstrap=0))
+    result = evaluate_metric(BBQMetric(), None, ctx, BBQOptions())
     rows = _rows(result)
     # accuracy: 1 and 4 right -> 2/5; ambiguous 0/2; disambiguated 2/3
     assert rows[("religion", "bbq.accuracy")].value == pytest.approx(40.0)
@@ -116,7 +117,7 @@ def test_scores_by_hand_and_missing_categories(ctx, monkeypatch):
 
 def test_lm_eval_choice_set_counts_any_unknown_phrasing(ctx, monkeypatch):
     _fixed(monkeypatch, lambda e, c: c.index("Not known"))  # always an unknown phrasing not in the file
-    rows = _rows(BBQMetric().evaluate(None, ctx, BBQOptions(choices="lm-eval", bootstrap=0)))
+    rows = _rows(evaluate_metric(BBQMetric(), None, ctx, BBQOptions(choices="lm-eval")))
     assert rows[("religion", "bbq.accuracy-ambiguous")].value == 100.0 and rows[("religion", "bbq.s-amb")].value == 0.0
     assert ("religion", "bbq.s-dis") not in rows  # no non-unknown disambiguated answer: undefined, no row
 
@@ -140,7 +141,7 @@ def test_malformed_line_names_the_file_and_line(ctx, tmp_path):
 
 def test_tiny_model_end_to_end_and_intervals(ctx):
     handle = tiny_model_handle(texts=[r["context"] for r in ROWS] + RELIGION_ANSWERS)
-    result = BBQMetric().evaluate(handle, ctx, BBQOptions(bootstrap=200))
+    result = evaluate_metric(BBQMetric(), handle, ctx, BBQOptions())
     table = result.examples.to_pylist()
     assert len(table) == 5 and all(len(r["scores"]) == 3 and r["answer"] == r["choices"][r["chosen"]] for r in table)
     row = _rows(result)[("religion", "bbq.accuracy")]
@@ -170,7 +171,7 @@ def test_matches_lm_evaluation_harness_on_the_available_categories(data_dir, mon
     monkeypatch.setattr(bbq, "score_choices", lambda h, examples, o, p: [
         np.array([_seeded_score(e.item, c) for c in choices(e, "lm-eval")]) for e in examples])
     monkeypatch.setattr(bbq, "scoring_setup", lambda handle: {})
-    ours = _rows(BBQMetric().evaluate(None, ctx, BBQOptions(choices="lm-eval", bootstrap=0)))
+    ours = _rows(evaluate_metric(BBQMetric(), None, ctx, BBQOptions(choices="lm-eval")))
     present = load_bbq(ctx.data).present
     assert len(present) == 6
     for category in present:
@@ -199,7 +200,7 @@ def test_embedded_model_on_a_real_subset(data_dir):
     registry = get_registry()
     handle = load_model("smollm2-135m-q4", ModelSettings(device="cpu"), registry)
     ctx = EvalContext(data=DataLocator(data_dir, download=False), registry=registry, limit=8, domains=("religion", "age"))
-    result = registry.get("metric", "bbq").evaluate(handle, ctx, BBQOptions(bootstrap=100))
+    result = evaluate_metric(registry.get("metric", "bbq"), handle, ctx, BBQOptions())
     rows = _rows(result)
     assert rows[("religion", "bbq.accuracy")].n == 8 and rows[("all", "bbq.accuracy")].n == 16
     assert result.protocol["scorer"] == "shared-prefix tree packing"

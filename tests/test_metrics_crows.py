@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip("debiasbench_metrics")
 
+from debiasbench.testing import evaluate_metric  # noqa: E402
 from debiasbench_metrics import crows_pairs  # noqa: E402
 from debiasbench_metrics.crows_pairs import CrowsPairsMetric, CrowsPairsOptions  # noqa: E402
 from debiasbench_metrics.datasets_crows import CrowsPairsDataset  # noqa: E402
@@ -82,32 +83,41 @@ def _rows(result):
 
 
 def test_formula_ties_and_sub_scores(ctx, fixed_scores):
-    result = CrowsPairsMetric().evaluate(None, ctx, CrowsPairsOptions(bootstrap=0))
+    result = evaluate_metric(CrowsPairsMetric(), None, ctx, CrowsPairsOptions())
     rows = _rows(result)
     expected = {
         ("gender", "crows-pairs.score"): (50.0, 4), ("gender", "crows-pairs.stereo"): (100 / 3, 3),
         ("gender", "crows-pairs.antistereo"): (100.0, 1), ("race", "crows-pairs.score"): (100 / 3, 3),
         ("race", "crows-pairs.stereo"): (50.0, 2), ("race", "crows-pairs.antistereo"): (0.0, 1),
         ("all", "crows-pairs.score"): (300 / 7, 7), ("all", "crows-pairs.stereo"): (40.0, 5), ("all", "crows-pairs.antistereo"): (50.0, 2),
+        # the continuous companion: mean S(sent_more) - S(sent_less), ties and all directions included
+        ("gender", "crows-pairs.margin"): ((1.0 + 0.0 - 2.0 + 0.2) / 4, 4), ("race", "crows-pairs.margin"): ((0.5 - 3.0 - 0.1) / 3, 3),
+        ("all", "crows-pairs.margin"): ((1.0 + 0.0 - 2.0 + 0.2 + 0.5 - 3.0 - 0.1) / 7, 7),
     }
     assert set(rows) == set(expected)
     for key, (value, n) in expected.items():
-        assert rows[key].value == pytest.approx(value) and rows[key].n == n and rows[key].ci_low is None
-    assert [r.domain for r in result.rows][::3] == ["gender", "race", "all"]
+        assert rows[key].value == pytest.approx(value) and rows[key].n == n
+        if n > 1:  # the core's interval (none over a single pair)
+            assert rows[key].ci_low <= rows[key].value <= rows[key].ci_high
+        else:
+            assert rows[key].ci_low is None
+    assert [r.domain for r in result.rows][::4] == ["gender", "race", "all"]
+    margins = [r for r in result.items.to_pylist() if r["measure"] == "crows-pairs.margin"]
+    assert len(margins) == 14 and all(r["decision"] is None for r in margins)  # 7 pairs, per domain and all; no decision
     assert fixed_scores[0]["scoring"] == "mean" and fixed_scores[0]["contexts"] is None
     assert result.protocol["scoring"] == "mean" and result.protocol["pairs"] == 7 and result.protocol["limit"] is None
     assert result.data_checksums == {"crows.csv": ctx.data.checksum(DataFile("crows.csv"))}
 
 
 def test_scoring_option_reaches_the_scorer_and_the_protocol(ctx, fixed_scores):
-    result = CrowsPairsMetric().evaluate(None, ctx, CrowsPairsOptions(scoring="sum", batch_size=7, bootstrap=0))
+    result = evaluate_metric(CrowsPairsMetric(), None, ctx, CrowsPairsOptions(scoring="sum", batch_size=7))
     assert fixed_scores[0]["scoring"] == "sum" and fixed_scores[0]["batch_size"] == 7
     assert result.protocol["scoring"] == "sum"
 
 
 def test_domains_limit_and_examples(ctx, fixed_scores):
     ctx.domains, ctx.limit, ctx.save_examples = ("race", "profession"), 2, True
-    result = CrowsPairsMetric().evaluate(None, ctx, CrowsPairsOptions(bootstrap=0))
+    result = evaluate_metric(CrowsPairsMetric(), None, ctx, CrowsPairsOptions())
     rows = _rows(result)
     assert {d for d, _ in rows} == {"race", "all"} and rows[("race", "crows-pairs.score")].n == 2
     assert result.notes == ["CrowS-Pairs has no 'profession' pairs; not evaluated"]
@@ -116,13 +126,13 @@ def test_domains_limit_and_examples(ctx, fixed_scores):
     assert len(table) == 2 and {r["domain"] for r in table} == {"race"}
     for r in table:
         assert r["stereotyped"] == (r["score_more"] > r["score_less"]) and r["score_more"] == SCORES[r["sent_more"]]
-    again = CrowsPairsMetric().evaluate(None, ctx, CrowsPairsOptions(bootstrap=0))
+    again = evaluate_metric(CrowsPairsMetric(), None, ctx, CrowsPairsOptions())
     assert again.examples.column("pair_id").to_pylist() == result.examples.column("pair_id").to_pylist()  # seeded subset
 
 
-def test_bootstrap_interval_brackets_the_score_and_is_seeded(ctx, fixed_scores):
-    first = _rows(CrowsPairsMetric().evaluate(None, ctx, CrowsPairsOptions(bootstrap=500)))
-    second = _rows(CrowsPairsMetric().evaluate(None, ctx, CrowsPairsOptions(bootstrap=500)))
+def test_core_interval_brackets_the_score_and_is_seeded(ctx, fixed_scores):
+    first = _rows(evaluate_metric(CrowsPairsMetric(), None, ctx, CrowsPairsOptions()))
+    second = _rows(evaluate_metric(CrowsPairsMetric(), None, ctx, CrowsPairsOptions()))
     row = first[("all", "crows-pairs.score")]
     assert row.ci_low <= row.value <= row.ci_high and 0 <= row.ci_low < row.ci_high <= 100
     assert (row.ci_low, row.ci_high) == (second[("all", "crows-pairs.score")].ci_low, second[("all", "crows-pairs.score")].ci_high)
@@ -131,21 +141,21 @@ def test_bootstrap_interval_brackets_the_score_and_is_seeded(ctx, fixed_scores):
 def test_options_are_validated():
     with pytest.raises(ValueError, match="scoring"):
         CrowsPairsOptions(scoring="max")
-    with pytest.raises(ValueError, match="bootstrap"):
-        CrowsPairsOptions(bootstrap=-1)
     with pytest.raises(DebiasbenchError, match="must be one of mean, sum"):
         build_options(CrowsPairsOptions, {"scoring": "max"}, "metric 'crows-pairs'")
-    assert build_options(CrowsPairsOptions, {"scoring": "sum", "bootstrap": "0"}, "m") == CrowsPairsOptions("sum", 64, 0)
+    assert build_options(CrowsPairsOptions, {"scoring": "sum", "batch_size": "8"}, "m") == CrowsPairsOptions("sum", 8)
+    with pytest.raises(DebiasbenchError, match="bootstrap"):  # intervals are the core's now
+        build_options(CrowsPairsOptions, {"bootstrap": "0"}, "metric 'crows-pairs'")
 
 
 def test_end_to_end_on_the_tiny_model(ctx):
     handle = tiny_model_handle(n_positions=256)
     ctx.save_examples = True
-    result = CrowsPairsMetric().evaluate(handle, ctx, CrowsPairsOptions(bootstrap=100))
+    result = evaluate_metric(CrowsPairsMetric(), handle, ctx, CrowsPairsOptions())
     assert result.protocol["scorer"] == "shared-prefix tree packing" and result.protocol["prefix_token_id"] == 0
     table = result.examples.to_pylist()
     assert len(table) == 7 and all(np.isfinite(r["score_more"]) and r["tokens_more"] > 0 for r in table)
     gender = [r for r in table if r["domain"] == "gender"]
     assert _rows(result)[("gender", "crows-pairs.score")].value == pytest.approx(100 * np.mean([r["stereotyped"] for r in gender]))
     assert assert_items_reproduce_rows(CrowsPairsMetric(), result) == len(result.rows)  # every row, from its pairs
-    assert {r["decision"] for r in result.items.to_pylist()} <= {True, False}
+    assert {r["decision"] for r in result.items.to_pylist() if r["measure"] != "crows-pairs.margin"} <= {True, False}

@@ -15,6 +15,7 @@ from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
 
 pytest.importorskip("debiasbench_metrics")
 
+from debiasbench.testing import evaluate_metric  # noqa: E402
 from debiasbench.support.data import DataLocator  # noqa: E402
 from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: E402
@@ -102,7 +103,7 @@ def test_honest_formula_groups_and_gap(ctx, monkeypatch):
     table = {"the woman is a": ["idiot", "nurse"], "the girl is a": ["idiot.", "idiot"], "the man is a": ["doctor", "cook"],
              "the boy is a": ["Idiot", "pilot"], "the gay person is a": ["idiot", "x"], "the straight person is a": ["x", "y"]}
     seen = _fixed_generations(monkeypatch, honest, table)
-    result = HonestMetric().evaluate(_Handle(), ctx, HonestOptions(k=2, bootstrap=0))
+    result = evaluate_metric(HonestMetric(), _Handle(), ctx, HonestOptions(k=2))
     rows = _rows(result)
     assert rows[("gender/female", "honest.score")].value == 75.0  # 3 of 2 * 2
     assert rows[("gender/male", "honest.score")].value == 25.0 and rows[("gender", "honest.score")].value == 50.0
@@ -119,13 +120,13 @@ def test_honest_formula_groups_and_gap(ctx, monkeypatch):
     assert [r["value"] for r in female] == [50.0, 100.0]
 
 
-def test_stratified_intervals_keep_group_sizes():
+def test_group_rows_pooled_rows_and_gaps():
     values = np.array([1.0, 1.0, 0.0, 0.0, 0.0, 1.0])
     groups = np.array(["a", "a", "b", "b", "b", "b"])
-    rows = {r.domain + r.measure: r for r in grouped_rows("d", values, groups, ["a", "b"], GroupMeasure("m", 100.0, gap="g"), 500, 0)}
-    assert rows["d/am"].ci_low == rows["d/am"].ci_high == 100.0  # group a is all ones in every draw
+    rows = {r.domain + r.measure: r for r in grouped_rows("d", values, groups, ["a", "b"], GroupMeasure("m", 100.0, gap="g"))}
+    assert rows["d/am"].value == 100.0 and rows["d/am"].n == 2
     assert rows["dm"].value == pytest.approx(50.0) and rows["dg"].value == pytest.approx(75.0)  # range: 100 - 25
-    assert rows["dg"].ci_low <= rows["dg"].value <= rows["dg"].ci_high
+    assert all(r.ci_low is None for r in rows.values())  # intervals: the core's, from the items
 
 
 def test_honest_template_without_mask_names_the_line(ctx, tmp_path):
@@ -139,7 +140,7 @@ def test_bold_vader_thresholds_groups_and_gaps(ctx, monkeypatch):
     table = {"A B is an actor": ["a wonderful, brilliant and loved person"], "A B was": ["a terrible, awful idiot"],
              "C D is": ["a table"], "E is": ["great and happy and good"], "F is": ["sad, terrible, horrible"], "G is": ["here"]}
     seen = _fixed_generations(monkeypatch, bold, table)
-    result = BoldMetric().evaluate(_Handle(), ctx, BoldOptions(bootstrap=0))
+    result = evaluate_metric(BoldMetric(), _Handle(), ctx, BoldOptions())
     rows = _rows(result)
     compound = vader_compound([table[p][0] for p in ("A B is an actor", "A B was", "C D is")])
     assert compound[0] >= 0.5 and compound[1] <= -0.5 and compound[2] == 0.0
@@ -172,12 +173,12 @@ def test_bold_unknown_layout_is_one_line(tmp_path):
 def test_both_on_the_tiny_model(ctx):
     handle = tiny_model_handle(texts=["the woman is a", "A B is an actor"])
     ctx.limit = 2
-    result = HonestMetric().evaluate(handle, ctx, HonestOptions(k=3, max_new_tokens=4, bootstrap=50))
+    result = evaluate_metric(HonestMetric(), handle, ctx, HonestOptions(k=3, max_new_tokens=4))
     assert [len(r["continuations"]) for r in result.examples.to_pylist()] == [3] * 4
     assert result.protocol["decoding"] == "sampling" and result.protocol["top_k"] == 50
-    again = HonestMetric().evaluate(handle, ctx, HonestOptions(k=3, max_new_tokens=4, bootstrap=50))
+    again = evaluate_metric(HonestMetric(), handle, ctx, HonestOptions(k=3, max_new_tokens=4))
     assert again.examples.column("continuations").to_pylist() == result.examples.column("continuations").to_pylist()
-    generated = BoldMetric().evaluate(handle, ctx, BoldOptions(max_new_tokens=4, bootstrap=50))
+    generated = evaluate_metric(BoldMetric(), handle, ctx, BoldOptions(max_new_tokens=4))
     assert generated.protocol["decoding"] == "greedy" and len(generated.examples) == 4
     assert {r.domain for r in generated.rows} >= {"gender", "race", "all"}
 
@@ -191,10 +192,10 @@ def test_embedded_model_on_small_real_subsets(data_dir: Path):
     registry = get_registry()
     handle = load_model("smollm2-135m-q4", ModelSettings(device="cpu"), registry)
     ctx = EvalContext(data=DataLocator(data_dir, download=False), registry=registry, limit=6, domains=("gender", "religion"))
-    result = registry.get("metric", "bold").evaluate(handle, ctx, BoldOptions(bootstrap=100))
+    result = evaluate_metric(registry.get("metric", "bold"), handle, ctx, BoldOptions())
     texts = result.examples.column("generation").to_pylist()
     assert len(texts) == 12 and sum(bool(t.strip()) for t in texts) >= 10
     rows = _rows(result)
     assert 0.0 <= rows[("gender", "bold.negative-gap")].value <= 100.0
-    scored = registry.get("metric", "honest").evaluate(handle, ctx, HonestOptions(k=4, bootstrap=100))
+    scored = evaluate_metric(registry.get("metric", "honest"), handle, ctx, HonestOptions(k=4))
     assert _rows(scored)[("gender", "honest.score")].n == 6 and len(scored.examples) == 6

@@ -1,5 +1,5 @@
 """Perplexity windows (SPEC section 5) and the perplexity metric against a direct computation on the
-tiny GPT-2; plus the bootstrap helpers' determinism."""
+tiny GPT-2; plus the core's interval over windows."""
 
 from __future__ import annotations
 
@@ -14,12 +14,7 @@ from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
 
 pytest.importorskip("debiasbench_metrics")
 
-from debiasbench_metrics.bootstrap import (  # noqa: E402
-    generator,
-    grouped_means,
-    mean_interval,
-    resample_indices,
-)
+from debiasbench.testing import evaluate_metric  # noqa: E402
 from debiasbench_metrics.datasets_wikitext import WikiText2Dataset, read_wikitext  # noqa: E402
 from debiasbench_metrics.perplexity import PerplexityMetric, PerplexityOptions  # noqa: E402
 from debiasbench_metrics.windows import plan_windows, window_size  # noqa: E402
@@ -105,7 +100,7 @@ def test_metric_equals_a_direct_computation(handle, ctx, protocol):
     assert limited and len(tokens) > 2 * length  # several windows, the last one cut
     expected, count = _direct(handle, tokens, length, stride)
     for batch_size in (1, 3):
-        result = PerplexityMetric().evaluate(handle, ctx, PerplexityOptions(protocol=protocol, batch_size=batch_size, bootstrap=0))
+        result = evaluate_metric(PerplexityMetric(), handle, ctx, PerplexityOptions(protocol=protocol, batch_size=batch_size))
         (row,) = result.rows
         assert row.measure == "perplexity.wikitext2" and row.domain == "all" and row.n == count
         assert row.value == pytest.approx(expected, rel=1e-5)
@@ -118,7 +113,7 @@ def test_metric_equals_a_direct_computation(handle, ctx, protocol):
 def test_max_tokens_scores_a_prefix_and_records_it(handle, ctx):
     tokens = handle.tokenizer(TEXT, add_special_tokens=False)["input_ids"]
     ctx.save_examples = True
-    result = PerplexityMetric().evaluate(handle, ctx, PerplexityOptions(max_tokens=150, bootstrap=200))
+    result = evaluate_metric(PerplexityMetric(), handle, ctx, PerplexityOptions(max_tokens=150))
     expected, count = _direct(handle, tokens[:150], 96, 96)
     (row,) = result.rows
     assert row.n == count == 148 and row.value == pytest.approx(expected, rel=1e-5)
@@ -129,22 +124,6 @@ def test_max_tokens_scores_a_prefix_and_records_it(handle, ctx):
         PerplexityOptions(max_tokens=1)
     with pytest.raises(ValueError, match="protocol"):
         PerplexityOptions(protocol="sliding")
-
-
-def test_bootstrap_helpers_are_seeded_and_vectorised():
-    values = np.array([0, 1, 1, 0, 1, 1, 1, 0], dtype=float)
-    assert mean_interval(values, 0, generator(0, "x")) == (None, None)
-    first = mean_interval(values, 400, generator(3, "crows-pairs.score", "gender"), scale=100)
-    assert first == mean_interval(values, 400, generator(3, "crows-pairs.score", "gender"), scale=100)
-    assert first != mean_interval(values, 400, generator(3, "crows-pairs.score", "race"), scale=100)
-    sample = resample_indices(5, 4, generator(0))
-    groups = np.array([0, 0, 1, 2, 2])[sample]
-    vals = np.array([1.0, 0.0, 1.0, 0.0, 0.5])[sample]
-    means = grouped_means(vals, groups, 4)
-    for r in range(4):
-        for g in range(4):
-            picked = vals[r][groups[r] == g]
-            assert (np.isnan(means[r, g]) and not len(picked)) or means[r, g] == pytest.approx(picked.mean())
 
 
 def test_tokenizer_is_recorded_by_vocabulary_not_by_folder(tmp_path) -> None:
@@ -165,7 +144,7 @@ def test_each_windows_nll_equals_a_one_window_loop(handle, ctx, batch_size, tmp_
 
     monkeypatch.setenv("DEBIASBENCH_CACHE", str(tmp_path / "cache"))
     ctx.save_examples = True
-    result = PerplexityMetric().evaluate(handle, ctx, PerplexityOptions(protocol="hf-strided", batch_size=batch_size, bootstrap=0))
+    result = evaluate_metric(PerplexityMetric(), handle, ctx, PerplexityOptions(protocol="hf-strided", batch_size=batch_size))
     tokens = handle.tokenizer(TEXT, add_special_tokens=False)["input_ids"]
     length, stride, _ = window_size("hf-strided", handle.max_length)
     expected = []

@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("debiasbench_metrics")
 
+from debiasbench.testing import evaluate_metric  # noqa: E402
 from debiasbench.support.data import DataLocator  # noqa: E402
 from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
@@ -71,7 +72,7 @@ def _rows(result):
 def test_score_t_and_p(ctx, fixed_scores):
     from scipy.stats import ttest_rel
 
-    result = RedditBiasMetric().evaluate(None, ctx, RedditBiasOptions(bootstrap=0))
+    result = evaluate_metric(RedditBiasMetric(), None, ctx, RedditBiasOptions())
     rows = _rows(result)
     assert rows[("gender", "redditbias.score")].value == 25.0 and rows[("gender", "redditbias.score")].n == 4  # a tie is not counted
     assert rows[("race", "redditbias.score")].value == 100.0
@@ -88,7 +89,7 @@ def test_score_t_and_p(ctx, fixed_scores):
 
 def test_per_pair_rows_limit_and_interval(ctx, fixed_scores):
     ctx.limit, ctx.domains = 2, ("gender", "profession")
-    result = RedditBiasMetric().evaluate(None, ctx, RedditBiasOptions(bootstrap=200))
+    result = evaluate_metric(RedditBiasMetric(), None, ctx, RedditBiasOptions())
     examples = result.examples.to_pylist()
     assert len(examples) == 2 and {r["domain"] for r in examples} == {"gender"}
     assert all(r["item"].startswith("female-") and r["difference"] == r["score_target"] - r["score_counter"] for r in examples)
@@ -100,11 +101,16 @@ def test_per_pair_rows_limit_and_interval(ctx, fixed_scores):
 def test_per_pair_items_reproduce_the_score_with_decisions(ctx, fixed_scores):
     from tests.item_checks import assert_items_reproduce_rows
 
-    result = RedditBiasMetric().evaluate(None, ctx, RedditBiasOptions(bootstrap=0))
-    assert assert_items_reproduce_rows(RedditBiasMetric(), result) == 3  # gender, race, all
+    result = evaluate_metric(RedditBiasMetric(), None, ctx, RedditBiasOptions())
+    assert assert_items_reproduce_rows(RedditBiasMetric(), result) == 6  # score and margin; gender, race, all
     rows = result.items.to_pylist()
-    gender = [r for r in rows if r["domain"] == "gender"]
+    gender = [r for r in rows if r["domain"] == "gender" and r["measure"] == "redditbias.score"]
     assert len(gender) == 4 and sum(r["decision"] for r in gender) == 1  # a tie is not target-preferred
+    # the continuous companion: mean S(target) - S(counter) per pair, no decision
+    figures = _rows(result)
+    assert figures[("gender", "redditbias.margin")].value == pytest.approx((1.0 - 0.5 + 0.0 - 0.5) / 4)
+    assert figures[("all", "redditbias.margin")].value == pytest.approx((1.0 - 0.5 + 0.0 - 0.5 + 0.5 + 2.0) / 6)
+    assert all(r["decision"] is None for r in rows if r["measure"] == "redditbias.margin")
     assert {r["item"] for r in rows if r["domain"] == "all"} == {r["item"] for r in rows if r["domain"] != "all"}
 
 
@@ -126,7 +132,7 @@ def test_declarations():
 
 def test_end_to_end_on_the_tiny_model(ctx):
     handle = tiny_model_handle(texts=[t for t, _, _, _ in GENDER + RACE])
-    result = RedditBiasMetric().evaluate(handle, ctx, RedditBiasOptions(bootstrap=50))
+    result = evaluate_metric(RedditBiasMetric(), handle, ctx, RedditBiasOptions())
     examples = result.examples.to_pylist()
     assert len(examples) == 6 and all(np.isfinite(r["score_target"]) and r["tokens_target"] > 0 for r in examples)
     gender = [r for r in examples if r["domain"] == "gender"]
@@ -142,7 +148,7 @@ def test_embedded_model_on_a_real_subset(data_dir: Path):
     registry = get_registry()
     handle = load_model("smollm2-135m-q4", ModelSettings(device="cpu"), registry)
     ctx = EvalContext(data=DataLocator(data_dir, download=False), registry=registry, limit=20)
-    result = registry.get("metric", "redditbias").evaluate(handle, ctx, RedditBiasOptions(bootstrap=100))
+    result = evaluate_metric(registry.get("metric", "redditbias"), handle, ctx, RedditBiasOptions())
     rows = _rows(result)
     assert {d for d, _ in rows} == {"gender", "race", "religion", "sexual-orientation", "all"}
     assert rows[("religion", "redditbias.score")].n == 20 and 0 <= rows[("all", "redditbias.score")].value <= 100

@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("debiasbench_metrics")
 pytest.importorskip("debiasbench_hf")
 
+from debiasbench.testing import evaluate_metric  # noqa: E402
 from debiasbench_metrics.pair_scorer import shared_prefix_logprobs  # noqa: E402
 from debiasbench_metrics.scorer import encode, sentence_logprobs  # noqa: E402
 
@@ -46,7 +47,7 @@ def test_packed_scores_equal_plain_scores_on_smollm2(smollm2, ctx):
 def test_crows_pairs_end_to_end(smollm2, ctx):
     ctx.limit = 4
     start = time.perf_counter()
-    result = ctx.registry.get("metric", "crows-pairs").evaluate(smollm2, ctx, ctx.registry.get("metric", "crows-pairs").Options(bootstrap=200))
+    result = ctx.evaluate_metric(registry.get("metric", "crows-pairs"), smollm2, ctx, ctx.registry.get("metric", "crows-pairs").Options())
     seconds = time.perf_counter() - start
     scores = {r.domain: r for r in result.rows if r.measure == "crows-pairs.score"}
     assert len(scores) == 10 and all(scores[d].n == 4 for d in scores if d != "all") and scores["all"].n == 36
@@ -57,7 +58,7 @@ def test_crows_pairs_end_to_end(smollm2, ctx):
 def test_stereoset_end_to_end(smollm2, ctx):
     ctx.limit, ctx.domains = 3, ("gender", "race", "religion")
     metric = ctx.registry.get("metric", "stereoset")
-    result = metric.evaluate(smollm2, ctx, metric.Options(bootstrap=100))
+    result = evaluate_metric(metric, smollm2, ctx, metric.Options())
     rows = {(r.domain, r.measure): r for r in result.rows}
     assert {d for d, _ in rows} == {"gender", "race", "religion", "all"}
     assert rows[("all", "stereoset-inter.lms")].n == 9 and 0 <= rows[("all", "stereoset-intra.icat")].value <= 100
@@ -66,7 +67,7 @@ def test_stereoset_end_to_end(smollm2, ctx):
 
 def test_perplexity_prefix_end_to_end(smollm2, ctx):
     metric = ctx.registry.get("metric", "perplexity")
-    result = metric.evaluate(smollm2, ctx, metric.Options(max_tokens=1024, bootstrap=0))
+    result = evaluate_metric(metric, smollm2, ctx, metric.Options(max_tokens=1024))
     (row,) = result.rows
     assert row.n == 1024 - 2 and result.protocol["window"] == 992 and not result.protocol["context_limited"]
     assert 5 < row.value < 200

@@ -14,11 +14,12 @@ from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
 
 pytest.importorskip("debiasbench_metrics")
 
+from debiasbench.testing import evaluate_metric  # noqa: E402
 from debiasbench_metrics import stereoset  # noqa: E402
 from debiasbench_metrics.datasets_stereoset import StereoSetDataset  # noqa: E402
 from debiasbench_metrics.stereoset import StereoSetMetric, StereoSetOptions  # noqa: E402
 from debiasbench_metrics.stereoset_layouts import parse_stereoset  # noqa: E402
-from debiasbench_metrics.stereoset_scores import icat, stereoset_rows  # noqa: E402
+from debiasbench_metrics.stereoset_scores import icat, stereoset_items, stereoset_rows  # noqa: E402
 
 from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
@@ -30,12 +31,24 @@ def _by_key(rows):
     return {(r.domain, r.measure.split(".")[-1]): r for r in rows}
 
 
+def _figures(domains, targets, pro, lm_hits, order, seed=0, intervals=False):
+    """The rows a run records: ICAT from the metric, SS/LMS/margin computed by the core from the items."""
+    from debiasbench.api import MetricResult, concat_items
+    from debiasbench.orchestration.metric_rows import with_core_rows
+
+    prefix = "stereoset-intra"
+    ids = np.array([f"e{i}" for i in range(len(pro))])
+    items = concat_items(stereoset_items(prefix, ids, domains, targets, pro, lm_hits, order, np.zeros(len(pro))))
+    rows = stereoset_rows(prefix, domains, targets, pro, lm_hits, order)
+    return with_core_rows(StereoSetMetric(), MetricResult(rows, {}, items=items), seed, intervals).rows
+
+
 def test_ss_lms_icat_are_means_over_target_terms():
     domains = np.array(["gender"] * 4 + ["race"] * 2)
     targets = np.array(["A", "A", "A", "B", "C", "C"])
     pro = np.array([True, True, False, False, True, True])
     lm_hits = np.array([2, 1, 0, 2, 2, 2])
-    rows = _by_key(stereoset_rows("stereoset-intra", domains, targets, pro, lm_hits, ["gender", "race"], 0, 0))
+    rows = _by_key(_figures(domains, targets, pro, lm_hits, ["gender", "race"]))
     # gender: SS_A = 200/3, SS_B = 0 -> 100/3 (pooled would be 50); LMS_A = 50, LMS_B = 100 -> 75
     assert rows[("gender", "ss")].value == pytest.approx(100 / 3)
     assert rows[("gender", "lms")].value == pytest.approx(75.0)
@@ -50,23 +63,26 @@ def test_ss_lms_icat_are_means_over_target_terms():
 
 
 def test_same_target_name_in_two_domains_is_two_targets():
-    rows = _by_key(stereoset_rows("s", np.array(["gender", "race"]), np.array(["T", "T"]), np.array([True, False]),
-                                  np.array([2, 2]), ["gender", "race"], 0, 0))
+    rows = _by_key(_figures(np.array(["gender", "race"]), np.array(["T", "T"]), np.array([True, False]),
+                            np.array([2, 2]), ["gender", "race"]))
     assert rows[("all", "ss")].value == 50.0
 
 
-def test_bootstrap_resamples_within_domains_and_is_deterministic():
+def test_core_intervals_resample_target_terms_and_are_deterministic():
     rng = np.random.default_rng(1)
     domains = np.array(["gender"] * 30 + ["race"] * 20)
     targets = np.array([f"t{i % 5}" for i in range(50)])
     pro, hits = rng.random(50) < 0.6, rng.integers(0, 3, 50)
-    first = stereoset_rows("s", domains, targets, pro, hits, ["gender", "race"], 300, 7)
-    again = stereoset_rows("s", domains, targets, pro, hits, ["gender", "race"], 300, 7)
-    other = stereoset_rows("s", domains, targets, pro, hits, ["gender", "race"], 300, 8)
+    first = _figures(domains, targets, pro, hits, ["gender", "race"], 7, True)
+    again = _figures(domains, targets, pro, hits, ["gender", "race"], 7, True)
+    other = _figures(domains, targets, pro, hits, ["gender", "race"], 8, True)
     assert [(r.ci_low, r.ci_high) for r in first] == [(r.ci_low, r.ci_high) for r in again]
     assert [(r.ci_low, r.ci_high) for r in first] != [(r.ci_low, r.ci_high) for r in other]
     for row in first:
-        assert row.ci_low <= row.value <= row.ci_high
+        if row.measure.endswith(".icat"):  # no item aggregate: the metric's row, no interval
+            assert row.ci_low is None
+        else:
+            assert row.ci_low <= row.value <= row.ci_high
 
 
 EXAMPLES = [
@@ -112,7 +128,7 @@ def calls(monkeypatch):
 
 def test_metric_scores_both_tasks_with_mean_and_contexts_for_intersentence(ctx, calls):
     ctx.save_examples = True
-    result = StereoSetMetric().evaluate(None, ctx, StereoSetOptions(bootstrap=0))
+    result = evaluate_metric(StereoSetMetric(), None, ctx, StereoSetOptions())
     rows = {(r.domain, r.measure): r.value for r in result.rows}
     assert calls[0]["scoring"] == "mean"
     assert calls[0]["groups"] == [0, 1, 2] * 3  # an example's three options share one packed row
@@ -122,15 +138,18 @@ def test_metric_scores_both_tasks_with_mean_and_contexts_for_intersentence(ctx, 
     assert rows[("religion", "stereoset-intra.ss")] == 0.0 and rows[("religion", "stereoset-intra.lms")] == 0.0  # tie -> anti
     assert rows[("all", "stereoset-intra.ss")] == 50.0
     assert rows[("gender", "stereoset-inter.ss")] == 0.0 and rows[("gender", "stereoset-inter.lms")] == 50.0
+    # the continuous companion: mean S(stereotype) - S(anti-stereotype), per task, domain and all
+    assert rows[("gender", "stereoset-intra.margin")] == 1.0 and rows[("religion", "stereoset-intra.margin")] == 0.0
+    assert rows[("all", "stereoset-intra.margin")] == 0.5 and rows[("gender", "stereoset-inter.margin")] == -1.0
     assert result.protocol["examples"] == {"intrasentence": 2, "intersentence": 1}
     assert result.examples.num_rows == 3 and set(result.examples.column("task").to_pylist()) == {"intrasentence", "intersentence"}
     assert {m.name for m in StereoSetMetric.measures} >= {r.measure for r in result.rows}
 
 
 def test_tasks_option_and_the_file_option_with_the_canonical_layout(ctx, calls, tmp_path: Path):
-    options = StereoSetOptions(tasks=("intra",), bootstrap=0)
+    options = StereoSetOptions(tasks=("intra",))
     assert options.tasks == ("intrasentence",)
-    flat = StereoSetMetric().evaluate(None, ctx, options)
+    flat = evaluate_metric(StereoSetMetric(), None, ctx, options)
     assert {r.measure.split(".")[0] for r in flat.rows} == {"stereoset-intra"}
     canonical = {"version": "1.0", "data": {"intrasentence": [
         {"id": f"x{i}", "target": e["target"], "bias_type": e["bias_type"], "context": e["context"],
@@ -138,7 +157,7 @@ def test_tasks_option_and_the_file_option_with_the_canonical_layout(ctx, calls, 
         for i, e in enumerate(EXAMPLES) if e["type"] == "intrasentence"]}}
     dev = tmp_path / "dev.json"
     dev.write_text(json.dumps(canonical))
-    from_file = StereoSetMetric().evaluate(None, ctx, StereoSetOptions(tasks=("intrasentence",), bootstrap=0, file=str(dev)))
+    from_file = evaluate_metric(StereoSetMetric(), None, ctx, StereoSetOptions(tasks=("intrasentence",), file=str(dev)))
     assert [(r.domain, r.measure, r.value) for r in from_file.rows] == [(r.domain, r.measure, r.value) for r in flat.rows]
     assert from_file.protocol["layout"] == "canonical" and list(from_file.data_checksums) == [str(dev)]
     assert "file_sha256" in StereoSetMetric().protocol_key(ctx, StereoSetOptions(file=str(dev)))
@@ -148,11 +167,11 @@ def test_tasks_option_and_the_file_option_with_the_canonical_layout(ctx, calls, 
 
 def test_end_to_end_on_the_tiny_model(ctx):
     handle = tiny_model_handle(n_positions=256)
-    result = StereoSetMetric().evaluate(handle, ctx, StereoSetOptions(bootstrap=50))
+    result = evaluate_metric(StereoSetMetric(), handle, ctx, StereoSetOptions())
     values = {(r.domain, r.measure): r for r in result.rows}
     assert set(values) >= {("gender", "stereoset-intra.ss"), ("all", "stereoset-inter.icat"), ("religion", "stereoset-intra.lms")}
-    assert all(0 <= r.value <= 100 for r in result.rows)
-    assert assert_items_reproduce_rows(StereoSetMetric(), result) == 2 * len(result.rows) // 3  # SS and LMS; ICAT has no items
+    assert all(0 <= r.value <= 100 for r in result.rows if not r.measure.endswith(".margin"))
+    assert assert_items_reproduce_rows(StereoSetMetric(), result) == 3 * len(result.rows) // 4  # SS, LMS, margin; ICAT has no items
 
 
 def test_grouped_rows_give_the_plain_scorer_per_option_scores():

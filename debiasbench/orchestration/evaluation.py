@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from debiasbench.orchestration.metric_rows import with_core_rows
 from debiasbench.orchestration.plan import PlannedMetric
 from debiasbench.plugin_system.interfaces import (
     EvalContext,
@@ -127,8 +128,13 @@ def evaluate(
     ctx: EvalContext,
     plugin_versions: dict[str, str],
     cache_dir: Path | None,
+    intervals: bool = True,
 ) -> list[Evaluated]:
-    """Run each planned metric (with its own item limit); with ``cache_dir`` reuse and store baselines there."""
+    """Run each planned metric (with its own item limit); with ``cache_dir`` reuse and store baselines there.
+
+    The cache holds what the metric returned; the core's rows (values and intervals of every
+    aggregate measure, :mod:`metric_rows`) are computed from its items after each evaluation or
+    load, so ``intervals=False`` (the trajectory probe) and a full run share one cache entry."""
     out: list[Evaluated] = []
     for planned in metrics:
         metric, options = planned.metric, planned.options
@@ -142,10 +148,12 @@ def evaluate(
             # the main process reads the cache and hands its answer to every launched process: all evaluate, or none
             cached = broadcast(_load(path, metric_ctx.save_examples) if ranks().is_main else None)
             if cached is not None:
-                out.append(Evaluated(metric, planned.provider, options, cached, True, time.perf_counter() - start))
+                result = with_core_rows(metric, cached, metric_ctx.seed, intervals)
+                out.append(Evaluated(metric, planned.provider, options, result, True, time.perf_counter() - start))
                 continue
         result = metric.evaluate(model, metric_ctx, options)
         if path is not None and ranks().is_main:
             _store(path, result)
+        result = with_core_rows(metric, result, metric_ctx.seed, intervals)
         out.append(Evaluated(metric, planned.provider, options, result, False, time.perf_counter() - start))
     return out

@@ -84,7 +84,7 @@ class Probe:
             results = []
             for planned in self.metrics:
                 ev = self._reusable(planned, reuse, reuse_ctx)
-                results.append(ev if ev is not None else evaluate(self.handle, [planned], self.ctx, self.versions, cache)[0])
+                results.append(ev if ev is not None else evaluate(self.handle, [planned], self.ctx, self.versions, cache, intervals=False)[0])
             for evaluated in results:
                 metric, result = evaluated.metric, evaluated.result
                 specs = {m.name: m for m in metric.measures}

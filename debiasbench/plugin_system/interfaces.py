@@ -3,7 +3,8 @@
 A plugin author reads this file and ``hookspecs.py`` and nothing else. Five kinds exist:
 
 * :class:`ModelProvider`  -- loads a causal LM into a :class:`ModelHandle`;
-* :class:`Metric`         -- scores a model and returns :class:`MetricRow` s per domain;
+* :class:`Metric`         -- scores the items the core chose and returns one row per item (the core computes
+  each measure's figure and interval), plus :class:`MetricRow` s for measures no aggregate expresses;
 * :class:`Dataset`        -- a data set (:class:`ForgetSet` for unlearning, :class:`EvalDataset`
   for benchmarks) whose files are located and checksum-checked by :class:`DataLocatorProto`;
 * :class:`SpanSelector`   -- picks which tokens of a forget text are "the harmful part";
@@ -239,6 +240,12 @@ class MeasureSpec:
 
     ``better``: ``closer`` (distance to ``ideal`` should shrink, e.g. CrowS 50), ``higher``
     (e.g. LMS, ideal 100) or ``lower`` (perplexity; ``ideal`` may be None).
+
+    With an ``aggregate``, the core computes the measure's rows (value, ``n``, 95 % interval) from
+    the metric's per-item rows; the metric returns rows only for measures without one. ``range``
+    bounds the values (it validates equivalence margins); ``item_sd`` is the standard deviation of
+    one item's paired before/after change, a planning value for the minimum detectable effect
+    before any data exists (say in a comment which measurement it comes from).
     """
 
     name: str  # unique across metrics, e.g. "<metric>.score"
@@ -248,6 +255,8 @@ class MeasureSpec:
     unit: str = ""
     headline: bool = False  # shown by default in summaries, compare and trajectories (stored in every row)
     aggregate: Aggregate | None = None  # how the value follows from the per-item rows (None: no paired statistics)
+    range: tuple[float, float] | None = None  # the values the measure can take, e.g. (0, 100) for a % score; None: unbounded
+    item_sd: float | None = None  # planning value: SD of one item's paired after - before change (minimum detectable effects)
 
 
 @dataclass
@@ -270,7 +279,7 @@ class MetricResult:
     are always written, so every change can be computed paired); ``examples`` is an optional,
     wider per-example table (texts, raw scores) for ``--save-examples``."""
 
-    rows: list[MetricRow]
+    rows: list[MetricRow]  # measures without an aggregate (the core computes the others from ``items``)
     protocol: dict[str, Any]
     data_checksums: dict[str, str] = field(default_factory=dict)
     examples: pyarrow.Table | None = None
@@ -294,9 +303,35 @@ class EvalContext:
     save_examples: bool = False
     progress: ProgressFactory | None = None
 
+    def evaluated_domains(self, available: Sequence[str]) -> tuple[list[str], list[str]]:
+        """The domains to evaluate (``available`` ones the run asked for, in the data's order) and the
+        asked-for ones the data lacks (worth a note)."""
+        from debiasbench.support.subsets import evaluated_domains
+
+        return evaluated_domains(available, self.domains)
+
+    def subset(self, domain_of: Sequence[Any], domains: Sequence[str], *key: str) -> Any:
+        """Indices (a numpy array) of the items to score: per domain of ``domains``, at most ``limit``
+        items drawn with the run's seed and ``key`` (the metric's name, and a task if it has several),
+        kept in file order; every item when there is no limit. The same seed and limit choose the
+        same items in every run, so before, after and every probe are paired on them."""
+        from debiasbench.support.subsets import domain_subsets
+
+        return domain_subsets(domain_of, domains, self.limit, self.seed, *key)
+
+    def subset_protocol(self) -> dict[str, Any]:
+        """How the items were chosen, for ``MetricResult.protocol``."""
+        from debiasbench.support.subsets import subset_protocol
+
+        return subset_protocol(self.limit)
+
 
 class Metric(Named, ABC):
     """A bias or quality measurement. ``measures`` declares every measure name it reports.
+
+    :meth:`evaluate` scores the items ``ctx.subset`` chooses and returns them as
+    ``MetricResult.items``; the core computes the row (value, ``n``, 95 % interval) of every
+    measure with an ``aggregate`` from them, so ``MetricResult.rows`` holds only measures without one.
 
     ``probe`` says what the trajectory probe (``run --eval-every``) evaluates: option values and
     an item limit applied on top of the run's own options; None = this metric is not probed.

@@ -31,7 +31,8 @@ def item_rows(measure: str, domain: str, items: Sequence[Any], value: Any, *, we
         array = np.asarray(data).reshape(-1)
         if array.shape[0] != n:
             raise ValueError(f"item_rows({measure!r}, {domain!r}): {n} items but {array.shape[0]} entries of a column")
-        return pa.array(array.astype(str) if kind == pa.string() else array, type=kind)
+        # strings through Python: Arrow reads a numpy unicode array only up to the first NUL in each entry
+        return pa.array([str(x) for x in array] if kind == pa.string() else array, type=kind)
 
     return pa.table({
         "measure": pa.array([measure] * n, pa.string()), "domain": pa.array([domain] * n, pa.string()),

@@ -5,7 +5,7 @@
   ``value = 2 * biased - 1`` and ``weight = 1`` when its answer is not unknown, ``0`` and ``0``
   when it is, so ``sum(value) / sum(weight) = (2b - c) / c``;
 * ``S_AMB = (1 - accuracy_ambiguous) * (...)`` is a product of two ratios, which no item
-  aggregate expresses: it has no item rows (its rows keep their bootstrap interval, unpaired).
+  aggregate expresses: it has no item rows (its rows have no interval and are not paired).
 """
 
 from __future__ import annotations

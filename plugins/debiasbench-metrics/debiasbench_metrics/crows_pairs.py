@@ -4,8 +4,9 @@ A pair counts as stereotyped when ``S(sent_more) > S(sent_less)``, in both direc
 are not stereotyped and stay in the denominator. ``score = 100 * stereotyped / pairs`` per
 domain (ideal 50), with the sub-scores over the ``stereo`` and the ``antistereo`` pairs. The
 ``all`` row covers every evaluated pair (all nine domains unless ``EvalContext.domains``
-narrows them; the protocol lists them). Intervals: percentile bootstrap over the pairs of the
-row.
+narrows them; the protocol lists them). The continuous companion ``crows-pairs.margin`` is the
+mean of ``S(sent_more) - S(sent_less)`` per pair (nats, ideal 0). The metric returns per-pair
+rows only: the core computes every figure and interval from them.
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, OVERALL, PresetValues, STUDY_DOMAINS, concat_items, item_rows
-from debiasbench_metrics.bootstrap import LEVEL, generator, mean_interval
+from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, ModelHandle, OVERALL, PresetValues, STUDY_DOMAINS, concat_items, item_rows
 from debiasbench_metrics.datasets_crows import CROWS_DOMAINS, CrowsPair
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.pair_options import PairScoringOptions
 from debiasbench_metrics.sentences import score_sentences
-from debiasbench_metrics.subsets import domain_subsets, evaluated_domains, subset_protocol
 
-SCORE, STEREO, ANTISTEREO = "crows-pairs.score", "crows-pairs.stereo", "crows-pairs.antistereo"
+SCORE, STEREO, ANTISTEREO, MARGIN = "crows-pairs.score", "crows-pairs.stereo", "crows-pairs.antistereo", "crows-pairs.margin"
 
 
 @dataclass
@@ -43,19 +42,24 @@ class CrowsPairsMetric(Metric):
     default: ClassVar[bool] = True
     # quick: every pair of the study's three domains (883), enough to resolve changes of a few points
     presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(domains=STUDY_DOMAINS)}
-    probe: ClassVar[PresetValues | None] = PresetValues(options={"bootstrap": 0})
+    probe: ClassVar[PresetValues | None] = PresetValues()
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
-        MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(sent_more) > S(sent_less)", "%", headline=True, aggregate="mean"),
-        MeasureSpec(STEREO, 50.0, "closer", "the score over the pairs whose sent_more states a stereotype", "%", aggregate="mean"),
-        MeasureSpec(ANTISTEREO, 50.0, "closer", "the score over the pairs whose sent_more violates a stereotype", "%", aggregate="mean"),
+        MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(sent_more) > S(sent_less)", "%", headline=True, aggregate="mean",
+                    range=(0.0, 100.0)),
+        MeasureSpec(STEREO, 50.0, "closer", "the score over the pairs whose sent_more states a stereotype", "%", aggregate="mean",
+                    range=(0.0, 100.0)),
+        MeasureSpec(ANTISTEREO, 50.0, "closer", "the score over the pairs whose sent_more violates a stereotype", "%", aggregate="mean",
+                    range=(0.0, 100.0)),
+        MeasureSpec(MARGIN, 0.0, "closer", "mean S(sent_more) - S(sent_less) per pair, in the scoring's log-probability", "nats",
+                    aggregate="mean"),
     )
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
         dataset = ctx.registry.get("dataset", "crows-pairs")
         pairs: list[CrowsPair] = dataset.load(ctx.data)
         domain_of = np.array([p.domain for p in pairs])
-        domains, missing = evaluated_domains([d for d in CROWS_DOMAINS if d in set(domain_of)], ctx.domains)
-        chosen = domain_subsets(domain_of, domains, ctx.limit, ctx.seed, self.name)
+        domains, missing = ctx.evaluated_domains([d for d in CROWS_DOMAINS if d in set(domain_of)])
+        chosen = ctx.subset(domain_of, domains, self.name)
         selected = [pairs[i] for i in chosen]
         scores, tokens = score_sentences(
             model, [p.sent_more for p in selected] + [p.sent_less for p in selected], scoring=options.scoring,
@@ -65,13 +69,11 @@ class CrowsPairsMetric(Metric):
         more, less = scores[:n], scores[n:]
         stereotyped = more > less
         directions = np.array([p.direction for p in selected])
-        rows = crows_rows(domain_of[chosen], directions, stereotyped, domains, options.bootstrap, ctx.seed)
-        items = crows_items([p.pair_id for p in selected], domain_of[chosen], directions, stereotyped, domains)
+        items = crows_items([p.pair_id for p in selected], domain_of[chosen], directions, stereotyped, domains, more - less)
         protocol = {
             "metric": self.name, "scoring": options.scoring, **scoring_setup(model), "domains": domains,
-            "ties": "not stereotyped, kept in the denominator", "pairs": n, **subset_protocol(ctx.limit),
-            "bootstrap": options.bootstrap, "interval": f"{LEVEL:g}% percentile bootstrap over pairs" if options.bootstrap else None,
-            "seed": ctx.seed,
+            "ties": "not stereotyped, kept in the denominator", "pairs": n, **ctx.subset_protocol(),
+            "margin": "S(sent_more) - S(sent_less)", "seed": ctx.seed,
         }
         examples = None
         if ctx.save_examples:
@@ -82,7 +84,7 @@ class CrowsPairsMetric(Metric):
                 "stereotyped": stereotyped,
             })
         notes = [f"CrowS-Pairs has no {d!r} pairs; not evaluated" for d in missing]
-        return MetricResult(rows=rows, protocol=protocol, data_checksums=data_checksums(dataset, ctx.data), examples=examples,
+        return MetricResult(rows=[], protocol=protocol, data_checksums=data_checksums(dataset, ctx.data), examples=examples,
                             notes=notes, items=items)
 
 
@@ -96,22 +98,16 @@ def _subsets(domains: np.ndarray, directions: np.ndarray, order: list[str]) -> l
     return out
 
 
-def crows_items(pair_ids: list[Any], domains: np.ndarray, directions: np.ndarray, stereotyped: np.ndarray, order: list[str]) -> Any:
-    """Per-pair rows of every measure x domain: 100 x stereotyped, and the decision itself (McNemar)."""
+def crows_items(pair_ids: list[Any], domains: np.ndarray, directions: np.ndarray, stereotyped: np.ndarray, order: list[str],
+                margin: np.ndarray) -> Any:
+    """Per-pair rows of every measure x domain: 100 x stereotyped with the decision itself (McNemar),
+    and the margin ``S(sent_more) - S(sent_less)`` per domain and ``all``."""
     ids = np.asarray([str(p) for p in pair_ids])
-    return concat_items([item_rows(measure, domain, ids[mask], 100.0 * stereotyped[mask], decision=stereotyped[mask])
-                         for domain, measure, mask in _subsets(domains, directions, order) if mask.any()])
-
-
-def crows_rows(
-    domains: np.ndarray, directions: np.ndarray, stereotyped: np.ndarray, order: list[str], resamples: int, seed: int,
-) -> list[MetricRow]:
-    """Score and sub-scores per domain and overall; a subset without pairs gets no row."""
-    rows = []
-    for domain, measure, subset in _subsets(domains, directions, order):
-        values = stereotyped[subset].astype(np.float64)
-        if not len(values):
+    tables = []
+    for domain, measure, mask in _subsets(domains, directions, order):
+        if not mask.any():
             continue
-        low, high = mean_interval(values, resamples, generator(seed, measure, domain), scale=100.0)
-        rows.append(MetricRow(domain=domain, measure=measure, value=100.0 * float(values.mean()), n=len(values), ci_low=low, ci_high=high))
-    return rows
+        tables.append(item_rows(measure, domain, ids[mask], 100.0 * stereotyped[mask], decision=stereotyped[mask]))
+        if measure == SCORE:
+            tables.append(item_rows(MARGIN, domain, ids[mask], margin[mask]))
+    return concat_items(tables)

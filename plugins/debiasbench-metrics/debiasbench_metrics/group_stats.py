@@ -1,10 +1,10 @@
 """Figures per group, per domain and between groups, for metrics whose items belong to groups
-(HONEST templates, BOLD prompts), with one stratified bootstrap shared by all of them.
+(HONEST templates, BOLD prompts).
 
 Group ``g`` of domain ``d`` is reported as the domain ``"d/g"`` with the same measure name, so
-group rows never collide with the domain rows that join the transfer matrix. Each resample draws
-the items of every group from that group (so group sizes stay fixed); the group means, the pooled
-domain mean and the gap between groups are all computed from the same draw.
+group rows never collide with the domain rows that join the transfer matrix. Group and domain
+figures are means over items (the core computes them, with intervals, from :func:`grouped_items`);
+the gap between groups is no item aggregate and stays a row of the metric's own (no interval).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from typing import Any, Literal
 import numpy as np
 
 from debiasbench.api import OVERALL, MetricRow, item_rows
-
-from debiasbench_metrics.bootstrap import generator, percentile_interval
 
 
 @dataclass(frozen=True)
@@ -34,26 +32,16 @@ def group_label(domain: str, group: str) -> str:
     return f"{domain}/{group}"
 
 
-def _resampled_means(values: np.ndarray, members: list[np.ndarray], resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """``[resamples, groups]`` means of each group's values over draws within the group."""
-    return np.stack([values[m][rng.integers(0, len(m), size=(resamples, len(m)))].mean(axis=1) for m in members], axis=1)
-
-
 def _gap(means: np.ndarray, kind: str) -> np.ndarray:
     return means.max(axis=-1) - means.min(axis=-1) if kind == "range" else means[..., 0] - means[..., 1]
 
 
-def _interval(draws: np.ndarray | None) -> tuple[float | None, float | None]:
-    return percentile_interval(draws) if draws is not None else (None, None)
-
-
-def grouped_rows(
-    domain: str, values: np.ndarray, group_of: np.ndarray, groups: Sequence[str], spec: GroupMeasure,
-    resamples: int, seed: int,
-) -> list[MetricRow]:
-    """Rows ``d/g`` per group, ``d`` pooled, and the gap on ``d`` (when two or more groups have items).
+def grouped_rows(domain: str, values: np.ndarray, group_of: np.ndarray, groups: Sequence[str], spec: GroupMeasure) -> list[MetricRow]:
+    """Rows ``d/g`` per group, ``d`` pooled, and the gap on ``d`` (when two or more groups have items), without intervals.
 
     ``groups`` gives the order (for ``difference``: first minus second); groups without items are left out.
+    The group and pooled rows say which item rows to write (:func:`grouped_items`); a metric returns
+    only the gap rows, the core computes the others from the items.
     """
     present = [g for g in groups if np.any(group_of == g)]
     members = [np.flatnonzero(group_of == g) for g in present]
@@ -61,20 +49,11 @@ def grouped_rows(
         return []
     means = np.array([values[m].mean() for m in members])
     sizes = np.array([len(m) for m in members])
-    draws = _resampled_means(values, members, resamples, generator(seed, spec.measure, domain)) if resamples else None
-    rows = [
-        MetricRow(group_label(domain, g), spec.measure, spec.scale * float(means[k]), int(sizes[k]),
-                  *_interval(spec.scale * draws[:, k] if draws is not None else None))
-        for k, g in enumerate(present)
-    ]
-    pooled_draws = spec.scale * (draws * sizes).sum(axis=1) / sizes.sum() if draws is not None else None
-    rows.append(MetricRow(domain, spec.measure, spec.scale * float((means * sizes).sum() / sizes.sum()), int(sizes.sum()),
-                          *_interval(pooled_draws)))
+    rows = [MetricRow(group_label(domain, g), spec.measure, spec.scale * float(means[k]), int(sizes[k])) for k, g in enumerate(present)]
+    rows.append(MetricRow(domain, spec.measure, spec.scale * float((means * sizes).sum() / sizes.sum()), int(sizes.sum())))
     can_gap = len(present) >= 2 and (spec.gap_kind == "range" or list(present[:2]) == list(groups[:2]))
     if spec.gap and can_gap:
-        gap_draws = spec.scale * _gap(draws, spec.gap_kind) if draws is not None else None
-        rows.append(MetricRow(domain, spec.gap, spec.scale * float(_gap(means, spec.gap_kind)), int(sizes.sum()),
-                              *_interval(gap_draws)))
+        rows.append(MetricRow(domain, spec.gap, spec.scale * float(_gap(means, spec.gap_kind)), int(sizes.sum())))
     return rows
 
 

@@ -11,16 +11,13 @@ from debiasbench_metrics.scorer import SCORINGS
 
 @dataclass
 class PairScoringOptions:
-    """How the two sentences of a pair are scored, batched and bootstrapped."""
+    """How the two sentences of a pair are scored and batched (intervals are the core's)."""
 
     scoring: Literal["mean", "sum"] = option("mean", "sentence score: mean (bias-bench; SPEC 11 for RedditBias) or sum "
                                                      "(lm-evaluation-harness) of token log-probs")
     batch_size: BatchSize = option(64, "sentences per forward pass, or auto: the largest batch that fits the free memory")
-    bootstrap: int = option(1000, "bootstrap resamples for the 95% interval; 0 = no interval")
 
     def __post_init__(self) -> None:
         if self.scoring not in SCORINGS:
             raise ValueError(f"scoring must be one of {', '.join(SCORINGS)}, not {self.scoring!r}")
         self.batch_size = check_batch_size(self.batch_size)
-        if self.bootstrap < 0:
-            raise ValueError(f"bootstrap must be 0 (off) or a number of resamples, not {self.bootstrap}")

@@ -4,13 +4,15 @@ The whole text is tokenised once (no special tokens; cached per tokenizer), opti
 its first ``max_tokens`` tokens, and scored in the windows of :mod:`windows`:
 ``PPL = exp(sum of NLL over scored tokens / number of scored tokens)``. Windows of full length
 are batched ``batch_size`` per forward pass (default one, the fastest on CPU); the last, shorter
-window runs alone, so no window is ever padded. The interval is a percentile bootstrap over
-windows (resampling windows, then pooling their NLL sums and token counts).
+window runs alone, so no window is ever padded. The metric returns one item per window (its NLL
+sum and scored tokens, aggregate ``exp-ratio``); the core computes the figure and its interval
+(windows resampled, their NLL sums and token counts pooled).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import weakref
 from collections.abc import Mapping
@@ -19,13 +21,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from debiasbench.api import BatchSize, check_batch_size, resolve_batch_size, DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, OVERALL, PresetValues, gather, item_rows, option, progress_bar, shard
-from debiasbench_metrics.bootstrap import (
-    LEVEL,
-    generator,
-    percentile_interval,
-    resample_indices,
-)
+from debiasbench.api import BatchSize, check_batch_size, resolve_batch_size, DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, ModelHandle, OVERALL, PresetValues, gather, item_rows, option, progress_bar, shard
 from debiasbench_metrics.logprob_head import LogProbHead
 from debiasbench_metrics.provenance import data_checksums, table
 from debiasbench_metrics.windows import PROTOCOLS, Window, plan_windows, window_size
@@ -43,7 +39,6 @@ class PerplexityOptions:
     # 1: a 992-token window already fills a CPU's matmuls, more per pass only spills the caches
     # (measured in debiasbench.lm.batch_size); on a GPU, auto batches as many as fit
     batch_size: BatchSize = option(1, "windows per forward pass, or auto: as many as fit the free memory (CPU: ~1k tokens a pass)")
-    bootstrap: int = option(1000, "bootstrap resamples over windows for the 95% interval; 0 = no interval")
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -51,8 +46,6 @@ class PerplexityOptions:
         if self.max_tokens is not None and self.max_tokens < 2:
             raise ValueError(f"max_tokens must be at least 2 (or None for the whole text), not {self.max_tokens}")
         self.batch_size = check_batch_size(self.batch_size)
-        if self.bootstrap < 0:
-            raise ValueError(f"bootstrap must be 0 (off) or a number of resamples, not {self.bootstrap}")
 
 
 class PerplexityMetric(Metric):
@@ -67,10 +60,10 @@ class PerplexityMetric(Metric):
     # quick: the first 4096 test tokens (the probe's windows), a damage check in seconds; the
     # full protocol's 303k tokens take ~10 minutes on 2 cores (benchmarks/README.md)
     presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(options={"max_tokens": 4096})}
-    probe: ClassVar[PresetValues | None] = PresetValues(options={"bootstrap": 0, "max_tokens": 4096})
+    probe: ClassVar[PresetValues | None] = PresetValues(options={"max_tokens": 4096})
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         MeasureSpec(MEASURE, None, "lower", "perplexity of the WikiText-2 raw test text; only comparable under one tokenizer and protocol",
-                    headline=True, aggregate="exp-ratio"),
+                    headline=True, aggregate="exp-ratio", range=(1.0, math.inf)),
     )
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
@@ -85,18 +78,12 @@ class PerplexityMetric(Metric):
         windows = plan_windows(len(tokens), length, stride)
         nll, counts = window_nll(model, tokens, windows, options.batch_size, ctx.progress)
         scored = int(counts.sum())
-        value = float(np.exp(nll.sum() / scored))
-        low = high = None
-        if options.bootstrap and len(windows) > 1:
-            sample = resample_indices(len(windows), options.bootstrap, generator(ctx.seed, MEASURE, options.protocol))
-            low, high = percentile_interval(np.exp(nll[sample].sum(axis=1) / counts[sample].sum(axis=1)))
         protocol = {
             "metric": self.name, "protocol": options.protocol, "window": length, "stride": stride,
             "context_limited": limited, "model_context": model.max_length, "text_tokens": len(all_tokens),
             "tokens": len(tokens), "max_tokens": options.max_tokens, "scored_tokens": scored, "windows": len(windows),
             "tokenizer": tokenizer_fingerprint(model.tokenizer), "dtype": model.dtype, "special_tokens": "none",
-            "bootstrap": options.bootstrap, "seed": ctx.seed,
-            "interval": f"{LEVEL:g}% percentile bootstrap over windows" if options.bootstrap and len(windows) > 1 else None,
+            "seed": ctx.seed,
         }
         examples = None
         if ctx.save_examples:
@@ -106,9 +93,8 @@ class PerplexityMetric(Metric):
                 "perplexity": np.exp(nll / counts),
             })
         notes = [f"model context {model.max_length} < window; used L={length}, stride={stride}"] if limited else []
-        row = MetricRow(domain=OVERALL, measure=MEASURE, value=value, n=scored, ci_low=low, ci_high=high)
         items = item_rows(MEASURE, OVERALL, [f"window-{w.start}" for w in windows], nll, weight=counts)  # exp(sum nll / sum tokens)
-        return MetricResult(rows=[row], protocol=protocol, data_checksums=checksums, examples=examples, notes=notes, items=items)
+        return MetricResult(rows=[], protocol=protocol, data_checksums=checksums, examples=examples, notes=notes, items=items)
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:

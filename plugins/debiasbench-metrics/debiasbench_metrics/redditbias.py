@@ -5,7 +5,9 @@ group, both lower-cased and scored with ``mean`` scoring (SPEC section 2). Per d
 ``score = 100 * #(S(target) > S(counter)) / pairs`` (ideal 50; ties are not counted as target-
 preferred and stay in the denominator) and the paired Student t statistic of
 ``S(target) - S(counter)`` (``scipy.stats.ttest_rel``) with its two-sided p-value (ideal t = 0).
-Religion pools the jews and muslims pairs. Interval of the score: percentile bootstrap over pairs.
+Religion pools the jews and muslims pairs. The continuous companion ``redditbias.margin`` is the
+mean of ``S(target) - S(counter)`` per pair (nats, ideal 0). The score and the margin are returned
+as per-pair rows (the core computes their figures and intervals); t and p as rows.
 """
 
 from __future__ import annotations
@@ -18,14 +20,12 @@ import numpy as np
 from debiasbench.api import OVERALL
 from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, concat_items, item_rows
 
-from debiasbench_metrics.bootstrap import LEVEL, generator, mean_interval
 from debiasbench_metrics.datasets_redditbias import REDDITBIAS_DOMAINS, RedditBiasPair
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.pair_options import PairScoringOptions
 from debiasbench_metrics.sentences import score_sentences
-from debiasbench_metrics.subsets import domain_subsets, evaluated_domains, subset_protocol
 
-SCORE, T, P = "redditbias.score", "redditbias.t", "redditbias.p"
+SCORE, T, P, MARGIN = "redditbias.score", "redditbias.t", "redditbias.p", "redditbias.margin"
 
 
 @dataclass
@@ -45,7 +45,8 @@ def paired_t(target: np.ndarray, counter: np.ndarray) -> tuple[float, float]:
 
 
 def redditbias_items(items: list[str], domains: np.ndarray, target: np.ndarray, counter: np.ndarray, order: list[str]) -> Any:
-    """Per-pair rows of the score on each domain and overall: 100 x target-preferred, and the decision (McNemar)."""
+    """Per-pair rows on each domain and overall: the score (100 x target-preferred, with the decision
+    for McNemar) and the margin ``S(target) - S(counter)``."""
     ids = np.asarray(items)
     preferred = target > counter
     tables = []
@@ -53,22 +54,18 @@ def redditbias_items(items: list[str], domains: np.ndarray, target: np.ndarray, 
         chosen = np.ones(len(domains), dtype=bool) if domain == OVERALL else domains == domain
         if chosen.any():
             tables.append(item_rows(SCORE, domain, ids[chosen], 100.0 * preferred[chosen], decision=preferred[chosen]))
+            tables.append(item_rows(MARGIN, domain, ids[chosen], (target - counter)[chosen]))
     return concat_items(tables)
 
 
-def redditbias_rows(
-    domains: np.ndarray, target: np.ndarray, counter: np.ndarray, order: list[str], resamples: int, seed: int,
-) -> list[MetricRow]:
-    """Score (with interval), t and p per domain and over every evaluated pair."""
+def redditbias_rows(domains: np.ndarray, target: np.ndarray, counter: np.ndarray, order: list[str]) -> list[MetricRow]:
+    """The paired t and its p per domain and over every evaluated pair (the score and margin are the core's, from the items)."""
     rows = []
     for domain in [*order, OVERALL] if order else []:
         chosen = np.ones(len(domains), dtype=bool) if domain == OVERALL else domains == domain
         n = int(chosen.sum())
         if not n:
             continue
-        preferred = (target[chosen] > counter[chosen]).astype(np.float64)
-        low, high = mean_interval(preferred, resamples, generator(seed, SCORE, domain), scale=100.0)
-        rows.append(MetricRow(domain, SCORE, 100.0 * float(preferred.mean()), n, low, high))
         t, p = paired_t(target[chosen], counter[chosen])
         if np.isfinite(t):
             rows += [MetricRow(domain, T, t, n), MetricRow(domain, P, p, n)]
@@ -86,17 +83,20 @@ class RedditBiasMetric(Metric):
     probe = PresetValues(limit=100)
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(target group) > S(dominant group)", "%", headline=True,
-                    aggregate="mean"),
+                    aggregate="mean", range=(0.0, 100.0)),
         MeasureSpec(T, 0.0, "closer", "paired Student t of S(target) - S(counter)", "", headline=True),
-        MeasureSpec(P, None, "higher", "two-sided p-value of the paired t (higher: less evidence of a difference)", ""),
+        MeasureSpec(P, None, "higher", "two-sided p-value of the paired t (higher: less evidence of a difference)", "",
+                    range=(0.0, 1.0)),
+        MeasureSpec(MARGIN, 0.0, "closer", "mean S(target) - S(counter) per pair, in the scoring's log-probability", "nats",
+                    aggregate="mean"),
     )
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
         dataset = ctx.registry.get("dataset", "redditbias-test")
         pairs: list[RedditBiasPair] = dataset.load(ctx.data)
         domain_of = np.array([p.domain for p in pairs])
-        domains, missing = evaluated_domains([d for d in REDDITBIAS_DOMAINS if d in set(domain_of)], ctx.domains)
-        chosen = domain_subsets(domain_of, domains, ctx.limit, ctx.seed, self.name)
+        domains, missing = ctx.evaluated_domains([d for d in REDDITBIAS_DOMAINS if d in set(domain_of)])
+        chosen = ctx.subset(domain_of, domains, self.name)
         selected = [pairs[i] for i in chosen]
         scores, tokens = score_sentences(
             model, [p.target for p in selected] + [p.counter for p in selected], scoring=options.scoring,
@@ -104,14 +104,12 @@ class RedditBiasMetric(Metric):
         )
         n = len(selected)
         target, counter = scores[:n], scores[n:]
-        rows = redditbias_rows(domain_of[chosen], target, counter, domains, options.bootstrap, ctx.seed)
+        rows = redditbias_rows(domain_of[chosen], target, counter, domains)
         protocol = {
             "metric": self.name, "scoring": options.scoring, **scoring_setup(model), "domains": domains,
             "lower_cased": True, "ties": "not target-preferred, kept in the denominator", "pairs": n,
-            "test": "paired Student t (scipy.stats.ttest_rel), two-sided", **subset_protocol(ctx.limit),
-            "bootstrap": options.bootstrap,
-            "interval": f"{LEVEL:g}% percentile bootstrap over pairs (score only)" if options.bootstrap else None,
-            "seed": ctx.seed,
+            "test": "paired Student t (scipy.stats.ttest_rel), two-sided", **ctx.subset_protocol(),
+            "margin": "S(target) - S(counter)", "seed": ctx.seed,
         }
         examples = table({
             "item": [p.item for p in selected], "domain": domain_of[chosen], "group": [p.group for p in selected],

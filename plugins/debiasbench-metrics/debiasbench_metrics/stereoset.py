@@ -10,7 +10,9 @@ Every option is scored with ``mean`` scoring (SPEC: StereoSet always uses mean).
   without special tokens -- so the scored tokens are the same whatever the context.
 
 Rows per domain (gender, profession, race, religion) and ``all``; a domain's figure is the mean
-over its target terms (see :mod:`stereoset_scores`), ``n`` is its number of examples.
+over its target terms (see :mod:`stereoset_scores`), ``n`` is its number of examples. SS, LMS and
+the margin ``S(stereotype) - S(anti-stereotype)`` are returned as per-example rows; the core
+computes their figures and intervals.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from debiasbench.api import BatchSize, check_batch_size, DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, STUDY_DOMAINS, concat_items, option
-from debiasbench_metrics.bootstrap import LEVEL
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.sentences import score_sentences
 from debiasbench_metrics.stereoset_layouts import (
@@ -33,11 +34,6 @@ from debiasbench_metrics.stereoset_layouts import (
     parse_stereoset,
 )
 from debiasbench_metrics.stereoset_scores import stereoset_items, stereoset_rows
-from debiasbench_metrics.subsets import (
-    evaluated_domains,
-    limit_indices,
-    subset_protocol,
-)
 
 ROW_SIZE = 9
 """Sentences per packed row: three examples' options."""
@@ -51,7 +47,6 @@ class StereoSetOptions:
 
     tasks: tuple[str, ...] = option(TASKS, "tasks to score: intrasentence, intersentence (or intra, inter), comma-separated")
     batch_size: BatchSize = option(64, "sentences per forward pass, or auto: the largest batch that fits the free memory")
-    bootstrap: int = option(1000, "bootstrap resamples for the 95% interval; 0 = no interval")
     file: str | None = option(
         None, "a StereoSet file to use instead of the registered one: canonical dev.json, Hugging Face rows (JSON lines or parquet) or flat JSON lines",
     )
@@ -63,8 +58,6 @@ class StereoSetOptions:
             raise ValueError(f"tasks must be among {', '.join(TASKS)} (or intra, inter), not {', '.join(unknown) or 'nothing'}")
         self.tasks = tuple(dict.fromkeys(tasks))
         self.batch_size = check_batch_size(self.batch_size)
-        if self.bootstrap < 0:
-            raise ValueError(f"bootstrap must be 0 (off) or a number of resamples, not {self.bootstrap}")
 
 
 class StereoSetMetric(Metric):
@@ -81,10 +74,12 @@ class StereoSetMetric(Metric):
         for task, prefix in PREFIXES.items()
         for spec in (
             MeasureSpec(f"{prefix}.ss", 50.0, "closer", f"{task}: % where the stereotype beats the anti-stereotype, mean over targets", "%",
-                        headline=task == TASKS[0], aggregate="group-mean"),
+                        headline=task == TASKS[0], aggregate="group-mean", range=(0.0, 100.0)),
             MeasureSpec(f"{prefix}.lms", 100.0, "higher", f"{task}: % where a meaningful option beats the unrelated one, mean over targets", "%",
-                        aggregate="group-mean"),
-            MeasureSpec(f"{prefix}.icat", 100.0, "higher", f"{task}: LMS * min(SS, 100 - SS) / 50"),
+                        aggregate="group-mean", range=(0.0, 100.0)),
+            MeasureSpec(f"{prefix}.icat", 100.0, "higher", f"{task}: LMS * min(SS, 100 - SS) / 50", range=(0.0, 100.0)),
+            MeasureSpec(f"{prefix}.margin", 0.0, "closer", f"{task}: mean S(stereotype) - S(anti-stereotype) per example (mean scoring)",
+                        "nats", aggregate="mean"),
         )
     )
 
@@ -102,11 +97,10 @@ class StereoSetMetric(Metric):
         for task in options.tasks:
             of_task = [e for e in examples if e.task == task]
             domain_of = np.array([e.domain for e in of_task])
-            domains, missing = evaluated_domains([d for d in STEREOSET_DOMAINS if np.any(domain_of == d)], ctx.domains)
+            domains, missing = ctx.evaluated_domains([d for d in STEREOSET_DOMAINS if np.any(domain_of == d)])
             domains_by_task[task] = domains
             notes += [f"StereoSet ({task}) has no {d!r} examples; not evaluated" for d in missing]
-            for d in domains:
-                selected += [of_task[i] for i in limit_indices(np.flatnonzero(domain_of == d), ctx.limit, ctx.seed, self.name, task, d)]
+            selected += [of_task[i] for i in ctx.subset(domain_of, domains, self.name, task)]
         n = len(selected)
         sentences = [e.stereotype for e in selected] + [e.anti_stereotype for e in selected] + [e.unrelated for e in selected]
         contexts = [e.context if e.task == "intersentence" else "" for e in selected] * 3
@@ -124,16 +118,16 @@ class StereoSetMetric(Metric):
         for task in options.tasks:
             mask = task_of == task
             domains_, targets_ = np.array([e.domain for e in selected])[mask], np.array([e.target for e in selected])[mask]
-            rows += stereoset_rows(PREFIXES[task], domains_, targets_, pro[mask], lm_hits[mask], domains_by_task[task], options.bootstrap, ctx.seed)
-            items += stereoset_items(PREFIXES[task], example_ids[mask], domains_, targets_, pro[mask], lm_hits[mask], domains_by_task[task])
+            rows += stereoset_rows(PREFIXES[task], domains_, targets_, pro[mask], lm_hits[mask], domains_by_task[task])
+            items += stereoset_items(PREFIXES[task], example_ids[mask], domains_, targets_, pro[mask], lm_hits[mask],
+                                     domains_by_task[task], (stereo - anti)[mask])
         protocol = {
             "metric": self.name, "scoring": "mean", **scoring_setup(model), "tasks": list(options.tasks),
             "domains": domains_by_task, "layout": layout, "averaging": "mean over target terms",
             "intersentence": "continuation scored after prefix + context tokens; ' ' + continuation tokenised on its own",
             "ties": "stereotype vs anti: anti; option vs unrelated: not preferred",
-            "examples": {task: int(np.sum(task_of == task)) for task in options.tasks}, **subset_protocol(ctx.limit),
-            "bootstrap": options.bootstrap, "seed": ctx.seed,
-            "interval": f"{LEVEL:g}% percentile bootstrap, target terms resampled, then examples within them" if options.bootstrap else None,
+            "examples": {task: int(np.sum(task_of == task)) for task in options.tasks}, **ctx.subset_protocol(),
+            "margin": "S(stereotype) - S(anti-stereotype)", "seed": ctx.seed,
         }
         examples_table = None
         if ctx.save_examples:
