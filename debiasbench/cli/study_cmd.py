@@ -70,6 +70,7 @@ def study_command(
     mark_arms(study)
     if dry_run:
         _print_arms(study, pending)
+        _print_power(study, registry)
         return
     if not report_only:
         say = lambda message: err.print(f"[bold]{escape(message)}[/]", highlight=False)  # noqa: E731
@@ -89,6 +90,29 @@ def study_command(
               soft_wrap=True)
     if not report_only and progress.failed:
         raise DebiasbenchError(f"{len(progress.failed)} study runs failed; fix them and rerun the study (finished runs are kept)")
+
+
+def _print_power(study: object, registry: object) -> None:
+    """Each family cell's expected test items and minimum detectable effects (80 % power, 0.05)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from debiasbench.orchestration.study_power import plan_power
+
+    cells = plan_power(study, registry)
+    if not cells:
+        return
+    table = Table(title="what the study can detect (per cell, before any run)")
+    for column in ("measure", "domain", "test items", "seeds", "MDE change", "MDE vs a control"):
+        table.add_column(column, justify="left" if column in ("measure", "domain") else "right")
+    for c in cells:
+        mde = lambda v: f"{v:.2f}" if v is not None else escape(c.why)  # noqa: E731
+        table.add_row(escape(c.measure), c.domain, "–" if c.test_items is None else str(c.test_items), str(c.seeds),
+                      mde(c.mde_change), mde(c.mde_contrast) if c.mde_contrast is not None else "–")
+    out.print(table)
+    out.print("MDE: the smallest true effect a cell detects with 80% power at two-sided 0.05, from the measure's planning "
+              "SD of one item's change (MeasureSpec.item_sd) and the expected test items; seed-to-seed variation and the "
+              "family's Holm adjustment raise it (docs/statistics.md).", soft_wrap=True)
 
 
 def _print_arms(study: object, pending: int) -> None:

@@ -345,6 +345,12 @@ class Metric(Named, ABC):
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
         """Score ``model``; ``options`` is an instance of ``self.Options``."""
 
+    def item_domains(self, ctx: EvalContext, measure: str) -> Sequence[str] | None:
+        """The domain of every item behind ``measure`` that :meth:`evaluate` could score, read from
+        the data without a model, before ``ctx.subset`` (``study --dry-run`` counts them to give each
+        cell's minimum detectable effect). None: the metric cannot say (no MDE is planned for it)."""
+        return None
+
     def protocol_key(self, ctx: EvalContext, options: Any) -> dict[str, Any]:
         """What, besides model and data checksums, decides the numbers (used for the baseline cache)."""
         return {"options": dataclasses.asdict(options), "domains": ctx.domains, "limit": ctx.limit, "seed": ctx.seed}

@@ -54,6 +54,12 @@ class CrowsPairsMetric(Metric):
                     aggregate="mean"),
     )
 
+    def item_domains(self, ctx: EvalContext, measure: str) -> list[str]:
+        """Every pair's domain (the stereo and antistereo sub-scores: only their pairs)."""
+        pairs: list[CrowsPair] = ctx.registry.get("dataset", "crows-pairs").load(ctx.data)
+        direction = {STEREO: "stereo", ANTISTEREO: "antistereo"}.get(measure)
+        return [p.domain for p in pairs if direction is None or p.direction == direction]
+
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
         dataset = ctx.registry.get("dataset", "crows-pairs")
         pairs: list[CrowsPair] = dataset.load(ctx.data)

@@ -141,6 +141,14 @@ class StereoSetMetric(Metric):
         return MetricResult(rows=rows, protocol=protocol, data_checksums=checksums, examples=examples_table, notes=notes,
                             items=concat_items(items))
 
+    def item_domains(self, ctx: EvalContext, measure: str) -> list[str] | None:
+        """The domain of every example of the task ``measure`` belongs to (its name's prefix)."""
+        task = next((t for t, prefix in PREFIXES.items() if measure.startswith(prefix + ".")), None)
+        if task is None:
+            return None
+        dataset = ctx.registry.get("dataset", "stereoset")
+        return [e.domain for e in dataset.load(ctx.data) if e.task == task]
+
     def _examples(self, ctx: EvalContext, options: Any) -> tuple[list[StereoSetExample], str, dict[str, str]]:
         if options.file:
             path, digest = _user_file(options.file)
