@@ -74,9 +74,13 @@ def test_smoke_study_end_to_end(local_results: Path) -> None:
         assert section in text, section
     assert (report / "report.html").read_text().count("<table>") >= 5
     cells = list(csv.DictReader((report / "cells.csv").open()))
-    family = [c for c in cells if c["p_holm"]]
-    assert len(family) == 2 * 3 + 3 * 3  # (2 methods + 3 method-control contrasts) x 3 family domains, one source
-    assert all(float(c["low"]) <= float(c["high"]) and float(c["p_holm"]) >= float(c["p"]) for c in family)
+    claims = [c for c in cells if c["kind"] == "claim"]
+    assert len(claims) == 2 * 3  # 2 methods x 3 family domains, one source: each beats its controls or not
+    assert sorted(c["family"] for c in claims) == ["cross-domain"] * 4 + ["same-domain"] * 2
+    tested = [c for c in claims if c["p_holm"]]
+    assert all(float(c["low"]) <= float(c["high"]) and float(c["p_holm"]) >= float(c["p"]) for c in tested)
+    assert all(c["verdict"] in ("closer", "farther", "equivalent", "inconclusive") or "not tested" in c["verdict"] for c in claims)
+    assert "## The answer" in text and "MDE" in text
 
 
 def test_smoke_study_on_ray_equals_local(local_results: Path, smoke_file: Path) -> None:
