@@ -75,6 +75,16 @@ def claim_rows(claims: Sequence[StudyClaim]) -> list[list[str]]:
     return rows
 
 
+def attainable(results: StudyResults) -> str:
+    """The smallest p each family's tests can reach, beside its smallest Holm threshold."""
+    parts = [f"Smallest Holm threshold: {name} 0.05/{n} = {0.05 / n:.2g}" for name, n in results.families.items() if n]
+    floors = [c.p_floor for c in results.cells if c.test == "mcnemar" and c.control is None and c.in_family]
+    if floors:
+        parts.append(f"the McNemar cells can reach p {min(floors):.2g} to {max(floors):.2g} (2 x 0.5^discordant items)")
+    parts.append("the crossed t tests and the intersection-union tests have no floor")
+    return "; ".join(parts) + "."
+
+
 def answer(study: Any, results: StudyResults) -> list[Block]:
     """The report's opening: the verdict per claim, written from the statistics."""
     blocks: list[Block] = [("h2", "The answer")]
@@ -182,7 +192,8 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
     blocks.append(("p", f"Families of claims: {results.family!r}, "
                         + ", ".join(f"{name} ({n} p-values)" for name, n in results.families.items())
                         + ". p: raw (crossed t, or exact McNemar for one seed's decisions: no resampling floor); p_holm: Holm "
-                        "within the family; q_bh (in cells.csv): Benjamini-Hochberg. ** Holm p < 0.05, * raw p < 0.05 only."))
+                        "within the family; q_bh (in cells.csv): Benjamini-Hochberg. ** Holm p < 0.05, * raw p < 0.05 only. "
+                        + attainable(results)))
     if results.missing:
         blocks.append(("p", f"Not run yet ({len(results.missing)}): " + "; ".join(results.missing)))
     if study.skipped or results.notes:

@@ -57,6 +57,7 @@ class StudyCell:
     past: float = 0.0
     past_p: float = float("nan")
     mde: float = float("nan")  # smallest |d_delta| detected with 80 % power at two-sided 0.05
+    p_floor: float = 0.0  # the smallest p the cell's test could give (McNemar: 2 * 0.5**discordant)
 
 
 @dataclass
@@ -250,7 +251,7 @@ def _cells(out: StudyResults, sides: dict, domains: list[str], study: Any) -> No
                     c.before, c.after, c.delta.value, tuple(c.delta_ci), c.d_delta.value, tuple(c.d_delta_ci), c.p,  # type: ignore[arg-type]
                     tuple(c.d_delta.per_seed), delta_p=c.p, in_family=first.control is None and _in_family(study, measure, domain),
                     test=c.test, crossed=c.crossed, past=c.past.value if c.crossed else 0.0, past_p=c.past_p,  # type: ignore[union-attr]
-                    mde=c.d_delta.mde()))
+                    mde=c.d_delta.mde(), p_floor=c.p_floor))
 
 
 def _contrasts(out: StudyResults, sides: dict, domains: list[str], study: Any) -> None:
