@@ -239,7 +239,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
 
 SWEEP_HEAD = "results_dir = '{results}'\ncache_dir = '{cache}'\n"
 STUDY_BASE = (SWEEP_HEAD + "[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n[study]\ncontrols = ['random-tokenz']\n")
-STUDY_CONTROLS = SWEEP_HEAD + "[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n[study]\n{extra}\n[study.family]\nname = 'f'\nmeasures = ['crows-pairs.score']\n"
+STUDY_CONTROLS = SWEEP_HEAD + "eval_every = 2\n[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n[study]\n{extra}\n[study.family]\nname = 'f'\nmeasures = ['crows-pairs.score']\n"
 
 
 def _snapshot(root: Path) -> set[str]:
