@@ -37,9 +37,11 @@ class Preflight:
     def bad(self, message: str) -> DebiasbenchError:
         return DebiasbenchError(f"study file {self.study.source}: {message}")
 
-    def measures(self) -> list[str]:
-        """Every measure the grid's metrics report (as the metric rows name them)."""
-        return list(dict.fromkeys(m.name for plan in self.plans for pm in plan.metrics for m in pm.metric.measures))
+    def measures(self, per_item: bool = False) -> list[str]:
+        """Every measure the grid's metrics report (as the metric rows name them); ``per_item``: only
+        those computed from per-item rows (the report's paired statistics need them)."""
+        return list(dict.fromkeys(m.name for plan in self.plans for pm in plan.metrics for m in pm.metric.measures
+                                  if m.aggregate is not None or not per_item))
 
     def method_plans(self) -> list[Plan]:
         return [p for p in self.plans if p.config.method]
@@ -82,9 +84,13 @@ def check_report_dir(pf: Preflight) -> None:
 def check_family_measures(pf: Preflight) -> None:
     """Each family measure is reported by one of the grid's metrics (else the family would be empty)."""
     known = pf.measures()
+    per_item = pf.measures(per_item=True)
     for measure in pf.study.family.measures:
         if measure not in known:
             raise pf.bad(f"[study.family] measure {measure!r} is reported by none of the grid's metrics; {_close(measure, known)}")
+        if measure not in per_item:
+            raise pf.bad(f"[study.family] measure {measure!r} is not a per-item measure (its metric keeps no item rows, so its "
+                         f"changes cannot be paired); per-item measures of the grid: {', '.join(per_item) or 'none'}")
 
 
 def check_family_domains(pf: Preflight) -> None:
