@@ -298,6 +298,8 @@ ISSUE_25_MORE: list[tuple[str, list[Any], int, str]] = [
     ("compare, per-item files gone", ["compare", "{damaged:items deleted}", "-f", "csv"], 0, "has no per-item rows"),
     ("compare, after items stripped", ["compare", "{damaged:after items stripped}", "-f", "csv"], 0, "has before but no after item rows"),
     ("compare strict, per-item files gone", ["compare", "{damaged:items deleted}", "--strict"], 1, "--strict"),
+    ("compare, a cut items file", ["compare", "{damaged:items truncated}"], 1, "is not a readable Parquet file"),
+    ("compare, an empty items file", ["compare", "{damaged:items zero bytes}"], 1, "is empty (zero bytes)"),
     ("compare a run's file, its metrics cut", ["compare", "{damaged:metrics truncated}/runs/r0.parquet"], 1, "its file is damaged"),
     # paths resolved before the work
     ("run results dir a link loop", [*RUN[:-1], "{tmp}/loop"], 1, "is a symbolic-link loop"),
@@ -326,11 +328,11 @@ ISSUE_25_MORE: list[tuple[str, list[Any], int, str]] = [
     ("selector option malformed, its example", [*RUN, "-o", "selector=lexicon", "-s", "level"], 1, "e.g. -s top_k=0.2"),
     # executors that fail without side effects
     ("slurm cpus per run inf", ["sweep", "{sweep:}", "--executor", "slurm", "--cpus-per-run", "inf"], 1, "--cpus-per-run must be positive and finite"),
-    ("slurm gpus per run inf", ["sweep", "{sweep:}", "--executor", "slurm", "--gpus-per-run", "inf"], 1, "--gpus-per-run must be a finite number"),
+    ("slurm gpus per run inf", ["sweep", "{sweep:}", "--executor", "slurm", "--gpus-per-run", "inf"], 1, "--gpus-per-run must be 0 or more and finite"),
     ("ray cpus per run inf", ["sweep", "{sweep:}", "--executor", "ray", "--cpus-per-run", "inf"], 1, "--cpus-per-run must be positive and finite"),
-    ("ray gpus per run nan", ["sweep", "{sweep:}", "--executor", "ray", "--gpus-per-run", "nan"], 1, "--gpus-per-run must be a finite number"),
+    ("ray gpus per run nan", ["sweep", "{sweep:}", "--executor", "ray", "--gpus-per-run", "nan"], 1, "--gpus-per-run must be 0 or more and finite"),
     ("study slurm gpus per run inf", ["study", "{study_controls:controls = ['benign-ga']}", "--executor", "slurm", "--gpus-per-run", "inf"],
-     1, "--gpus-per-run must be a finite number"),
+     1, "--gpus-per-run must be 0 or more and finite"),
     ("local ray, more gpus than the machine", ["sweep", "{sweep:}", "--executor", "ray", "--gpus-per-run", "5"], 1,
      "--gpus-per-run 5 cannot be met: this machine has"),
     # grids above the confirmation size, with no terminal to ask on

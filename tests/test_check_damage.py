@@ -32,7 +32,6 @@ def test_check_exits_non_zero_on_each_damage(kind: str, tmp_path: Path) -> None:
     ("metrics deleted", "has a runs row but no metric rows"),  # a complete run silently dropped before
     ("items deleted", "has no per-item rows"),
     ("after items stripped", "has before but no after item rows"),
-    ("items truncated", "not a readable Parquet file"),
 ])
 def test_compare_names_what_it_leaves_out(kind: str, words: str, tmp_path: Path) -> None:
     folder = damaged(tmp_path / "results", kind)
@@ -41,6 +40,13 @@ def test_compare_names_what_it_leaves_out(kind: str, words: str, tmp_path: Path)
     assert words in result.stderr, result.output
     strict = runner.invoke(app, ["compare", str(folder), "-f", "csv", "--strict"])
     assert strict.exit_code == 1 and "--strict" in strict.output
+
+
+def test_compare_stops_at_a_cut_items_file_in_one_line(tmp_path: Path) -> None:
+    folder = damaged(tmp_path / "results", "items truncated")
+    result = runner.invoke(app, ["compare", str(folder)])
+    assert result.exit_code == 1 and "r0.parquet is not a readable Parquet file" in result.output, result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
 
 
 def test_compare_file_blames_the_damaged_file_not_a_missing_runs_row(tmp_path: Path) -> None:

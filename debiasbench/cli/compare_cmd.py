@@ -48,11 +48,12 @@ def compare_command(
         domains=split_values(domain), source_domains=split_values(source_domain),
         all_measures=all_measures, all_domains=all_domains,
     )
+    damage = _other_damage(results_dir)  # named first, even when the comparison then stops at a damaged file
     comparison = compare(results_location(results_dir), filters, pool_protocols=pool_protocols)
     for warning in dict.fromkeys(comparison.warnings):  # each once
         warn(warning)
     skipped = [w for w in comparison.warnings if w.startswith("skipped ") or "left out" in w]
-    skipped += _other_damage(results_dir)
+    skipped += damage
     err.print(f"read {sum(comparison.runs.values())} runs" + (f"; {len(skipped)} problem(s) above" if skipped else ""), highlight=False)
     if strict and skipped:
         raise DebiasbenchError(f"--strict: {len(skipped)} results file problem(s) in {open_store(results_location(results_dir))} (listed above); "
@@ -91,10 +92,12 @@ def _other_damage(results_dir: str) -> list[str]:
     what compare does about it."""
     from debiasbench.analysis.compare import run_file
     from debiasbench.results.check import check_results
-    from debiasbench.results.storage import results_location
+    from debiasbench.results.storage import open_store, results_location
 
     one = run_file(results_location(results_dir))
     folder = one[0] if one is not None else results_location(results_dir)
+    if not open_store(folder).exists():  # a missing folder or a stray file: compare says so itself
+        return []
     lines = [d for d in check_results(folder).damage
              if not d.startswith(ALREADY_WARNED) and "but no runs row" not in d and "times with the same seed" not in d]
     for line in lines:

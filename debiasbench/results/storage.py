@@ -236,11 +236,18 @@ class ResultsStore:
             return bytes(stream.read())
 
     def read_table(self, key: str) -> pyarrow.Table:
-        """One Parquet file, every page read (so a damaged page is found here). Raises OSError / ArrowException."""
+        """One Parquet file, every page read (so a damaged page is found here); a damaged file is one
+        line naming it (never an Arrow traceback from deep inside a comparison or a report)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        return pq.read_table(pa.BufferReader(self.read_bytes(key)))
+        data = self.read_bytes(key)
+        try:
+            return pq.read_table(pa.BufferReader(data))
+        except (OSError, pa.ArrowException) as exc:
+            what = "empty (zero bytes)" if not data else f"not a readable Parquet file ({short_reason(exc)})"
+            raise DebiasbenchError(f"{self.where(key)} is {what}; `debiasbench check {self}` lists the damage: move the file "
+                                   "away or rerun its run") from None
 
     def map(self, function: Callable[[str], T], keys: list[str]) -> list[T]:
         """``function`` over ``keys`` in order; on an object store in parallel threads, since each read

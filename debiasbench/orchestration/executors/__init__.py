@@ -57,7 +57,7 @@ def check_options(options: ExecutorOptions) -> None:
     if options.cpus_per_run is not None and not 0 < options.cpus_per_run < math.inf:
         raise DebiasbenchError(f"--cpus-per-run must be positive and finite, got {options.cpus_per_run:g}")
     if options.gpus_per_run is not None and not 0 <= options.gpus_per_run < math.inf:
-        raise DebiasbenchError(f"--gpus-per-run must be a finite number, 0 or more, got {options.gpus_per_run:g}")
+        raise DebiasbenchError(f"--gpus-per-run must be 0 or more and finite, got {options.gpus_per_run:g}")
     if options.executor == "ray" and options.address is None and options.gpus_per_run:
         _check_local_gpus(options.gpus_per_run)
     if options.executor == "slurm":
