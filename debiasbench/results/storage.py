@@ -80,7 +80,10 @@ def short_reason(exc: BaseException) -> str:
     aws = _AWS_ERROR.search(lines[0])
     if aws:
         return f"{aws.group('code')}: {aws.group('message')}"
-    return " ".join(lines).removeprefix("google::cloud::Status(")
+    text = " ".join(lines)
+    if text.startswith("google::cloud::Status("):  # the message whole; the client's retry metadata after it dropped
+        text = text.removeprefix("google::cloud::Status(").split(" error_info={", 1)[0]
+    return text
 
 
 def bounded(call: Callable[[], T], seconds: float, what: str) -> T:
@@ -133,21 +136,23 @@ def _remote(uri: str) -> tuple[pyarrow.fs.FileSystem, str]:
 
 
 GCS_RETRY_LIMIT_S = 10
-"""How long a ``gs://`` store retries before a failure is reported, unless the URI sets
+"""How long a ``gs://`` store may take before a failure is reported, unless the URI sets
 ``retry_limit_seconds`` (Google's client default is 15 minutes: an unreachable endpoint or missing
-credentials would hang the up-front check that long). S3 keeps the AWS SDK's 3 attempts."""
+credentials would hang the up-front check that long). The client is given half of it to retry in,
+so it reports its own reason (and runs over its limit by a second or more); the whole call is cut
+at the limit whatever it does. S3 keeps the AWS SDK's 3 attempts."""
 
 
 def _gcs_limit(uri: str) -> float:
-    """The retry limit a ``gs://`` URI carries (:func:`_with_short_retries` adds the default)."""
+    """The wall-clock limit of a ``gs://`` call: twice the client's retry limit the URI carries."""
     match = re.search(r"retry_limit_seconds=([0-9.]+)", uri.partition("?")[2])
-    return float(match.group(1)) if match else float(GCS_RETRY_LIMIT_S)
+    return 2 * float(match.group(1)) if match else float(GCS_RETRY_LIMIT_S)
 
 
 def _with_short_retries(uri: str, scheme: str) -> str:
     if scheme not in ("gs", "gcs") or "retry_limit_seconds=" in uri.partition("?")[2]:
         return uri
-    return f"{uri}{'&' if '?' in uri else '?'}retry_limit_seconds={GCS_RETRY_LIMIT_S}"
+    return f"{uri}{'&' if '?' in uri else '?'}retry_limit_seconds={GCS_RETRY_LIMIT_S / 2:g}"
 
 
 def describe(location: ResultsLocation) -> str:
