@@ -319,6 +319,8 @@ ISSUE_25_MORE: list[tuple[str, list[Any], int, str]] = [
     ("eval data dir a file", [*EVAL, "--data-dir", "{file}"], 1, "does not exist or is not a folder"),
     ("rmu layer beyond config.json", ["run", "--method", "rmu", "--domain", "gender", "--model", "{model_folder}", "-o", "layer=99",
                                       "--results-dir", R], 1, "has 2 decoder layers"),
+    ("lora targets naming no module", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--model", "{model_folder}", "-o",
+                                       "lora=true", "-o", "lora_targets=q_proj", "--results-dir", R], 1, "'q_proj' names no module of the model"),
     ("run model weights cut short", [*RUN, "--model", "{cut_model}"], 1, "is truncated"),
     ("run model weights not safetensors", [*RUN, "--model", "{junk_model}"], 1, "is not a readable safetensors file"),
     ("self-debias with --save-model", ["run", "--method", "self-debias", "--domain", "gender", "--save-model", "{tmp}/saved",
@@ -386,7 +388,7 @@ def _model_folder(tmp: Path, name: str, cut: int = 0, junk: bool = False) -> str
     folder = tmp / name
     folder.mkdir(exist_ok=True)
     (folder / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 2, "num_hidden_layers": 2}))
-    header = json.dumps({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
+    header = json.dumps({"h.0.attn.c_attn.weight": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
     data = b"not safetensors at all" if junk else struct.pack("<Q", len(header)) + header + bytes(16)
     (folder / "model.safetensors").write_bytes(data[:len(data) - cut])
     return str(folder)

@@ -254,11 +254,28 @@ def _plan_unlearning(plan: Plan, registry: Registry) -> None:
         probed_metrics=tuple(p.metric.name for p in plan.metrics if p.metric.probe is not None),
         data=DataLocator(config.data_dir, config.cache_dir), save_model=config.save_model is not None,
         model_config=plan.model_config))
+    check_lora_targets(plan.method_options, plan.model_config)
     plan.forget_limit = config.forget_limit if config.forget_limit is not None else values_for(plan.forget_set, config.preset).limit
     if config.save_model is not None:
         target = Path(config.save_model)
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise DebiasbenchError(f"--save-model {target} already exists and is not empty; choose a new folder")
+
+
+def check_lora_targets(options: Any, model_config: Any) -> None:
+    """``-o lora_targets`` names modules of the model (peft matches a name's end), checked against the
+    module names the weights' headers hold, when they are on disk: before the model loads."""
+    from debiasbench.plugin_system.interfaces import MODULES_KEY
+
+    targets = [t.strip() for t in str(getattr(options, "lora_targets", "") or "").split(",") if t.strip()]
+    modules = (model_config or {}).get(MODULES_KEY)
+    if not targets or not modules:
+        return
+    for target in targets:
+        if not any(m == target or m.endswith("." + target) for m in modules):
+            ends = sorted({m.rsplit(".", 1)[-1] for m in modules})
+            raise DebiasbenchError(f"-o lora_targets: {target!r} names no module of the model; its weighted modules end in "
+                                   f"{', '.join(ends[:12])}{' ...' if len(ends) > 12 else ''}")
 
 
 def _check_training_flags(config: RunConfig, method: Any) -> None:

@@ -129,6 +129,10 @@ SAVED_MODEL_MANIFEST = "debiasbench-manifest.json"
 model providers read it back when loading such a folder."""
 
 
+MODULES_KEY = "debiasbench:modules"
+"""Key of :meth:`ModelProvider.describe`'s answer: the names of the model's modules that hold weights."""
+
+
 class ModelProvider(Named, ABC):
     """Loads models. Registered names (``smollm2-135m-q4``) are matched first; then each
     provider's :meth:`claims` is asked whether it understands an arbitrary spec (a hub id,
@@ -146,7 +150,9 @@ class ModelProvider(Named, ABC):
         """What is on disk about ``spec``, read without loading a weight: its configuration
         (``config.json``), so methods can check their options against it at plan time; None when it
         is not on disk yet (a hub id not downloaded). Raise ``DebiasbenchError`` (one line) when the
-        files on disk can never load (weights cut short)."""
+        files on disk can never load (weights cut short). It may add :data:`MODULES_KEY`: the names of
+        the modules that hold weights, read from the weights' headers (``-o lora_targets`` is checked
+        against them)."""
         return None
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from debiasbench.api import DebiasbenchError, ModelHandle, ModelProvider, ModelSettings, cache_dir
+from debiasbench.api import MODULES_KEY, DebiasbenchError, ModelHandle, ModelProvider, ModelSettings, cache_dir
 from debiasbench_hf.embedded import GGUF_NAME, check_embedded_sha256, embedded_gguf
 from debiasbench_hf.fingerprint import directory_fingerprint, file_sha256
 from debiasbench_hf.folder_loader import check_folder, load_folder
@@ -31,12 +31,14 @@ def _load_gguf(path: Path, cache_name: str, spec: str, provider: str, settings: 
 
 def folder_config(folder: Path) -> dict[str, Any]:
     """``config.json`` of a model folder, after checking the folder can load (weights not cut short)."""
-    check_folder(folder)
+    tensors = check_folder(folder)
     try:
         data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DebiasbenchError(f"{folder / 'config.json'} is not readable JSON ({exc}); copy or save the model again") from None
-    return data if isinstance(data, dict) else {}
+    data = dict(data) if isinstance(data, dict) else {}
+    data[MODULES_KEY] = sorted({name.rsplit(".", 1)[0] for name in tensors if "." in name})
+    return data
 
 
 def converted_config(name: str, root: Path) -> dict[str, Any] | None:
