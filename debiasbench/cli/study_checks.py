@@ -24,6 +24,7 @@ def say_damage(results_dir: ResultsLocation) -> int:
     """Warn, one line each, about every damage ``check`` finds, saying that those runs are left out; the count."""
     from debiasbench.results.check import check_results
     from debiasbench.results.storage import open_store
+    from debiasbench.support.paths import shell_quote
 
     store = open_store(results_dir)
     if not store.exists():
@@ -33,5 +34,5 @@ def say_damage(results_dir: ResultsLocation) -> int:
         warn(f"damage: {line}; left out of the report")
     if damage:
         warn(f"{len(damage)} damage finding(s) in {store}: runs named above count as not run or incomplete; "
-             f"`debiasbench check {store}` lists them")
+             f"`debiasbench check {shell_quote(store)}` lists them")
     return len(damage)

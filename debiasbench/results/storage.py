@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shlex
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,7 +252,7 @@ class ResultsStore:
             return pq.read_table(pa.BufferReader(data))
         except (OSError, pa.ArrowException) as exc:
             what = "empty (zero bytes)" if not data else f"not a readable Parquet file ({short_reason(exc)})"
-            raise DebiasbenchError(f"{self.where(key)} is {what}; `debiasbench check {self}` lists the damage: move the file "
+            raise DebiasbenchError(f"{self.where(key)} is {what}; `debiasbench check {shlex.quote(str(self))}` lists the damage: move the file "
                                    "away or rerun its run") from None
 
     def map(self, function: Callable[[str], T], keys: list[str]) -> list[T]:
