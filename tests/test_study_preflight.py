@@ -76,3 +76,12 @@ def test_each_study_mistake_fails_fast_in_one_line(name: str, changes: list[tupl
     assert "Traceback" not in result.output
     assert took < 5, f"{name}: took {took:.1f} s"
     assert _snapshot(tmp_path) == before  # no run started, nothing written
+
+
+def test_too_few_items_a_cell_is_said_before_the_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cells below the paired statistics' minimum are left out of the report: said in one note up front."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEBIASBENCH_CACHE", str(tmp_path / "cache"))
+    result = CliRunner().invoke(app, ["study", str(_variant(tmp_path, [("eval_limit = 80", "eval_limit = 8")])), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "note: eval limit 8 of crows-pairs leaves about 5 test items a cell" in result.output

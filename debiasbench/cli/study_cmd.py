@@ -69,7 +69,8 @@ def study_command(
     check_study_size(file, yes)  # a huge grid is named before it is expanded
     study = load_study(file, results_dir)
     plans = plan_study(study)  # every name, option and domain before any model loads
-    run_preflight(study, registry, plans)  # the report folder, family, controls, trade-off measure: before any run
+    for note in run_preflight(study, registry, plans).notes:  # the report folder, family, controls, trade-off measure: before any run
+        err.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
     if report_only:
         say_damage(study.results_dir)
     pending = resolve_pending(study, registry)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ class Preflight:
     study: Study
     registry: Registry
     plans: list[Plan]
+    notes: list[str] = field(default_factory=list)  # what the study will do that the user may not expect (not errors)
 
     def bad(self, message: str) -> DebiasbenchError:
         return DebiasbenchError(f"study file {self.study.source}: {message}")
@@ -147,8 +148,25 @@ def check_tradeoff_measure(pf: Preflight) -> None:
         raise pf.bad(f"[study] tradeoff_measure {measure!r} is reported by none of the grid's metrics; {_close(measure, known)}")
 
 
+def check_item_counts(pf: Preflight) -> None:
+    """A note when the family's cells will have fewer test items than a paired interval needs: the
+    report leaves such cells out, and without this line a small study's report is silently empty."""
+    from debiasbench.analysis.paired import MIN_ITEMS
+
+    for plan in pf.method_plans():
+        for pm in plan.metrics:
+            if pm.limit is None or not {m.name for m in pm.metric.measures} & set(pf.study.family.measures):
+                continue
+            test_items = int(pm.limit * (1 - plan.config.dev_fraction))
+            if test_items < MIN_ITEMS:
+                pf.notes.append(f"eval limit {pm.limit} of {pm.metric.name} leaves about {test_items} test items a cell "
+                                f"(dev_fraction {plan.config.dev_fraction:g}), fewer than the {MIN_ITEMS} a paired interval needs: "
+                                "the report will leave those cells out; raise eval_limit")
+                return
+
+
 CHECKS: list[Callable[[Preflight], None]] = [check_report_dir, check_family_measures, check_family_domains, check_controls,
-                                             check_tradeoff_measure]
+                                             check_tradeoff_measure, check_item_counts]
 """The preflight, in order: the first failing check is the one line the user sees."""
 
 
