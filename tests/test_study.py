@@ -13,7 +13,6 @@ from debiasbench.analysis.paired import aligned, figure, load_items, side
 from debiasbench.analysis.statistics import hierarchical_change, hierarchical_diff_in_diff
 from debiasbench.analysis.study_report import collect
 from debiasbench.cli import app
-from debiasbench.errors import DebiasbenchError
 from debiasbench.orchestration.study import load_study, plan_study, resolve_pending, run_study
 from debiasbench.plugin_system.loader import get_plugins
 from debiasbench.results.tables import read_table
