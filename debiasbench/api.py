@@ -43,6 +43,7 @@ from debiasbench.plugin_system.interfaces import (
     Metric,
     MetricResult,
     MetricRow,
+    MODULES_KEY,
     ModelHandle,
     ModelProvider,
     ModelSettings,
@@ -119,7 +120,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Aggregate", "DOMAINS", "Figure", "KINDS", "cluster_weights", "combine", "group_mean_figure", "item_weights", "mean_figure", "ratio_figure", "concat_items", "item_rows", "OVERALL", "STUDY_DOMAINS", "DataError", "DataFile", "DataLocator", "DataLocatorProto", "Dataset",
     "Control", "ControlArm", "ControlledPoint", "ControlledResult", "DebiasbenchError", "DuplicateNameError", "EvalContext", "EvalDataset", "ForgetSet", "ForgetText", "MeasureSpec",
-    "Metric", "MetricResult", "MetricRow", "ModelHandle", "ModelProvider", "ModelSettings", "Named", "NoOptions",
+    "Metric", "MetricResult", "MetricRow", "MODULES_KEY", "ModelHandle", "ModelProvider", "ModelSettings", "Named", "NoOptions",
     "PluginError", "PresetValues", "ProgressFactory", "Register", "RowFile", "RunFacts", "SAVED_MODEL_MANIFEST", "SelectorContext", "SpanSelector", "StepInfo",
     "TokenizedText", "TrainingDiverged", "UnknownNameError", "UnlearnContext", "UnlearnOutcome", "UnlearningMethod",
     "AUTO", "BatchSize", "check_batch_size", "resolve_batch_size", "atomic_dir", "atomic_path", "build_options", "cache_dir", "check_domain", "dumps", "hookimpl", "load_rows",

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -20,12 +22,13 @@ pytest.importorskip("debiasbench_metrics")
 pytest.importorskip("debiasbench_hf")
 
 from debiasbench.cli import app  # noqa: E402
+from tests.damaged_results import DAMAGE, damaged  # noqa: E402
 
 R = "{results}"  # the case's results folder (absent unless the case creates it)
 RUN = ["run", "--method", "mlm-unlearn", "--domain", "gender", "--results-dir", R]
 EVAL = ["eval", "--results-dir", R]
 
-CASES: list[tuple[str, list[str], int, str]] = [
+CASES: list[tuple[str, list[Any], int, str]] = [
     # ---- run: names
     ("unknown method", ["run", "--method", "mlm-unlern", "--domain", "gender", "--results-dir", R], 2, "did you mean 'mlm-unlearn'"),
     ("unknown model", [*RUN, "--model", "smollm2-135m-q"], 2, "smollm2-135m-q"),
@@ -239,18 +242,185 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("unknown command", ["rnu"], 2, "No such command"),
 ]
 
+
+# ---- issue 25: fail before the work, never be silent about damage
+
+@dataclass(frozen=True)
+class Pre:
+    """A small study file for the preflight cases: ``@tmp@`` in any part becomes the case's sandbox
+    (which holds ``afile``, a link loop ``loop`` and a dangling link ``dangling``)."""
+
+    top: str = "eval_every = 2"
+    extra: str = ""
+    measures: str = "'crows-pairs.score'"
+    family: str = ""
+    grid: str = ""
+    bom: bool = False
+
+    def __str__(self) -> str:  # the test id shows what was changed
+        return "study.toml"
+
+
+def _pre_cases() -> list[tuple[str, list[Any], int, str]]:
+    mistakes: list[tuple[str, Pre, str]] = [
+        ("report_dir is a file", Pre(extra="report_dir = '@tmp@/afile'"), "is a file, not a folder"),
+        ("report_dir a number", Pre(extra="report_dir = 3"), "report_dir must be a folder or URI as a string"),
+        ("report_dir a list", Pre(extra="report_dir = ['a']"), "report_dir must be a folder or URI as a string"),
+        ("report_dir empty", Pre(extra="report_dir = ''"), "report_dir must be a folder or URI as a string"),
+        ("report_dir under a file", Pre(extra="report_dir = '@tmp@/afile/report'"), "cannot be written"),
+        ("report_dir in a link loop", Pre(extra="report_dir = '@tmp@/loop/report'"), "is a symbolic-link loop"),
+        ("report_dir under a dangling link", Pre(extra="report_dir = '@tmp@/dangling/report'"), "which does not exist"),
+        ("report_dir unknown scheme", Pre(extra="report_dir = 'nope://bucket/report'"), "unknown scheme 'nope://'"),
+        ("family measure typo", Pre(measures="'crows-pairs.scor'"), "did you mean 'crows-pairs.score'"),
+        ("family measure no metric reports", Pre(measures="'bold.negative'"), "is reported by none of the grid's metrics"),
+        ("family domain never evaluated", Pre(top="eval_every = 2\neval_domains = ['gender', 'race']", family="domains = ['religion']"),
+         "domain 'religion' is never evaluated"),
+        ("benign-ga without eval_every", Pre(top=""), "set eval_every = N"),
+        ("benign-ga without perplexity", Pre(top="eval_every = 2\nmetrics = ['crows-pairs']"), "add 'perplexity' to metrics"),
+        ("tradeoff measure typo", Pre(extra="tradeoff_measure = 'perplexity.wikitext'"), "did you mean 'perplexity.wikitext2'"),
+        ("tradeoff measure not a string", Pre(extra="tradeoff_measure = 3"), "tradeoff_measure must be a measure name"),
+        ("metric option typo", Pre(top="eval_every = 2\n[metric_options.perplexity]\nmax_token = 4096"), "did you mean 'max_tokens'"),
+        ("method option typo", Pre(grid="[options.mlm-unlearn]\nepoch = 2"), "epochs"),
+        ("grid above the confirmation size", Pre(grid="seed = [" + ", ".join(map(str, range(600))) + "]"), "pass --yes"),
+        ("byte-order mark then a typo", Pre(bom=True, extra="colour = 'red'"), "unknown key 'colour' in [study]"),
+    ]
+    cases: list[tuple[str, list[Any], int, str]] = []
+    for name, pre, words in mistakes:
+        cases.append((f"study preflight: {name}", ["study", pre], 1, words))
+        cases.append((f"study --dry-run preflight: {name}", ["study", pre, "--dry-run"], 1, words))
+    return cases
+
+
+DAMAGE_CASES: list[tuple[str, list[Any], int, str]] = [
+    (f"check damage: {kind}", ["check", "{damaged:" + kind + "}"], 1, words) for kind, (_, words) in sorted(DAMAGE.items())]
+
+ISSUE_25_MORE: list[tuple[str, list[Any], int, str]] = [
+    # compare names what it leaves out (exit 0: the rest is compared) and blames the real cause
+    ("compare, a complete run's metrics gone", ["compare", "{damaged:metrics deleted}", "-f", "csv"], 0, "has a runs row but no metric rows"),
+    ("compare, per-item files gone", ["compare", "{damaged:items deleted}", "-f", "csv"], 0, "has no per-item rows"),
+    ("compare, after items stripped", ["compare", "{damaged:after items stripped}", "-f", "csv"], 0, "has before but no after item rows"),
+    ("compare strict, per-item files gone", ["compare", "{damaged:items deleted}", "--strict"], 1, "--strict"),
+    ("compare, a cut items file", ["compare", "{damaged:items truncated}"], 1, "is not a readable Parquet file"),
+    ("compare, an empty items file", ["compare", "{damaged:items zero bytes}"], 1, "is empty (zero bytes)"),
+    ("compare a run's file, its metrics cut", ["compare", "{damaged:metrics truncated}/runs/r0.parquet"], 1, "its file is damaged"),
+    # paths resolved before the work
+    ("run results dir a link loop", [*RUN[:-1], "{tmp}/loop"], 1, "is a symbolic-link loop"),
+    ("run results dir under a link loop", [*RUN[:-1], "{tmp}/loop/results"], 1, "is a symbolic-link loop"),
+    ("run results dir a dangling link", [*RUN[:-1], "{tmp}/dangling"], 1, "which does not exist (deleted or not mounted)"),
+    ("run results dir under a dangling link", [*RUN[:-1], "{tmp}/dangling/results"], 1, "which does not exist"),
+    ("run save model a dangling link", [*RUN, "--save-model", "{tmp}/dangling"], 1, "which does not exist"),
+    ("run cache under a link loop", [*RUN, "--cache-dir", "{tmp}/loop/cache"], 1, "is a symbolic-link loop"),
+    ("eval results dir a link loop", ["eval", "--results-dir", "{tmp}/loop"], 1, "is a symbolic-link loop"),
+    ("eval results dir a dangling link", ["eval", "--results-dir", "{tmp}/dangling"], 1, "which does not exist"),
+    ("sweep results dir a dangling link", ["sweep", "{sweep:}", "--results-dir", "{tmp}/dangling"], 1, "which does not exist"),
+    ("study results dir a link loop", ["study", "{study_controls:controls = ['benign-ga']}", "--results-dir", "{tmp}/loop"], 1,
+     "is a symbolic-link loop"),
+    # facts on disk, before the model loads
+    ("run data dir missing", [*RUN, "--data-dir", "{missing}"], 1, "does not exist or is not a folder"),
+    ("eval data dir missing", [*EVAL, "--data-dir", "{missing}"], 1, "does not exist or is not a folder"),
+    ("eval data dir a file", [*EVAL, "--data-dir", "{file}"], 1, "does not exist or is not a folder"),
+    ("rmu layer beyond config.json", ["run", "--method", "rmu", "--domain", "gender", "--model", "{model_folder}", "-o", "layer=99",
+                                      "--results-dir", R], 1, "has 2 decoder layers"),
+    ("lora targets naming no module", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--model", "{model_folder}", "-o",
+                                       "lora=true", "-o", "lora_targets=q_proj", "--results-dir", R], 1, "'q_proj' names no module of the model"),
+    ("run model weights cut short", [*RUN, "--model", "{cut_model}"], 1, "is truncated"),
+    ("run model weights not safetensors", [*RUN, "--model", "{junk_model}"], 1, "is not a readable safetensors file"),
+    ("self-debias with --save-model", ["run", "--method", "self-debias", "--domain", "gender", "--save-model", "{tmp}/saved",
+                                       "--results-dir", R], 1, "self-debias changes decoding, not weights"),
+    ("metric option without metric, its example", [*RUN, "-M", "bootstrap"], 1, "expected METRIC.KEY=VALUE, e.g. -M crows-pairs.scoring=sum"),
+    ("method option malformed, its example", [*RUN, "-o", "epochs"], 1, "e.g. -o learning_rate=1e-5"),
+    ("selector option malformed, its example", [*RUN, "-o", "selector=lexicon", "-s", "level"], 1, "e.g. -s top_k=0.2"),
+    # executors that fail without side effects
+    ("slurm cpus per run inf", ["sweep", "{sweep:}", "--executor", "slurm", "--cpus-per-run", "inf"], 1, "--cpus-per-run must be positive and finite"),
+    ("slurm gpus per run inf", ["sweep", "{sweep:}", "--executor", "slurm", "--gpus-per-run", "inf"], 1, "--gpus-per-run must be 0 or more and finite"),
+    ("ray cpus per run inf", ["sweep", "{sweep:}", "--executor", "ray", "--cpus-per-run", "inf"], 1, "--cpus-per-run must be positive and finite"),
+    ("ray gpus per run nan", ["sweep", "{sweep:}", "--executor", "ray", "--gpus-per-run", "nan"], 1, "--gpus-per-run must be 0 or more and finite"),
+    ("study slurm gpus per run inf", ["study", "{study_controls:controls = ['benign-ga']}", "--executor", "slurm", "--gpus-per-run", "inf"],
+     1, "--gpus-per-run must be 0 or more and finite"),
+    ("local ray, more gpus than the machine", ["sweep", "{sweep:}", "--executor", "ray", "--gpus-per-run", "5"], 1,
+     "--gpus-per-run 5 cannot be met: this machine has"),
+    # grids above the confirmation size, with no terminal to ask on
+    ("sweep grid above the confirmation size", ["sweep", "{big_sweep}"], 1, "has 600 runs, above the 500 that need confirmation; pass --yes"),
+    ("sweep --dry-run grid above the confirmation size", ["sweep", "{big_sweep}", "--dry-run"], 1, "pass --yes"),
+    ("sweep byte-order mark then a typo", ["sweep", "{bom_sweep}"], 1, "unknown key 'colour'"),
+]
+ISSUE_25 = _pre_cases() + DAMAGE_CASES + ISSUE_25_MORE
+"""The cases issue 25 added: study preflight, damage, paths, facts on disk, executors, grid size."""
+CASES += ISSUE_25
+
 SWEEP_HEAD = "results_dir = '{results}'\ncache_dir = '{cache}'\n"
 STUDY_BASE = (SWEEP_HEAD + "[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n[study]\ncontrols = ['random-tokenz']\n")
-STUDY_CONTROLS = SWEEP_HEAD + "[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n[study]\n{extra}\n[study.family]\nname = 'f'\nmeasures = ['crows-pairs.score']\n"
+STUDY_CONTROLS = SWEEP_HEAD + "eval_every = 2\n[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n[study]\n{extra}\n[study.family]\nname = 'f'\nmeasures = ['crows-pairs.score']\n"
 
 
 def _snapshot(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*")}
+    """Every path under ``root`` (links are listed, not followed: the sandbox holds a link loop)."""
+    out: set[str] = set()
+    for folder, dirs, files in os.walk(root):
+        out.update(str(Path(folder, name).relative_to(root)) for name in [*dirs, *files])
+    return out
 
 
-def _materialise(arg: str, tmp: Path) -> str:
+PRE = (SWEEP_HEAD + "{top}\n[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n{grid_axes}\n{grid}\n[study]\ncontrols = ['benign-ga']\n"
+       "{extra}\n[study.family]\nname = 'f'\nmeasures = [{measures}]\n{family}\n")
+
+
+def _links(tmp: Path) -> None:
+    """The sandbox's file, link loop and dangling link."""
+    (tmp / "afile").write_text("x")
+    for name, target in (("loop", tmp / "loop"), ("dangling", tmp / "nowhere")):
+        if not (tmp / name).is_symlink():
+            (tmp / name).symlink_to(target)
+
+
+def _pre(pre: Pre, tmp: Path) -> str:
+    axes, grid = (pre.grid, "") if pre.grid.startswith("seed") else ("", pre.grid)
+    text = PRE.format(results=tmp / "results", cache=tmp / "cache", top=pre.top, grid_axes=axes, grid=grid, extra=pre.extra,
+                      measures=pre.measures, family=pre.family).replace("@tmp@", str(tmp))
+    path = tmp / "study.toml"
+    path.write_bytes(("\ufeff" if pre.bom else "").encode() + text.encode())
+    return str(path)
+
+
+def _model_folder(tmp: Path, name: str, cut: int = 0, junk: bool = False) -> str:
+    """A Hugging Face layout folder that needs no loading to judge: config.json and one tiny safetensors file."""
+    import json
+    import struct
+
+    folder = tmp / name
+    folder.mkdir(exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 2, "num_hidden_layers": 2}))
+    header = json.dumps({"h.0.attn.c_attn.weight": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
+    data = b"not safetensors at all" if junk else struct.pack("<Q", len(header)) + header + bytes(16)
+    (folder / "model.safetensors").write_bytes(data[:len(data) - cut])
+    return str(folder)
+
+
+def _materialise(arg: Any, tmp: Path) -> str:
     """Replace the case's placeholders with paths in its sandbox (creating the fixtures they name)."""
     results, cache = tmp / "results", tmp / "cache"
+    _links(tmp)
+    if isinstance(arg, Pre):
+        return _pre(arg, tmp)
+    if arg.startswith("{damaged:"):
+        kind, _, rest = arg[9:].partition("}")
+        return str(damaged(tmp / "damaged", kind)) + rest
+    if arg == "{model_folder}":
+        return _model_folder(tmp, "model")
+    if arg == "{cut_model}":
+        return _model_folder(tmp, "cut-model", cut=6)
+    if arg == "{junk_model}":
+        return _model_folder(tmp, "junk-model", junk=True)
+    if arg == "{big_sweep}":
+        path = tmp / "sweep.toml"
+        path.write_text(SWEEP_HEAD.format(results=results, cache=cache) + "[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\n"
+                        "seed = [" + ", ".join(map(str, range(600))) + "]\n")
+        return str(path)
+    if arg == "{bom_sweep}":
+        path = tmp / "sweep.toml"
+        path.write_bytes(b"\xef\xbb\xbf" + (SWEEP_HEAD.format(results=results, cache=cache) + "colour = 'red'\n[grid]\n"
+                                                  "method = ['mlm-unlearn']\ndomain = ['gender']\n").encode())
+        return str(path)
     simple = {"{results}": str(results), "{tmp}": str(tmp), "{missing}": str(tmp / "missing")}
     if arg.startswith("{sweep:"):
         path = tmp / "sweep.toml"
@@ -283,7 +453,6 @@ def _materialise(arg: str, tmp: Path) -> str:
             port = probe.getsockname()[1]
         arg = arg.replace("{closed_port}", str(port))
     if "{file}" in arg:
-        (tmp / "afile").write_text("x")
         arg = arg.replace("{file}", str(tmp / "afile"))
     if "{bad_results}" in arg:
         (tmp / "bad").mkdir(exist_ok=True)
@@ -377,9 +546,11 @@ def test_executor_engine_not_installed(executor: str, package: str, tmp_path: Pa
 
 def test_the_suite_is_large_and_covers_every_command() -> None:
     assert len(CASES) >= 100
+    assert len(ISSUE_25) >= 60
     commands = {args[0] for _, args, _, _ in CASES}
     assert {"run", "eval", "compare", "check", "sweep", "study", "list", "spans"} <= commands
 
 
 if os.environ.get("DEBIASBENCH_BAD_INPUT_REPORT"):  # pragma: no cover - prints the closing note's counts
     print(len(CASES), {c: sum(1 for _, a, _, _ in CASES if a[0] == c) for c in dict.fromkeys(a[0] for _, a, _, _ in CASES)})
+    print("issue 25:", len(ISSUE_25), {c: sum(1 for _, a, _, _ in ISSUE_25 if a[0] == c) for c in dict.fromkeys(a[0] for _, a, _, _ in ISSUE_25)})

@@ -314,9 +314,8 @@ def test_check_finds_damage_orphans_and_repeats(results: Path) -> None:
     assert clean.exit_code == 0 and "4 complete runs" in clean.stdout and "0 damaged" in clean.stdout
     write_run(results, "orphan", {("crows-pairs.score", "gender"): (60.0, 55.0)}, runs_row=False)
     write_run(results, "again", {("crows-pairs.score", "gender"): (60.0, 55.0)}, config_hash="hash-s0")
-    findings = runner.invoke(app, ["check", str(results)])
-    assert findings.exit_code == 0 and "have metrics but no runs row" in findings.stderr and "ran 2 times" in findings.stderr
-    assert runner.invoke(app, ["check", str(results), "--strict"]).exit_code == 1
+    findings = runner.invoke(app, ["check", str(results)])  # issue 25: orphans and repeats are damage (exit 1)
+    assert findings.exit_code == 1 and "have metrics but no runs row" in findings.stderr and "ran 2 times" in findings.stderr
     (results / "runs" / "s1.parquet").write_bytes(b"PAR1 broken")
     damaged = runner.invoke(app, ["check", str(results)])
     assert damaged.exit_code == 1 and "damage: runs:" in damaged.stderr and "s1.parquet" in damaged.stderr

@@ -13,7 +13,6 @@ from debiasbench.analysis.paired import aligned, figure, load_items, side, weigh
 from debiasbench.analysis.statistics import beats_all, change, contrast, shared_weights
 from debiasbench.analysis.study_report import collect
 from debiasbench.cli import app
-from debiasbench.errors import DebiasbenchError
 from debiasbench.orchestration.study import load_study, plan_study, resolve_pending, run_study
 from debiasbench.plugin_system.loader import get_plugins
 from debiasbench.results.tables import read_table
@@ -154,6 +153,12 @@ def test_study_runs_resumes_and_reports(tmp_path: Path) -> None:
     again = runner.invoke(app, ["study", str(path), "-q"])
     assert again.exit_code == 0 and "ran 0" in again.output
     assert len(read_table(tmp_path / "results", "runs")) == 12
+    # a cut runs file: --report-only names what it leaves out and why, not "not run yet" in silence (issue 25)
+    first = sorted((tmp_path / "results" / "runs").glob("*.parquet"))[0]
+    first.write_bytes(first.read_bytes()[:100])
+    cut = runner.invoke(app, ["study", str(path), "--report-only"])
+    assert f"{first.name}: not a readable Parquet file" in cut.output and "left out of the report" in cut.output, cut.output
+    assert "Traceback" not in cut.output
 
 
 def test_report_statistics_equal_direct_calls(tmp_path: Path) -> None:
@@ -217,9 +222,12 @@ def test_report_before_any_run_says_run_first(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "no run of study 'tiny-transfer'" in result.output
 
 
-def test_family_measure_must_be_a_per_item_measure(tmp_path: Path) -> None:
-    path = _write(tmp_path, STUDY.replace('measures = ["item-logprob"]', 'measures = ["probe-logprob"]'))
-    assert runner.invoke(app, ["study", str(path), "-q"]).exit_code != 0
-    study = load_study(path)
-    with pytest.raises(DebiasbenchError, match="not a per-item measure"):
-        collect(study)
+@pytest.mark.parametrize(("measure", "words"), [("probe-logprob", "is reported by none of the grid's metrics"),
+                                               ("text-logprob", "is not a per-item measure")])
+def test_family_measure_must_be_a_per_item_measure(tmp_path: Path, measure: str, words: str) -> None:
+    """The study's preflight refuses it before any run (issue 25), in the real command as in --dry-run."""
+    path = _write(tmp_path, STUDY.replace('measures = ["item-logprob"]', f'measures = ["{measure}"]'))
+    for extra in (["--dry-run"], ["-q"]):
+        result = runner.invoke(app, ["study", str(path), *extra])
+        assert result.exit_code == 1 and words in result.output and "Traceback" not in result.output, result.output
+    assert not (tmp_path / "results").exists()  # nothing ran

@@ -304,7 +304,7 @@ def test_the_orchestrator_checks_the_model_before_evaluating(monkeypatch):
                                  "trust_remote_code": False, "seed": 0, "device_map": None,
                                  "gradient_checkpointing": False, "lora_threshold": 1e9, "full_finetune": False,
                                  "method_options": {}, "preset": "full"})()
-    plan.model, plan.registry, plan.forget_set = "tiny", None, None
+    plan.model, plan.registry, plan.forget_set, plan.metrics = "tiny", None, None, []
     plan.method = type("M", (), {"check_model": lambda self, o, h: order.append("check") or (_ for _ in ()).throw(DebiasbenchError("no"))})()
     plan.method_options = None
     monkeypatch.setattr(ex, "find_provider", lambda *a: type("Prov", (), {"name": "fake", "load": lambda self, *a: order.append("load") or _handle()})())

@@ -307,7 +307,9 @@ def compare(results_dir: ResultsLocation, filters: Filters | None = None, split:
     if run_id is not None:
         rows = [r for r in rows if r["run_id"] == run_id]
         if not rows:
-            raise DebiasbenchError(f"run {run_id} has no complete rows in {results_dir} (its runs row is missing: interrupted?)")
+            damaged = [w.removeprefix("skipped ") for w in warnings if w.startswith("skipped ") and f"{run_id}.parquet" in w]
+            cause = f"its file is damaged: {damaged[0]}" if damaged else "its runs row is missing: interrupted?"
+            raise DebiasbenchError(f"run {run_id} has no complete rows in {results_dir} ({cause})")
     comparison = build(select(rows, filters or Filters()), warnings, pool_protocols)
     attach_paired(comparison, results_dir, split)
     return comparison

@@ -12,9 +12,9 @@ from debiasbench.errors import DebiasbenchError
 
 def check_command(
     results_dir: Annotated[str, typer.Argument(help="Results folder (or s3:// / gs:// URI) to verify.")] = "results",
-    strict: Annotated[bool, typer.Option("--strict", help="Also exit non-zero for orphans and repeated runs.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Also exit non-zero for findings that are not damage.")] = False,
 ) -> None:
-    """Verify a results folder: every file readable with the right schema, every run's before and after items paired, orphans and repeated runs listed. Exits 1 on damage."""
+    """Verify a results folder: every file readable with the right schema; every run with its metrics and per-item rows, before and after, paired; no tables without a runs row; no repeated runs. Exits 1 on any damage."""
     from rich.markup import escape
 
     from debiasbench.results.check import check_results

@@ -48,10 +48,12 @@ def compare_command(
         domains=split_values(domain), source_domains=split_values(source_domain),
         all_measures=all_measures, all_domains=all_domains,
     )
+    damage = _other_damage(results_dir)  # named first, even when the comparison then stops at a damaged file
     comparison = compare(results_location(results_dir), filters, pool_protocols=pool_protocols)
     for warning in dict.fromkeys(comparison.warnings):  # each once
         warn(warning)
     skipped = [w for w in comparison.warnings if w.startswith("skipped ") or "left out" in w]
+    skipped += damage
     err.print(f"read {sum(comparison.runs.values())} runs" + (f"; {len(skipped)} problem(s) above" if skipped else ""), highlight=False)
     if strict and skipped:
         raise DebiasbenchError(f"--strict: {len(skipped)} results file problem(s) in {open_store(results_location(results_dir))} (listed above); "
@@ -80,3 +82,26 @@ def compare_command(
             out.print(f"[dim]{escape(attainable_line(comparison))}[/]", highlight=False)
     else:
         typer.echo(RENDERERS[fmt](comparison), nl=False)
+
+
+ALREADY_WARNED = ("metrics: ", "runs: ")
+"""Damage ``compare`` names itself while reading (unreadable metric and runs files)."""
+
+
+def _other_damage(results_dir: str) -> list[str]:
+    """``debiasbench check``'s damage that the comparison's own warnings do not already name (a run
+    whose metrics file is gone, missing or cut per-item files, one-stage cells ...), each warned with
+    what compare does about it."""
+    from debiasbench.analysis.compare import run_file
+    from debiasbench.results.check import check_results
+    from debiasbench.results.storage import open_store, results_location
+
+    one = run_file(results_location(results_dir))
+    folder = one[0] if one is not None else results_location(results_dir)
+    if not open_store(folder).exists():  # a missing folder or a stray file: compare says so itself
+        return []
+    lines = [d for d in check_results(folder).damage
+             if not d.startswith(ALREADY_WARNED) and "but no runs row" not in d and "times with the same seed" not in d]
+    for line in lines:
+        warn(f"damage: {line}; " + ("that run is not shown" if "no metric rows" in line else "its paired statistics are left out"))
+    return lines

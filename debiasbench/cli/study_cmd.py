@@ -25,11 +25,12 @@ from debiasbench.errors import DebiasbenchError
 
 
 def study_command(
-    file: Annotated[Path, typer.Argument(help="Study file (TOML): a sweep file plus [study] (controls) and [study.family].")],
+    file: Annotated[Path, typer.Argument(help="Study file (TOML): a sweep file plus \\[study] (controls) and \\[study.family].")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the arms and which runs are done; run nothing.")] = False,
     report_only: Annotated[bool, typer.Option("--report-only", help="Write the report from the runs done so far; run nothing.")] = False,
     results_dir: Annotated[Optional[str], typer.Option("--results-dir", metavar="DIR|URI", help="Override the file's results_dir (a folder, or an s3:// or gs:// URI).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-point lines and the summary.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Go ahead with a grid above 500 runs without asking (docs/study.md).")] = False,
     executor: ExecutorFlag = "local",
     retries: RetriesFlag = 2,
     workers: WorkersFlag = None,
@@ -53,7 +54,11 @@ def study_command(
     from debiasbench.analysis.study_render import write_report
     from debiasbench.analysis.study_report import collect
     from debiasbench.orchestration.executors import ExecutorOptions, check_options
+    from debiasbench.cli.resume_hint import resume_command
+    from debiasbench.cli.study_checks import check_study_size, say_damage
+    from debiasbench.orchestration.grid_size import estimate, run_durations
     from debiasbench.orchestration.study import load_study, mark_arms, plan_study, resolve_pending, run_study
+    from debiasbench.orchestration.study_preflight import run_preflight
     from debiasbench.plugin_system.loader import get_plugins
     from debiasbench.results.storage import open_store
 
@@ -61,15 +66,19 @@ def study_command(
                               slurm_time, slurm_folder)
     check_options(options)  # a wrong flag fails before the file is read
     registry = get_plugins().registry
+    check_study_size(file, yes)  # a huge grid is named before it is expanded
     study = load_study(file, results_dir)
-    plan_study(study)  # every name, option and domain before any model loads
-    report_store = open_store(study.report_dir)
-    if not report_store.local:  # a report folder on an object store is probed before anything runs
-        report_store.check_writable()
+    plans = plan_study(study)  # every name, option and domain before any model loads
+    for note in run_preflight(study, registry, plans).notes:  # the report folder, family, controls, trade-off measure: before any run
+        err.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
+    if report_only:
+        say_damage(study.results_dir)
     pending = resolve_pending(study, registry)
     mark_arms(study)
     if dry_run:
         _print_arms(study, pending)
+        out.print(f"size: {len(study.arms)} runs; time: {estimate(sum(not a.done for a in study.arms), run_durations(study.results_dir))}",
+                  soft_wrap=True, highlight=False)
         _print_power(study, registry)
         return
     if not report_only:
@@ -78,7 +87,8 @@ def study_command(
         with started(options) as engine:  # an unreachable or too small cluster fails here, before any run
             progress = run_study(study, registry, log=say, run_log=run_log, executor=engine, retries=retries)
         if progress.interrupted:
-            err.print(f"[bold red]interrupted[/] after {len(progress.ran)} runs; rerun `debiasbench study {escape(str(file))}` to resume",
+            again = resume_command("study", file, results_dir, options, quiet=quiet, yes=yes)
+            err.print(f"[bold red]interrupted[/] after {len(progress.ran)} runs; rerun `{escape(again)}` to resume",
                       highlight=False, soft_wrap=True)
             raise typer.Exit(130)
         for point, message in progress.failed:

@@ -28,10 +28,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def sweep_command(
-    file: Annotated[Path, typer.Argument(help="Sweep file (TOML): shared settings, [grid] axes, [options.<method>] option grids.")],
+    file: Annotated[Path, typer.Argument(help="Sweep file (TOML): shared settings, \\[grid] axes, \\[options.<method>] option grids.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the points and which are already done; run nothing.")] = False,
     results_dir: Annotated[Optional[str], typer.Option("--results-dir", metavar="DIR|URI", help="Override the file's results_dir (a folder, or an s3:// or gs:// URI).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-point lines and the summary.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Go ahead with a grid above 500 runs without asking (docs/study.md).")] = False,
     executor: ExecutorFlag = "local",
     retries: RetriesFlag = 2,
     workers: WorkersFlag = None,
@@ -49,8 +50,11 @@ def sweep_command(
     """
     from rich.markup import escape
 
+    from debiasbench.cli.resume_hint import resume_command
     from debiasbench.orchestration.executors import ExecutorOptions, check_options
+    from debiasbench.orchestration.grid_size import confirm_size, estimate, grid_size, run_durations
     from debiasbench.orchestration.sweep import (
+        _read,
         load_sweep,
         mark_done,
         run_sweep,
@@ -61,13 +65,15 @@ def sweep_command(
     options = ExecutorOptions(executor, retries, workers, cpus_per_run, gpus_per_run, address, slurm_cluster, slurm_partition,
                               slurm_time, slurm_folder)
     check_options(options)  # a wrong flag fails before the file is read
+    confirm_size(grid_size(_read(Path(file))), yes, f"sweep {file}")  # a huge grid is named before it is expanded
     sweep = load_sweep(file, results_dir)
     plans = validate(sweep)  # resolves defaults first: a point's hash is then the one its run records
     mark_done(sweep)
     todo = len(sweep.todo)
     if dry_run:
         _print_points(sweep)
-        out.print(f"{len(sweep.points)} points: {len(sweep.points) - todo} done, {todo} to run")
+        out.print(f"{len(sweep.points)} points: {len(sweep.points) - todo} done, {todo} to run; time: "
+                  f"{estimate(todo, run_durations(sweep.points[0].config.results_dir))}", soft_wrap=True, highlight=False)
         return
     if not todo:
         out.print(f"all {len(sweep.points)} points are done in {describe(sweep.points[0].config.results_dir)}; nothing to run", soft_wrap=True)
@@ -77,7 +83,8 @@ def sweep_command(
     with started(options) as engine:  # an unreachable or too small cluster fails here, before any point runs
         report = run_sweep(sweep, plans, log=say, run_log=run_log, executor=engine, retries=retries)
     if report.interrupted:
-        err.print(f"[bold red]interrupted[/] after {len(report.ran)} of {todo} points; rerun `debiasbench sweep {escape(str(file))}` to resume "
+        again = resume_command("sweep", file, results_dir, options, quiet=quiet, yes=yes)
+        err.print(f"[bold red]interrupted[/] after {len(report.ran)} of {todo} points; rerun `{escape(again)}` to resume "
                   "(finished points are kept; the interrupted one does not count as done)", highlight=False, soft_wrap=True)
         raise typer.Exit(130)
     retried = f", {report.retried} retried after a lost worker" if report.retried else ""

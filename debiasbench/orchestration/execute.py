@@ -93,6 +93,15 @@ def baselines_dir(plan: Plan) -> Path | None:
     return default_cache_dir(plan.config.cache_dir) / "eval" if plan.config.use_cache else None
 
 
+def _locate_metric_data(plan: Plan, locator: DataLocator) -> None:
+    """Find (or download, and checksum) every file the metrics read, before the model loads."""
+    for planned in plan.metrics:
+        for name in planned.metric.datasets:
+            entry = plan.registry.find("dataset", name)
+            for file in entry.obj.files if entry is not None else ():
+                locator.path(file)
+
+
 def execute(plan: Plan, *, log: Any = None) -> RunResult:
     """Carry out a validated plan; ``log`` receives status lines."""
     config = plan.config
@@ -108,6 +117,7 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
         say(f"data parallel over {ranks().world_size} processes: each evaluates and trains on its share of every batch")
     with main_process_first():  # launched processes: rank 0 fills the caches (downloads, a dequantised model), then the rest read them
         forget, retain = _load_forget(plan, locator)  # before the model: a forget set without retain text fails in seconds
+        _locate_metric_data(plan, locator)  # before the model too: a missing data file (or a failed download) in seconds
         say(f"loading model {plan.model}")
         provider = find_provider(plan.model, plan.registry)
         handle = provider.load(plan.model, model_settings(config))

@@ -55,6 +55,7 @@ class Plan:
     forget_limit: int | None = None
     selector: SpanSelector | None = None
     selector_options: dict[str, Any] = field(default_factory=dict)
+    model_config: Any = None  # the model's config.json as on disk, when it is (ModelProvider.describe)
 
     @property
     def registry(self) -> Registry:
@@ -70,13 +71,18 @@ def plan_run(config: RunConfig, plugins: LoadedPlugins | None = None) -> Plan:
     if config.method is not None:
         registry.get("method", config.method)  # the most visible name is checked first
     model = config.model or _default(registry, "model", "--model").name
-    find_provider(model, registry)  # unknown model names fail here
+    provider = find_provider(model, registry)  # unknown model names fail here
     metrics = _plan_metrics(config, registry)
     eval_domains = tuple(check_domain(d) for d in config.eval_domains) if config.eval_domains else None
     check_results_dir(config.results_dir)  # an object store is probed with a marker write, before any model loads
     _check_runtime(config)
+    _check_data(config, metrics, registry)
     plan = Plan(config=config, plugins=plugins, model=model, metrics=metrics, eval_domains=eval_domains)
     if config.method is not None:
+        from debiasbench.support.paths import cache_dir
+
+        # facts on disk (config.json, weights cut short) before the model loads
+        plan.model_config = provider.describe(model, cache_dir(config.cache_dir))
         _plan_unlearning(plan, registry)
     # The defaults resolved into the configuration: leaving out --model and naming the default
     # model are the same run, with the same config hash.
@@ -121,10 +127,32 @@ def _check_runtime(config: RunConfig) -> None:
         check_writable(Path(config.save_model), "--save-model")
 
 
+def _check_data(config: RunConfig, metrics: list[PlannedMetric], registry: Registry) -> None:
+    """The data folder exists, and every file the metrics read can be had (found or downloadable):
+    before the model loads, not after it."""
+    from debiasbench.support.paths import data_dir
+
+    folder = data_dir(config.data_dir)
+    if folder is not None and not folder.is_dir():
+        raise DebiasbenchError(f"data dir {folder} (--data-dir / DEBIASBENCH_DATA) does not exist or is not a folder; "
+                               "pass the folder that holds the data sets")
+    locator = DataLocator(config.data_dir, config.cache_dir)
+    for planned in metrics:
+        for name in planned.metric.datasets:
+            entry = registry.find("dataset", name)
+            for file in entry.obj.files if entry is not None else ():
+                reason = locator.missing(file)
+                if reason is not None:
+                    raise DebiasbenchError(f"metric {planned.metric.name!r}: {reason}; put it in the data folder (see its README)")
+
+
 def check_writable(path: Path, what: str) -> None:
     """``path`` exists as a writable folder, or its nearest existing parent is one (nothing is created)."""
     import os
 
+    from debiasbench.support.paths import check_resolves
+
+    check_resolves(path, what)  # a link loop or a dangling link would fail only at the write
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -224,12 +252,30 @@ def _plan_unlearning(plan: Plan, registry: Registry) -> None:
     plan.method.check_run(plan.method_options, RunFacts(
         domain=config.domain, preset=config.preset, eval_every=config.eval_every, forget_set=plan.forget_set.name,
         probed_metrics=tuple(p.metric.name for p in plan.metrics if p.metric.probe is not None),
-        data=DataLocator(config.data_dir, config.cache_dir)))
+        data=DataLocator(config.data_dir, config.cache_dir), save_model=config.save_model is not None,
+        model_config=plan.model_config))
+    check_lora_targets(plan.method_options, plan.model_config)
     plan.forget_limit = config.forget_limit if config.forget_limit is not None else values_for(plan.forget_set, config.preset).limit
     if config.save_model is not None:
         target = Path(config.save_model)
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise DebiasbenchError(f"--save-model {target} already exists and is not empty; choose a new folder")
+
+
+def check_lora_targets(options: Any, model_config: Any) -> None:
+    """``-o lora_targets`` names modules of the model (peft matches a name's end), checked against the
+    module names the weights' headers hold, when they are on disk: before the model loads."""
+    from debiasbench.plugin_system.interfaces import MODULES_KEY
+
+    targets = [t.strip() for t in str(getattr(options, "lora_targets", "") or "").split(",") if t.strip()]
+    modules = (model_config or {}).get(MODULES_KEY)
+    if not targets or not modules:
+        return
+    for target in targets:
+        if not any(m == target or m.endswith("." + target) for m in modules):
+            ends = sorted({m.rsplit(".", 1)[-1] for m in modules})
+            raise DebiasbenchError(f"-o lora_targets: {target!r} names no module of the model; its weighted modules end in "
+                                   f"{', '.join(ends[:12])}{' ...' if len(ends) > 12 else ''}")
 
 
 def _check_training_flags(config: RunConfig, method: Any) -> None:

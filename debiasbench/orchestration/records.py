@@ -218,13 +218,16 @@ def write_or_recover(results: ResultsLocation, records: RunRecords, cache: Path 
 
 
 def _copy_back(recovered: Path, store: ResultsStore) -> str:
-    """The shell command that puts a recovered run where it belongs."""
+    """The shell command that puts a recovered run where it belongs, every path shell-quoted (a
+    path with a space would otherwise copy to the wrong place)."""
+    from debiasbench.support.paths import shell_quote
+
     where = str(store.where())
     if store.local:
-        return f"cp -r {recovered}/. {where}/"
+        return f"cp -r {shell_quote(f'{recovered}/.')} {shell_quote(f'{where}/')}"
     if where.startswith(("gs://", "gcs://")):
-        return f"gcloud storage cp -r {recovered}/* {where}/"
-    return f"aws s3 cp --recursive {recovered} {where}  (add --endpoint-url for a non-AWS endpoint)"
+        return f"gcloud storage cp -r {shell_quote(recovered)}/'*' {shell_quote(f'{where}/')}"
+    return f"aws s3 cp --recursive {shell_quote(recovered)} {shell_quote(where)}  (add --endpoint-url for a non-AWS endpoint)"
 
 
 def manifest(records: RunRecords, handle: ModelHandle) -> str:

@@ -196,9 +196,12 @@ def load_study(source: Path, results_dir: ResultsLocation | None = None, plugins
     if seed_level and len(seeds) < 2:
         raise _bad(source, f"[study] seed_level = true asks for intervals over seeds, but the grid has one seed ({seeds[0]}); "
                            "add seeds (seed = [0, 1, 2]) or set seed_level = false")
+    report_dir = study_table.get("report_dir")
+    if report_dir is not None and (not isinstance(report_dir, str) or not report_dir.strip()):
+        raise _bad(source, f"[study] report_dir must be a folder or URI as a string, e.g. report_dir = \"reports/x\", got {report_dir!r}")
     study = Study(source=source, name=name, sweep=sweep, family=family,
                   controls=_controls(study_table.get("controls"), labels, plugins.registry, source),
-                  report_dir=results_location(study_table.get("report_dir") or join(sweep.points[0].config.results_dir, "report")),
+                  report_dir=results_location(report_dir or join(sweep.points[0].config.results_dir, "report")),
                   resamples=resamples, tradeoff_measure=study_table.get("tradeoff_measure"), equivalence_margin=margin,
                   seed_level=seed_level)
     _arms(study, plugins.registry)
@@ -373,12 +376,14 @@ def _plan(points: list[SweepPoint]) -> list[Any]:
     return plans
 
 
-def plan_study(study: Study) -> None:
-    """Plan every point that can be planned now (names, options, domains, results folder)."""
-    _plan([a.point for a in study.arms if a.point is not None])
+def plan_study(study: Study) -> list[Any]:
+    """Plan every point that can be planned now (names, options, domains, results folder); the plans
+    feed the preflight (:mod:`debiasbench.orchestration.study_preflight`)."""
+    plans = _plan([a.point for a in study.arms if a.point is not None])
     for point in study.sweep.points:  # "none" evaluations of the grid
         if not point.config.method:
-            _plan([point])
+            plans += _plan([point])
+    return plans
 
 
 @dataclass

@@ -144,9 +144,26 @@ def _typed(key: str, value: Any, kind: Any, source: Path) -> Any:
     return Path(value) if kind is Path else value
 
 
+_NOTED: set[str] = set()
+
+
+def note(message: str) -> None:
+    """One ``note:`` line on stderr, once per process: a choice made for the user, said rather than made silently."""
+    if message not in _NOTED:
+        _NOTED.add(message)
+        sys.stderr.write(f"note: {message}\n")
+
+
+BOM = "\ufeff"
+
+
 def _read(source: Path, what: str = "sweep file") -> dict[str, Any]:
     try:
-        return tomllib.loads(source.read_text(encoding="utf-8"))
+        text = source.read_text(encoding="utf-8")
+        if text.startswith(BOM):  # an editor's UTF-8 byte-order mark: TOML would call it an invalid statement
+            note(f"{what} {source} starts with a UTF-8 byte-order mark; it was ignored")
+            text = text[len(BOM):]
+        return tomllib.loads(text)
     except FileNotFoundError:
         raise DebiasbenchError(f"{what} {source} does not exist") from None
     except IsADirectoryError:
@@ -192,7 +209,12 @@ def _axes(grid: dict[str, Any], shared: dict[str, Any], source: Path) -> dict[st
         values = value if isinstance(value, list) else [value]
         if not values:
             raise DebiasbenchError(f"sweep file {source}: [grid] {key} is an empty list")
-        axes[key] = [_typed(key, v, _FIELDS[key].annotation, source) for v in values]
+        typed = [_typed(key, v, _FIELDS[key].annotation, source) for v in values]
+        unique = {repr(v): v for v in reversed(typed)}  # repr: list values are not hashable
+        repeated = [r for r in dict.fromkeys(map(repr, typed)) if [repr(v) for v in typed].count(r) > 1]
+        if repeated:
+            note(f"{source}: [grid] {key} lists {', '.join(repeated)} more than once; each value runs once")
+        axes[key] = [unique[r] for r in dict.fromkeys(map(repr, typed))]
     if "method" not in axes:
         raise DebiasbenchError(f"sweep file {source}: [grid] needs method = [...] (use \"none\" for plain evaluations)")
     if any(m != NO_METHOD for m in axes["method"]) and "domain" not in axes:

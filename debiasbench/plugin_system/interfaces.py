@@ -130,6 +130,10 @@ SAVED_MODEL_MANIFEST = "debiasbench-manifest.json"
 model providers read it back when loading such a folder."""
 
 
+MODULES_KEY = "debiasbench:modules"
+"""Key of :meth:`ModelProvider.describe`'s answer: the names of the model's modules that hold weights."""
+
+
 class ModelProvider(Named, ABC):
     """Loads models. Registered names (``smollm2-135m-q4``) are matched first; then each
     provider's :meth:`claims` is asked whether it understands an arbitrary spec (a hub id,
@@ -142,6 +146,15 @@ class ModelProvider(Named, ABC):
     @abstractmethod
     def load(self, spec: str, settings: ModelSettings) -> ModelHandle:
         """Load ``spec``; raise :class:`debiasbench.errors.DebiasbenchError` with one clear line on failure."""
+
+    def describe(self, spec: str, cache: Path | None = None) -> Mapping[str, Any] | None:
+        """What is on disk about ``spec``, read without loading a weight: its configuration
+        (``config.json``), so methods can check their options against it at plan time; None when it
+        is not on disk yet (a hub id not downloaded). Raise ``DebiasbenchError`` (one line) when the
+        files on disk can never load (weights cut short). It may add :data:`MODULES_KEY`: the names of
+        the modules that hold weights, read from the weights' headers (``-o lora_targets`` is checked
+        against them)."""
+        return None
 
 
 # --------------------------------------------------------------------------- data
@@ -454,6 +467,8 @@ class RunFacts:
     probed_metrics: tuple[str, ...]  # the run's metrics that the trajectory probe evaluates
     forget_set: str
     data: DataLocatorProto | None = None  # the run's data locator: small files (word lists, a corpus) may be read
+    save_model: bool = False  # --save-model was given: a method that changes no weights refuses it here, not after the run
+    model_config: Mapping[str, Any] | None = None  # the model's config.json as on disk (ModelProvider.describe); None: unknown yet
 
 
 class UnlearningMethod(Named, ABC):
@@ -520,6 +535,12 @@ class Control(Named, ABC):
 
     def applies(self, point: ControlledPoint) -> str | None:
         """None when this control can be derived from ``point``; else why not (shown in the study)."""
+        return None
+
+    def check_run(self, facts: RunFacts) -> str | None:
+        """None when a controlled run with these settings gives this control what it needs; else
+        what the study file must change. The study's preflight asks this of every controlled run
+        before any run starts, so a study never runs for hours to fail at its controls."""
         return None
 
     @abstractmethod

@@ -116,6 +116,24 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _normal(name: str) -> str:
+    """A distribution name as pip compares them (``debiasbench_hf`` is ``debiasbench-hf``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _note_unknown_disabled(disabled: set[str] | frozenset[str], statuses: list[PluginStatus]) -> None:
+    """One line on stderr for each name in DEBIASBENCH_DISABLE_PLUGINS that matches no plugin (it
+    would otherwise do nothing, silently)."""
+    import sys
+
+    known = {s.name for s in statuses} | {_normal(s.distribution) for s in statuses}
+    for name in sorted(disabled):
+        if name not in known and _normal(name) not in known:
+            names = ", ".join(sorted(s.name for s in statuses))
+            sys.stderr.write(f"note: DEBIASBENCH_DISABLE_PLUGINS names {name!r}, which is no installed plugin (by entry-point "
+                             f"or distribution name); nothing was disabled for it. Plugins: {names}\n")
+
+
 def load_plugins(extra: dict[str, Any] | None = None, entry_points: list[Any] | None = None) -> LoadedPlugins:
     """Import every plugin and collect its registrations into a fresh :class:`Registry`.
 
@@ -143,7 +161,7 @@ def load_plugins(extra: dict[str, Any] | None = None, entry_points: list[Any] | 
             version=dist.version if dist is not None else "?",
         )
         statuses.append(status)
-        if ep.name in disabled:
+        if ep.name in disabled or _normal(status.distribution) in {_normal(d) for d in disabled}:
             status.status = "disabled"
             continue
         try:
@@ -158,6 +176,7 @@ def load_plugins(extra: dict[str, Any] | None = None, entry_points: list[Any] | 
             continue
         candidates.append((status, module))
 
+    _note_unknown_disabled(disabled, statuses)
     loaded = LoadedPlugins(registry=registry, statuses=statuses)
     overrides = _env_list("DEBIASBENCH_OVERRIDE")
     # The bundled (first-party) distributions register first, so their names are theirs; another

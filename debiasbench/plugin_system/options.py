@@ -21,13 +21,19 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+EXAMPLES = {"-o": ("key=value", "learning_rate=1e-5"), "-s": ("key=value", "top_k=0.2"),
+            "-M": ("METRIC.KEY=VALUE", "crows-pairs.scoring=sum")}
+"""The form each option flag takes, and an example of it, for the malformed-option message."""
+
+
 def parse_pairs(pairs: list[str] | None, what: str = "-o") -> dict[str, str]:
     """``["lr=1e-5", "steps=10"]`` -> dict; a pair without ``=`` is an error."""
     out: dict[str, str] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise DebiasbenchError(f"malformed option {pair!r} for {what}: expected key=value, e.g. {what} learning_rate=1e-5")
+            raise DebiasbenchError(f"malformed option {pair!r} for {what}: expected {EXAMPLES.get(what, ('key=value', 'key=value'))[0]}, "
+                                   f"e.g. {what} {EXAMPLES.get(what, ('', 'key=value'))[1]}")
         owner, dot, name = key.strip().rpartition(".")  # "-M metric-name.key": keep the metric name's dashes
         out[owner + dot + name.replace("-", "_")] = value.strip()
     return out

@@ -18,11 +18,12 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shlex
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from debiasbench.errors import DebiasbenchError
 
@@ -70,16 +71,45 @@ def split(location: ResultsLocation) -> tuple[ResultsLocation, str]:
 _AWS_ERROR = re.compile(r"AWS Error (?P<code>\w+) during \w+ operation: (?P<message>.*?)(?: \(Request ID:.*|; Details:.*)?$")
 
 
-def short_reason(exc: BaseException, limit: int = 200) -> str:
-    """The part of a library error a user acts on, on one line: the first line, and of an AWS SDK
-    error only its code and message (``NO_SUCH_BUCKET: The specified bucket does not exist``)."""
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else type(exc).__name__
-    aws = _AWS_ERROR.search(text)
+def short_reason(exc: BaseException) -> str:
+    """The part of a library error a user acts on, whole and on one line: of an AWS SDK error only
+    its code and message (``NO_SUCH_BUCKET: The specified bucket does not exist``), of anything else
+    every line joined (never cut mid-word: the cut part is often the cause)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    aws = _AWS_ERROR.search(lines[0])
     if aws:
-        text = f"{aws.group('code')}: {aws.group('message')}"
-    text = text.removeprefix("google::cloud::Status(")
-    return text[:limit]
+        return f"{aws.group('code')}: {aws.group('message')}"
+    text = " ".join(lines)
+    if text.startswith("google::cloud::Status("):  # the message whole; the client's retry metadata after it dropped
+        text = text.removeprefix("google::cloud::Status(").split(" error_info={", 1)[0]
+    return text
+
+
+def bounded(call: Callable[[], T], seconds: float, what: str) -> T:
+    """``call()``, or one line once ``seconds`` have passed without an answer (a Google Cloud client
+    looking for credentials can wait far past its retry limit). The call goes on in a daemon thread,
+    which the exiting process does not wait for."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True, name="debiasbench-bounded")
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise DebiasbenchError(f"{what}: no answer within {seconds:g} s; check the network, the endpoint and the credentials "
+                               "(see docs/scale-storage.md)")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 @functools.lru_cache(maxsize=32)
@@ -90,7 +120,12 @@ def _remote(uri: str) -> tuple[pyarrow.fs.FileSystem, str]:
 
     scheme = _URI.match(uri).group(1).lower()  # type: ignore[union-attr]
     try:
-        filesystem, base = pafs.FileSystem.from_uri(_with_short_retries(uri, scheme))
+        target = _with_short_retries(uri, scheme)
+        if scheme in ("gs", "gcs"):
+            filesystem, base = bounded(lambda: pafs.FileSystem.from_uri(target), _gcs_limit(target),
+                                       f"cannot reach results dir {_public(uri)}")
+        else:
+            filesystem, base = pafs.FileSystem.from_uri(target)
     except pa.ArrowInvalid as exc:
         if "Unrecognized filesystem type" in str(exc):
             raise DebiasbenchError(f"results dir {_public(uri)}: unknown scheme {scheme + '://'!r}; {HINT}") from None
@@ -102,15 +137,23 @@ def _remote(uri: str) -> tuple[pyarrow.fs.FileSystem, str]:
 
 
 GCS_RETRY_LIMIT_S = 10
-"""How long a ``gs://`` store retries before a failure is reported, unless the URI sets
+"""How long a ``gs://`` store may take before a failure is reported, unless the URI sets
 ``retry_limit_seconds`` (Google's client default is 15 minutes: an unreachable endpoint or missing
-credentials would hang the up-front check that long). S3 keeps the AWS SDK's 3 attempts."""
+credentials would hang the up-front check that long). The client is given half of it to retry in,
+so it reports its own reason (and runs over its limit by a second or more); the whole call is cut
+at the limit whatever it does. S3 keeps the AWS SDK's 3 attempts."""
+
+
+def _gcs_limit(uri: str) -> float:
+    """The wall-clock limit of a ``gs://`` call: twice the client's retry limit the URI carries."""
+    match = re.search(r"retry_limit_seconds=([0-9.]+)", uri.partition("?")[2])
+    return 2 * float(match.group(1)) if match else float(GCS_RETRY_LIMIT_S)
 
 
 def _with_short_retries(uri: str, scheme: str) -> str:
     if scheme not in ("gs", "gcs") or "retry_limit_seconds=" in uri.partition("?")[2]:
         return uri
-    return f"{uri}{'&' if '?' in uri else '?'}retry_limit_seconds={GCS_RETRY_LIMIT_S}"
+    return f"{uri}{'&' if '?' in uri else '?'}retry_limit_seconds={GCS_RETRY_LIMIT_S / 2:g}"
 
 
 def describe(location: ResultsLocation) -> str:
@@ -199,11 +242,18 @@ class ResultsStore:
             return bytes(stream.read())
 
     def read_table(self, key: str) -> pyarrow.Table:
-        """One Parquet file, every page read (so a damaged page is found here). Raises OSError / ArrowException."""
+        """One Parquet file, every page read (so a damaged page is found here); a damaged file is one
+        line naming it (never an Arrow traceback from deep inside a comparison or a report)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        return pq.read_table(pa.BufferReader(self.read_bytes(key)))
+        data = self.read_bytes(key)
+        try:
+            return pq.read_table(pa.BufferReader(data))
+        except (OSError, pa.ArrowException) as exc:
+            what = "empty (zero bytes)" if not data else f"not a readable Parquet file ({short_reason(exc)})"
+            raise DebiasbenchError(f"{self.where(key)} is {what}; `debiasbench check {shlex.quote(str(self))}` lists the damage: move the file "
+                                   "away or rerun its run") from None
 
     def map(self, function: Callable[[str], T], keys: list[str]) -> list[T]:
         """``function`` over ``keys`` in order; on an object store in parallel threads, since each read
@@ -268,7 +318,11 @@ def _probe(location: str, store: ResultsStore) -> None:
         return
     key = f".debiasbench-write-probe-{uuid.uuid4().hex}"
     try:
-        store.write_bytes(b"debiasbench write probe\n", key)
+        if location.startswith(("gs://", "gcs://")):  # bounded by the documented limit, whatever the client does
+            bounded(lambda: store.write_bytes(b"debiasbench write probe\n", key), _gcs_limit(location),
+                    f"cannot write to results dir {store}")
+        else:
+            store.write_bytes(b"debiasbench write probe\n", key)
     except (OSError, ValueError) as exc:
         raise DebiasbenchError(f"cannot write to results dir {store} ({short_reason(exc)}); check that the bucket exists, "
                                "that these credentials may write to it, and the endpoint (see docs/scale-storage.md)") from None

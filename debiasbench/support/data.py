@@ -53,6 +53,20 @@ class DataLocator:
         self._checked[file.relpath] = (found, digest)
         return found
 
+    def missing(self, file: DataFile) -> str | None:
+        """Why ``file`` cannot be had (not in the data dir or cache, and no download allowed or
+        possible), checked without reading it; None when it can. Planning asks this so a missing
+        file fails before the model loads, not after."""
+        local = self._local(file) or (self._local(file.fallback) if file.fallback is not None else None)
+        if local is not None:
+            return None
+        url = file.url or (file.fallback.url if file.fallback is not None else None)
+        if url and self.download:
+            return None
+        where = f"{self.data_dir} (--data-dir / DEBIASBENCH_DATA) nor " if self.data_dir else ""
+        why = "downloads are off (DEBIASBENCH_OFFLINE)" if url else "it has no download source"
+        return f"data file {file.relpath} is in neither {where}the cache {self.cache_dir}, and {why}"
+
     def _local(self, file: DataFile) -> Path | None:
         candidates = [] if self.data_dir is None else [self.data_dir / file.relpath]
         candidates.append(self.cache_dir / file.relpath)

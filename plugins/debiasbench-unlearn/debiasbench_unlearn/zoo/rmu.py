@@ -27,6 +27,7 @@ from debiasbench import api
 from debiasbench.api import (
     DebiasbenchError,
     ModelHandle,
+    RunFacts,
     SelectiveOptions,
     UnlearnContext,
     UnlearningLoss,
@@ -102,6 +103,10 @@ class RMUWithRetain(RMULoss):
         return activation_loss(h, reference_layer_states(batch, self.layer), batch.mask)
 
 
+LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+"""Where a config.json says how many decoder blocks the model has."""
+
+
 def check_layer(model: Any, layer: int) -> None:
     """One line when ``layer`` is not a block of ``model`` (checked before training starts)."""
     count = layer_count(model)
@@ -119,6 +124,15 @@ class RMU(OptionalRetainMethod):
     Loss = RMUWithRetain
     ForgetOnly = RMULoss
     presets = quick()
+
+    def check_run(self, options: Any, run: RunFacts) -> None:
+        """The layer against the model's config.json, when it is on disk: before the model loads."""
+        super().check_run(options, run)
+        config = run.model_config or {}
+        count = next((config[k] for k in LAYER_KEYS if isinstance(config.get(k), int)), None)
+        if count is not None and options.layer >= count:
+            raise DebiasbenchError(f"rmu: -o layer={options.layer} is beyond the model, which has {count} decoder layers "
+                                   f"(0..{count - 1}, from its config.json); pass -o layer=N with N below {count}")
 
     def check_model(self, options: Any, model: ModelHandle) -> None:
         check_layer(model.model, options.layer)

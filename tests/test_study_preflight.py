@@ -1,0 +1,87 @@
+"""The flagship study file with each study mistake of issue 25 fails in under 5 seconds with one
+line, in ``--dry-run`` and in the real command alike, before any run and writing nothing."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("debiasbench_unlearn")
+pytest.importorskip("debiasbench_metrics")
+
+from debiasbench.cli import app  # noqa: E402
+
+FLAGSHIP = Path(__file__).resolve().parents[1] / "studies" / "transfer-hatecheck.toml"
+NAME = 'name = "transfer-hatecheck"'
+FAMILY = 'measures = ["crows-pairs.score"]\ndomains = ["gender", "race", "religion"]'
+
+MISTAKES: list[tuple[str, list[tuple[str, str]], str]] = [
+    ("report_dir an existing file", [(NAME, NAME + '\nreport_dir = "@tmp@/afile"')], "is a file, not a folder"),
+    ("report_dir not a string", [(NAME, NAME + "\nreport_dir = 3")], "report_dir must be a folder or URI as a string"),
+    ("report_dir under a file", [(NAME, NAME + '\nreport_dir = "@tmp@/afile/report"')], "cannot be written"),
+    ("report_dir in a link loop", [(NAME, NAME + '\nreport_dir = "@tmp@/loop"')], "symbolic-link loop"),
+    ("family measure no metric produces", [('measures = ["crows-pairs.score"]', 'measures = ["stereoset.lms"]')],
+     "is reported by none of the grid's metrics"),
+    ("family domain never evaluated", [(FAMILY, FAMILY.replace('"religion"]', '"religion", "age"]'))], "domain 'age' is never evaluated"),
+    ("benign-ga without eval_every", [("eval_every = 12\n", "")], "set eval_every = N"),
+    ("benign-ga without perplexity", [('metrics = ["crows-pairs", "perplexity"]', 'metrics = ["crows-pairs"]'),
+                                      ("[metric_options.perplexity]\nmax_tokens = 4096\nbootstrap = 0\n", "")],
+     "add 'perplexity' to metrics"),
+    ("tradeoff_measure names nothing", [(NAME, NAME + '\ntradeoff_measure = "perplexity.wikitext"')], "did you mean 'perplexity.wikitext2'"),
+    ("metric option typo", [("max_tokens = 4096", "max_token = 4096")], "did you mean 'max_tokens'"),
+]
+
+
+def _variant(tmp_path: Path, changes: list[tuple[str, str]]) -> Path:
+    text = FLAGSHIP.read_text()
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new.replace("@tmp@", str(tmp_path)))
+    path = tmp_path / "flagship.toml"
+    path.write_text(text)
+    return path
+
+
+def _snapshot(root: Path) -> set[str]:
+    return {str(Path(f, n).relative_to(root)) for f, dirs, files in os.walk(root) for n in [*dirs, *files]}
+
+
+def test_the_flagship_itself_passes_the_preflight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEBIASBENCH_CACHE", str(tmp_path / "cache"))
+    result = CliRunner().invoke(app, ["study", str(FLAGSHIP), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "size: 45 runs; time: ~" in result.output
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "real"])
+@pytest.mark.parametrize(("name", "changes", "words"), MISTAKES, ids=[m[0] for m in MISTAKES])
+def test_each_study_mistake_fails_fast_in_one_line(name: str, changes: list[tuple[str, str]], words: str, dry_run: bool,
+                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEBIASBENCH_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    path = _variant(tmp_path, changes)
+    before = _snapshot(tmp_path)
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, ["study", str(path), *(["--dry-run"] if dry_run else ["-q"])])
+    took = time.perf_counter() - started
+    assert result.exit_code == 1 and words in result.output, f"{name}: exit {result.exit_code}\n{result.output}"
+    assert [line for line in result.output.splitlines() if line.strip()] == [result.output.strip()], result.output  # one line
+    assert "Traceback" not in result.output
+    assert took < 5, f"{name}: took {took:.1f} s"
+    assert _snapshot(tmp_path) == before  # no run started, nothing written
+
+
+def test_too_few_items_a_cell_is_said_before_the_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cells below the paired statistics' minimum are left out of the report: said in one note up front."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEBIASBENCH_CACHE", str(tmp_path / "cache"))
+    result = CliRunner().invoke(app, ["study", str(_variant(tmp_path, [("eval_limit = 80", "eval_limit = 8")])), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "note: eval limit 8 of crows-pairs leaves about 5 test items a cell" in result.output
