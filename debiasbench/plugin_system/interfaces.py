@@ -401,6 +401,7 @@ class UnlearnContext:
     progress: ProgressFactory | None = None
     trajectory: Sequence[Mapping[str, Any]] = ()  # the probe's rows so far (``--eval-every``), read-only
     gradient_checkpointing: bool = False  # ``--gradient-checkpointing``: recompute activations in backward (methods that declare support)
+    run: RunFacts | None = None  # the facts ``check_run`` saw at plan time (a method that re-derives its data the same way)
 
 
 @dataclass(frozen=True)
@@ -413,6 +414,9 @@ class RunFacts:
     probed_metrics: tuple[str, ...]  # the run's metrics that the trajectory probe evaluates
     forget_set: str
     data: DataLocatorProto | None = None  # the run's data locator: small files (word lists, a corpus) may be read
+    metrics: tuple[str, ...] = ()  # every metric the run evaluates (a method training on benchmark items must avoid them)
+    heldout_seed: int = 0  # ``--heldout-seed``: with ``dev_fraction``, fixes each item's dev/test split (``split_of``)
+    dev_fraction: float = 0.5
 
 
 class UnlearningMethod(Named, ABC):
