@@ -234,7 +234,8 @@ def _unlearn(plan: Plan, handle: ModelHandle, forget: list[ForgetText], retain: 
     seed_everything(config.seed)
     ctx = UnlearnContext(forget=forget, retain=retain, selector=plan.selector, selector_ctx=selector_ctx,
                          registry=plan.registry, seed=config.seed, on_step=on_step, progress=progress,
-                         trajectory=trajectory, gradient_checkpointing=config.gradient_checkpointing)
+                         trajectory=trajectory, gradient_checkpointing=config.gradient_checkpointing,
+                         run=plan.run_facts)
     assert plan.method is not None
     outcome = plan.method.unlearn(handle, plan.method_options, ctx)
     handle.model.eval()

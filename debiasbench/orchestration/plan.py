@@ -56,6 +56,7 @@ class Plan:
     selector: SpanSelector | None = None
     selector_options: dict[str, Any] = field(default_factory=dict)
     model_config: Any = None  # the model's config.json as on disk, when it is (ModelProvider.describe)
+    run_facts: RunFacts | None = None  # what the method's check_run saw; handed on in UnlearnContext.run
 
     @property
     def registry(self) -> Registry:
@@ -249,11 +250,13 @@ def _plan_unlearning(plan: Plan, registry: Registry) -> None:
     if config.domain not in plan.forget_set.domains():
         raise DebiasbenchError(f"forget set {plan.forget_set.name!r} has no texts for domain {config.domain!r}; "
                                f"its domains: {', '.join(plan.forget_set.domains())}")
-    plan.method.check_run(plan.method_options, RunFacts(
+    plan.run_facts = RunFacts(
         domain=config.domain, preset=config.preset, eval_every=config.eval_every, forget_set=plan.forget_set.name,
         probed_metrics=tuple(p.metric.name for p in plan.metrics if p.metric.probe is not None),
         data=DataLocator(config.data_dir, config.cache_dir), save_model=config.save_model is not None,
-        model_config=plan.model_config))
+        model_config=plan.model_config, metrics=tuple(p.metric.name for p in plan.metrics),
+        heldout_seed=config.heldout_seed, dev_fraction=config.dev_fraction)
+    plan.method.check_run(plan.method_options, plan.run_facts)
     check_lora_targets(plan.method_options, plan.model_config)
     plan.forget_limit = config.forget_limit if config.forget_limit is not None else values_for(plan.forget_set, config.preset).limit
     if config.save_model is not None:

@@ -455,6 +455,7 @@ class UnlearnContext:
     progress: ProgressFactory | None = None
     trajectory: Sequence[Mapping[str, Any]] = ()  # the probe's rows so far (``--eval-every``), read-only
     gradient_checkpointing: bool = False  # ``--gradient-checkpointing``: recompute activations in backward (methods that declare support)
+    run: RunFacts | None = None  # the facts ``check_run`` saw at plan time (a method that re-derives its data the same way)
 
 
 @dataclass(frozen=True)
@@ -469,6 +470,9 @@ class RunFacts:
     data: DataLocatorProto | None = None  # the run's data locator: small files (word lists, a corpus) may be read
     save_model: bool = False  # --save-model was given: a method that changes no weights refuses it here, not after the run
     model_config: Mapping[str, Any] | None = None  # the model's config.json as on disk (ModelProvider.describe); None: unknown yet
+    metrics: tuple[str, ...] = ()  # every metric the run evaluates (a method training on benchmark items must avoid them)
+    heldout_seed: int = 0  # ``--heldout-seed``: with ``dev_fraction``, fixes each item's dev/test split (``split_of``)
+    dev_fraction: float = 0.5
 
 
 class UnlearningMethod(Named, ABC):

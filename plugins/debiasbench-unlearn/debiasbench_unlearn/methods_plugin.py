@@ -1,5 +1,5 @@
 """Entry point ``unlearning-methods``: registers mlm-unlearn, token-ga, grad-diff, kl, npo, the benign-ga control, and
-the method zoo (simnpo, rmu, wga, satimp, undial, dpo, task-vector)."""
+the method zoo (simnpo, rmu, wga, satimp, undial, dpo, task-vector, ceu, pdu, altpo, biasunlearn, pcgu)."""
 
 from __future__ import annotations
 
