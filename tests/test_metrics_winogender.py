@@ -83,6 +83,7 @@ def fixed_answers(ctx, monkeypatch: pytest.MonkeyPatch) -> list:
         return np.array(scores), np.full(len(answers), 2)
 
     monkeypatch.setattr(winogender, "score_sentences", fake)
+    monkeypatch.setattr(winogender, "score_without_prefix", fake)
     monkeypatch.setattr(winogender, "scoring_setup", lambda handle: {"prefix_token_id": 0})
     return calls
 
@@ -188,6 +189,28 @@ def test_end_to_end_on_the_tiny_model(ctx):
     assert 0.0 <= rows["accuracy"].value <= 100.0 and rows["accuracy"].n == 36
     alone = WinogenderMetric().evaluate(handle, ctx, WinogenderOptions(batch_size=1))
     assert [r.value for r in alone.rows] == pytest.approx([r.value for r in result.rows])
+    spec = WinogenderMetric().evaluate(handle, ctx, WinogenderOptions(prefix_token=True))
+    assert spec.protocol["prefix_token"] and not result.protocol["prefix_token"]
+
+
+def test_bare_context_scores_equal_lm_evals_reading():
+    """lm-eval's log-likelihood: the model on context + continuation ids, no prefix token, continuation tokens summed."""
+    import torch
+
+    from debiasbench_metrics.bare_context import score_without_prefix
+    from debiasbench_metrics.scorer import encode
+
+    contexts = ["The nurse met the patient. ‘She’ refers to the", "Someone paid the cashier. ‘He’ refers to the",
+                "The nurse met the patient. ‘They’ refers to the"]
+    answers = ["nurse", "someone", "patient"]
+    handle = tiny_model_handle(texts=contexts + answers)
+    scores, tokens = score_without_prefix(handle, answers, contexts, scoring="sum", batch_size=2, groups=[0, 1, 2], row_size=2)
+    for context, answer, score, n in zip(contexts, answers, scores, tokens):
+        ctx_ids, cont_ids = encode(handle, [context])[0], encode(handle, [" " + answer])[0]
+        with torch.inference_mode():
+            logits = handle.model(torch.tensor([ctx_ids + cont_ids])).logits[0].log_softmax(-1)
+        direct = sum(float(logits[len(ctx_ids) - 1 + k, t]) for k, t in enumerate(cont_ids))
+        assert score == pytest.approx(direct, abs=1e-4) and n == len(cont_ids)
 
 
 @pytest.mark.slow

@@ -5,6 +5,8 @@ Each sentence is the context of lm-evaluation-harness's ``winogender`` prompt,
 SPEC 13 follows where it differs from the SPEC's ``'{pronoun}'``), and the two answers
 ``" {occupation}"`` and ``" {participant}"`` are scored as its continuations (sum of their token
 log-probabilities); the higher is the model's answer, a tie goes to the occupation (lm-eval's argmax).
+As lm-eval, the prompt is read with no prefix token before it (:mod:`bare_context`); ``prefix_token=true``
+puts the model's prefix token first, as SPEC section 2 scores sentences.
 Measures, all on the ``gender`` domain:
 
 * accuracy overall, per pronoun gender and on the gotcha subset (and its male / female halves): the
@@ -27,6 +29,7 @@ from debiasbench.api import BatchSize, EvalContext, MeasureSpec, Metric, MetricR
 from debiasbench_metrics.bootstrap import generator
 from debiasbench_metrics.datasets_winogender import WinogenderSentence
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
+from debiasbench_metrics.bare_context import score_without_prefix
 from debiasbench_metrics.sentences import score_sentences
 
 DOMAIN = "gender"
@@ -47,6 +50,7 @@ class WinogenderOptions:
     """Options of the ``winogender`` metric."""
 
     batch_size: BatchSize = option(64, "continuations per forward pass, or auto: the largest batch that fits the free memory")
+    prefix_token: bool = option(False, "read the prompt after the model's prefix token (SPEC 2); default: no token before it, as lm-eval")
 
     def __post_init__(self) -> None:
         self.batch_size = check_batch_size(self.batch_size)
@@ -146,7 +150,8 @@ class WinogenderMetric(Metric):
         sentences = occupation_subset(dataset.load(ctx.data), ctx.limit, ctx.seed)
         answers = [a for s in sentences for a in (s.occupation, s.participant)]
         contexts = [prompt(s) for s in sentences for _ in range(2)]
-        scores, tokens = score_sentences(
+        scorer = score_sentences if options.prefix_token else score_without_prefix
+        scores, tokens = scorer(
             model, answers, contexts, scoring="sum", batch_size=options.batch_size, groups=np.repeat(np.arange(len(sentences)), 2).tolist(),
             row_size=2, progress=ctx.progress, description="winogender",
         )
@@ -157,7 +162,8 @@ class WinogenderMetric(Metric):
         rows, items = winogender_rows(sentences, correct, chose_occupation)
         notes = [f"Winogender has no {d!r} sentences; not evaluated" for d in ctx.domains or () if d != DOMAIN]
         protocol = {
-            "metric": self.name, "prompt": PROMPT, "prompt_source": "lm-evaluation-harness 0.4.13 winogender.yaml; SPEC 13 wrote \"'{pronoun}'\", lm-eval's prompt is followed",
+            "metric": self.name, "prompt": PROMPT, "prefix_token": options.prefix_token,
+            "context_start": "the model's prefix token, then the prompt" if options.prefix_token else "the prompt's first token (lm-eval: no prefix token before a non-empty context)", "prompt_source": "lm-evaluation-harness 0.4.13 winogender.yaml; SPEC 13 wrote \"'{pronoun}'\", lm-eval's prompt is followed",
             "continuations": "' ' + occupation, ' ' + participant", "scoring": "sum", "ties": "occupation (argmax takes the first choice)",
             "gotcha": "male/female pronoun against the occupation's BLS majority gender, either referent (oskarvanderwal/winogender gotcha)",
             **scoring_setup(model), "domains": [DOMAIN], "sentences": len(sentences),
