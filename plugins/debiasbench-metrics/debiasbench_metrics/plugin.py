@@ -1,5 +1,5 @@
 """Entry point ``bias-metrics``: the evaluation data sets and the crows-pairs, stereoset, perplexity, redditbias,
-bbq, honest and bold metrics."""
+bbq, honest, bold, winogender and seat metrics."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ from debiasbench_metrics.datasets_redditbias import RedditBiasTestDataset
 from debiasbench_metrics.perplexity import PerplexityMetric
 from debiasbench_metrics.redditbias import RedditBiasMetric
 from debiasbench_metrics.stereoset import StereoSetMetric
+from debiasbench_metrics.datasets_seat import SeatDataset
+from debiasbench_metrics.datasets_winogender import WinogenderDataset
+from debiasbench_metrics.seat import SeatMetric
+from debiasbench_metrics.winogender import WinogenderMetric
 
 
 @hookimpl
@@ -30,6 +34,8 @@ def register_datasets(register: Register) -> None:
     register(BBQDataset())
     register(HonestDataset())
     register(BoldDataset())
+    register(WinogenderDataset())
+    register(SeatDataset())
 
 
 @hookimpl
@@ -41,3 +47,5 @@ def register_metrics(register: Register) -> None:
     register(BBQMetric())
     register(HonestMetric())
     register(BoldMetric())
+    register(WinogenderMetric())
+    register(SeatMetric())
