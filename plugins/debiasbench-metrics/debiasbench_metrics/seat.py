@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from debiasbench.api import OVERALL, BatchSize, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, check_batch_size, concat_items, item_rows, option
-from debiasbench_metrics.bootstrap import generator
+from debiasbench_metrics.seeding import generator
 from debiasbench_metrics.datasets_seat import SeatDataset, SeatTest, check_tests, seat_file
 from debiasbench_metrics.embeddings import mean_hidden_states
 from debiasbench_metrics.seat_tests import DEFAULT_TESTS, QUICK_TESTS, TESTS

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from debiasbench.api import BatchSize, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, check_batch_size, concat_items, item_rows, option
-from debiasbench_metrics.bootstrap import generator
+from debiasbench_metrics.seeding import generator
 from debiasbench_metrics.datasets_winogender import WinogenderSentence
 from debiasbench_metrics.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.bare_context import score_without_prefix
