@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from debiasbench.analysis.paired import split_of
 from debiasbench.analysis.resampling import Figure, cluster_weights, combine, group_mean_figure, item_weights, mean_figure, ratio_figure
 from debiasbench.domains import DOMAINS, OVERALL, STUDY_DOMAINS, check_domain
 from debiasbench.errors import (
@@ -123,7 +124,7 @@ __all__ = [
     "Metric", "MetricResult", "MetricRow", "MODULES_KEY", "ModelHandle", "ModelProvider", "ModelSettings", "Named", "NoOptions",
     "PluginError", "PresetValues", "ProgressFactory", "Register", "RowFile", "RunFacts", "SAVED_MODEL_MANIFEST", "SelectorContext", "SpanSelector", "StepInfo",
     "TokenizedText", "TrainingDiverged", "UnknownNameError", "UnlearnContext", "UnlearnOutcome", "UnlearningMethod",
-    "AUTO", "BatchSize", "check_batch_size", "resolve_batch_size", "atomic_dir", "atomic_path", "build_options", "cache_dir", "check_domain", "dumps", "hookimpl", "load_rows",
+    "AUTO", "BatchSize", "check_batch_size", "resolve_batch_size", "atomic_dir", "atomic_path", "build_options", "cache_dir", "check_domain", "split_of", "dumps", "hookimpl", "load_rows",
     "option", "progress", "progress_bar", "resolve_device", "seed_everything", "sha256_file", "sha256_json",
     "torch_dtype", "write_bytes_atomic", "write_table_atomic", "write_text_atomic", *_LAZY,
     # data parallelism under ``accelerate launch``: split the batches, gather per-item results
