@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,7 +171,7 @@ def collect(study: Any) -> StudyResults:
             continue
         out.runs.append(ArmRun(arm.label, arm.method_label, arm.control, source, seed, run["run_id"], run))
     if not out.runs:
-        raise DebiasbenchError(f"no run of study {study.name!r} is in {describe(results_dir)} yet; run `debiasbench study {study.source}` first")
+        raise DebiasbenchError(f"no run of study {study.name!r} is in {describe(results_dir)} yet; run `debiasbench study {shlex.quote(str(study.source))}` first")
     run_ids = {r.run_id for r in out.runs}
     metric_rows = [r for r in read_table(results_dir, "metrics").to_pylist() if r["run_id"] in run_ids]
     check_one_protocol(metric_rows)
@@ -233,11 +234,15 @@ def _change(study: Any, before: Any, afters: list[Any], ideal: float | None, bet
 
 
 def _cells(out: StudyResults, sides: dict, domains: list[str], study: Any) -> None:
+    small: dict[tuple[str, str], int] = {}
     for (arm, source), runs in _groups(out).items():
         for measure, (ideal, better, aggregate) in out.measures.items():
             for domain in domains:
                 pairs = [sides.get((r.run_id, measure, domain)) for r in runs]
-                if any(p is None for p in pairs) or any(len(p[0].item) < MIN_ITEMS for p in pairs):  # type: ignore[index]
+                if any(p is None for p in pairs):
+                    continue
+                if any(len(p[0].item) < MIN_ITEMS for p in pairs):  # type: ignore[index]
+                    small[(measure, domain)] = min(len(p[0].item) for p in pairs)  # type: ignore[index]
                     continue
                 before = figure(pairs[0][0], aggregate)  # type: ignore[index]
                 afters = [figure(a, aggregate) for _, a in pairs]  # type: ignore[misc]
@@ -252,6 +257,9 @@ def _cells(out: StudyResults, sides: dict, domains: list[str], study: Any) -> No
                     tuple(c.d_delta.per_seed), delta_p=c.p, in_family=first.control is None and _in_family(study, measure, domain),
                     test=c.test, crossed=c.crossed, past=c.past.value if c.crossed else 0.0, past_p=c.past_p,  # type: ignore[union-attr]
                     mde=c.d_delta.mde(), p_floor=c.p_floor))
+    for (measure, domain), n in sorted(small.items()):
+        out.notes.append(f"{measure} on {domain}: {n} test items per run, fewer than the {MIN_ITEMS} a paired interval needs; "
+                         "not analysed (raise eval_limit or lower dev_fraction)")
 
 
 def _contrasts(out: StudyResults, sides: dict, domains: list[str], study: Any) -> None:
@@ -396,9 +404,8 @@ def write_cells(results: StudyResults, target: Path) -> Path:
 
     rows = records(results)
     buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else list(_row("change")))
+    writer.writeheader()  # an empty study still gets the header: a reader sees the columns, not a 0-byte file
+    writer.writerows(rows)
     write_text_atomic(target, buffer.getvalue())
     return target
