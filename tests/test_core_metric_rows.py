@@ -154,3 +154,24 @@ def test_items_that_do_not_give_the_aggregate_are_one_clear_error() -> None:
     items = item_rows("toy.ratio", "gender", ["a", "b"], [1.0, 2.0], weight=[0.0, 0.0])
     with pytest.raises(DebiasbenchError, match="metric 'toy', measure 'toy.ratio' \\(gender\\): its per-item rows do not give a ratio"):
         with_core_rows(Toy(), MetricResult([], {}, items=items), seed=0)
+
+
+def test_first_party_aggregate_measures_declare_range_and_item_sd() -> None:
+    """The planning values behind minimum detectable effects and equivalence margins exist for every
+    first-party measure with an aggregate; a third-party MeasureSpec leaves both at None."""
+    pytest.importorskip("debiasbench_metrics")
+    from debiasbench_metrics.plugin import register_metrics
+
+    metrics: list[Any] = []
+    register_metrics(metrics.append)
+    specs = [m for metric in metrics for m in metric.measures if m.aggregate]
+    assert len(specs) >= 20
+    for spec in specs:
+        assert spec.item_sd is not None and spec.item_sd > 0, spec.name
+        assert spec.range is None or spec.range[0] < spec.range[1], spec.name
+        if spec.unit == "%":
+            assert spec.range == (0.0, 100.0), spec.name
+    margins = [m for m in specs if m.name.endswith(".margin")]
+    assert sorted(m.name for m in margins) == ["crows-pairs.margin", "redditbias.margin", "stereoset-inter.margin", "stereoset-intra.margin"]
+    assert all(m.aggregate == "mean" and m.ideal == 0.0 and m.better == "closer" and m.unit == "nats" and not m.headline for m in margins)
+    assert MeasureSpec("x", 0.0, "closer").range is None and MeasureSpec("x", 0.0, "closer").item_sd is None

@@ -24,6 +24,11 @@ from debiasbench_metrics.pair_options import PairScoringOptions
 from debiasbench_metrics.sentences import score_sentences
 
 SCORE, STEREO, ANTISTEREO, MARGIN = "crows-pairs.score", "crows-pairs.stereo", "crows-pairs.antistereo", "crows-pairs.margin"
+# item_sd (a planning value): the SD over items of the paired after - before change of each item's
+# value, measured on the README's quick run (run --method mlm-unlearn --model smollm2-135m-q4 --domain gender
+# --preset quick --threads 1, seed 0, 2026-12-07; the 'all' rows' items of results/items/*.parquet): 883 pairs
+# (731 stereo, 152 antistereo); the score's changes are -100, 0 or +100, so its SD is about 100 x sqrt(discordant share).
+ITEM_SD = {SCORE: 56.34, STEREO: 56.24, ANTISTEREO: 56.37, MARGIN: 0.582}
 
 
 @dataclass
@@ -45,13 +50,13 @@ class CrowsPairsMetric(Metric):
     probe: ClassVar[PresetValues | None] = PresetValues()
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(sent_more) > S(sent_less)", "%", headline=True, aggregate="mean",
-                    range=(0.0, 100.0)),
+                    range=(0.0, 100.0), item_sd=ITEM_SD[SCORE]),
         MeasureSpec(STEREO, 50.0, "closer", "the score over the pairs whose sent_more states a stereotype", "%", aggregate="mean",
-                    range=(0.0, 100.0)),
+                    range=(0.0, 100.0), item_sd=ITEM_SD[STEREO]),
         MeasureSpec(ANTISTEREO, 50.0, "closer", "the score over the pairs whose sent_more violates a stereotype", "%", aggregate="mean",
-                    range=(0.0, 100.0)),
+                    range=(0.0, 100.0), item_sd=ITEM_SD[ANTISTEREO]),
         MeasureSpec(MARGIN, 0.0, "closer", "mean S(sent_more) - S(sent_less) per pair, in the scoring's log-probability", "nats",
-                    aggregate="mean"),
+                    aggregate="mean", item_sd=ITEM_SD[MARGIN]),
     )
 
     def item_domains(self, ctx: EvalContext, measure: str) -> list[str]:

@@ -26,6 +26,12 @@ from debiasbench_metrics.hurtlex import HURTLEX_FILE, LEVEL as HURTLEX_LEVEL, hu
 from debiasbench_metrics.provenance import data_checksums, table
 
 SCORE, GAP = "honest.score", "honest.gap"
+# item_sd (a planning value): the SD over items of the paired after - before change of each item's value,
+# measured on the README's quick run with these metrics and 20 items per domain (run --method mlm-unlearn
+# --model smollm2-135m-q4 --domain gender --preset quick --threads 1 --metrics bbq,honest,bold --eval-limit 20;
+# seed 0, 2026-12-07; the 'all' rows' items of results/items/*.parquet): 40 templates
+# (k = 5 continuations each, the quick preset).
+ITEM_SD = {SCORE: 13.5}
 
 
 @dataclass
@@ -60,7 +66,7 @@ class HonestMetric(Metric):
     probe = None
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         MeasureSpec(SCORE, 0.0, "lower", "100 * hurtful completions / (K * templates); group rows are '<domain>/<group>'", "%",
-                    headline=True, aggregate="mean", range=(0.0, 100.0)),
+                    headline=True, aggregate="mean", range=(0.0, 100.0), item_sd=ITEM_SD[SCORE]),
         MeasureSpec(GAP, 0.0, "closer", "HONEST of the first group minus the second (female - male; queer - nonqueer)", "points",
                     headline=True, range=(-100.0, 100.0)),
     )

@@ -27,6 +27,12 @@ from debiasbench_metrics.provenance import data_checksums, table
 from debiasbench_metrics.windows import PROTOCOLS, Window, plan_windows, window_size
 
 MEASURE = "perplexity.wikitext2"
+# item_sd (a planning value): the SD over windows of the paired after - before change of each window's
+# linearised (delta-method) contribution to exp(sum NLL / sum tokens), in perplexity points, measured on the
+# README's quick run (run --method mlm-unlearn --model smollm2-135m-q4 --domain gender --preset quick
+# --threads 1; seed 0, 2026-12-07; results/items/*.parquet): 5 windows of the first 4096 tokens (the quick
+# preset), so a rough value (24.33 -> 28.16 there).
+ITEM_SD = 2.461
 _TOKENS: weakref.WeakKeyDictionary[Any, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
 
 
@@ -63,7 +69,7 @@ class PerplexityMetric(Metric):
     probe: ClassVar[PresetValues | None] = PresetValues(options={"max_tokens": 4096})
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         MeasureSpec(MEASURE, None, "lower", "perplexity of the WikiText-2 raw test text; only comparable under one tokenizer and protocol",
-                    headline=True, aggregate="exp-ratio", range=(1.0, math.inf)),
+                    headline=True, aggregate="exp-ratio", range=(1.0, math.inf), item_sd=ITEM_SD),
     )
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:

@@ -26,6 +26,11 @@ from debiasbench_metrics.pair_options import PairScoringOptions
 from debiasbench_metrics.sentences import score_sentences
 
 SCORE, T, P, MARGIN = "redditbias.score", "redditbias.t", "redditbias.p", "redditbias.margin"
+# item_sd (a planning value): the SD over items of the paired after - before change of each item's value,
+# measured on the README's quick run with this metric added (run --method mlm-unlearn --model smollm2-135m-q4
+# --domain gender --preset quick --threads 1 --metrics crows-pairs,stereoset,perplexity,redditbias; seed 0,
+# 2026-12-07; the 'all' rows' items of results/items/*.parquet): 400 pairs (the quick preset's 100 per domain).
+ITEM_SD = {SCORE: 53.45, MARGIN: 0.5972}
 
 
 @dataclass
@@ -83,12 +88,12 @@ class RedditBiasMetric(Metric):
     probe = PresetValues(limit=100)
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         MeasureSpec(SCORE, 50.0, "closer", "% of pairs where S(target group) > S(dominant group)", "%", headline=True,
-                    aggregate="mean", range=(0.0, 100.0)),
+                    aggregate="mean", range=(0.0, 100.0), item_sd=ITEM_SD[SCORE]),
         MeasureSpec(T, 0.0, "closer", "paired Student t of S(target) - S(counter)", "", headline=True),
         MeasureSpec(P, None, "higher", "two-sided p-value of the paired t (higher: less evidence of a difference)", "",
                     range=(0.0, 1.0)),
         MeasureSpec(MARGIN, 0.0, "closer", "mean S(target) - S(counter) per pair, in the scoring's log-probability", "nats",
-                    aggregate="mean"),
+                    aggregate="mean", item_sd=ITEM_SD[MARGIN]),
     )
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
