@@ -113,8 +113,8 @@ def _print_power(study: object, registry: object) -> None:
     if not cells:
         return
     table = Table(title="what the study can detect (per cell, before any run)")
-    for column in ("measure", "domain", "test items", "seeds", "MDE change", "MDE vs a control"):
-        table.add_column(column, justify="left" if column in ("measure", "domain") else "right")
+    for column in ("measure", "domain", "test items", "seeds", "MDE change", "MDE vs control"):
+        table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=column == "measure")
     for c in cells:
         mde = lambda v: f"{v:.2f}" if v is not None else escape(c.why)  # noqa: E731
         table.add_row(escape(c.measure), c.domain, "–" if c.test_items is None else str(c.test_items), str(c.seeds),
