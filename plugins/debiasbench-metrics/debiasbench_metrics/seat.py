@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import OVERALL, BatchSize, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, check_batch_size, concat_items, item_rows, option
+from debiasbench.api import OVERALL, BatchSize, UnknownNameError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, check_batch_size, concat_items, item_rows, option
 from debiasbench_metrics.bootstrap import generator
 from debiasbench_metrics.datasets_seat import SeatDataset, SeatTest, check_tests, seat_file
 from debiasbench_metrics.embeddings import mean_hidden_states
@@ -50,7 +50,7 @@ class SeatOptions:
         tests = [t.strip() for t in tests if t.strip()]
         try:
             self.tests = tuple(TESTS) if tests == ["all"] else check_tests(tests)
-        except Exception as exc:  # an UnknownNameError: the options' one-line error carries its did-you-mean
+        except UnknownNameError as exc:  # the options' one-line error carries its did-you-mean
             raise ValueError(str(exc)) from None
         if self.samples < 1:
             raise ValueError(f"samples must be a positive number of permutations, not {self.samples}")
