@@ -139,6 +139,13 @@ def test_items_are_target_sentences_and_reproduce_the_association(ctx, fixed_emb
     assert [r["value"] for r in gender] == pytest.approx([1.0, 0.0, 1.0, 0.0]) and {r["group"] for r in gender} == {"sent-weat6"}
 
 
+def test_cache_key_holds_only_the_chosen_tests_files(ctx):
+    key = SeatMetric().protocol_key(ctx, SeatOptions(tests=("sent-weat6",)))
+    assert list(key["seat_files"]) == ["seat/sent-weat6.jsonl"] and SeatMetric.datasets == ()
+    with pytest.raises(DataError, match="sent-weat7"):  # a chosen test whose file is missing: one line naming it
+        SeatMetric().protocol_key(ctx, SeatOptions(tests=("sent-weat7",)))
+
+
 def test_evaluated_domains_pick_the_tests(ctx, fixed_embeddings):
     ctx.domains = ("race",)
     result = SeatMetric().evaluate(_Model(), ctx, SeatOptions(tests=("sent-weat6", "sent-weat3", "weat1")))

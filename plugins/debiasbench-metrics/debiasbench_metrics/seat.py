@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import OVERALL, BatchSize, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, check_batch_size, concat_items, item_rows, option
+from debiasbench.api import OVERALL, BatchSize, UnknownNameError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, check_batch_size, concat_items, item_rows, option
 from debiasbench_metrics.seeding import generator
 from debiasbench_metrics.datasets_seat import SeatDataset, SeatTest, check_tests, seat_file
 from debiasbench_metrics.embeddings import mean_hidden_states
@@ -50,7 +50,7 @@ class SeatOptions:
         tests = [t.strip() for t in tests if t.strip()]
         try:
             self.tests = tuple(TESTS) if tests == ["all"] else check_tests(tests)
-        except Exception as exc:  # an UnknownNameError: the options' one-line error carries its did-you-mean
+        except UnknownNameError as exc:  # the options' one-line error carries its did-you-mean
             raise ValueError(str(exc)) from None
         if self.samples < 1:
             raise ValueError(f"samples must be a positive number of permutations, not {self.samples}")
@@ -103,7 +103,7 @@ class SeatMetric(Metric):
     name: ClassVar[str] = "seat"
     description: ClassVar[str] = "SEAT: WEAT effect size d (ideal 0) and permutation p on mean last hidden states, per test and domain"
     Options: ClassVar[type] = SeatOptions
-    datasets: ClassVar[tuple[str, ...]] = ("seat",)
+    datasets: ClassVar[tuple[str, ...]] = ()  # the files read follow ``tests``; protocol_key adds their checksums
     presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(options={"tests": QUICK_TESTS}), "full": PresetValues()}
     probe: ClassVar[PresetValues | None] = PresetValues(options={"tests": QUICK_TESTS})
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
@@ -113,6 +113,10 @@ class SeatMetric(Metric):
                     "(+ for targ1, - for targ2)", "cos", aggregate="group-mean"),
         *(spec for test in TESTS for spec in measures_of(test)),
     )
+
+    def protocol_key(self, ctx: EvalContext, options: Any) -> dict[str, Any]:
+        """The cache key holds the checksums of the chosen tests' files only: a data folder needs no other test."""
+        return {**super().protocol_key(ctx, options), "seat_files": {seat_file(t).relpath: ctx.data.checksum(seat_file(t)) for t in options.tests}}
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
         dataset: SeatDataset = ctx.registry.get("dataset", "seat")
