@@ -94,3 +94,18 @@ def test_a_handful_of_items_gets_no_paired_interval() -> None:
     assert cell_stats([(side(rows), side(rows))], "exp-ratio", None, "lower") is None
     more = rows + [{"item": "w99", "value": 3.0, "weight": 10.0, "group": None, "decision": None}]
     assert cell_stats([(side(more), side(more))], "exp-ratio", None, "lower").delta == 0.0
+
+
+def test_a_metric_that_splits_by_group_keeps_each_group_and_each_item_on_one_side() -> None:
+    """StereoSet: dev/test by target term (SPEC 9); a row without a group (the margin) follows its item's group."""
+    from debiasbench.analysis.paired import split_units
+
+    items = [f"e{i}" for i in range(40)] * 2
+    groups = [f"gender/t{i % 8}" for i in range(40)] + [None] * 40  # the second measure's rows carry no group
+    splits = split_of("stereoset", split_units(items, groups, True), 0, 0.5)
+    by_group: dict[str, set[str]] = {}
+    for i, (item, split) in enumerate(zip(items, splits)):
+        by_group.setdefault(groups[i % 40], set()).add(split)
+        assert split == splits[i % 40]  # the same item lands on the same side in every measure
+    assert all(len(sides) == 1 for sides in by_group.values()) and len({s for v in by_group.values() for s in v}) == 2
+    assert split_units(items, groups, False) == items  # other metrics split per item, as before

@@ -96,7 +96,7 @@ def test_stereoset_source_uses_dev_target_terms_only_when_not_evaluated(data_dir
     trained = run_pairs(PairOptions(pairs="stereoset"), facts, [], 0)
     every = stereoset_pairs(benchmark_examples("stereoset", facts.data), "gender")
     terms = sorted({p.target for p in every})
-    test_terms = {t for t, s in zip(terms, split_of("stereoset", [f"target\x00{t}" for t in terms], seed, 0.5)) if s == "test"}
+    test_terms = {t for t, s in zip(terms, split_of("stereoset", [f"group\x00gender/{t}" for t in terms], seed, 0.5)) if s == "test"}
     trained_terms = {p.target for p in trained}
     print(f"\n[leakage] stereoset source, stereoset not evaluated, --heldout-seed {seed}: {len(trained)} pairs of "
           f"{len(trained_terms)} dev target terms; test target terms {len(test_terms)}; shared: {len(trained_terms & test_terms)}")

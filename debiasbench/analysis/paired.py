@@ -47,6 +47,16 @@ def split_of(metric: str, items: Iterable[str], seed: int, dev_fraction: float) 
     return out
 
 
+def split_units(items: Sequence[str], groups: Sequence[str | None], by_group: bool) -> list[str]:
+    """What :func:`split_of` hashes per row: the item, or, for a metric that splits by group, its
+    group (a row without a group takes the group its item has in another row of the same result),
+    so every measure of one item, and every item of one group, land in the same split."""
+    if not by_group:
+        return list(items)
+    known = {i: g for i, g in zip(items, groups) if g}
+    return [f"group\x00{known[i]}" if i in known else i for i in items]
+
+
 @dataclass(frozen=True)
 class Side:
     """One stage's item rows of one cell, sorted by item."""

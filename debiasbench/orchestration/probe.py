@@ -9,7 +9,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from debiasbench.analysis.paired import figure, side, split_of
+from debiasbench.analysis.paired import figure, side, split_of, split_units
 from debiasbench.analysis.statistics import distance
 from debiasbench.domains import STUDY_DOMAINS
 from debiasbench.orchestration.evaluation import Evaluated, evaluate
@@ -38,13 +38,14 @@ class Probe:
             self.metrics.append(dataclasses.replace(planned, options=dataclasses.replace(planned.options, **dict(probe.options)),
                                                     limit=limit, domains=None))
 
-    def _dev_items(self, metric: str, items: Any) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    def _dev_items(self, metric: str, items: Any, by_group: bool = False) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """The result's per-item rows on the dev split, by (measure, domain): choices made from the
         trajectory (its best step) must not look at the test items the run reports."""
         if items is None:
             return {}
         rows = items.to_pylist()
-        splits = split_of(metric, [r["item"] for r in rows], self.heldout_seed, self.dev_fraction)
+        units = split_units([r["item"] for r in rows], [r.get("group") for r in rows], by_group)
+        splits = split_of(metric, units, self.heldout_seed, self.dev_fraction)
         out: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for r, split in zip(rows, splits):
             if split == "dev":
@@ -88,7 +89,7 @@ class Probe:
             for evaluated in results:
                 metric, result = evaluated.metric, evaluated.result
                 specs = {m.name: m for m in metric.measures}
-                dev = self._dev_items(metric.name, result.items)
+                dev = self._dev_items(metric.name, result.items, getattr(metric, "split_by_group", False))
                 for row in result.rows:
                     spec = specs.get(row.measure)
                     ideal, better = (spec.ideal, spec.better) if spec else (None, "lower")

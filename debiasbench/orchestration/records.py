@@ -21,7 +21,7 @@ from debiasbench.orchestration.evaluation import Evaluated
 from debiasbench.orchestration.plan import Plan
 from debiasbench.plugin_system.interfaces import ModelHandle, UnlearnOutcome
 from debiasbench.plugin_system.loader import LoadedPlugins
-from debiasbench.analysis.paired import split_of
+from debiasbench.analysis.paired import split_of, split_units
 from debiasbench.results.items import ITEM_FIELDS
 from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, TRAJECTORY_SCHEMA
 from debiasbench.support.faults import fault_point
@@ -164,7 +164,9 @@ def _items(plan: Plan, done: Outcome) -> Any:
             if rows is None or rows.num_rows == 0:
                 continue
             n = rows.num_rows
-            splits = split_of(item.metric.name, rows.column("item").to_pylist(), plan.config.heldout_seed, plan.config.dev_fraction)
+            units = split_units(rows.column("item").to_pylist(), rows.column("group").to_pylist(),
+                                getattr(item.metric, "split_by_group", False))
+            splits = split_of(item.metric.name, units, plan.config.heldout_seed, plan.config.dev_fraction)
             tables.append(rows.select(list(ITEM_FIELDS))
                           .append_column("run_id", pa.array([done.run_id] * n, pa.string()))
                           .append_column("stage", pa.array([stage] * n, pa.string()))

@@ -353,6 +353,9 @@ class Metric(Named, ABC):
     measures: ClassVar[tuple[MeasureSpec, ...]]
     datasets: ClassVar[tuple[str, ...]] = ()  # EvalDataset names it reads (their checksums key the baseline cache)
     probe: ClassVar[PresetValues | None] = None
+    # True: an item's dev/test split follows its ``group`` (StereoSet: the target term), so no group
+    # has items in both splits and a choice made on dev never sees a test group (SPEC section 9)
+    split_by_group: ClassVar[bool] = False
 
     @abstractmethod
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:

@@ -74,6 +74,7 @@ class StereoSetMetric(Metric):
     Options: ClassVar[type] = StereoSetOptions
     datasets: ClassVar[tuple[str, ...]] = ("stereoset",)
     default: ClassVar[bool] = True
+    split_by_group: ClassVar[bool] = True  # dev/test by target term (SPEC 9): no target term in both splits
     presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(limit=40, domains=STUDY_DOMAINS)}
     measures: ClassVar[tuple[MeasureSpec, ...]] = tuple(
         spec

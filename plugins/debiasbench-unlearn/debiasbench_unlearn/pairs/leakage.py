@@ -1,12 +1,12 @@
 """No leakage: a pair-trained method never trains on an item, or a StereoSet target term, that the
 run evaluates in its test split.
 
-The run's dev/test split is the core's ``split_of(metric, item, --heldout-seed, --dev-fraction)``,
-the same call that tags the per-item rows (``orchestration/records.py``). It is per item: a StereoSet
-target term has examples on both sides, so with StereoSet evaluated no target term is free of test
-items and the ``stereoset`` source is refused (at plan time, reading no data: StereoSet's loader
-writes a cache); without it, StereoSet is split by target term
-(``split_of("stereoset", "target\\x00<domain>\\x00<term>")``) and only dev terms are used.
+The run's dev/test split is the core's ``split_of(metric, unit, --heldout-seed, --dev-fraction)``,
+the same call that tags the per-item rows (``orchestration/records.py``): per item, and for StereoSet
+per target term (``split_units``: ``group\\x00<domain>/<term>``), so no term is on both sides. With
+StereoSet evaluated the ``stereoset`` source is still refused (at plan time, reading no data:
+StereoSet's loader writes a cache), since its dev terms are where the run's choices are made;
+without it, only dev target terms are trained on.
 CrowS-Pairs has no target terms: its dev pairs are used. ``pair_split=all`` takes every pair and is
 refused whenever the source's metric is evaluated. Imports no torch.
 """
@@ -45,8 +45,8 @@ def evaluated_test(source: str, every_pair: Sequence[SentencePair], run: RunFact
 
 def refuse_leaking_choice(source: str, pair_split: str, run: RunFacts) -> None:
     """Plan time, without reading data: one line when the choice of source and split must leak.
-    ``pair_split=all`` of an evaluated benchmark does; so does StereoSet while it is evaluated, because
-    its split is per example and so every target term has test examples."""
+    ``pair_split=all`` of an evaluated benchmark does; StereoSet while it is evaluated is refused too:
+    its dev target terms are where the run's choices (a trajectory's best step) are made."""
     if pair_split not in PAIR_SPLITS:
         raise DebiasbenchError(f"pair_split must be one of {', '.join(PAIR_SPLITS)}, got {pair_split!r}")
     metric = EVALUATED_BY.get(source)
@@ -56,8 +56,8 @@ def refuse_leaking_choice(source: str, pair_split: str, run: RunFacts) -> None:
         raise DebiasbenchError(f"pairs={source} with pair_split=all would train on the {metric!r} items this run evaluates "
                                f"in its test split; use pair_split=dev, or leave {metric} out of --metrics")
     if source == "stereoset":
-        raise DebiasbenchError(f"pairs=stereoset would leak: this run evaluates stereoset, whose dev/test split is per example "
-                               f"(--heldout-seed {run.heldout_seed}), so every target term has examples in the test split; "
+        raise DebiasbenchError(f"pairs=stereoset would leak: this run evaluates stereoset, and its dev target terms "
+                               f"(--heldout-seed {run.heldout_seed}) are where the run's choices are made; "
                                "use -o pairs=redditbias (or attribute-swap, crows-pairs), or leave stereoset out of --metrics")
 
 
@@ -69,7 +69,7 @@ def trainable_pairs(source: str, every_pair: Sequence[SentencePair], run: RunFac
         return list(every_pair)
     if source == "stereoset":  # not evaluated (else refused above): split by target term
         terms = sorted({p.target for p in every_pair})
-        splits = split_of("stereoset", [f"target\x00{t}" for t in terms], run.heldout_seed, run.dev_fraction)
+        splits = split_of("stereoset", [f"group\x00{run.domain}/{t}" for t in terms], run.heldout_seed, run.dev_fraction)
         dev = {t for t, s in zip(terms, splits) if s == "dev"}
         kept = [p for p in every_pair if p.target in dev]
     else:
