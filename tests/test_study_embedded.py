@@ -77,9 +77,9 @@ def test_smoke_study_end_to_end(local_results: Path) -> None:
     claims = [c for c in cells if c["kind"] == "claim"]
     assert len(claims) == 2 * 3  # 2 methods x 3 family domains, one source: each beats its controls or not
     assert sorted(c["family"] for c in claims) == ["cross-domain"] * 4 + ["same-domain"] * 2
-    tested = [c for c in claims if c["p_holm"]]
-    assert all(float(c["low"]) <= float(c["high"]) and float(c["p_holm"]) >= float(c["p"]) for c in tested)
-    assert all(c["verdict"] in ("closer", "farther", "equivalent", "inconclusive") or "not tested" in c["verdict"] for c in claims)
+    assert all(c["p_holm"] for c in claims)  # every claim tested: token-ga against benign-ga, the one control that applies
+    assert all(float(c["low"]) <= float(c["high"]) and float(c["p_holm"]) >= float(c["p"]) for c in claims)
+    assert all(c["verdict"] in ("closer", "farther", "equivalent", "inconclusive") for c in claims)
     assert "## The answer" in text and "MDE" in text
 
 

@@ -312,7 +312,7 @@ def _claims(out: StudyResults, study: Any) -> None:
     for cell in out.cells:
         if cell.control is not None or not cell.in_family:
             continue
-        expected = tuple(sorted(name for name, methods in getattr(study, "controls", {}).items() if cell.arm in methods))
+        expected = tuple(sorted({a.control for a in getattr(study, "arms", []) if a.control and a.method_label == cell.arm}))
         mine = contrasts.get((cell.arm, cell.source, cell.domain, cell.measure), [])
         family = family_of(cell.source, cell.domain)
         if expected:
