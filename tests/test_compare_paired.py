@@ -57,14 +57,15 @@ def test_one_run_gets_mcnemar_on_the_test_items_and_a_paired_interval(tmp_path: 
     assert cell.paired.n == int(test.sum()) and cell.paired.test == "mcnemar"
     discordant_b, discordant_c = int(np.sum(b & ~a)), int(np.sum(~b & a))
     expected = binomtest(min(discordant_b, discordant_c), discordant_b + discordant_c, 0.5).pvalue
-    assert cell.paired.p == pytest.approx(min(1.0, expected))
+    assert cell.paired.stats.p == pytest.approx(min(1.0, expected))  # the change's exact McNemar
+    if not cell.paired.crossed:  # on the starting side the change in distance shares that test
+        assert cell.paired.p == pytest.approx(min(1.0, expected))
     assert cell.paired.delta == pytest.approx(100 * (a.mean() - b.mean()))
     low, high = cell.paired.delta_ci
     assert low <= cell.paired.delta <= high and high < 0  # a real drop: the interval excludes 0
-    side = np.sign(100 * b.mean() - 50)  # the signed change toward 50 from where the baseline started
-    assert cell.paired.d_delta == pytest.approx(side * 100 * (a.mean() - b.mean()))
-    if not cell.paired.crossed:  # on the starting side it is the change in distance itself
-        assert cell.paired.d_delta == pytest.approx(abs(100 * a.mean() - 50) - abs(100 * b.mean() - 50))
+    # d is the change in distance to 50 on the test items, pooled (one seed here), crossing or not
+    assert cell.paired.d_delta == pytest.approx(abs(100 * a.mean() - 50) - abs(100 * b.mean() - 50))
+    assert cell.paired.crossed == ((100 * a.mean() - 50) * (100 * b.mean() - 50) < 0)
     assert cell.paired.after == pytest.approx(100 * a.mean())  # every figure of the cell on the test items
     assert cell.q_bh == pytest.approx(cell.paired.p)  # a family of one
 

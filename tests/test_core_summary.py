@@ -34,7 +34,7 @@ def test_summary_shows_the_paired_change_interval_and_p_of_the_test_items() -> N
 
     rng = np.random.default_rng(0)
     before = rng.random(400) < 0.7
-    after = before & (rng.random(400) > 0.4)  # many pairs stop being stereotyped
+    after = before & (rng.random(400) > 0.2)  # many pairs stop being stereotyped: 70 % -> about 56 %
     items = pa.Table.from_pylist([
         {"measure": "crows-pairs.score", "domain": "gender", "item": f"p{i}", "value": 100.0 * v, "weight": None, "group": None,
          "decision": bool(v), "split": "test" if i % 2 else "dev", "stage": stage}
@@ -49,7 +49,17 @@ def test_summary_shows_the_paired_change_interval_and_p_of_the_test_items() -> N
     side = 1 if before[test].mean() > 0.5 else -1
     assert f"{side * delta:+.2f}" in text  # the signed change toward the ideal, shown first
     assert binomtest(min(b, c), b + c).pvalue < 0.001 and "<0.001" in text and "every figure on the held-out test items" in text
-    assert "past 50 by" in text  # 70 % -> about 42 %: crossed the ideal
+    assert "past 50" not in text
+    crossed = before & (rng.random(400) > 0.45)  # 70 % -> about 39 %: past the ideal, and farther from it
+    rows = [{**row("crows-pairs.score", "gender", stage, 100 * float(v.mean())), "aggregate": "mean", "better": "closer",
+             "headline": True} for stage, v in (("before", before), ("after", crossed))]
+    items = pa.Table.from_pylist([
+        {"measure": "crows-pairs.score", "domain": "gender", "item": f"p{i}", "value": 100.0 * v, "weight": None, "group": None,
+         "decision": bool(v), "split": "test" if i % 2 else "dev", "stage": stage}
+        for stage, values in (("before", before), ("after", crossed)) for i, v in enumerate(values)])
+    text = render(summary_table(rows, "run z", items=items))
+    distance = abs(100 * crossed[test].mean() - 50) - abs(100 * before[test].mean() - 50)
+    assert "past 50 by" in text and f"{distance:+.2f}" in text  # d is the change in distance, not the raw drop
 
 
 def test_summary_of_only_other_domains_shows_them() -> None:

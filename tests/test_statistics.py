@@ -217,6 +217,27 @@ def test_d_delta_is_the_signed_change_toward_the_ideal_from_the_starting_side():
     assert on.side == 0 and on.d_delta.value == pytest.approx(2.0)  # from the ideal, any move is away
 
 
+def test_the_change_in_distance_turns_back_up_past_the_ideal_and_its_test_is_monotone():
+    """56.7 % of 300 items before; after values landing short of 50, on it, past it and far past it."""
+    before = np.zeros(300, dtype=bool)
+    before[:170] = True
+    def after_at(k: int):
+        a = np.zeros(300, dtype=bool)
+        a[:k] = True
+        return change(mean_figure(100.0 * before), [mean_figure(100.0 * a)], 50.0, "closer", decisions=(before, a), **FEW)
+    short, land, past, far = after_at(160), after_at(150), after_at(140), after_at(110)
+    r = 170 / 3 - 50
+    assert short.d == pytest.approx(-10 / 3) and land.d == pytest.approx(-r) and not land.crossed
+    assert past.crossed and past.d == pytest.approx(abs(140 / 3 - 50) - r)  # crossed, still closer than it started
+    assert far.crossed and far.d == pytest.approx(abs(110 / 3 - 50) - r) and far.d > 0  # crossed and farther
+    assert land.d_p <= short.d_p and land.d_p <= past.d_p  # landing on the ideal is the most significant
+    low, high = far.d_ci
+    assert low <= far.d <= high
+    d = far.distance  # the interval is the image of the linear change's interval
+    xl, xh = d.x.interval()
+    assert (low, high) == pytest.approx((d.at(min(max(-d.s, xl), xh)), max(d.at(xl), d.at(xh))))
+
+
 def test_one_seed_decisions_use_exact_mcnemar_and_its_floor():
     before = np.array([True] * 30 + [False] * 30)
     after = before.copy()
@@ -280,8 +301,15 @@ def test_contrast_recovers_a_shift_toward_the_ideal():
     before = rng.normal(5.0, 1.0, 250)  # above the ideal 0: closer = lower
     control_after = before + rng.normal(0.0, 0.3, 250)
     c = contrast(mean_figure(before), [mean_figure(control_after - 0.4)], [mean_figure(control_after)], 0.0, "closer", **FEW)
-    assert c.effect.value == pytest.approx(-0.4) and c.effect_ci == pytest.approx((-0.4, -0.4))
+    assert c.effect.value == pytest.approx(-0.4) and c.effect_ci == pytest.approx((-0.4, -0.4)) and c.value == pytest.approx(-0.4)
     assert c.method_d_delta - c.control_d_delta == pytest.approx(-0.4) and c.p_better == 0.0
+
+
+def test_a_method_that_overshoots_does_not_beat_a_control_that_stops_near_the_ideal():
+    """Control 56 -> 51, method 56 -> 40: the method moved further, but ends farther from 50."""
+    before = np.repeat([56.0, 56.0], 100)
+    c = contrast(mean_figure(before), [mean_figure(before - 16.0)], [mean_figure(before - 5.0)], 50.0, "closer", **FEW)
+    assert c.value == pytest.approx(10.0 - 1.0) and c.p_better > 0.5
 
 
 def test_contrast_rejects_unshared_items_and_unpaired_seeds():

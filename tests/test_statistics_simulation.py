@@ -169,6 +169,8 @@ def test_an_overshoot_is_marked_and_tested() -> None:
     est = change(mean_figure(100.0 * before), [mean_figure(100.0 * after)], 50.0, "closer", decisions=(before, after), **LOW)
     assert est.crossed and est.past.value == pytest.approx(10.0)
     assert est.past_p < 0.001
+    # the change in distance: 6.7 -> 10 from 50, farther, and significantly so
+    assert est.d == pytest.approx(10.0 - 20 / 3) and est.d_ci[0] < est.d < est.d_ci[1] and est.d_p < 0.05
 
 
 def test_contrasts_hold_their_level_and_the_iut_claim_needs_both_controls() -> None:

@@ -125,8 +125,8 @@ class CellStats:
 
 
 def from_change(c: Change) -> CellStats:
-    return CellStats(c.n, c.seeds, c.before, c.after, c.delta.value, tuple(c.delta_ci), c.d_delta.value, tuple(c.d_delta_ci),
-                     c.p, c.test, tuple(c.delta.per_seed), c.p_floor, c.crossed, c.past.value if c.crossed else 0.0,  # type: ignore[union-attr]
+    return CellStats(c.n, c.seeds, c.before, c.after, c.delta.value, tuple(c.delta_ci), c.d, tuple(c.d_ci),
+                     c.d_p, c.test, tuple(c.delta.per_seed), c.p_floor, c.crossed, c.past.value if c.crossed else 0.0,  # type: ignore[union-attr]
                      c.past_p, c.d_delta.mde(), c)
 
 

@@ -42,7 +42,9 @@ __all__ = [
     "cluster_weights",
     "combine",
     "contrast",
+    "Distance",
     "distance",
+    "within",
     "equivalent",
     "group_mean_figure",
     "item_weights",
@@ -155,6 +157,65 @@ def _units(figures: Sequence[Figure]) -> int:
     return int(np.unique(groups).size) if groups is not None else figures[0].n
 
 
+# --------------------------------------------------------------------------- the change in distance
+
+
+@dataclass(frozen=True)
+class Distance:
+    """``|x + s| - |s|``: the change in distance to the ideal, where ``x`` is the linear change toward
+    the ideal (an :class:`Estimate`, negative = toward) and ``s`` the reference's signed distance
+    (positive = on the side the change is measured from). Negative = closer.
+
+    It is ``x`` itself while the value stays on its side (``x >= -s``), and turns back up once it
+    crosses. Interval: the image of ``x``'s interval (the map is piecewise linear, so the image holds
+    the truth whenever ``x``'s interval does). Test of "no change in distance": its zeros are
+    ``x = 0`` and ``x = -2s``; closer is ``x`` strictly between them, so its p is the larger of two
+    one-sided p-values (intersection-union), and farther is ``x`` beyond the nearer zero. Monotone:
+    landing on the ideal (``x = -s``) is the most significant point.
+    """
+
+    x: Estimate
+    s: float
+    level: float = 0.95
+
+    def at(self, x: float) -> float:
+        return abs(x + self.s) - abs(self.s)
+
+    @property
+    def value(self) -> float:
+        return self.at(self.x.value)
+
+    @property
+    def per_seed(self) -> tuple[float, ...]:
+        return tuple(self.at(v) for v in self.x.per_seed)
+
+    def interval(self, level: float | None = None) -> Interval:
+        low, high = self.x.interval(level or self.level)
+        if math.isnan(low):
+            return (low, high)
+        turn = min(max(-self.s, low), high)  # where the distance is smallest inside x's interval
+        return (self.at(turn), max(self.at(low), self.at(high)))
+
+    @property
+    def p(self) -> float:
+        a, b = sorted((0.0, -2.0 * self.s))
+        x = self.x.value
+        if a < x < b:  # closer: both one-sided tests must reject
+            return min(1.0, 2.0 * max(self.x.p_above(a), self.x.p_below(b)))
+        return self.x.p_equal(b if x >= b else a)
+
+    def mde(self, alpha: float = 0.05, power: float = 0.8) -> float:
+        return self.x.mde(alpha, power)
+
+
+def within(d: Distance, margin: float, alpha: float = 0.05) -> bool:
+    """TOST on the change in distance: its 1 - 2 alpha interval lies inside +-margin."""
+    if not margin > 0:
+        raise ValueError(f"the equivalence margin must be positive; got {margin!r}")
+    low, high = d.interval(1.0 - 2.0 * alpha)
+    return -margin < low and high < margin
+
+
 # --------------------------------------------------------------------------- a change
 
 
@@ -181,10 +242,28 @@ class Change:
     test: str
     p_floor: float
     level: float = 0.95
+    items: int = 0  # items per run (the resampled units may be fewer: groups)
+    distance: Distance | None = None  # the change in distance to the ideal (None: no ideal to be near)
+
+    @property
+    def d(self) -> float:
+        """The change in distance to the ideal (negative = closer): what the summaries lead with."""
+        return self.distance.value if self.distance is not None else self.d_delta.value
+
+    @property
+    def d_ci(self) -> Interval:
+        return self.distance.interval(self.level) if self.distance is not None else self.d_delta_ci
+
+    @property
+    def d_p(self) -> float:
+        """p of "no change in distance": the change's own test while the value stays on its side."""
+        if self.distance is None or not self.crossed:
+            return self.p
+        return self.distance.p
 
     @property
     def n(self) -> int:
-        return self.delta.units
+        return self.items or self.delta.units
 
     @property
     def seeds(self) -> int:
@@ -245,7 +324,8 @@ def change(before: Figure, afters: Sequence[Figure], ideal: float | None, better
         mc = mcnemar_exact(*decisions)
         p, test, floor = mc.p, "mcnemar", mc.floor
     after = float(np.mean([f.value() for f in afters]))
-    return Change(b, after, delta, d_delta, side, past, p, test, floor, level)
+    distance = Distance(d_delta, abs(b - float(ideal)), level) if better == "closer" and side != 0 else None  # type: ignore[arg-type]
+    return Change(b, after, delta, d_delta, side, past, p, test, floor, level, n, distance)
 
 
 # --------------------------------------------------------------------------- contrasts between arms
@@ -264,20 +344,35 @@ class Contrast:
     control_d_delta: float
     effect: Estimate
     level: float = 0.95
+    distance: Distance | None = None  # |method after - ideal| - |control after - ideal| (closer measures)
+
+    @property
+    def value(self) -> float:
+        """The method's distance to the ideal minus the control's (linear toward-change without an ideal)."""
+        return self.distance.value if self.distance is not None else self.effect.value
 
     @property
     def effect_ci(self) -> Interval:
-        return self.effect.interval(self.level)
+        return self.distance.interval(self.level) if self.distance is not None else self.effect.interval(self.level)
 
     @property
     def p(self) -> float:
         """Two-sided p for "no difference"."""
-        return self.effect.p_equal(0.0)
+        return self.distance.p if self.distance is not None else self.effect.p_equal(0.0)
 
     @property
     def p_better(self) -> float:
-        """One-sided p for "the method moved closer than the control"."""
-        return self.effect.p_below(0.0)
+        """One-sided p for "the method ends closer to the ideal than the control" (for a distance:
+        both one-sided tests of the intersection-union, so no overshoot counts as better)."""
+        if self.distance is None:
+            return self.effect.p_below(0.0)
+        a, b = sorted((0.0, -2.0 * self.distance.s))
+        if a == b:
+            return 1.0
+        return max(self.effect.p_above(a), self.effect.p_below(b))
+
+    def mde(self) -> float:
+        return self.effect.mde()
 
 
 def contrast(before: Figure, method: Sequence[Figure], control: Sequence[Figure], ideal: float | None, better: str, *,
@@ -294,9 +389,14 @@ def contrast(before: Figure, method: Sequence[Figure], control: Sequence[Figure]
     side = orientation(before.value(), ideal, better) or 1
     effect = crossed(lambda m: side * (_stack(method, m) - _stack(control, m)), n, w, _units(figures))
     b = before.value()
-    m_d = side * (float(np.mean([f.value() for f in method])) - b)
-    c_d = side * (float(np.mean([f.value() for f in control])) - b)
-    return Contrast(m_d, c_d, effect, level)
+    m_after, c_after = float(np.mean([f.value() for f in method])), float(np.mean([f.value() for f in control]))
+    distance = None
+    if better == "closer":  # the control's after value is the reference the method is measured from
+        distance = Distance(effect, side * (c_after - float(ideal)), level)  # type: ignore[arg-type]
+        m_d, c_d = abs(m_after - float(ideal)) - abs(b - float(ideal)), abs(c_after - float(ideal)) - abs(b - float(ideal))  # type: ignore[arg-type]
+    else:
+        m_d, c_d = side * (m_after - b), side * (c_after - b)
+    return Contrast(m_d, c_d, effect, level, distance)
 
 
 def beats_all(contrasts: Sequence[Contrast]) -> float:

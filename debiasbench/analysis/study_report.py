@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from debiasbench.analysis.paired import MIN_ITEMS, aligned, figure, load_items, side, weights_seed
-from debiasbench.analysis.statistics import adjust, beats_all, change, contrast, equivalent, shared_weights, verdict
+from debiasbench.analysis.statistics import adjust, beats_all, change, contrast, equivalent, shared_weights, verdict, within
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.storage import describe
 
@@ -229,7 +229,8 @@ def _change(study: Any, before: Any, afters: list[Any], ideal: float | None, bet
             return dataclasses.replace(e, seed_var=0.0)
         c = dataclasses.replace(c, delta=item_only(c.delta), d_delta=item_only(c.d_delta),
                                 past=item_only(c.past) if c.past is not None else None,
-                                p=c.p if c.test == "mcnemar" else item_only(c.delta).p_equal(0.0))
+                                p=c.p if c.test == "mcnemar" else item_only(c.delta).p_equal(0.0),
+                                distance=dataclasses.replace(c.distance, x=item_only(c.d_delta)) if c.distance else None)
     return c
 
 
@@ -253,8 +254,8 @@ def _cells(out: StudyResults, sides: dict, domains: list[str], study: Any) -> No
                 first = runs[0]
                 out.cells.append(StudyCell(
                     arm, first.method, first.control, source, domain, measure, tuple(r.seed for r in runs), c.n,
-                    c.before, c.after, c.delta.value, tuple(c.delta_ci), c.d_delta.value, tuple(c.d_delta_ci), c.p,  # type: ignore[arg-type]
-                    tuple(c.d_delta.per_seed), delta_p=c.p, in_family=first.control is None and _in_family(study, measure, domain),
+                    c.before, c.after, c.delta.value, tuple(c.delta_ci), c.d, tuple(c.d_ci), c.d_p,  # type: ignore[arg-type]
+                    tuple(c.distance.per_seed if c.distance is not None else c.d_delta.per_seed), delta_p=c.p, in_family=first.control is None and _in_family(study, measure, domain),
                     test=c.test, crossed=c.crossed, past=c.past.value if c.crossed else 0.0, past_p=c.past_p,  # type: ignore[union-attr]
                     mde=c.d_delta.mde(), p_floor=c.p_floor))
     for (measure, domain), n in sorted(small.items()):
@@ -285,16 +286,18 @@ def _contrasts(out: StudyResults, sides: dict, domains: list[str], study: Any) -
                 control = [figure(cs[1], aggregate) for _, cs in sides_of]  # type: ignore[index]
                 w = _weights(study, [before, *method, *control], measure, domain)
                 d = contrast(before, method, control, ideal, better, weights=w, min_resamples=study.resamples)
-                effect = d.effect
                 if not _seed_level(study):
                     import dataclasses
 
-                    effect = dataclasses.replace(effect, seed_var=0.0)
+                    effect = dataclasses.replace(d.effect, seed_var=0.0)
+                    d = dataclasses.replace(d, effect=effect, distance=dataclasses.replace(d.distance, x=effect) if d.distance else None)
+                same = bool(margin) and (within(d.distance, margin) if d.distance is not None else equivalent(d.effect, margin))
+                per_seed = d.distance.per_seed if d.distance is not None else d.effect.per_seed
                 out.contrasts.append(StudyContrast(
                     first.method, first.control, source, domain, measure, tuple(m.seed for m, _ in paired),
-                    d.method_d_delta, d.control_d_delta, effect.value, tuple(effect.interval()), effect.p_equal(0.0),  # type: ignore[arg-type]
-                    tuple(effect.per_seed), in_family=_in_family(study, measure, domain), p_better=effect.p_below(0.0),
-                    mde=effect.mde(), equivalent=bool(margin) and equivalent(effect, margin)))
+                    d.method_d_delta, d.control_d_delta, d.value, tuple(d.effect_ci), d.p,  # type: ignore[arg-type]
+                    tuple(per_seed), in_family=_in_family(study, measure, domain), p_better=d.p_better,
+                    mde=d.mde(), equivalent=same))
 
 
 def family_of(source: str, domain: str) -> str:

@@ -53,7 +53,8 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     item_rows = items.to_pylist() if items is not None else None
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
     for column in ("measure", "domain", "n", "before", "after", "d", "95% CI", "p", "Δ"):
-        table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=True)
+        table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=column != "measure",
+                         overflow="fold")
     keyed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     headline = {r["measure"] for r in rows if r.get("headline")} or {r["measure"] for r in rows}
     for row in rows:
