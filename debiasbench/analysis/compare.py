@@ -151,7 +151,7 @@ PAIRED_FIELDS = ("test_items", "test_before", "test_after", "test_d_delta", "d_d
 
 def _paired_record(cell: Cell) -> dict[str, Any]:
     """The paired statistics of a cell as flat columns (empty values where there are none), all on
-    the held-out test items: d_delta (signed change toward the ideal) first, the raw change beside it."""
+    the held-out test items: d_delta (the change in distance to the ideal) first, the raw change beside it."""
     p = cell.paired
     if p is None:
         return dict.fromkeys(PAIRED_FIELDS)

@@ -19,8 +19,8 @@ from debiasbench.analysis.compare import Cell, Column, Comparison, RowKey, Stat
 FORMATS = ("table", "markdown", "csv", "json", "latex")
 
 LEGEND = ("where a cell has paired statistics every figure in it is on the held-out test items of its runs: "
-          "the after value (mean over seeds), d = signed change toward the measure's ideal from the side the "
-          "baseline started on (negative = closer, better) with its 95% paired interval (one item resample shared "
+          "the after value (mean over seeds), d = change in distance to the measure's ideal, crossing "
+          "included (negative = closer, better) with its 95% paired interval (one item resample shared "
           "by before, every seed and every arm; items crossed with seeds: docs/statistics.md) and p (exact McNemar "
           "for one seed's per-item decisions, else the crossed t test), q = Benjamini-Hochberg over the table's "
           "cells, Δ = the raw change after - before, 'past 50' = the after value crossed the ideal (by how much); "

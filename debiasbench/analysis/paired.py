@@ -5,7 +5,7 @@ metric rows), so archived results are analysed the same whatever plugins are ins
 One cell = one run (or a set of seed runs) x metric x measure x evaluated domain, on one split:
 
 * before and after are aligned on ``item``; a cell whose item sets differ is refused;
-* the change and the signed change toward the ideal come from :func:`~.statistics.change`: one item
+* the change and the change in distance to the ideal come from :func:`~.statistics.change`: one item
   resample shared by before and every seed (cluster resampling for ``group-mean`` measures; the
   resample is keyed by measure and domain, so every cell on the same items draws the same one),
   the crossed item x seed variance and its t intervals;
@@ -99,7 +99,7 @@ def weights_seed(measure: str, domain: str) -> int:
 class CellStats:
     """The paired change of one cell (test split unless said otherwise), on the same items throughout.
 
-    ``d_delta``: the signed change toward the ideal (negative = closer); ``crossed``/``past``: the
+    ``d_delta``: the change in distance to the ideal (negative = closer); ``crossed``/``past``: the
     after value lies beyond the ideal by ``past`` (one-sided ``past_p``); ``p`` tests "no change"
     (``test``: mcnemar or t) and ``p_floor`` is the smallest p that test could give on these items;
     ``mde``: the smallest |change| this cell detects with 80 % power at two-sided 0.05.

@@ -88,13 +88,13 @@ def plot_transfer(comparison: Comparison, target: Path, dpi: int = 200) -> Path:
             bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
             bar.ax.tick_params(labelsize=7)
             bar.set_label("d: change toward the ideal (test items)", fontsize=7.5)
-    fig.suptitle("Cross-domain transfer: signed change toward the ideal (green = closer, red = further)", fontsize=10)
+    fig.suptitle("Cross-domain transfer: change in distance to the ideal (green = closer, red = further)", fontsize=10)
     fig.tight_layout()
     return _save(fig, Path(target), dpi)
 
 
 def _toward(cell: Any) -> float:
-    """The cell's colour: the paired signed change toward the ideal on the test items where there is
+    """The cell's colour: the paired change in distance to the ideal on the test items where there is
     one, else the change in distance over all items (NaN: no change)."""
     if cell.paired is not None:
         return float(cell.paired.d_delta)

@@ -186,7 +186,7 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
                         f"test items. Every interval and test shares one item resample per measure and domain across arms "
                         f"and seeds ({study.resamples} resamples), with items crossed with seeds (docs/statistics.md)"
                         + ("; conditional on these seeds (seed_level = false)" if getattr(study, "seed_level", None) is False else "")
-                        + ". d_delta = the signed change toward the ideal from the side the baseline started on (negative: "
+                        + ". d_delta = the change in distance to the ideal, pooled over seeds (negative: "
                         "closer); a score that went past the ideal is marked with how far."))
     blocks += answer(study, results)
     blocks.append(("p", f"Families of claims: {results.family!r}, "

@@ -1,7 +1,7 @@
 """The statistics of a study (docs/statistics.md), from the results folder alone.
 
 For every arm (a method, or a control of one) x source domain x evaluated domain x measure: the
-paired change over seeds and the signed change toward the ideal (``d_delta``), with the crossed
+paired change over seeds and the change in distance to the ideal (``d_delta``, pooled over seeds, past the ideal too), with the crossed
 item x seed intervals on the test items (one item resample per measure x domain, shared by every
 arm and seed). For every control, the method's ``d_delta`` minus the control's. For every method
 cell, the **claim**: "the method moved closer to the ideal than every control did" (an

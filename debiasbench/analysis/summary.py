@@ -43,7 +43,7 @@ def _paired(items: Any, measure: str, domain: str, row: dict[str, Any]) -> Any:
 
 def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[str, ...] = (), items: Any = None) -> Table:
     """One line per headline measure x domain, every figure on the held-out test items (``items``:
-    the run's per-item rows): before, after, the signed change toward the ideal (negative = closer)
+    the run's per-item rows): before, after, the change in distance to the ideal (negative = closer)
     with its paired 95 % interval and p, the raw change, the ideal, and "past 50" where the after
     value crossed the ideal.
 
@@ -64,7 +64,7 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     if not any(domain in shown_domains for _, domain in keyed):  # e.g. only other domains were evaluated
         shown_domains = tuple(sorted({domain for _, domain in keyed}))
     hidden = sum(1 for (_, domain) in keyed if domain not in shown_domains)
-    notes = (["every figure on the held-out test items; d = signed change toward the ideal (negative = closer) with "
+    notes = (["every figure on the held-out test items; d = change in distance to the ideal (negative = closer) with "
               "its paired 95% interval and p (McNemar or crossed t); Δ = after - before; * = past the ideal"] if item_rows else [])
     if hidden:
         notes.append(f"{hidden} more headline rows (other domains) and every sub-measure: debiasbench compare")
