@@ -4,12 +4,12 @@ Before and after, every seed and every arm of a cell are scored on the same item
 here is computed from *one* item resample (a count-weight matrix, :mod:`.resampling`) applied to all
 of them, and from the crossed item x seed estimator of :mod:`.crossed` (t intervals and tests).
 
-* :func:`change`: ``delta = after - before`` (pooled over seeds) and ``d_delta``, the signed change
-  toward the measure's ideal from the side it started on (negative = closer). ``d_delta`` is linear
-  in the data, so it is unbiased and its test is monotone: landing on the ideal is always at least
-  as significant as stopping short of it. A change that goes *past* the ideal is reported
-  separately (``past``: how far beyond, with a one-sided test), so an overshoot is never read as
-  debiasing without a mark.
+* :func:`change`: ``delta = after - before`` (pooled over seeds), ``d_delta``, the signed change
+  toward the measure's ideal from the side it started on (linear, unbiased), and :class:`Distance`,
+  the change in distance to the ideal computed from it (its interval the image of ``d_delta``'s, its
+  test monotone: landing on the ideal is always at least as significant as stopping short of it or
+  overshooting). A change that goes *past* the ideal is marked (``past``: how far beyond, with a
+  one-sided test), so an overshoot is never read as debiasing.
 * :func:`contrast`: a method's ``d_delta`` minus a control's, seeds paired, on the same items.
 * :func:`beats_all`: the intersection-union test of "the method beats every control".
 * :func:`verdict`: effect (closer / farther), equivalent within a margin (TOST), or inconclusive.
@@ -223,7 +223,8 @@ def within(d: Distance, margin: float, alpha: float = 0.05) -> bool:
 class Change:
     """The paired change of one cell over its seeds (SPEC section 9).
 
-    ``delta``: after - before; ``d_delta``: the signed change toward the ideal (negative = closer;
+    ``delta``: after - before; ``d``/``distance``: the change in distance to the ideal (negative =
+    closer), what summaries show; ``d_delta``: the signed change toward the ideal (negative = closer;
     for ``closer`` measures relative to the side the model started on, equal to the change in
     distance as long as the after value stays on that side); ``past``: how far the after value lies
     beyond the ideal, on the other side from where it started (positive = crossed), None without an
