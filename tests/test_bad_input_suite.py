@@ -236,7 +236,7 @@ CASES: list[tuple[str, list[Any], int, str]] = [
     ("study unknown study key", ["study", "{study_controls:controls = ['benign-ga']\ncolour = 'red'}"], 1, "unknown key 'colour' in [study]"),
     ("study unknown family key", ["study", "{study:[study.family]\nname = 'f'\nmeasures = ['crows-pairs.score']\ncolour = 1\n}"], 1,
      "unknown key 'colour' in [study.family]"),
-    ("study few resamples", ["study", "{study_controls:controls = ['benign-ga']\nresamples = 10}"], 1, "at least 1000"),
+    ("study few resamples", ["study", "{study_controls:controls = ['benign-ga']\nresamples = 10}"], 1, "resamples must be an integer of at least"),
     ("study unknown family domain", ["study", "{study:[study.family]\nname = 'f'\nmeasures = ['x']\ndomains = ['martian']\n}"], 2, "martian"),
     ("study only evaluations", ["study", "{sweep_text:[grid]\nmethod = ['none']\n[study]\ncontrols = []\n[study.family]\nname = 'f'\nmeasures = ['x']\n}"],
      1, "lists no method"),

@@ -119,7 +119,7 @@ def test_third_party_metric_gets_limits_domains_split_and_paired_statistics(inst
     assert compared.returncode == 0, compared.stderr
     cells = {c["domain"]: c for c in json.loads(compared.stdout)["cells"] if c["method"] == "example-floored-ga"}
     overall = cells["all"]
-    assert overall["test_items"] >= 10 and overall["distance_change_ci_low"] <= overall["distance_change_ci_high"]
+    assert overall["test_items"] >= 10 and overall["d_delta_ci_low"] <= overall["d_delta_ci_high"]
     assert 0 < overall["p"] <= 1
 
     only = subprocess.run([*CLI, "eval", *common, "--eval-domains", "religion", "--eval-limit", "3", "--results-dir", str(tmp_path / "e")],

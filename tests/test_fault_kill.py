@@ -87,7 +87,7 @@ def test_study_killed_in_a_control_resumes_and_reports(model: Path, tmp_path: Pa
                      "[metric_options.perplexity]\nmax_tokens = 1024\n"
                      "[grid]\nmethod = ['mlm-unlearn']\ndomain = ['gender']\nseed = [0]\n[options.mlm-unlearn]\nmax_steps = 2\n"
                      "[study]\ncontrols = ['random-tokens', 'benign-ga']\n"
-                     "[study.family]\nname = 'f'\nmeasures = ['crows-pairs.score']\n")
+                     "[study.family]\nname = 'f'\nmeasures = ['crows-pairs.score', 'crows-pairs.margin']\n")
     killed = _run(["study", str(study)], tmp_path, data_dir, fault="unlearned@3")  # the benign-ga control, third run
     assert killed.returncode == -signal.SIGKILL
     assert len(read_table(results, "runs")) == 2

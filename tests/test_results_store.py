@@ -248,7 +248,7 @@ def test_a_run_killed_between_its_tables_and_its_runs_row_is_not_done_on_the_sto
     assert done.returncode == 0, done.stderr
     assert read_table(remote, "runs").num_rows == 1
     checked = runner.invoke(app, ["check", remote])
-    assert checked.exit_code == 0 and "1 run(s) have metrics but no runs row" in checked.output
+    assert checked.exit_code == 1 and "1 run(s) have metrics but no runs row" in checked.output  # orphans are damage
 
 
 # --------------------------------------------------------------------------- bad input

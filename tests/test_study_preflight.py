@@ -29,7 +29,7 @@ MISTAKES: list[tuple[str, list[tuple[str, str]], str]] = [
     ("family domain never evaluated", [(FAMILY, FAMILY.replace('"religion"]', '"religion", "age"]'))], "domain 'age' is never evaluated"),
     ("benign-ga without eval_every", [("eval_every = 12\n", "")], "set eval_every = N"),
     ("benign-ga without perplexity", [('metrics = ["crows-pairs", "perplexity"]', 'metrics = ["crows-pairs"]'),
-                                      ("[metric_options.perplexity]\nmax_tokens = 4096\nbootstrap = 0\n", "")],
+                                      ("[metric_options.perplexity]\nmax_tokens = 4096\n", "")],
      "add 'perplexity' to metrics"),
     ("tradeoff_measure names nothing", [(NAME, NAME + '\ntradeoff_measure = "perplexity.wikitext"')], "did you mean 'perplexity.wikitext2'"),
     ("metric option typo", [("max_tokens = 4096", "max_token = 4096")], "did you mean 'max_tokens'"),

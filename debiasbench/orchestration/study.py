@@ -180,10 +180,12 @@ def load_study(source: Path, results_dir: ResultsLocation | None = None, plugins
         raise _bad(source, "[study] name must be a non-empty string")
     family = _family(study_table.get("family"), source)
     members = _family_members(family, sweep, labels)
-    if members < 2:
+    evaluated = {d for p in sweep.points for d in (p.config.eval_domains or [])}
+    named_only = bool(evaluated and family.domains and not set(family.domains) <= evaluated)
+    if members < 2 and not named_only:
         raise _bad(source, "[study.family] holds one claim (one method, source, domain and measure): a family of one adjusts "
                            "nothing; add measures or domains to it, or compare the run with `debiasbench compare`")
-    needed = resamples_for_family(members)
+    needed = resamples_for_family(max(members, 1))
     resamples = study_table.get("resamples", needed)
     if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < needed:
         raise _bad(source, f"[study] resamples must be an integer of at least {needed} for a family of {members} claims "
@@ -211,10 +213,12 @@ def load_study(source: Path, results_dir: ResultsLocation | None = None, plugins
 def _family_members(family: Family, sweep: Sweep, labels: list[str]) -> int:
     """How many claims the family tests: methods x source domains x family domains x measures."""
     sources = {p.config.domain for p in sweep.points if p.config.method}
+    evaluated = {d for p in sweep.points for d in (p.config.eval_domains or [])}
     domains = family.domains
     if domains is None:
-        evaluated = {d for p in sweep.points for d in (p.config.eval_domains or [])}
         domains = tuple(evaluated) if evaluated else tuple(DOMAINS)
+    elif evaluated:
+        domains = tuple(d for d in domains if d in evaluated)  # one never evaluated: the preflight names it
     return len(labels) * max(len(sources), 1) * len(domains) * len(family.measures)
 
 

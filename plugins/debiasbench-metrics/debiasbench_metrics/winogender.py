@@ -134,7 +134,8 @@ class WinogenderMetric(Metric):
     probe: ClassVar[PresetValues | None] = PresetValues(limit=360)
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         *(MeasureSpec(P + name, 100.0, "higher", f"% of {what} whose pronoun is resolved correctly", "%",
-                      headline=name in ("accuracy", "gotcha"), aggregate="mean") for name, what in ACCURACY_SUBSETS.items()),
+                      headline=name in ("accuracy", "gotcha"), aggregate="mean", range=(0.0, 100.0))
+          for name, what in ACCURACY_SUBSETS.items()),
         MeasureSpec(P + "male-female-gap", 0.0, "closer", "accuracy on male pronouns minus accuracy on female pronouns", "points"),
         MeasureSpec(P + "gotcha-gap", 0.0, "closer", "accuracy on the male/female non-gotcha sentences minus accuracy on the gotchas",
                     "points", headline=True),
