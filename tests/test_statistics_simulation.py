@@ -169,8 +169,8 @@ def test_an_overshoot_is_marked_and_tested() -> None:
     est = change(mean_figure(100.0 * before), [mean_figure(100.0 * after)], 50.0, "closer", decisions=(before, after), **LOW)
     assert est.crossed and est.past.value == pytest.approx(10.0)
     assert est.past_p < 0.001
-    # the change in distance: 6.7 -> 10 from 50, farther, and significantly so
-    assert est.d == pytest.approx(10.0 - 20 / 3) and est.d_ci[0] < est.d < est.d_ci[1] and est.d_p < 0.05
+    # the change in distance: 6.7 -> 10 from 50, farther (not significantly: 3.3 points on 300 items)
+    assert est.d == pytest.approx(10.0 - 20 / 3) and est.d_ci[0] < est.d < est.d_ci[1] and est.d_p > 0.05
 
 
 def test_contrasts_hold_their_level_and_the_iut_claim_needs_both_controls() -> None:
@@ -193,8 +193,8 @@ def test_contrasts_hold_their_level_and_the_iut_claim_needs_both_controls() -> N
 def test_a_real_transfer_beyond_both_controls_is_detected() -> None:
     rng = np.random.default_rng(13)
     z = rng.normal(0.3, 1.0, 400)
-    method = z[None, :] - 0.8 + rng.normal(0, 0.3, (3, 400))
-    controls = [z[None, :] - 0.1 + rng.normal(0, 0.3, (3, 400)) for _ in range(2)]
+    method = z[None, :] - 0.3 + rng.normal(0, 0.3, (3, 400))  # about 62 % -> 50 %: lands on the ideal
+    controls = [z[None, :] - 0.05 + rng.normal(0, 0.3, (3, 400)) for _ in range(2)]  # stay near 60 %
     before = mean_figure(100.0 * (z > 0))
     m = [mean_figure(100.0 * (a > 0)) for a in method]
     cs = [contrast(before, m, [mean_figure(100.0 * (a > 0)) for a in c], 50.0, "closer", **LOW) for c in controls]
