@@ -262,6 +262,16 @@ def test_two_seeds_by_hand_every_item_shifted_alike():
     assert ch.p == pytest.approx(2 * stats.t.sf(4.0, 1))
 
 
+def test_without_the_seed_term_the_interval_is_about_the_seeds_that_ran():
+    """``[study] seed_level = false``: the same item term, no seed term (here the whole variance)."""
+    base = np.linspace(4.0, 6.0, 50)
+    afters = [mean_figure(base - 0.3), mean_figure(base - 0.5)]
+    ch = change(mean_figure(base), afters, 0.0, "closer", seed_term=False, **FEW)
+    assert ch.delta.value == pytest.approx(-0.4) and ch.delta.seed_var == 0.0 and ch.p == 0.0
+    c = contrast(mean_figure(base), afters, [mean_figure(base)] * 2, 0.0, "closer", seed_term=False, **FEW)
+    assert c.effect.seed_var == 0.0 and c.p_better == 0.0
+
+
 def test_identical_seeds_keep_the_one_seed_variance_and_the_seed_term_is_corrected_for_noise():
     rng = _rng(12)
     before = rng.normal(0, 1, 200)

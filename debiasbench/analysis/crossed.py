@@ -167,12 +167,14 @@ def scaled(e: Estimate, factor: float, shift: float = 0.0) -> Estimate:
                     tuple(factor * v + shift for v in e.per_seed), e.units, e.resamples)
 
 
-def crossed(per_seed: Callable[[np.ndarray], np.ndarray], n: int, weights: np.ndarray, units: int) -> Estimate:
+def crossed(per_seed: Callable[[np.ndarray], np.ndarray], n: int, weights: np.ndarray, units: int,
+            seed_term: bool = True) -> Estimate:
     """The crossed estimate of ``mean over seeds of per_seed(W)``.
 
     ``per_seed`` maps a ``(B, n)`` weight matrix to ``(B, k)`` per-seed figures (NaN where a
     resample leaves a figure undefined); ``weights`` is the one item resample shared by every seed
     and arm; ``units`` is the number of resampled units (items, or groups) for the item term's df.
+    ``seed_term=False`` leaves the seed term out: the interval is then about the seeds that ran.
     """
     full = np.asarray(per_seed(np.ones((1, n))), dtype=float).reshape(-1)
     k = full.size
@@ -186,7 +188,7 @@ def crossed(per_seed: Callable[[np.ndarray], np.ndarray], n: int, weights: np.nd
         return Estimate(value, nan, nan, df_item, df_seed, tuple(full.tolist()), units, b)
     item_var = float(np.var(draws.mean(axis=1), ddof=1))
     seed_var = 0.0
-    if k >= 2:
+    if k >= 2 and seed_term:
         spread = float(np.var(full, ddof=1))
         per_seed_var = float(np.var(draws, axis=0, ddof=1).mean())
         error = k / (k - 1) * max(0.0, per_seed_var - item_var)

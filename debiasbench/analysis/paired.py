@@ -1,4 +1,4 @@
-"""Paired before/after statistics of result cells, computed from the per-item rows (SPEC section 9).
+"""Paired before/after statistics of result cells, computed from the per-item rows (docs/statistics.md).
 
 Everything here reads the ``items`` table alone (each measure's ``aggregate`` travels in the
 metric rows), so archived results are analysed the same whatever plugins are installed.

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -197,11 +197,18 @@ class Distance:
         return (self.at(turn), max(self.at(low), self.at(high)))
 
     @property
+    def p_closer(self) -> float:
+        """One-sided p for "closer": ``x`` strictly between the zeros, so both one-sided tests must
+        reject (intersection-union); 1 when there is no room to be closer (``s = 0``)."""
+        a, b = sorted((0.0, -2.0 * self.s))
+        return 1.0 if a == b else max(self.x.p_above(a), self.x.p_below(b))
+
+    @property
     def p(self) -> float:
         a, b = sorted((0.0, -2.0 * self.s))
         x = self.x.value
-        if a < x < b:  # closer: both one-sided tests must reject
-            return min(1.0, 2.0 * max(self.x.p_above(a), self.x.p_below(b)))
+        if a < x < b:
+            return min(1.0, 2.0 * self.p_closer)
         return self.x.p_equal(b if x >= b else a)
 
     def mde(self, alpha: float = 0.05, power: float = 0.8) -> float:
@@ -221,7 +228,7 @@ def within(d: Distance, margin: float, alpha: float = 0.05) -> bool:
 
 @dataclass(frozen=True)
 class Change:
-    """The paired change of one cell over its seeds (SPEC section 9).
+    """The paired change of one cell over its seeds (docs/statistics.md).
 
     ``delta``: after - before; ``d``/``distance``: the change in distance to the ideal (negative =
     closer), what summaries show; ``d_delta``: the signed change toward the ideal (negative = closer;
@@ -295,10 +302,11 @@ def _stack(figures: Sequence[Figure], w: np.ndarray) -> np.ndarray:
 
 def change(before: Figure, afters: Sequence[Figure], ideal: float | None, better: str, *, weights: np.ndarray | None = None,
            resamples: int = 1000, seed: int = 0, level: float = 0.95, decisions: tuple[np.ndarray, np.ndarray] | None = None,
-           min_resamples: int = 1000) -> Change:
+           min_resamples: int = 1000, seed_term: bool = True) -> Change:
     """The paired change of ``afters`` (one figure per seed) from the shared ``before``.
 
-    ``decisions`` (per-item booleans before and after, one seed) switch the test to exact McNemar.
+    ``decisions`` (per-item booleans before and after, one seed) switch the test to exact McNemar;
+    ``seed_term=False`` conditions on the seeds that ran (no seed-to-seed term).
     """
     if not afters:
         raise ValueError("change needs at least one after figure")
@@ -308,7 +316,7 @@ def change(before: Figure, afters: Sequence[Figure], ideal: float | None, better
     n = _check_same_items(*figures)
     w = _resolve(figures, weights, resamples, seed, min_resamples)
     units = _units(figures)
-    delta = crossed(lambda m: _stack(afters, m) - before.resampled(m)[:, None], n, w, units)
+    delta = crossed(lambda m: _stack(afters, m) - before.resampled(m)[:, None], n, w, units, seed_term)
     b = before.value()
     side = orientation(b, ideal, better)
     if side == 0:  # started on the ideal: any change moves away from it
@@ -319,7 +327,7 @@ def change(before: Figure, afters: Sequence[Figure], ideal: float | None, better
     past = None
     if better == "closer" and side != 0:
         # signed distance beyond the ideal, measured from the ideal toward the side opposite the start
-        past = crossed(lambda m: -side * (_stack(afters, m) - float(ideal)), n, w, units)  # type: ignore[arg-type]
+        past = crossed(lambda m: -side * (_stack(afters, m) - float(ideal)), n, w, units, seed_term)  # type: ignore[arg-type]
     p, test, floor = delta.p_equal(0.0), "t", 0.0
     if decisions is not None and len(afters) == 1:
         mc = mcnemar_exact(*decisions)
@@ -365,12 +373,7 @@ class Contrast:
     def p_better(self) -> float:
         """One-sided p for "the method ends closer to the ideal than the control" (for a distance:
         both one-sided tests of the intersection-union, so no overshoot counts as better)."""
-        if self.distance is None:
-            return self.effect.p_below(0.0)
-        a, b = sorted((0.0, -2.0 * self.distance.s))
-        if a == b:
-            return 1.0
-        return max(self.effect.p_above(a), self.effect.p_below(b))
+        return self.effect.p_below(0.0) if self.distance is None else self.distance.p_closer
 
     def mde(self) -> float:
         return self.effect.mde()
@@ -378,7 +381,7 @@ class Contrast:
 
 def contrast(before: Figure, method: Sequence[Figure], control: Sequence[Figure], ideal: float | None, better: str, *,
              weights: np.ndarray | None = None, resamples: int = 1000, seed: int = 0, level: float = 0.95,
-             min_resamples: int = 1000) -> Contrast:
+             min_resamples: int = 1000, seed_term: bool = True) -> Contrast:
     """The effect beyond a control: ``method[s]`` and ``control[s]`` are the after figures of seed s."""
     if not method or len(method) != len(control):
         raise ValueError(f"method and control need the same seeds, at least one; got {len(method)} and {len(control)}")
@@ -388,7 +391,7 @@ def contrast(before: Figure, method: Sequence[Figure], control: Sequence[Figure]
     n = _check_same_items(*figures)
     w = _resolve(figures, weights, resamples, seed, min_resamples)
     side = orientation(before.value(), ideal, better) or 1
-    effect = crossed(lambda m: side * (_stack(method, m) - _stack(control, m)), n, w, _units(figures))
+    effect = crossed(lambda m: side * (_stack(method, m) - _stack(control, m)), n, w, _units(figures), seed_term)
     b = before.value()
     m_after, c_after = float(np.mean([f.value() for f in method])), float(np.mean([f.value() for f in control]))
     distance = None
@@ -400,13 +403,13 @@ def contrast(before: Figure, method: Sequence[Figure], control: Sequence[Figure]
     return Contrast(m_d, c_d, effect, level, distance)
 
 
-def beats_all(contrasts: Sequence[Contrast]) -> float:
+def beats_all(contrasts: Sequence[Any]) -> float:
     """Intersection-union p of "the method beats every control": the largest one-sided p.
 
     The claim holds only if it holds against each control, so no adjustment across the controls
     is needed (Berger 1982): the test has level alpha when each one-sided test has.
     """
-    if not contrasts:
+    if not contrasts:  # anything with ``p_better``: a Contrast, or the study report's rows of one
         raise ValueError("beats_all needs at least one contrast")
     return float(max(c.p_better for c in contrasts))
 

@@ -221,17 +221,8 @@ def _seed_level(study: Any) -> bool:
 
 
 def _change(study: Any, before: Any, afters: list[Any], ideal: float | None, better: str, w: Any, decisions: Any) -> Any:
-    c = change(before, afters, ideal, better, weights=w, decisions=decisions, min_resamples=study.resamples)
-    if not _seed_level(study) and c.delta.seed_var:  # conditional on these seeds: drop the seed term
-        import dataclasses
-
-        def item_only(e: Any) -> Any:
-            return dataclasses.replace(e, seed_var=0.0)
-        c = dataclasses.replace(c, delta=item_only(c.delta), d_delta=item_only(c.d_delta),
-                                past=item_only(c.past) if c.past is not None else None,
-                                p=c.p if c.test == "mcnemar" else item_only(c.delta).p_equal(0.0),
-                                distance=dataclasses.replace(c.distance, x=item_only(c.d_delta)) if c.distance else None)
-    return c
+    return change(before, afters, ideal, better, weights=w, decisions=decisions, min_resamples=study.resamples,
+                  seed_term=_seed_level(study))
 
 
 def _cells(out: StudyResults, sides: dict, domains: list[str], study: Any) -> None:
@@ -285,12 +276,8 @@ def _contrasts(out: StudyResults, sides: dict, domains: list[str], study: Any) -
                 method = [figure(ms[1], aggregate) for ms, _ in sides_of]  # type: ignore[index]
                 control = [figure(cs[1], aggregate) for _, cs in sides_of]  # type: ignore[index]
                 w = _weights(study, [before, *method, *control], measure, domain)
-                d = contrast(before, method, control, ideal, better, weights=w, min_resamples=study.resamples)
-                if not _seed_level(study):
-                    import dataclasses
-
-                    effect = dataclasses.replace(d.effect, seed_var=0.0)
-                    d = dataclasses.replace(d, effect=effect, distance=dataclasses.replace(d.distance, x=effect) if d.distance else None)
+                d = contrast(before, method, control, ideal, better, weights=w, min_resamples=study.resamples,
+                             seed_term=_seed_level(study))
                 same = bool(margin) and (within(d.distance, margin) if d.distance is not None else equivalent(d.effect, margin))
                 per_seed = d.distance.per_seed if d.distance is not None else d.effect.per_seed
                 out.contrasts.append(StudyContrast(
@@ -327,7 +314,7 @@ def _claims(out: StudyResults, study: Any) -> None:
                                              not_tested=f"control {', '.join(missing) or 'results'} missing: not tested"))
                 continue
             strongest = max(mine, key=lambda c: c.effect)  # the control the method beats by the least
-            p = beats_all_p(mine)
+            p = beats_all(mine)
             out.claims.append(StudyClaim(cell.arm, cell.source, cell.domain, cell.measure, family, ran, strongest.effect,
                                          strongest.effect_ci, p, max(c.mde for c in mine)))
             out.claims[-1].verdict = "equivalent" if margin and all(c.equivalent for c in mine) else "inconclusive"
@@ -336,11 +323,6 @@ def _claims(out: StudyResults, study: Any) -> None:
                                          cell.d_delta_ci, cell.p, cell.mde))
             if margin and cell.d_delta_ci[0] > -margin and cell.d_delta_ci[1] < margin:
                 out.claims[-1].verdict = "equivalent"
-
-
-def beats_all_p(contrasts: Sequence[StudyContrast]) -> float:
-    """The intersection-union p of "the method beats every one of these controls" (one-sided)."""
-    return float(max(c.p_better for c in contrasts))
 
 
 def _adjust(out: StudyResults) -> None:

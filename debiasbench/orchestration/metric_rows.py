@@ -7,7 +7,7 @@ the metric's per-item rows (``MetricResult.items``), so no metric bootstraps on 
   the denominator, e.g. scored tokens);
 * interval: a 95 % percentile bootstrap, 1,000 resamples, seeded by the run's seed, the measure and
   the domain (so an interval does not depend on what else was evaluated); items are resampled,
-  or for ``group-mean`` the groups, then the items within each drawn group (SPEC section 9).
+  or for ``group-mean`` the groups, then the items within each drawn group (docs/statistics.md).
 
 A metric written before this contract may still return rows for such measures: each is
 recomputed from the items, refused when the two values disagree (beyond 1e-9 relative), and

@@ -1,6 +1,6 @@
 """The trajectory probe behind ``run --eval-every``: the run's metrics that declare a ``probe``,
 evaluated every N steps with the probe's option values on top of the run's own options. Each
-trajectory value is computed on the dev items (SPEC section 9: choices such as the best step are
+trajectory value is computed on the dev items (docs/statistics.md: choices such as the best step are
 made on dev, figures are reported on test), where the measure aggregates per-item rows."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Studies: a sweep grid plus control arms and the family of claims it tests (SPEC section 9).
+"""Studies: a sweep grid plus control arms and the family of claims it tests (docs/study.md, docs/statistics.md).
 
 A study file is a sweep file (see :mod:`debiasbench.orchestration.sweep`) with one more table::
 
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from debiasbench.analysis.crossed import resamples_for_family
+from debiasbench.orchestration.study_power import measure_spec
 from debiasbench.domains import DOMAINS, check_domain
 from debiasbench.errors import DebiasbenchError
 from debiasbench.orchestration.config import RunConfig, method_selector
@@ -232,25 +233,12 @@ def _margin(value: Any, family: Family, registry: Registry, source: Path) -> flo
         raise _bad(source, f"[study] equivalence_margin must be a positive number in the family measures' units "
                            f"(e.g. 2.0 points), got {value!r}")
     for measure in family.measures:
-        spec = _measure_spec(registry, measure)
+        spec = measure_spec(registry, measure)[1]
         bounds = getattr(spec, "range", None) if spec is not None else None
         if bounds is not None and value >= bounds[1] - bounds[0]:
             raise _bad(source, f"[study] equivalence_margin {value:g} is not smaller than the range of {measure} "
                                f"({bounds[0]:g} to {bounds[1]:g}): every change would be 'equivalent'")
     return float(value)
-
-
-def _measure_spec(registry: Registry, measure: str) -> Any:
-    """The MeasureSpec named ``measure`` among the registered metrics, or None."""
-    for name in registry.names("metric"):
-        try:
-            metric = registry.get("metric", name)
-        except Exception:  # noqa: BLE001 - a broken plugin is reported elsewhere; it declares nothing here
-            continue
-        for spec in getattr(metric, "measures", ()):
-            if spec.name == measure:
-                return spec
-    return None
 
 
 # --------------------------------------------------------------------------- arms

@@ -27,7 +27,8 @@ class PlannedCell:
     why: str = ""  # why there is no MDE
 
 
-def _metric_of(registry: Any, measure: str) -> tuple[Any, Any]:
+def measure_spec(registry: Any, measure: str) -> tuple[Any, Any]:
+    """The registered metric that declares ``measure``, and its MeasureSpec (None, None: no metric does)."""
     for name in registry.names("metric"):
         try:
             metric = registry.get("metric", name)
@@ -50,7 +51,7 @@ def plan_power(study: Any, registry: Any) -> list[PlannedCell]:
     domains = list(study.family.domains or config.eval_domains or [])
     out = []
     for measure in study.family.measures:
-        metric, spec = _metric_of(registry, measure)
+        metric, spec = measure_spec(registry, measure)
         item_domains = metric.item_domains(ctx, measure) if metric is not None else None
         counts = Counter(item_domains or [])
         for domain in domains or sorted(counts):
