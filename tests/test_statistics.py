@@ -426,3 +426,31 @@ def test_adjust_passes_nan_through_and_excludes_it_from_the_family():
     assert adjust([float("nan")], "f").holm[0] != adjust([float("nan")], "f").holm[0]  # still NaN
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         adjust([1.5], "f")
+
+
+def test_pooled_estimates_equal_hand_computed_means_and_variances() -> None:
+    """Pooling one cell gives that cell; two cells on independent item resamples give the weighted
+    mean with variance sum(w_i^2 var_i); two copies of one cell (same items, same resample) give the
+    cell again, not a narrower interval."""
+    import numpy as np
+
+    from debiasbench.analysis.crossed import pooled
+    from debiasbench.analysis.statistics import change, mean_figure, shared_weights
+
+    rng = np.random.default_rng(0)
+    cells = []
+    for d in range(2):
+        z = rng.normal(0.5, 1, 200)
+        before = mean_figure(z)
+        w = shared_weights([before], 2000, d, min_resamples=1000)
+        afters = [mean_figure(z - 0.1 + rng.normal(0, 0.5, 200)) for _ in range(1)]
+        cells.append(change(before, afters, None, "lower", weights=w, min_resamples=1000).d_delta)
+    one = pooled([cells[0]])
+    assert one.value == pytest.approx(cells[0].value) and one.item_var == pytest.approx(cells[0].item_var)
+    both = pooled(cells, weights=[1, 3])
+    assert both.value == pytest.approx(0.25 * cells[0].value + 0.75 * cells[1].value)
+    assert both.item_var == pytest.approx(0.25**2 * cells[0].item_var + 0.75**2 * cells[1].item_var, rel=0.15)
+    twice = pooled([cells[0], cells[0]])
+    assert twice.item_var == pytest.approx(cells[0].item_var) and twice.value == pytest.approx(cells[0].value)
+    with pytest.raises(ValueError, match="one positive weight per part"):
+        pooled(cells, weights=[1, 0])

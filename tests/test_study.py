@@ -4,6 +4,7 @@ statistics against direct calls of the statistics module, on the tiny in-process
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -200,6 +201,45 @@ def test_report_statistics_equal_direct_calls(tmp_path: Path) -> None:
     assert results.families == {"same-domain": 2, "cross-domain": 2}
     assert all(k.p_holm is not None and k.p_holm >= k.p for k in results.claims)
     assert all(k.verdict in ("closer", "farther", "inconclusive") for k in results.claims)
+
+
+def test_the_pooled_claim_pools_the_cross_domain_contrasts(tmp_path: Path) -> None:
+    """One pooled claim per method: every cross-domain family cell's contrast, weighted by its test
+    items, blocked by source, beyond each control; its p is the intersection-union of the two."""
+    from debiasbench.analysis.statistics import pooled_beyond
+
+    study = load_study(_write(tmp_path))
+    plan_study(study)
+    run_study(study, get_plugins().registry)
+    results = collect(study)
+    [claim] = results.pooled
+    cross = [c for c in results.cells if c.control is None and c.in_family and c.domain != c.source]
+    assert claim.cells == len(cross) and set(claim.controls) == {"tiny-half-lr", "tiny-matched"}
+    n = {(c.source, c.domain, c.measure): c.n for c in cross}
+    for control, (value, interval, p) in claim.per_control.items():
+        mine = [c for c in results.contrasts if c.control == control and (c.source, c.domain, c.measure) in n]
+        direct = pooled_beyond([c.contrast for c in mine], [n[(c.source, c.domain, c.measure)] for c in mine],
+                               blocks=[c.source for c in mine])
+        assert value == pytest.approx(direct.value) and interval == pytest.approx(direct.interval()) and p == pytest.approx(direct.p_below(0.0))
+    assert claim.p == pytest.approx(max(p for _, _, p in claim.per_control.values()))
+    assert claim.estimate == pytest.approx(max(v for v, _, _ in claim.per_control.values()))  # the strongest control
+    assert claim.p_holm == pytest.approx(claim.p)  # one method: a family of one pooled claim
+
+
+def test_an_unmatched_control_is_shown_with_its_reason_and_not_tested(tmp_path: Path) -> None:
+    path = _write(tmp_path, STUDY.replace('controls = ["tiny-half-lr", "tiny-matched"]', 'controls = ["tiny-half-lr", "tiny-unmatched"]'))
+    result = runner.invoke(app, ["study", str(path), "-q"])
+    assert result.exit_code == 0, result.output
+    study = load_study(path)
+    results = collect(study)
+    refused = [c for c in results.contrasts if c.control == "tiny-unmatched"]
+    assert refused and all("its dose differs" in c.not_tested and math.isnan(c.p) for c in refused)
+    assert all(c.not_tested == "" for c in results.contrasts if c.control == "tiny-half-lr")
+    assert all(k.not_tested.startswith("not tested: tiny-unmatched") for k in results.claims)
+    assert results.pooled[0].not_tested.startswith("not tested: unmatched controls")
+    assert {m["control"] for m in results.matching if not m["matched"]} == {"tiny-unmatched"}
+    text = (tmp_path / "results" / "report" / "report.md").read_text()
+    assert "Controls: matched or refused" in text and "its dose differs from the method's" in text
 
 
 def test_mixed_protocols_are_refused(tmp_path: Path) -> None:

@@ -58,19 +58,20 @@ def test_smoke_study_end_to_end(local_results: Path) -> None:
     assert methods == ["benign-ga", "benign-ga", "mlm-unlearn", "mlm-unlearn", "token-ga"]
     random_arm = next(r for r in runs if json.loads(r["config"])["method_options"].get("selector") == "random")
     assert json.loads(random_arm["config"])["selector_options"] == {"budget_from": "annotated"}
-    trajectories = read_table(results, "trajectories").to_pylist()
+    metrics = read_table(results, "metrics").to_pylist()
 
     def increase(run_id: str) -> float:
-        ppl = [r["value"] for r in sorted(trajectories, key=lambda r: r["step"]) if r["run_id"] == run_id and r["metric"] == "perplexity"]
-        return ppl[-1] / ppl[0] - 1
+        ppl = {r["stage"]: r["value"] for r in metrics if r["run_id"] == run_id and r["metric"] == "perplexity" and r["headline"]}
+        return ppl["after"] / ppl["before"] - 1
 
-    for control in (r for r in runs if r["method"] == "benign-ga"):
+    for control in (r for r in runs if r["method"] == "benign-ga"):  # matched on held-out perplexity within 10 %, or says why not
         target = json.loads(control["config"])["method_options"]["target_ppl_increase"]
-        assert increase(control["run_id"]) >= target or json.loads(control["method_info"]).get("target_not_reached") == target
+        info = json.loads(control["method_info"])
+        assert abs(increase(control["run_id"]) - target) <= 0.1 * target or "target_not_reached" in info or "target_not_matched" in info
     report = results / "report"
     text = (report / "report.md").read_text()
     for section in ("d_delta of crows-pairs.score", "### mlm-unlearn", "### benign-ga (token-ga)", "mlm-unlearn - random-tokens",
-                    "token-ga - benign-ga", "Per-seed d_delta", "tradeoff.png"):
+                    "token-ga - benign-ga", "Per-seed d_delta", "tradeoff.png", "Controls: matched or refused", "random-tokens draws"):
         assert section in text, section
     assert (report / "report.html").read_text().count("<table>") >= 5
     cells = list(csv.DictReader((report / "cells.csv").open()))

@@ -73,6 +73,15 @@ class TinyMatched(Control):
         return ControlArm(point.method, {"learning_rate": lr, "max_steps": int(result.run["steps"])})
 
 
+class TinyUnmatched(TinyHalfLR):
+    """A control whose runs never match the runs they control: its contrasts must be shown, not tested."""
+
+    name: ClassVar[str] = "tiny-unmatched"
+
+    def matched(self, controlled: ControlledResult, control: ControlledResult) -> str | None:
+        return "its dose differs from the method's"
+
+
 @hookimpl
 def register_metrics(register: Any) -> None:
     register(ItemLogProb())
@@ -82,3 +91,4 @@ def register_metrics(register: Any) -> None:
 def register_controls(register: Any) -> None:
     register(TinyHalfLR())
     register(TinyMatched())
+    register(TinyUnmatched())

@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Estimate", "crossed", "mde", "resamples_for_family", "scaled", "t_quantile"]
+__all__ = ["Estimate", "crossed", "from_draws", "mde", "pooled", "resamples_for_family", "scaled", "t_quantile"]
 
 
 def t_quantile(q: float, df: float) -> float:
@@ -72,6 +73,8 @@ class Estimate:
     per_seed: tuple[float, ...]
     units: int  # items, or groups for a figure that averages groups
     resamples: int
+    full: np.ndarray | None = field(default=None, compare=False, repr=False)  # (k,) per-seed figures on the sample
+    draws: np.ndarray | None = field(default=None, compare=False, repr=False)  # (B, k) the same per item resample (NaN: undefined)
 
     @property
     def seeds(self) -> int:
@@ -164,7 +167,8 @@ def mde(se: float, df: float, alpha: float = 0.05, power: float = 0.8) -> float:
 def scaled(e: Estimate, factor: float, shift: float = 0.0) -> Estimate:
     """``factor * e + shift`` (a linear transform scales both variance terms by factor**2)."""
     return Estimate(factor * e.value + shift, factor**2 * e.item_var, factor**2 * e.seed_var, e.df_item, e.df_seed,
-                    tuple(factor * v + shift for v in e.per_seed), e.units, e.resamples)
+                    tuple(factor * v + shift for v in e.per_seed), e.units, e.resamples,
+                    None if e.full is None else factor * e.full + shift, None if e.draws is None else factor * e.draws + shift)
 
 
 def crossed(per_seed: Callable[[np.ndarray], np.ndarray], n: int, weights: np.ndarray, units: int,
@@ -177,23 +181,82 @@ def crossed(per_seed: Callable[[np.ndarray], np.ndarray], n: int, weights: np.nd
     ``seed_term=False`` leaves the seed term out: the interval is then about the seeds that ran.
     """
     full = np.asarray(per_seed(np.ones((1, n))), dtype=float).reshape(-1)
+    draws = np.asarray(per_seed(weights), dtype=float).reshape(weights.shape[0], full.size)
+    return from_draws(full, draws, units, seed_term)
+
+
+def from_draws(full: np.ndarray, draws: np.ndarray, units: int, seed_term: bool = True) -> Estimate:
+    """The crossed estimate from the per-seed figures on the sample (``full``, k) and on each item
+    resample (``draws``, B x k; rows with a NaN are left out)."""
+    full = np.asarray(full, dtype=float).reshape(-1)
     k = full.size
-    draws = np.asarray(per_seed(weights), dtype=float).reshape(weights.shape[0], k)
-    draws = draws[np.all(np.isfinite(draws), axis=1)]
-    b = draws.shape[0]
+    kept = draws[np.all(np.isfinite(draws), axis=1)]
+    b = kept.shape[0]
     value = float(full.mean())
     df_item, df_seed = float(max(units - 1, 1)), float(k - 1) if k >= 2 else float("nan")
     if b < 2 or not np.all(np.isfinite(full)):
         nan = float("nan")
-        return Estimate(value, nan, nan, df_item, df_seed, tuple(full.tolist()), units, b)
-    item_var = float(np.var(draws.mean(axis=1), ddof=1))
+        return Estimate(value, nan, nan, df_item, df_seed, tuple(full.tolist()), units, b, full, draws)
+    item_var = float(np.var(kept.mean(axis=1), ddof=1))
     seed_var = 0.0
     if k >= 2 and seed_term:
         spread = float(np.var(full, ddof=1))
-        per_seed_var = float(np.var(draws, axis=0, ddof=1).mean())
+        per_seed_var = float(np.var(kept, axis=0, ddof=1).mean())
         error = k / (k - 1) * max(0.0, per_seed_var - item_var)
         seed_var = max(0.0, spread - error) / k
-    return Estimate(value, item_var, seed_var, df_item, df_seed, tuple(full.tolist()), units, b)
+    return Estimate(value, item_var, seed_var, df_item, df_seed, tuple(full.tolist()), units, b, full, draws)
+
+
+def pooled(parts: Sequence[Estimate], seed_term: bool = True, weights: Sequence[float] | None = None,
+           blocks: Sequence[str] | None = None) -> Estimate:
+    """The weighted mean of several cells' estimates, with its crossed variance.
+
+    The item term is kept exact: every cell's draws come from the study's one item resample per
+    measure x domain, so replicate b of two cells on the same items used the same resample (their
+    covariance is kept) and cells on different items used independent ones (their variances add).
+    The seed term: cells in one ``block`` (e.g. one source domain) come from the same runs, so
+    their seeds are paired by position and their per-seed figures averaged first; blocks are
+    independent runs, so their seed terms add, with Welch-Satterthwaite degrees of freedom.
+    ``weights`` must be fixed by the design (e.g. each cell's test items), never by the results.
+    ``units`` is the smallest cell's, so the item term's t quantile is the most conservative."""
+    if not parts or any(p.full is None or p.draws is None for p in parts):
+        raise ValueError("pooled needs estimates that carry their draws (from crossed)")
+    if len({p.draws.shape[0] for p in parts}) != 1:  # type: ignore[union-attr]
+        raise ValueError("pooled needs the same item resamples in every part")
+    w = np.ones(len(parts)) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != (len(parts),) or not np.all(w > 0):
+        raise ValueError(f"pooled needs one positive weight per part; got {weights!r}")
+    w = w / w.sum()
+    labels = ["all"] * len(parts) if blocks is None else list(blocks)
+    if len(labels) != len(parts):
+        raise ValueError("pooled needs one block label per part")
+    units = min(p.units for p in parts)
+    block_estimates, block_weights, draws, per_seed = [], [], 0.0, []
+    for label in dict.fromkeys(labels):
+        idx = [i for i, x in enumerate(labels) if x == label]
+        if len({parts[i].full.shape for i in idx}) != 1:  # type: ignore[union-attr]
+            raise ValueError(f"pooled needs the same seeds in every part of block {label!r}")
+        wb = w[idx].sum()
+        full = sum(w[i] / wb * parts[i].full for i in idx)  # type: ignore[operator]
+        block_draws = sum(w[i] / wb * parts[i].draws for i in idx)  # type: ignore[operator]
+        block_estimates.append(from_draws(full, block_draws, units, seed_term))  # type: ignore[arg-type]
+        block_weights.append(wb)
+        draws = draws + wb * block_draws.mean(axis=1)  # type: ignore[union-attr]
+        per_seed += list(full)  # type: ignore[arg-type]
+    value = float(sum(wb * e.value for wb, e in zip(block_weights, block_estimates)))
+    kept = np.asarray(draws)[np.isfinite(draws)]
+    nan = float("nan")
+    if kept.size < 2 or any(not math.isfinite(e.item_var) for e in block_estimates):
+        return Estimate(value, nan, nan, float(max(units - 1, 1)), nan, tuple(per_seed), units, int(kept.size))
+    item_var = float(np.var(kept, ddof=1))
+    terms = [(wb**2 * e.seed_var, e.df_seed) for wb, e in zip(block_weights, block_estimates)]
+    seed_var = float(sum(a for a, _ in terms))
+    df_seed = nan
+    if seed_var > 0:
+        df_seed = seed_var**2 / sum(a**2 / df for a, df in terms if a > 0)
+    elif all(math.isfinite(df) for _, df in terms):
+        df_seed = float(sum(df for _, df in terms))
+    return Estimate(value, item_var, seed_var, float(max(units - 1, 1)), df_seed, tuple(per_seed), units, int(kept.size))
 
 
 def resamples_for_family(members: int, alpha: float = 0.05, shift: float = 0.05) -> int:

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .crossed import Estimate, crossed, mde, scaled
+from .crossed import Estimate, crossed, mde, pooled, scaled
 from .resampling import Figure, cluster_weights, combine, group_mean_figure, item_weights, mean_figure, ratio_figure, weights_for
 
 __all__ = [
@@ -52,7 +52,10 @@ __all__ = [
     "mde",
     "mean_figure",
     "paired_permutation_p",
+    "linearised",
     "planned_mde",
+    "pooled_beyond",
+    "pooled_change",
     "ratio_figure",
     "shared_weights",
     "verdict",
@@ -401,6 +404,34 @@ def contrast(before: Figure, method: Sequence[Figure], control: Sequence[Figure]
     else:
         m_d, c_d = side * (m_after - b), side * (c_after - b)
     return Contrast(m_d, c_d, effect, level, distance)
+
+
+def linearised(distance: Distance | None, x: Estimate) -> Estimate:
+    """A cell's change in distance as a linear function of its change ``x``, taken at the estimate:
+    ``x`` itself while the value stays on its side of the ideal, ``-(x + 2s)`` once it crossed.
+    Linear, so it averages over seeds and cells without the bias of ``|.|`` near the ideal; the
+    cells' own tests keep the exact piecewise form (:class:`Distance`)."""
+    if distance is None:
+        return x
+    if x.value >= -distance.s:
+        return x
+    return scaled(x, -1.0, -2.0 * distance.s)
+
+
+def pooled_beyond(contrasts: Sequence[Contrast], weights: Sequence[float], seed_term: bool = True,
+                  blocks: Sequence[str] | None = None) -> Estimate:
+    """The pooled effect beyond one control over several cells (e.g. every cross-domain cell of a
+    method): the weighted mean of the cells' distance differences (method minus control, negative =
+    the method ends closer), each linearised at its estimate, with the crossed variance of the mean
+    (the cells share the study's item resamples, so their covariances are kept). ``blocks``: the
+    cells' source domains (cells of one source come from the same runs)."""
+    return pooled([linearised(c.distance, c.effect) for c in contrasts], seed_term, weights, blocks)
+
+
+def pooled_change(changes: Sequence[Change], weights: Sequence[float], seed_term: bool = True,
+                  blocks: Sequence[str] | None = None) -> Estimate:
+    """The pooled change in distance of several cells (a method without controls)."""
+    return pooled([linearised(c.distance, c.d_delta) for c in changes], seed_term, weights, blocks)
 
 
 def beats_all(contrasts: Sequence[Any]) -> float:

@@ -2,7 +2,7 @@
 
 The report folder holds ``report.md``, ``report.html`` (the same content; images beside it),
 ``cells.csv`` (every cell and contrast), ``study.json`` (the arms and their runs), and the
-figures: ``heatmap.png`` (source x evaluated ``d_delta`` per arm, significance marked),
+figures: ``heatmap.png`` (source x evaluated ``d_delta`` per arm, on a fixed scale in units of each cell's MDE, intervals holding 0 grey, verdicts marked),
 ``contrasts.png`` (the differences from each control), ``tradeoff.png`` (distance to the ideal
 vs perplexity along the trajectory, one line per arm) and ``seeds.png`` (per-seed points).
 """
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from debiasbench.analysis.study_report import StudyCell, StudyClaim, StudyContrast, StudyResults, write_cells
+from debiasbench.analysis.study_answer import VERDICT_WORDS, answer, attainable, claim_rows, controls_blocks  # noqa: F401 (re-exported)
+from debiasbench.analysis.study_report import StudyCell, StudyContrast, StudyResults, write_cells
 from debiasbench.domains import DOMAINS
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.storage import describe, short_reason, open_store
@@ -55,59 +56,6 @@ def _cell_text(c: StudyCell | StudyContrast) -> str:
 def _change_text(c: StudyCell) -> str:
     past = f"; past the ideal by {c.past:.1f} (p={_p(c.past_p)})" if c.crossed else ""
     return f"{c.before:.1f} -> {c.after:.1f}: {_fmt(c.delta)} [{_fmt(c.delta_ci[0])}, {_fmt(c.delta_ci[1])}] p={_p(c.delta_p)}{past}"
-
-
-VERDICT_WORDS = {"closer": "effect: closer to the ideal", "farther": "effect: farther from the ideal",
-                 "equivalent": "equivalent within the margin", "inconclusive": "inconclusive"}
-
-
-def claim_rows(claims: Sequence[StudyClaim]) -> list[list[str]]:
-    """One row per claim: what it is, the estimate and interval, p, Holm p, MDE, verdict."""
-    rows = []
-    for k in claims:
-        against = f"beats {' & '.join(k.controls)}" if k.controls else "changed"
-        if k.not_tested:
-            rows.append([k.method, k.source, k.domain, k.measure, against, "–", "–", "–", "–", k.not_tested])
-            continue
-        rows.append([k.method, k.source, k.domain, k.measure, against,
-                     f"{_fmt(k.estimate)} [{_fmt(k.interval[0])}, {_fmt(k.interval[1])}]", _p(k.p), _p(k.p_holm),
-                     f"{k.mde:.2f}", VERDICT_WORDS.get(k.verdict, k.verdict)])
-    return rows
-
-
-def attainable(results: StudyResults) -> str:
-    """The smallest p each family's tests can reach, beside its smallest Holm threshold."""
-    parts = [f"Smallest Holm threshold: {name} 0.05/{n} = {0.05 / n:.2g}" for name, n in results.families.items() if n]
-    floors = [c.p_floor for c in results.cells if c.test == "mcnemar" and c.control is None and c.in_family]
-    if floors:
-        parts.append(f"the McNemar cells can reach p {min(floors):.2g} to {max(floors):.2g} (2 x 0.5^discordant items)")
-    parts.append("the crossed t tests and the intersection-union tests have no floor")
-    return "; ".join(parts) + "."
-
-
-def answer(study: Any, results: StudyResults) -> list[Block]:
-    """The report's opening: the verdict per claim, written from the statistics."""
-    blocks: list[Block] = [("h2", "The answer")]
-    margin = getattr(study, "equivalence_margin", None)
-    blocks.append(("p", "Each claim is tested on the held-out test items. With controls, the claim is that the method moved "
-                        "closer to the ideal than every control did (an intersection-union test: the largest of the one-sided "
-                        "p-values against each control; estimate and interval against the strongest control); without "
-                        "controls, that the method changed the measure. Same-domain and cross-domain (transfer) claims are "
-                        "separate families, each Holm-adjusted. Verdict: an effect where the Holm p < 0.05; "
-                        + (f"equivalent where the 90% interval lies within ±{margin:g} (TOST); " if margin else
-                           "no equivalence margin declared ([study] equivalence_margin), so a null stays inconclusive; ")
-                        + "otherwise inconclusive. MDE = the smallest effect the cell detects with 80% power at two-sided "
-                        "0.05: a null says nothing about effects below it."))
-    headers = ["method", "source", "evaluated", "measure", "claim", "estimate [95% CI]", "p", "p_holm", "MDE", "verdict"]
-    for family in ("cross-domain", "same-domain"):
-        claims = [k for k in results.claims if k.family == family]
-        if not claims:
-            continue
-        counts = {v: sum(k.verdict == v and not k.not_tested for k in claims) for v in VERDICT_WORDS}
-        summary = ", ".join(f"{n} {VERDICT_WORDS[v]}" for v, n in counts.items() if n)
-        blocks.append(("h3", f"{family.capitalize()} claims ({len(claims)}: {summary or 'none tested'})"))
-        blocks.append(("table", headers, claim_rows(claims)))
-    return blocks
 
 
 def matrix(cells: Sequence[Any], sources: list[str], domains: list[str], text: Any = _cell_text) -> tuple[list[str], list[list[str]]]:
@@ -202,10 +150,10 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
 
     cost = cost_measure(study, results.trajectories)
     increase = _cost_increase(results.trajectories, cost) if cost else {}
+    blocks += controls_blocks(results)
     blocks.append(("h2", "Runs"))
     if cost:
-        blocks.append(("p", f"{cost} change: last trajectory probe over step 0 (benign-ga is stopped at the first probe that "
-                            "reaches its run's change, so it may overshoot by up to one probe interval)."))
+        blocks.append(("p", f"{cost} change: last trajectory probe over step 0."))
     blocks.append(("table", ["arm", "source", "seed", "run", "steps", "stop", f"{cost or 'cost'} change", "seconds"],
                    [[r.arm, r.source, str(r.seed), r.run_id, str(r.run.get("steps")), str(r.run.get("stop_reason")),
                      f"{increase[r.run_id]:+.1%}" if r.run_id in increase else "–", f"{r.run.get('duration_s') or 0:.0f}"]

@@ -59,6 +59,7 @@ class StudyCell:
     past_p: float = float("nan")
     mde: float = float("nan")  # smallest |d_delta| detected with 80 % power at two-sided 0.05
     p_floor: float = 0.0  # the smallest p the cell's test could give (McNemar: 2 * 0.5**discordant)
+    change: Any = field(default=None, repr=False, compare=False)  # the statistics.Change (pooled claims)
 
 
 @dataclass
@@ -83,6 +84,8 @@ class StudyContrast:
     p_better: float = float("nan")  # one-sided: the method moved closer than the control
     mde: float = float("nan")
     equivalent: bool = False  # TOST within the study's margin
+    not_tested: str = ""  # why the contrast is shown but not tested (an unmatched control)
+    contrast: Any = field(default=None, repr=False, compare=False)  # the statistics.Contrast (pooled claims)
 
 
 @dataclass
@@ -106,6 +109,25 @@ class StudyClaim:
 
 
 @dataclass
+class PooledClaim:
+    """The headline transfer claim of a method: its cross-domain cells (evaluated domain other than
+    the source, every family measure) pooled, beyond each control; it holds when it holds against
+    every control (intersection-union)."""
+
+    method: str
+    cells: int
+    controls: tuple[str, ...]
+    estimate: float  # mean distance difference beyond the strongest control (negative = the method ends closer)
+    interval: tuple[float, float]
+    p: float  # intersection-union one-sided p (or the two-sided p of the change without controls)
+    mde: float
+    per_control: dict[str, tuple[float, tuple[float, float], float]] = field(default_factory=dict)  # control -> estimate, CI, p
+    p_holm: float | None = None
+    verdict: str = "inconclusive"
+    not_tested: str = ""
+
+
+@dataclass
 class ArmRun:
     """One finished run of an arm."""
 
@@ -124,6 +146,9 @@ class StudyResults:
     cells: list[StudyCell] = field(default_factory=list)
     contrasts: list[StudyContrast] = field(default_factory=list)
     claims: list[StudyClaim] = field(default_factory=list)
+    pooled: list[PooledClaim] = field(default_factory=list)
+    matching: list[dict[str, Any]] = field(default_factory=list)  # per control run: matched or why not, perplexity of both arms
+    costs: dict[str, tuple[float, float]] = field(default_factory=dict)  # run -> perplexity before, after (the damage axis)
     families: dict[str, int] = field(default_factory=dict)  # family name -> members
     runs: list[ArmRun] = field(default_factory=list)
     measures: dict[str, tuple[float | None, str, str]] = field(default_factory=dict)  # measure -> ideal, better, aggregate
@@ -185,10 +210,51 @@ def collect(study: Any) -> StudyResults:
     sides = _sides(items)
     domains = sorted({d for (_, _, d) in items})
     _cells(out, sides, domains, study)
-    _contrasts(out, sides, domains, study)
+    unmatched = _matching(out, metric_rows)
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for r in metric_rows:
+        by_run.setdefault(r["run_id"], []).append(r)
+    out.costs = {run: pair for run, rows in by_run.items() if (pair := _increase(rows)) is not None}
+    _contrasts(out, sides, domains, study, unmatched)
     _claims(out, study)
     _adjust(out)
+    _pooled(out, study)
     return out
+
+
+def _matching(out: StudyResults, metric_rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """Ask each control whether its runs match the runs they control (``Control.matched``); returns
+    (control arm, source) -> why not, for the contrasts that are shown but not tested."""
+    from debiasbench.plugin_system.interfaces import ControlledResult
+    from debiasbench.plugin_system.loader import get_plugins
+
+    registry = get_plugins().registry
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for r in metric_rows:
+        by_run.setdefault(r["run_id"], []).append(r)
+    result = {r.run_id: ControlledResult(r.run_id, r.run, [], by_run.get(r.run_id, [])) for r in out.runs}
+    methods = {(r.arm, r.source, r.seed): r for r in out.runs if r.control is None}
+    unmatched: dict[tuple[str, str], str] = {}
+    for run in out.runs:
+        controlled = methods.get((run.method, run.source, run.seed))
+        if run.control is None or controlled is None:
+            continue
+        entry = registry.find("control", run.control)
+        reason = (f"control {run.control!r} is not installed here: its match cannot be checked" if entry is None
+                  else entry.obj.matched(result[controlled.run_id], result[run.run_id]))
+        out.matching.append({"arm": run.arm, "control": run.control, "source": run.source, "seed": run.seed,
+                             "method_ppl": _increase(by_run.get(controlled.run_id, [])), "control_ppl": _increase(by_run.get(run.run_id, [])),
+                             "matched": reason is None, "reason": reason or ""})
+        if reason is not None:
+            unmatched.setdefault((run.arm, run.source), f"seed {run.seed}: {reason}")
+    return unmatched
+
+
+def _increase(rows: Sequence[dict[str, Any]]) -> tuple[float, float] | None:
+    """The headline cost measure's (perplexity's) before and after, for the report's matching table."""
+    mine = [r for r in rows if r["headline"] and r["better"] == "lower" and r["metric"] == "perplexity"]
+    stage = {r["stage"]: r["value"] for r in mine}
+    return (stage["before"], stage["after"]) if "before" in stage and "after" in stage else None
 
 
 def _sides(items: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]]) -> dict[tuple[str, str, str], Any]:
@@ -248,13 +314,13 @@ def _cells(out: StudyResults, sides: dict, domains: list[str], study: Any) -> No
                     c.before, c.after, c.delta.value, tuple(c.delta_ci), c.d, tuple(c.d_ci), c.d_p,  # type: ignore[arg-type]
                     tuple(c.distance.per_seed if c.distance is not None else c.d_delta.per_seed), delta_p=c.p, in_family=first.control is None and _in_family(study, measure, domain),
                     test=c.test, crossed=c.crossed, past=c.past.value if c.crossed else 0.0, past_p=c.past_p,  # type: ignore[union-attr]
-                    mde=c.d_delta.mde(), p_floor=c.p_floor))
+                    mde=c.d_delta.mde(), p_floor=c.p_floor, change=c))
     for (measure, domain), n in sorted(small.items()):
         out.notes.append(f"{measure} on {domain}: {n} test items per run, fewer than the {MIN_ITEMS} a paired interval needs; "
                          "not analysed (raise eval_limit or lower dev_fraction)")
 
 
-def _contrasts(out: StudyResults, sides: dict, domains: list[str], study: Any) -> None:
+def _contrasts(out: StudyResults, sides: dict, domains: list[str], study: Any, unmatched: dict[tuple[str, str], str]) -> None:
     groups = _groups(out)
     margin = getattr(study, "equivalence_margin", None)
     for (arm, source), control_runs in groups.items():
@@ -280,11 +346,14 @@ def _contrasts(out: StudyResults, sides: dict, domains: list[str], study: Any) -
                              seed_term=_seed_level(study))
                 same = bool(margin) and (within(d.distance, margin) if d.distance is not None else equivalent(d.effect, margin))
                 per_seed = d.distance.per_seed if d.distance is not None else d.effect.per_seed
+                why = unmatched.get((arm, source), "")
+                nan = float("nan")
                 out.contrasts.append(StudyContrast(
                     first.method, first.control, source, domain, measure, tuple(m.seed for m, _ in paired),
-                    d.method_d_delta, d.control_d_delta, d.value, tuple(d.effect_ci), d.p,  # type: ignore[arg-type]
-                    tuple(per_seed), in_family=_in_family(study, measure, domain), p_better=d.p_better,
-                    mde=d.mde(), equivalent=same))
+                    d.method_d_delta, d.control_d_delta, d.value, tuple(d.effect_ci), nan if why else d.p,  # type: ignore[arg-type]
+                    tuple(per_seed), in_family=_in_family(study, measure, domain), p_better=nan if why else d.p_better,
+                    mde=d.mde(), equivalent=same and not why, not_tested=f"control not matched ({why})" if why else "",
+                    contrast=None if why else d))
 
 
 def family_of(source: str, domain: str) -> str:
@@ -307,11 +376,13 @@ def _claims(out: StudyResults, study: Any) -> None:
         family = family_of(cell.source, cell.domain)
         if expected:
             ran = tuple(sorted(c.control for c in mine))
-            missing = [name for name in expected if not any(r.startswith(name) for r in ran)]
-            if missing or not mine:
+            missing = [name for name in expected if not any(r == name for r in ran)]
+            refused = [f"{c.control}: {c.not_tested}" for c in mine if c.not_tested]
+            if missing or not mine or refused:
+                why = (f"control {', '.join(missing) or 'results'} missing: not tested" if missing or not mine
+                       else "not tested: " + "; ".join(refused))
                 out.claims.append(StudyClaim(cell.arm, cell.source, cell.domain, cell.measure, family, ran, float("nan"),
-                                             (float("nan"), float("nan")), float("nan"), float("nan"),
-                                             not_tested=f"control {', '.join(missing) or 'results'} missing: not tested"))
+                                             (float("nan"), float("nan")), float("nan"), float("nan"), not_tested=why))
                 continue
             strongest = max(mine, key=lambda c: c.effect)  # the control the method beats by the least
             p = beats_all(mine)
@@ -350,6 +421,63 @@ def _adjust(out: StudyResults) -> None:
             con.p_holm, con.q_bh = claim.p_holm, claim.q_bh
 
 
+def _pooled(out: StudyResults, study: Any) -> None:
+    """One pooled cross-domain claim per method (docs/statistics.md, "The pooled transfer claim"):
+    its cross-domain family cells averaged with their test items as weights (the per-item average
+    effect; fixed by the design, not by the results), Holm-adjusted across methods."""
+    from debiasbench.analysis.statistics import equivalent, pooled_beyond, pooled_change
+
+    margin = getattr(study, "equivalence_margin", None)
+    seed_term = _seed_level(study)
+    for method in dict.fromkeys(c.arm for c in out.cells if c.control is None):
+        cells = [c for c in out.cells if c.control is None and c.arm == method and c.in_family and c.domain != c.source]
+        if not cells:
+            continue
+        keys = {(c.source, c.domain, c.measure) for c in cells}
+        mine = [c for c in out.contrasts if c.method == method and (c.source, c.domain, c.measure) in keys]
+        controls = tuple(sorted({c.control for c in mine}))
+        expected = tuple(sorted({a.control for a in getattr(study, "arms", []) if a.control and a.method_label == method}))
+        refused = sorted({f"{c.control} ({c.source})" for c in mine if c.not_tested})
+        if expected and (set(expected) - set(controls) or refused):
+            why = "not tested: " + ("unmatched controls " + ", ".join(refused) if refused
+                                    else "control " + ", ".join(sorted(set(expected) - set(controls))) + " missing")
+            out.pooled.append(PooledClaim(method, len(cells), controls, math.nan, (math.nan, math.nan), math.nan, math.nan,
+                                          not_tested=why))
+            continue
+        if expected:
+            per: dict[str, Any] = {}
+            items = {(c.source, c.domain, c.measure): c.n for c in cells}
+            for control in controls:
+                theirs = [c for c in mine if c.control == control]
+                if len(theirs) != len(cells):
+                    continue
+                per[control] = pooled_beyond([c.contrast for c in theirs], [items[(c.source, c.domain, c.measure)] for c in theirs],
+                                             seed_term, [c.source for c in theirs])
+            if len(per) != len(controls):
+                out.pooled.append(PooledClaim(method, len(cells), controls, math.nan, (math.nan, math.nan), math.nan, math.nan,
+                                              not_tested="not tested: a control lacks some of the method's cross-domain cells"))
+                continue
+            strongest = max(per, key=lambda k: per[k].value)  # the control the method beats by the least
+            e = per[strongest]
+            claim = PooledClaim(method, len(cells), controls, e.value, e.interval(), max(v.p_below(0.0) for v in per.values()), e.mde(),
+                                per_control={k: (v.value, v.interval(), v.p_below(0.0)) for k, v in per.items()})
+            if margin and all(equivalent(v, margin) for v in per.values()):
+                claim.verdict = "equivalent"
+        else:
+            e = pooled_change([c.change for c in cells], [c.n for c in cells], seed_term, [c.source for c in cells])
+            claim = PooledClaim(method, len(cells), (), e.value, e.interval(), e.p_equal(0.0), e.mde())
+            if margin and equivalent(e, margin):
+                claim.verdict = "equivalent"
+        out.pooled.append(claim)
+    tested = [c for c in out.pooled if not c.not_tested and not math.isnan(c.p)]
+    if tested:
+        adjusted = adjust([c.p for c in tested], f"{out.family}: pooled cross-domain")
+        for claim, holm in zip(tested, adjusted.holm):
+            claim.p_holm = holm
+            if holm < 0.05:
+                claim.verdict = "closer" if claim.estimate < 0 else "farther"
+
+
 def _row(kind: str, **values: Any) -> dict[str, Any]:
     keys = ("kind", "arm", "method", "control", "source", "domain", "measure", "family", "seeds", "items", "before", "after",
             "delta", "delta_low", "delta_high", "estimate", "low", "high", "p", "test", "p_holm", "q_bh", "mde", "verdict",
@@ -372,6 +500,11 @@ def records(results: StudyResults) -> list[dict[str, Any]]:
                          domain=d.domain, measure=d.measure, seeds=" ".join(map(str, d.seeds)), estimate=d.effect,
                          low=d.effect_ci[0], high=d.effect_ci[1], p=d.p, test="t", mde=d.mde,
                          per_seed=json.dumps(list(d.per_seed_effect))))
+    for k in results.pooled:
+        rows.append(_row("pooled-claim", arm=k.method, method=k.method, control=" & ".join(k.controls), domain="cross-domain (pooled)",
+                         family="pooled cross-domain", items=k.cells, estimate=k.estimate, low=k.interval[0], high=k.interval[1],
+                         p=k.p, test="intersection-union" if k.controls else "change", p_holm=k.p_holm, mde=k.mde,
+                         verdict=k.not_tested or k.verdict))
     for k in results.claims:
         rows.append(_row("claim", arm=k.method, method=k.method, control=" & ".join(k.controls), source=k.source, domain=k.domain,
                          measure=k.measure, family=k.family, estimate=k.estimate, low=k.interval[0], high=k.interval[1], p=k.p,

@@ -107,7 +107,7 @@ def _print_power(study: object, registry: object) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from debiasbench.orchestration.study_power import plan_power
+    from debiasbench.orchestration.study_power import plan_pooled, plan_power
 
     cells = plan_power(study, registry)
     if not cells:
@@ -123,6 +123,10 @@ def _print_power(study: object, registry: object) -> None:
     out.print("MDE: the smallest true effect a cell detects with 80% power at two-sided 0.05, from the measure's planning "
               "SD of one item's change (MeasureSpec.item_sd) and the expected test items; seed-to-seed variation and the "
               "family's Holm adjustment raise it (docs/statistics.md).", soft_wrap=True)
+    pool = plan_pooled(study, cells)
+    if pool is not None:
+        out.print(f"pooled cross-domain contrast: {pool.cells} cells, {pool.items} test items (item-weighted); MDE vs "
+                  f"control at most {pool.mde:.2f} (cells on the same items counted as perfectly correlated)", soft_wrap=True)
 
 
 def _print_arms(study: object, pending: int) -> None:

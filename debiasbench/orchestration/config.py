@@ -103,7 +103,7 @@ class RunConfig:
                                    "item subsets (--eval-limit, presets) and bootstrap intervals; kept apart from --seed so "
                                    "every training seed is evaluated on the same items.")
     dev_fraction: float = setting(0.5, "Share of each benchmark's items in the dev split (choices such as a trajectory's "
-                                       "best step are made on dev; paired figures are reported on test).")
+                                       "best step are made on dev; paired figures are reported on test). 0: no dev items, for runs that choose nothing.")
     device: str = setting("auto", "auto | cpu | cuda | cuda:N | mps", hashed=False)
     device_map: str | None = setting(None, "auto: split the model over the GPUs this process sees (then CPU) with "
                                            "accelerate, for models too large for one GPU; leave --device out. "

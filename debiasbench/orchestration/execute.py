@@ -8,6 +8,8 @@ batches and training texts split among them); only the main process logs and wri
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import random
 import time
@@ -235,11 +237,35 @@ def _unlearn(plan: Plan, handle: ModelHandle, forget: list[ForgetText], retain: 
     ctx = UnlearnContext(forget=forget, retain=retain, selector=plan.selector, selector_ctx=selector_ctx,
                          registry=plan.registry, seed=config.seed, on_step=on_step, progress=progress,
                          trajectory=trajectory, gradient_checkpointing=config.gradient_checkpointing,
-                         run=plan.run_facts)
+                         run=plan.run_facts, measure=_measurer(plan, handle, locator))
     assert plan.method is not None
     outcome = plan.method.unlearn(handle, plan.method_options, ctx)
     handle.model.eval()
     return outcome, trajectory, probe
+
+
+def _measurer(plan: Plan, handle: ModelHandle, locator: DataLocator) -> Any:
+    """``UnlearnContext.measure``: one metric's headline figure now, evaluated exactly as the
+    after-evaluation will evaluate it (same options, items and context, no cache)."""
+    ctx = dataclasses.replace(eval_context(plan, locator), progress=None)
+
+    def measure(name: str) -> float:
+        planned = next((p for p in plan.metrics if p.metric.name == name), None)
+        if planned is None:
+            raise DebiasbenchError(f"the method measures {name!r}, which this run does not evaluate; add it to --metrics")
+        was_training = handle.model.training
+        handle.model.eval()
+        try:
+            result = evaluate(handle, [planned], ctx, plan.plugins.versions(), None, intervals=False)[0].result
+        finally:
+            handle.model.train(was_training)
+        specs = {m.name: m for m in planned.metric.measures}
+        rows = [r for r in result.rows if specs.get(r.measure) is not None and specs[r.measure].headline]
+        if not rows:
+            raise DebiasbenchError(f"metric {name!r} reported no headline figure to measure")
+        return float(rows[0].value)
+
+    return measure
 
 
 def _save_model(handle: ModelHandle, target: Path, records: RunRecords) -> None:

@@ -105,8 +105,11 @@ def _check_numbers(config: RunConfig) -> None:
             raise DebiasbenchError(f"{flag} must be between 0 and 2**63 - 1, got {value}")
     if not config.lora_threshold >= 0:  # also NaN
         raise DebiasbenchError(f"--lora-threshold is a number of parameters and must be 0 or more, got {config.lora_threshold:g}")
-    if not 0.0 < config.dev_fraction < 1.0:
-        raise DebiasbenchError(f"--dev-fraction must be between 0 and 1 (exclusive), got {config.dev_fraction}")
+    if not 0.0 <= config.dev_fraction < 1.0:
+        raise DebiasbenchError(f"--dev-fraction must be at least 0 and below 1, got {config.dev_fraction}")
+    if config.dev_fraction == 0.0 and config.eval_every:
+        raise DebiasbenchError("--eval-every records a trajectory that choices are made on, which needs dev items, but "
+                               "--dev-fraction is 0; give a dev share (e.g. --dev-fraction 0.3) or leave --eval-every out")
     for value, flag in ((config.eval_limit, "--eval-limit"), (config.forget_limit, "--forget-limit"), (config.eval_every, "--eval-every")):
         if value is not None and value < 1:
             raise DebiasbenchError(f"{flag} must be 1 or more, got {value}")

@@ -45,8 +45,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from debiasbench.plugin_system.registry import Registry
     from debiasbench.results.storage import ResultsLocation
 
-STUDY_KEYS = ("name", "controls", "report_dir", "family", "resamples", "tradeoff_measure", "equivalence_margin", "seed_level")
+STUDY_KEYS = ("name", "controls", "report_dir", "family", "resamples", "tradeoff_measure", "equivalence_margin", "seed_level",
+              "power")
 FAMILY_KEYS = ("name", "measures", "domains")
+POWER_KEYS = ("pooled", "cell", "cell_min_items")
+
+
+@dataclass(frozen=True)
+class PowerTargets:
+    """``[study.power]``: the MDEs (80 % power, two-sided 0.05, vs a control) the design must reach
+    before it runs; the preflight refuses a grid whose item counts cannot (docs/study.md)."""
+
+    pooled: float | None = None  # the pooled cross-domain contrast
+    cell: float | None = None  # every family cell with at least ``cell_min_items`` test items
+    cell_min_items: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,7 @@ class Study:
     tradeoff_measure: str | None = None  # the trade-off plot's x axis (default: a headline cost such as perplexity)
     equivalence_margin: float | None = None  # in the family measures' units: "equivalent" needs TOST within +-margin
     seed_level: bool | None = None  # True: intervals cover seed-to-seed variation (needs 2+ seeds); False: conditional on the seeds
+    power: PowerTargets | None = None  # MDE targets checked before any run
     arms: list[Arm] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "control X does not apply to Y: why"
 
@@ -206,9 +219,29 @@ def load_study(source: Path, results_dir: ResultsLocation | None = None, plugins
                   controls=_controls(study_table.get("controls"), labels, plugins.registry, source),
                   report_dir=results_location(report_dir or join(sweep.points[0].config.results_dir, "report")),
                   resamples=resamples, tradeoff_measure=study_table.get("tradeoff_measure"), equivalence_margin=margin,
-                  seed_level=seed_level)
+                  seed_level=seed_level, power=_power(study_table.get("power"), source))
     _arms(study, plugins.registry)
     return study
+
+
+def _power(table: Any, source: Path) -> PowerTargets | None:
+    import math
+
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise _bad(source, "[study.power] must be a table: pooled = 5.0, cell = 10.0, cell_min_items = 400")
+    unknown = sorted(set(table) - set(POWER_KEYS))
+    if unknown:
+        raise _bad(source, f"unknown key {unknown[0]!r} in [study.power]; allowed: {', '.join(POWER_KEYS)}")
+    for key in ("pooled", "cell"):
+        v = table.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0):
+            raise _bad(source, f"[study.power] {key} must be a positive MDE in the family measures' units, got {v!r}")
+    n = table.get("cell_min_items", 0)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise _bad(source, f"[study.power] cell_min_items must be a whole number of items (0 or more), got {n!r}")
+    return PowerTargets(table.get("pooled"), table.get("cell"), n)
 
 
 def _family_members(family: Family, sweep: Sweep, labels: list[str]) -> int:

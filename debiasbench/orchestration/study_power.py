@@ -40,14 +40,15 @@ def measure_spec(registry: Any, measure: str) -> tuple[Any, Any]:
     return None, None
 
 
-def plan_power(study: Any, registry: Any) -> list[PlannedCell]:
-    """One planned cell per family measure x evaluated domain (the family's domains, else the grid's)."""
+def plan_power(study: Any, registry: Any, cache_dir: Any = None) -> list[PlannedCell]:
+    """One planned cell per family measure x evaluated domain (the family's domains, else the grid's).
+    ``cache_dir`` overrides the run's cache (the preflight counts items in a temporary one: it writes nothing)."""
     from debiasbench.plugin_system.interfaces import EvalContext
     from debiasbench.support.data import DataLocator
 
     config = study.sweep.points[0].config
     seeds = len({p.config.seed for p in study.sweep.points})
-    ctx = EvalContext(data=DataLocator(config.data_dir, config.cache_dir), registry=registry)
+    ctx = EvalContext(data=DataLocator(config.data_dir, cache_dir or config.cache_dir), registry=registry)
     domains = list(study.family.domains or config.eval_domains or [])
     out = []
     for measure in study.family.measures:
@@ -67,4 +68,56 @@ def plan_power(study: Any, registry: Any) -> list[PlannedCell]:
                 continue
             out.append(PlannedCell(measure, domain, test, seeds, planned_mde(spec.item_sd, test),
                                    planned_mde(spec.item_sd, test, contrast=True)))
+    return out
+
+
+@dataclass(frozen=True)
+class PlannedPool:
+    """The pooled cross-domain contrast's planned MDE (docs/statistics.md, "The pooled transfer claim")."""
+
+    cells: int  # cross-domain cells pooled (sources x other domains x measures)
+    items: int  # their test items, summed (the weights)
+    mde: float  # upper bound: cells on the same items (two sources, one domain) counted as perfectly correlated
+
+
+def plan_pooled(study: Any, cells: list[PlannedCell]) -> PlannedPool | None:
+    """The item-weighted pool of every cross-domain contrast cell (source != evaluated domain)."""
+    import math
+
+    from debiasbench.analysis.crossed import t_quantile
+
+    sources = sorted({p.config.domain for p in study.sweep.points if p.config.method and p.config.domain})
+    z = t_quantile(0.975, math.inf) + t_quantile(0.8, math.inf)
+    groups: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for source in sources:
+        for c in cells:
+            if c.domain == source or c.mde_contrast is None or not c.test_items:
+                continue
+            groups.setdefault((c.measure, c.domain), []).append((c.test_items, c.mde_contrast / z))
+    pooled = [x for g in groups.values() for x in g]
+    if not pooled:
+        return None
+    total = sum(n for n, _ in pooled)
+    se = math.sqrt(sum(sum(n / total * s for n, s in g) ** 2 for g in groups.values()))
+    return PlannedPool(len(pooled), total, z * se)
+
+
+def missed_targets(study: Any, cells: list[PlannedCell], pool: PlannedPool | None) -> list[str]:
+    """The ``[study.power]`` targets the planned MDEs miss, one phrase each (empty: all met)."""
+    power = getattr(study, "power", None)
+    if power is None:
+        return []
+    out = []
+    if power.pooled is not None:
+        if pool is None:
+            out.append("the pooled cross-domain contrast has no cell to pool (the grid needs sources other than the evaluated domains)")
+        elif pool.mde > power.pooled:
+            out.append(f"the pooled cross-domain contrast's MDE {pool.mde:.2f} exceeds {power.pooled:g}")
+    if power.cell is not None:
+        for c in cells:
+            if (c.test_items or 0) < power.cell_min_items:
+                continue
+            if c.mde_contrast is None or c.mde_contrast > power.cell:
+                got = f"{c.mde_contrast:.2f}" if c.mde_contrast is not None else f"none ({c.why})"
+                out.append(f"{c.measure} on {c.domain} ({c.test_items} test items): MDE vs control {got} exceeds {power.cell:g}")
     return out

@@ -116,7 +116,7 @@ def check_family_domains(pf: Preflight) -> None:
 
 
 def check_controls(pf: Preflight) -> None:
-    """Each control gets what it needs from every run it controls (e.g. benign-ga: a perplexity trajectory)."""
+    """Each control gets what it needs from every run it controls (e.g. benign-ga: the perplexity metric, benign text)."""
     from debiasbench.orchestration.study import method_label
     from debiasbench.plugin_system.interfaces import RunFacts
     from debiasbench.support.data import DataLocator
@@ -127,10 +127,12 @@ def check_controls(pf: Preflight) -> None:
             config = plan.config
             if method_label(config) not in labels:
                 continue
-            facts = RunFacts(domain=config.domain or "", preset=config.preset, eval_every=config.eval_every,
-                             forget_set=plan.forget_set.name if plan.forget_set else "",
-                             probed_metrics=tuple(p.metric.name for p in plan.metrics if p.metric.probe is not None),
-                             data=DataLocator(config.data_dir, config.cache_dir))
+            facts = plan.run_facts or RunFacts(
+                domain=config.domain or "", preset=config.preset, eval_every=config.eval_every,
+                forget_set=plan.forget_set.name if plan.forget_set else "",
+                probed_metrics=tuple(p.metric.name for p in plan.metrics if p.metric.probe is not None),
+                data=DataLocator(config.data_dir, config.cache_dir), metrics=tuple(p.metric.name for p in plan.metrics),
+                heldout_seed=config.heldout_seed, dev_fraction=config.dev_fraction)
             reason = control.check_run(facts)
             if reason is not None:
                 raise pf.bad(f"control {name!r} cannot control {method_label(config)}: {reason}")
@@ -165,14 +167,41 @@ def check_item_counts(pf: Preflight) -> None:
                 return
 
 
+def check_power(pf: Preflight) -> None:
+    """The design reaches the ``[study.power]`` MDE targets from its item counts (else which cells miss)."""
+    from debiasbench.orchestration.study_power import missed_targets, plan_pooled, plan_power
+
+    if getattr(pf.study, "power", None) is None:
+        return
+    cells = plan_power(pf.study, pf.registry)
+    missed = missed_targets(pf.study, cells, plan_pooled(pf.study, cells))
+    if missed:
+        raise pf.bad(f"[study.power] targets cannot be met by these item counts: {'; '.join(missed)}; "
+                     "add items, domains or seeds, or relax the targets")
+
+
 CHECKS: list[Callable[[Preflight], None]] = [check_report_dir, check_family_measures, check_family_domains, check_controls,
-                                             check_tradeoff_measure, check_item_counts]
+                                             check_tradeoff_measure, check_item_counts, check_power]
 """The preflight, in order: the first failing check is the one line the user sees."""
 
 
 def run_preflight(study: Study, registry: Registry, plans: list[Plan]) -> Preflight:
-    """Every check of :data:`CHECKS`, or the first failure's one line."""
+    """Every check of :data:`CHECKS`, or the first failure's one line. The checks parse data files
+    (benign text, item counts), which the parser caches: into a temporary cache, so a refused
+    study leaves nothing behind."""
+    import os
+    import tempfile
+
     preflight = Preflight(study, registry, plans)
-    for check in CHECKS:
-        check(preflight)
+    saved = os.environ.get("DEBIASBENCH_CACHE")
+    with tempfile.TemporaryDirectory(prefix="debiasbench-preflight-") as tmp:
+        os.environ["DEBIASBENCH_CACHE"] = tmp
+        try:
+            for check in CHECKS:
+                check(preflight)
+        finally:
+            if saved is None:
+                os.environ.pop("DEBIASBENCH_CACHE", None)
+            else:
+                os.environ["DEBIASBENCH_CACHE"] = saved
     return preflight

@@ -394,6 +394,7 @@ class SelectorContext:
     domain: str
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)  # facts the selector records (method_info: ``selector_<key>``)
 
 
 class SpanSelector(Named, ABC):
@@ -459,6 +460,10 @@ class UnlearnContext:
     trajectory: Sequence[Mapping[str, Any]] = ()  # the probe's rows so far (``--eval-every``), read-only
     gradient_checkpointing: bool = False  # ``--gradient-checkpointing``: recompute activations in backward (methods that declare support)
     run: RunFacts | None = None  # the facts ``check_run`` saw at plan time (a method that re-derives its data the same way)
+    measure: Callable[[str], float] | None = None
+    """``measure(metric)``: the headline figure of one of the run's metrics on the model as it is
+    now, with the run's options and items, i.e. the figure its after-evaluation will report
+    (a control matched on perplexity steers by it). None outside a run."""
 
 
 @dataclass(frozen=True)
@@ -553,6 +558,12 @@ class Control(Named, ABC):
     @abstractmethod
     def derive(self, point: ControlledPoint, result: ControlledResult | None) -> ControlArm:
         """The control run of ``point`` (``result`` is given when ``needs_result``)."""
+
+    def matched(self, controlled: ControlledResult, control: ControlledResult) -> str | None:
+        """None when the finished control run matches the run it controls as the control promises
+        (e.g. the same perplexity increase within a tolerance); else why not, in one line. The
+        study report shows an unmatched control's contrast with this reason and does not test it."""
+        return None
 
 
 KINDS: tuple[str, ...] = ("method", "model", "metric", "dataset", "selector", "control")

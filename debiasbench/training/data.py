@@ -3,6 +3,8 @@ retain-perplexity ceiling is measured on. Imports no torch."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ class TrainingData:
     ppl_ids: list[list[int]] = field(default_factory=list)
     ppl_masks: list[list[bool]] = field(default_factory=list)
     ppl_source: str = ""
+    selector_notes: dict[str, Any] = field(default_factory=dict)  # what the selector recorded about its selection
 
 
 def prepare(method: str, handle: ModelHandle, options: Any, ctx: UnlearnContext, loss: UnlearningLoss) -> TrainingData:
@@ -38,12 +41,13 @@ def prepare(method: str, handle: ModelHandle, options: Any, ctx: UnlearnContext,
     items = [it for it in tokenize_forget(handle.tokenizer, ctx.forget, max_tokens) if it.input_ids]
     if not items:
         raise DebiasbenchError(f"method {method!r}: every forget text is empty after tokenisation")
-    masks = _select(handle, items, options, ctx, loss)
+    notes: dict[str, Any] = {}
+    masks = _select(handle, items, options, ctx, loss, notes)
     keep = [i for i, m in enumerate(masks) if any(m)]
     data = TrainingData(
         ids=[items[i].input_ids for i in keep], masks=[masks[i] for i in keep],
         selected_tokens=sum(sum(m) for m in masks), total_tokens=sum(len(m) for m in masks),
-        dropped_texts=len(items) - len(keep),
+        dropped_texts=len(items) - len(keep), selector_notes=notes,
     )
     if loss.needs_retain:
         data.retain_ids = _tokenize(handle.tokenizer, ctx.retain, max_tokens)
@@ -66,23 +70,26 @@ def tokenize_forget(tokenizer: Any, items: Sequence[ForgetText], max_tokens: int
 
 
 def _select(handle: ModelHandle, items: list[TokenizedText], options: Any, ctx: UnlearnContext,
-            loss: UnlearningLoss) -> list[list[bool]]:
+            loss: UnlearningLoss, notes: dict[str, Any]) -> list[list[bool]]:
     """The selector's masks (``select_all``: every token with a character span), checked for shape."""
     if loss.select_all:
         every = [[end > start for start, end in it.offsets] for it in items]
         like = getattr(options, "texts_like", ALL_TEXTS)
         if like == ALL_TEXTS:
             return every
-        keep = _select_with(_named_or_default_selector(ctx.registry, like), handle, items, ctx)
+        keep = _select_with(_named_or_default_selector(ctx.registry, like), handle, items, ctx, notes)
         return [mask if any(chosen) else [False] * len(mask) for mask, chosen in zip(every, keep)]
-    return _select_with(ctx.selector or _named_or_default_selector(ctx.registry, options.selector), handle, items, ctx)
+    return _select_with(ctx.selector or _named_or_default_selector(ctx.registry, options.selector), handle, items, ctx, notes)
 
 
-def _select_with(selector: Any, handle: ModelHandle, items: list[TokenizedText], ctx: UnlearnContext) -> list[list[bool]]:
-    """One selector's masks on the items, checked for shape."""
+def _select_with(selector: Any, handle: ModelHandle, items: list[TokenizedText], ctx: UnlearnContext,
+                 notes: dict[str, Any]) -> list[list[bool]]:
+    """One selector's masks on the items, checked for shape; what it notes lands in ``notes``."""
     selector_ctx = ctx.selector_ctx or SelectorContext(model=handle, data=DataLocator(), registry=ctx.registry,
                                                        domain=items[0].item.domain, seed=ctx.seed)
+    selector_ctx = dataclasses.replace(selector_ctx, notes={})
     masks = selector.select(items, selector_ctx)
+    notes.update(selector_ctx.notes)
     if len(masks) != len(items) or any(len(m) != len(it.input_ids) for m, it in zip(masks, items)):
         raise DebiasbenchError(f"span selector {selector.name!r} returned masks that do not match the tokens of the texts")
     return [list(map(bool, m)) for m in masks]

@@ -88,6 +88,7 @@ def _info(method: str, options: Any, ctx: UnlearnContext, loss: UnlearningLoss, 
         info["retain_texts"] = len(data.retain_ids)
     if data.ppl_source:
         info["retain_ppl_on"] = data.ppl_source
+    info.update({f"selector_{k}": v for k, v in data.selector_notes.items()})
     return info
 
 

@@ -1,12 +1,12 @@
-"""Span selectors that need no model: ``annotated``, ``lexicon``, ``all`` and ``random``
-(SPEC section 6). ``counterfactual`` is in counterfactual.py."""
+"""Span selectors that need no model: ``annotated``, ``lexicon`` and ``all`` (docs/methods.md).
+``counterfactual`` is in counterfactual.py, the ``random`` control selector in random_selector.py."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from debiasbench.api import DebiasbenchError, NoOptions, SelectorContext, SpanSelector, TokenizedText, option
 from debiasbench_unlearn.lexicon import HURTLEX, lexicon_matcher
@@ -74,45 +74,3 @@ class AllSelector(SpanSelector):
         parse_options(self.Options, ctx.options, f"selector {self.name!r}")
         masks = [[end > start for start, end in it.offsets] for it in items]
         return require_selection(masks, self.name, ctx.domain, "the texts are empty")
-
-
-@dataclass
-class RandomOptions:
-    budget_from: str = option("lexicon", "selector whose per-text token count this control matches; its options pass through")
-
-
-class RandomSelector(SpanSelector):
-    """A control: in each text, as many tokens as another selector picks there, chosen at
-    random (seeded by ``--seed``)."""
-
-    name: ClassVar[str] = "random"
-    description: ClassVar[str] = "random tokens, as many per text as another selector picks (-s budget_from=lexicon)"
-    Options: ClassVar[type] = RandomOptions
-
-    def check_options(self, options: Mapping[str, Any], registry: Any) -> None:
-        """Its own ``budget_from``, then the rest as the budget selector's options."""
-        opts = parse_options(self.Options, {k: v for k, v in options.items() if k == "budget_from"}, f"selector {self.name!r}")
-        budget_selector = registry.get("selector", opts.budget_from)
-        if budget_selector.name == self.name:
-            raise DebiasbenchError("selector 'random' cannot take its budget from itself; use -s budget_from=lexicon")
-        budget_selector.check_options({k: v for k, v in options.items() if k != "budget_from"}, registry)
-
-    def select(self, items: Sequence[TokenizedText], ctx: SelectorContext) -> list[list[bool]]:
-        import numpy as np
-
-        own = {k: v for k, v in ctx.options.items() if k == "budget_from"}
-        opts = parse_options(self.Options, own, f"selector {self.name!r}")
-        budget_selector = ctx.registry.get("selector", opts.budget_from)
-        if budget_selector.name == self.name:
-            raise DebiasbenchError("selector 'random' cannot take its budget from itself; use -s budget_from=lexicon")
-        passed = SelectorContext(model=ctx.model, data=ctx.data, registry=ctx.registry, domain=ctx.domain, seed=ctx.seed,
-                                 options={k: v for k, v in ctx.options.items() if k != "budget_from"})
-        budgets = [sum(m) for m in budget_selector.select(items, passed)]
-        rng = np.random.default_rng(ctx.seed)
-        masks = []
-        for it, k in zip(items, budgets):
-            mask = np.zeros(len(it.input_ids), dtype=bool)
-            mask[rng.choice(len(mask), size=k, replace=False)] = True
-            masks.append(mask.tolist())
-        return require_selection(masks, self.name, ctx.domain)
-

@@ -9,8 +9,8 @@ from debiasbench_unlearn.selectors import (
     AllSelector,
     AnnotatedSelector,
     LexiconSelector,
-    RandomSelector,
 )
+from debiasbench_unlearn.random_selector import RandomSelector
 from debiasbench_unlearn.spans_command import spans_command
 
 
