@@ -93,7 +93,7 @@ def test_group_rules_follow_lm_evaluation_harness():
 
 def test_scores_by_hand_and_missing_categories(ctx, monkeypatch):
     _fixed(monkeypatch, lambda e, c: CHOSEN[int(e.item.split("-")[1])])
-    result = evaluate_metric(BBQMetric(), None, ctx, BBQOptions())
+    result = evaluate_metric(BBQMetric(), None, ctx, BBQOptions(chance_test=False))
     rows = _rows(result)
     # accuracy: 1 and 4 right -> 2/5; ambiguous 0/2; disambiguated 2/3
     assert rows[("religion", "bbq.accuracy")].value == pytest.approx(40.0)
@@ -117,9 +117,28 @@ def test_scores_by_hand_and_missing_categories(ctx, monkeypatch):
 
 def test_lm_eval_choice_set_counts_any_unknown_phrasing(ctx, monkeypatch):
     _fixed(monkeypatch, lambda e, c: c.index("Not known"))  # always an unknown phrasing not in the file
-    rows = _rows(evaluate_metric(BBQMetric(), None, ctx, BBQOptions(choices="lm-eval")))
+    rows = _rows(evaluate_metric(BBQMetric(), None, ctx, BBQOptions(choices="lm-eval", chance_test=False)))
     assert rows[("religion", "bbq.accuracy-ambiguous")].value == 100.0 and rows[("religion", "bbq.s-amb")].value == 0.0
     assert ("religion", "bbq.s-dis") not in rows  # no non-unknown disambiguated answer: undefined, no row
+
+
+def test_bias_scores_at_chance_are_undefined_not_unbiased(ctx, monkeypatch):
+    """The fixture's model gets 2 of 3 disambiguated questions right: not above 50 % by the one-sided
+    binomial test (p = 0.5), so S_DIS and S_AMB are left out with a note saying why; accuracy stays."""
+    from scipy.stats import binomtest
+
+    from debiasbench_metrics.bbq import above_chance
+
+    _fixed(monkeypatch, lambda e, c: CHOSEN[int(e.item.split("-")[1])])
+    result = evaluate_metric(BBQMetric(), None, ctx, BBQOptions())
+    rows = _rows(result)
+    assert ("religion", "bbq.s-dis") not in rows and ("religion", "bbq.s-amb") not in rows
+    assert rows[("religion", "bbq.accuracy-disambiguated")].value == pytest.approx(200 / 3)
+    assert any(n.startswith("undefined: bbq.s-dis and bbq.s-amb on religion: disambiguated accuracy 66.7% (2/3)") for n in result.notes)
+    correct = np.array([True] * 60 + [False] * 40)
+    above, p, k, n = above_chance(correct, np.zeros(100, dtype=bool))
+    assert above and (k, n) == (60, 100) and p == pytest.approx(binomtest(60, 100, 0.5, alternative="greater").pvalue)
+    assert not above_chance(np.array([True] * 52 + [False] * 48), np.zeros(100, dtype=bool))[0]  # 52 %: p = 0.38
 
 
 def test_statistics_follow_the_formula_where_lm_eval_returns_zero():
@@ -171,7 +190,7 @@ def test_matches_lm_evaluation_harness_on_the_available_categories(data_dir, mon
     monkeypatch.setattr(bbq, "score_choices", lambda h, examples, o, p: [
         np.array([_seeded_score(e.item, c) for c in choices(e, "lm-eval")]) for e in examples])
     monkeypatch.setattr(bbq, "scoring_setup", lambda handle: {})
-    ours = _rows(evaluate_metric(BBQMetric(), None, ctx, BBQOptions(choices="lm-eval")))
+    ours = _rows(evaluate_metric(BBQMetric(), None, ctx, BBQOptions(choices="lm-eval", chance_test=False)))
     present = load_bbq(ctx.data).present
     assert len(present) == 6
     for category in present:

@@ -119,6 +119,7 @@ class Comparison:
     measures: dict[str, tuple[float | None, str | None]]  # measure -> (ideal, better)
     warnings: list[str] = field(default_factory=list)
     family: str = ""  # the family the cells' p-values are adjusted over
+    damage: list[str] = field(default_factory=list)  # one damage line per run that damaged its model (docs/damage.md)
 
     def measure_names(self) -> list[str]:
         return list(dict.fromkeys(c.measure for c in self.columns))
@@ -312,4 +313,15 @@ def compare(results_dir: ResultsLocation, filters: Filters | None = None, split:
             raise DebiasbenchError(f"run {run_id} has no complete rows in {results_dir} ({cause})")
     comparison = build(select(rows, filters or Filters()), warnings, pool_protocols)
     attach_paired(comparison, results_dir, split)
+    comparison.damage = run_damage_lines(rows)
     return comparison
+
+
+def run_damage_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """``run <id> (<method>, <source>): damage: ...`` for every run whose utility moved past its threshold."""
+    from debiasbench.analysis.damage import damage_line, damage_specs, find_damage
+    from debiasbench.plugin_system.loader import get_registry
+
+    found = find_damage(rows, damage_specs(get_registry()))
+    described = {r["run_id"]: f"{r.get('method') or 'none'}, {r.get('source_domain') or '-'}" for r in rows}
+    return [f"run {run} ({described.get(run, '?')}): {damage_line(found, run)}" for run in dict.fromkeys(d.run_id for d in found)]

@@ -66,7 +66,24 @@ def read_complete_rows(results_dir: ResultsLocation) -> tuple[list[dict[str, Any
         warnings.append(f"{len(duplicates)} run(s) repeat the configuration and seed of a newer run and were left out "
                         f"(a repeat is not a replication; use another seed): {', '.join(duplicates[:3])}"
                         f"{' ...' if len(duplicates) > 3 else ''}")
+    kept = {r["run_id"] for r in rows}
+    warnings += undefined_notes([r for r in runs.to_pylist() if r["run_id"] in kept])
     return rows, warnings
+
+
+def undefined_notes(runs: list[dict[str, Any]]) -> list[str]:
+    """The runs' notes that say a figure is undefined (``undefined: ...``, e.g. BBQ's bias scores of a
+    model at chance): the cells they leave empty are explained, not silently missing."""
+    import json
+
+    out = []
+    for run in runs:
+        try:
+            notes = json.loads(run.get("notes") or "[]")
+        except ValueError:
+            continue
+        out += [f"run {run['run_id']}: {n}" for n in notes if isinstance(n, str) and "undefined: " in n]
+    return out
 
 
 def newest_of_duplicates(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:

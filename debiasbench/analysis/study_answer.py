@@ -73,6 +73,11 @@ def answer(study: Any, results: StudyResults) -> list[Block]:
     margin = getattr(study, "equivalence_margin", None)
     if results.pooled:
         blocks.append(("list", [pooled_sentence(k, margin) for k in results.pooled]))
+    damaged = [r for r in results.runs if r.run_id in results.damage]
+    blocks.append(("p", f"Damage: {len(damaged)} of {len(results.runs)} runs damaged the model beyond a utility threshold "
+                        "(docs/damage.md)" + (": " + "; ".join(sorted({f"{r.arm} ({r.source})" for r in damaged}))
+                                              + ". Their bias changes may be damage, not debiasing (the Runs table says which measure)."
+                                              if damaged else ".")))
     blocks.append(("p", "The pooled claim averages a method's cross-domain cells (evaluated domain other than the source, every "
                         "family measure), each weighted by its test items, of the method's change in distance to the ideal "
                         "minus the control's; it holds when it holds against every control (intersection-union). Each cell "

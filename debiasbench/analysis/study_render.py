@@ -154,9 +154,10 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
     blocks.append(("h2", "Runs"))
     if cost:
         blocks.append(("p", f"{cost} change: last trajectory probe over step 0."))
-    blocks.append(("table", ["arm", "source", "seed", "run", "steps", "stop", f"{cost or 'cost'} change", "seconds"],
+    blocks.append(("table", ["arm", "source", "seed", "run", "steps", "stop", f"{cost or 'cost'} change", "seconds", "damage"],
                    [[r.arm, r.source, str(r.seed), r.run_id, str(r.run.get("steps")), str(r.run.get("stop_reason")),
-                     f"{increase[r.run_id]:+.1%}" if r.run_id in increase else "–", f"{r.run.get('duration_s') or 0:.0f}"]
+                     f"{increase[r.run_id]:+.1%}" if r.run_id in increase else "–", f"{r.run.get('duration_s') or 0:.0f}",
+                     results.damage.get(r.run_id, "").removeprefix("damage: ").split(": the model lost")[0] or "–"]
                     for r in results.runs]))
     for measure in study.family.measures:
         domains = _order([c.domain for c in results.cells if c.measure == measure])

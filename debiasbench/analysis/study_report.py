@@ -149,6 +149,7 @@ class StudyResults:
     pooled: list[PooledClaim] = field(default_factory=list)
     matching: list[dict[str, Any]] = field(default_factory=list)  # per control run: matched or why not, perplexity of both arms
     costs: dict[str, tuple[float, float]] = field(default_factory=dict)  # run -> perplexity before, after (the damage axis)
+    damage: dict[str, str] = field(default_factory=dict)  # run -> its damage line (docs/damage.md); absent: undamaged
     families: dict[str, int] = field(default_factory=dict)  # family name -> members
     runs: list[ArmRun] = field(default_factory=list)
     measures: dict[str, tuple[float | None, str, str]] = field(default_factory=dict)  # measure -> ideal, better, aggregate
@@ -215,6 +216,7 @@ def collect(study: Any) -> StudyResults:
     for r in metric_rows:
         by_run.setdefault(r["run_id"], []).append(r)
     out.costs = {run: pair for run, rows in by_run.items() if (pair := _increase(rows)) is not None}
+    out.damage = _damage(metric_rows)
     _contrasts(out, sides, domains, study, unmatched)
     _claims(out, study)
     _adjust(out)
@@ -248,6 +250,14 @@ def _matching(out: StudyResults, metric_rows: Sequence[dict[str, Any]]) -> dict[
         if reason is not None:
             unmatched.setdefault((run.arm, run.source), f"seed {run.seed}: {reason}")
     return unmatched
+
+
+def _damage(metric_rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+    from debiasbench.analysis.damage import damage_line, damage_specs, find_damage
+    from debiasbench.plugin_system.loader import get_plugins
+
+    found = find_damage(metric_rows, damage_specs(get_plugins().registry))
+    return {run: damage_line(found, run) or "" for run in dict.fromkeys(d.run_id for d in found)}
 
 
 def _increase(rows: Sequence[dict[str, Any]]) -> tuple[float, float] | None:

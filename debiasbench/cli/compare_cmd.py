@@ -80,6 +80,8 @@ def compare_command(
         out.print(f"[dim]{escape(LEGEND)}; bold = the unlearned (source) domain[/]", highlight=False)
         if attainable_line(comparison):
             out.print(f"[dim]{escape(attainable_line(comparison))}[/]", highlight=False)
+        for line in comparison.damage:
+            out.print(f"[bold red]{escape(line)}[/]", highlight=False)
     else:
         typer.echo(RENDERERS[fmt](comparison), nl=False)
 

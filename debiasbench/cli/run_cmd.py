@@ -28,6 +28,10 @@ def run_and_report(config: RunConfig, quiet: bool) -> None:
                                 extra_domains=(config.domain, *(config.eval_domains or ())), items=result.items))
         if result.trajectory_rows:
             out.print(trajectory_table(result.trajectory_rows, title="trajectory (* = closest to the ideals)"))
+        from debiasbench.analysis.compare import run_damage_lines
+
+        for line in run_damage_lines(result.metrics_rows):
+            out.print(f"[bold red]{escape(line)}[/]", highlight=False)
     out.print(f"wrote {len(result.metrics_rows)} metric rows for run [bold]{result.run_id}[/] to {describe(config.results_dir)}")
 
 

@@ -258,7 +258,10 @@ class MeasureSpec:
     the metric's per-item rows; the metric returns rows only for measures without one. ``range``
     bounds the values (it validates equivalence margins); ``item_sd`` is the standard deviation of
     one item's paired before/after change, a planning value for the minimum detectable effect
-    before any data exists (say in a comment which measurement it comes from).
+    before any data exists (say in a comment which measurement it comes from). ``utility`` marks a
+    measure of what the model can still do (BLiMP, LAMBADA, perplexity-like damage checks) rather
+    than of its bias, so reports can keep the two apart; ``damage`` (with ``damage_relative``) is
+    the change the worse way beyond which a run is said to have damaged the model (the damage line).
     """
 
     name: str  # unique across metrics, e.g. "<metric>.score"
@@ -270,6 +273,9 @@ class MeasureSpec:
     aggregate: Aggregate | None = None  # how the value follows from the per-item rows (None: no paired statistics)
     range: tuple[float, float] | None = None  # the values the measure can take, e.g. (0, 100) for a % score; None: unbounded
     item_sd: float | None = None  # planning value: SD of one item's paired after - before change (minimum detectable effects)
+    utility: bool = False  # a utility (capability / damage-check) measure, not a bias measure
+    damage: float | None = None  # how far it may move the worse way before a run is called damaging (docs/damage.md)
+    damage_relative: bool = False  # damage is a fraction of the before value (perplexity: 0.2 = +20 %), else points
 
 
 @dataclass

@@ -69,7 +69,8 @@ class PerplexityMetric(Metric):
     probe: ClassVar[PresetValues | None] = PresetValues(options={"max_tokens": 4096})
     measures: ClassVar[tuple[MeasureSpec, ...]] = (
         MeasureSpec(MEASURE, None, "lower", "perplexity of the WikiText-2 raw test text; only comparable under one tokenizer and protocol",
-                    headline=True, aggregate="exp-ratio", range=(1.0, math.inf), item_sd=ITEM_SD),
+                    headline=True, aggregate="exp-ratio", range=(1.0, math.inf), item_sd=ITEM_SD, utility=True,
+                    damage=0.2, damage_relative=True),  # +20 %: about one model size of language ability (docs/damage.md)
     )
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
