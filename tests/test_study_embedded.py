@@ -84,6 +84,7 @@ def test_smoke_study_end_to_end(local_results: Path) -> None:
     assert "## The answer" in text and "MDE" in text
 
 
+@pytest.mark.full  # Ray equals local runs on the tiny plugins every time (tests/test_executors.py::test_ray_study_equals_local_and_computes_each_baseline_once)
 def test_smoke_study_on_ray_equals_local(local_results: Path, smoke_file: Path) -> None:
     pytest.importorskip("ray")
     from tests.ray_loopback import loopback_cluster

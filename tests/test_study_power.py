@@ -22,7 +22,7 @@ runner = CliRunner()
 
 
 def _variant(tmp_path: Path, extra: str) -> Path:
-    text = FLAGSHIP.read_text().replace("[study]\n", f"[study]\n{extra}\n", 1)
+    text = FLAGSHIP.read_text().replace("equivalence_margin = 5.0\n", "").replace("[study]\n", f"[study]\n{extra}\n", 1)
     path = tmp_path / "study.toml"
     path.write_text(text.replace('results_dir = "', f'results_dir = "{tmp_path}/'))
     return path
@@ -42,13 +42,15 @@ def test_flagship_statistics_settings_fail_in_one_line_before_any_run(tmp_path: 
 def test_dry_run_plans_each_family_cell_from_item_counts(tmp_path: Path, data_dir: Path) -> None:
     study = load_study(_variant(tmp_path, "equivalence_margin = 2.0"))
     cells = plan_power(study, get_plugins().registry)
-    assert [c.domain for c in cells] == ["gender", "race", "religion"]
-    config = study.sweep.points[0].config
-    spec = next(s for s in get_plugins().registry.get("metric", "crows-pairs").measures if s.name == "crows-pairs.score")
-    for c in cells:  # every domain has more CrowS-Pairs pairs than the limit
-        assert c.test_items == round(config.eval_limit * (1 - config.dev_fraction))
-        if spec.item_sd is not None:
-            assert c.mde_change == pytest.approx(planned_mde(spec.item_sd, c.test_items))
-            assert c.mde_contrast > c.mde_change
+    # every item of each domain (no eval_limit, no dev split): CrowS-Pairs' bias_type counts, StereoSet's intrasentence counts
+    expected = {("crows-pairs.score", "gender"): 262, ("crows-pairs.score", "race"): 516, ("crows-pairs.score", "religion"): 105,
+                ("stereoset-intra.ss", "gender"): 255, ("stereoset-intra.ss", "race"): 962, ("stereoset-intra.ss", "religion"): 79}
+    assert {(c.measure, c.domain): c.test_items for c in cells} == expected
+    registry = get_plugins().registry
+    specs = {s.name: s for m in ("crows-pairs", "stereoset") for s in registry.get("metric", m).measures}
+    for c in cells:
+        spec = specs[c.measure]
+        assert c.mde_change == pytest.approx(planned_mde(spec.item_sd, c.test_items))
+        assert c.mde_contrast == pytest.approx(planned_mde(spec.item_sd, c.test_items, contrast=True)) and c.mde_contrast > c.mde_change
     result = runner.invoke(app, ["study", str(_variant(tmp_path, "equivalence_margin = 2.0")), "--dry-run"])
     assert result.exit_code == 0 and "what the study can detect" in result.output

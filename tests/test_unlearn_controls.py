@@ -67,7 +67,7 @@ def test_benign_ga_control_targets_the_held_out_increase(registry) -> None:
     result = ControlledResult(run_id="r1", run={"steps": 24}, metrics=_metric_rows(28.0, 32.2), trajectory=[])
     arm = control.derive(_point(method_options={"learning_rate": 4e-5, "selector": "annotated", "epochs": 1}), result)
     assert arm.method == "benign-ga"
-    assert arm.method_options == {"learning_rate": 4e-5, "max_steps": 192, "epochs": 192, "measure_every": 3,
+    assert arm.method_options == {"learning_rate": 4e-5, "max_steps": 192, "epochs": 192, "measure_every": 6,
                                   "target_ppl_increase": 0.15, "identity_terms": True}  # 32.2 / 28 - 1
     flat = ControlledResult(run_id="r2", run={"steps": 1}, metrics=_metric_rows(28.0, 27.0), trajectory=[])
     assert control.derive(_point(), flat).method_options["target_ppl_increase"] == pytest.approx(1e-4)  # no increase: the smallest

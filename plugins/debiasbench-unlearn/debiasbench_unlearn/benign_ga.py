@@ -12,11 +12,13 @@ model without unlearning the group's name; the report then separates "unlearning
 
 Matching. ``target_ppl_increase`` is the controlled run's perplexity increase on the run's own
 held-out WikiText-2 text (its before and after figures). The control measures the same figure on
-the same text (``UnlearnContext.measure``): every ``measure_every`` steps, then at every step once
-it is past half the target. When a step lands within ``tolerance`` of the target it stops; when it
-overshoots, it bisects along the straight line between the weights of the last measurement below
-the target and the current ones (at most ``bisections`` measurements) and keeps the point closest
-to the target. Ascent accelerates, so without the bisection one step can jump far past the target.
+the same text (``UnlearnContext.measure``) every ``measure_every`` steps. When a measurement lands
+within ``tolerance`` of the target it stops; when it overshoots, it bisects along the straight line
+between the weights of the last measurement below the target and the current ones (at most
+``bisections`` measurements) and keeps the point closest to the target. Ascent accelerates, so one
+step can jump far past the target; the bisection, not dense measuring, gives the precision, and
+each measurement costs a full perplexity evaluation, so they are kept few (about 4 to reach the
+target at a quarter of the controlled run's steps apart, then 1 to 4 to bisect).
 Only perplexity is looked at: no bias item is seen while choosing where to stop.
 """
 
@@ -52,8 +54,8 @@ class BenignGAOptions(TrainingOptions):
         None, "stop at this perplexity increase over the start (0.15 = +15%), measured on the run's perplexity text; "
               "none: the epochs / max_steps decide")
     tolerance: float = option(0.1, "a stop is matched when its increase is within this fraction of the target (0.1 = +-10%)")
-    measure_every: int = option(4, "steps between measurements while below half the target (then every step)")
-    bisections: int = option(12, "measurements spent bisecting back when a step overshoots the target")
+    measure_every: int = option(4, "steps between measurements (an overshoot is bisected back)")
+    bisections: int = option(6, "measurements spent bisecting back when a step overshoots the target (6: 1/64 of the segment)")
     identity_terms: bool = option(True, "also train on the tokens of the domain's identity terms (false: the name is left alone)")
     measure_metric: str = option("perplexity", "the run's metric whose headline figure the target is measured on")
 
@@ -110,8 +112,6 @@ class Steering:
             return True
         if increase < self.target:
             self.below = (increase, {n: p.detach().clone() for n, p in self._trainable().items()})
-            if increase >= self.target / 2:
-                self.every = 1
             return False
         self._bisect(increase)
         self.stopped = True

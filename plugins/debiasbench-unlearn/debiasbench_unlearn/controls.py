@@ -106,7 +106,7 @@ class BenignGAControl(Control):
         options = {k: v for k, v in point.method_options.items() if k in PASSED_ON}
         options["max_steps"] = max(STEP_CAP * steps, MIN_CAP)
         options["epochs"] = options["max_steps"]  # every epoch is at least one step: the cap, not the epochs, binds
-        options["measure_every"] = max(1, steps // 8)
+        options["measure_every"] = max(1, steps // 4)  # a few measurements; the bisection gives the precision
         options["target_ppl_increase"] = max(round(increase, 5), MIN_TARGET)
         options["identity_terms"] = self.identity_terms
         return ControlArm(method=BenignGA.name, method_options=options)
