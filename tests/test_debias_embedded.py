@@ -19,7 +19,10 @@ from debiasbench.results.tables import read_table  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("method", ["cda", "dropout", "inlp", "sentence-debias", "self-debias"])
+# cda, dropout, inlp and sentence-debias take 50-135 s each on 2 CPU cores: ``full`` tests (run with -m full); their
+# steps run on the tiny model every time (tests/test_debias_methods.py); self-debias keeps the embedded path in every run.
+@pytest.mark.parametrize("method", [pytest.param(m, marks=pytest.mark.full) for m in ("cda", "dropout", "inlp", "sentence-debias")]
+                         + ["self-debias"])
 def test_method_runs_on_the_embedded_model(method: str, data_dir: Path, tmp_path: Path) -> None:
     args = ["run", "--method", method, "--model", "smollm2-135m-q4", "--domain", "gender", "--preset", "quick",
             "--metrics", "crows-pairs", "--eval-limit", "10", "--results-dir", str(tmp_path), "--device", "cpu",

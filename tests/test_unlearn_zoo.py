@@ -346,8 +346,12 @@ def test_quick_presets_train_one_epoch(registry):
 # --------------------------------------------------------------------------- slow: the CLI on the embedded model
 
 
+LONG = {"altpo": "generates alternate answers with the model", "dpo": "generates rejected answers"}
+"""Methods whose embedded CLI run takes over 30 s: a ``full`` test (their losses run on the tiny model every time)."""
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ZOO_NAMES)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.full) if n in LONG else n for n in ZOO_NAMES])
 def test_each_method_runs_on_the_embedded_model_through_the_cli(name, data_dir: Path, tmp_path: Path):
     pytest.importorskip("debiasbench_hf")
     from typer.testing import CliRunner
