@@ -83,9 +83,12 @@ class Steering:
         self.target = float(options.target_ppl_increase)
         self.start = measure(options.measure_metric)
         self.every = options.measure_every
-        # the start is the first point below the target (a LoRA run's adapters do not exist yet:
-        # its first crossing can then only be bisected back to a later measurement)
-        self.below: tuple[float, dict[str, Any]] | None = (0.0, {n: p.detach().clone() for n, p in self._trainable().items()})
+        # the start is the first point below the target; a LoRA run's adapters do not exist yet (and
+        # copying every base weight of a large model would cost its size in memory), so its first
+        # crossing can only be bisected back to a later measurement
+        self.below: tuple[float, dict[str, Any]] | None = None
+        if not getattr(options, "lora", False):
+            self.below = (0.0, {n: p.detach().clone() for n, p in self._trainable().items()})
         self.increase: float | None = None
         self.alpha: float | None = None  # where on the bisection line it stopped (1 = the overshooting step)
         self.measurements, self.stopped = 1, False
