@@ -126,11 +126,12 @@ def controls_blocks(results: StudyResults) -> list[Block]:
                             "with the reason and not tested."))
         rows = []
         for m in results.matching:
-            def ppl(pair: Any) -> str:
+            def cost(pair: Any) -> str:
                 return "–" if pair is None else f"{pair[0]:.2f} -> {pair[1]:.2f} ({pair[1] / pair[0] - 1:+.2%})"
-            rows.append([m["arm"], m["source"], str(m["seed"]), ppl(m["method_ppl"]), ppl(m["control_ppl"]),
+            rows.append([m["arm"], m["source"], str(m["seed"]), cost(m["method_cost"]), cost(m["control_cost"]),
                          "matched" if m["matched"] else m["reason"]])
-        blocks.append(("table", ["control", "source", "seed", "method perplexity", "control perplexity", "match"], rows))
+        name = results.cost or "cost"
+        blocks.append(("table", ["control", "source", "seed", f"method {name}", f"control {name}", "match"], rows))
     draws = [(r, _info(r.run)) for r in results.runs if r.control and "selector_overlap_with_budget" in _info(r.run)]
     if draws:
         blocks.append(("h3", "random-tokens draws"))

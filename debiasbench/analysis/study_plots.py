@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from debiasbench.analysis.plot import _save
+from debiasbench.analysis.study_report import cost_measure
 from debiasbench.analysis.study_render import _order
 from debiasbench.analysis.study_report import StudyCell, StudyClaim, StudyContrast, StudyResults
 
@@ -276,17 +277,6 @@ def _fit_height(fig: Any, axes: list[Any], nrows: int, want: float) -> None:
     fig.set_layout_engine("none")
 
 
-def cost_measure(study: Any, trajectories: Sequence[dict[str, Any]]) -> str | None:
-    """The trajectory's x axis: ``[study] tradeoff_measure``, else the first headline measure with no
-    ideal (a cost such as perplexity) outside the family."""
-    if study.tradeoff_measure:
-        return str(study.tradeoff_measure)
-    for row in trajectories:
-        if row["headline"] and row["ideal"] is None and row["measure"] not in study.family.measures:
-            return str(row["measure"])
-    return None
-
-
 def _tradeoff(study: Any, results: StudyResults, target: Path) -> Path | None:
     """Per arm: mean over runs, at each probe (by its order), of the cost measure (x) and the mean
     over the family's domains of the family's first measure's distance to the ideal on the dev items (y)."""
@@ -328,7 +318,7 @@ def _tradeoff(study: Any, results: StudyResults, target: Path) -> Path | None:
 
 
 def _tradeoff_after(study: Any, results: StudyResults, target: Path) -> Path | None:
-    """Without a trajectory: one point per arm and source, the runs' mean perplexity increase (x)
+    """Without a trajectory: one point per arm and source, the runs' mean increase of the cost measure (x)
     against the cell's d_delta of the family's first measure, mean over its cross-domain domains (y)."""
     import matplotlib
 
@@ -353,7 +343,7 @@ def _tradeoff_after(study: Any, results: StudyResults, target: Path) -> Path | N
         for x, y, source in pts:
             ax.annotate(source, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.axhline(0.0, color="#888", lw=0.8)
-    ax.set_xlabel("perplexity increase, % (held-out WikiText-2; mean over seeds)")
+    ax.set_xlabel(f"{results.cost} increase, % (after over before; mean over seeds)")
     ax.set_ylabel(f"d_delta of {measure}\n(mean over the other domains; negative: closer)", fontsize=8)
     ax.legend(fontsize=7)
     ax.set_title("damage vs cross-domain change, per arm and source (after unlearning)", fontsize=9)

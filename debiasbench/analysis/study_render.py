@@ -146,7 +146,7 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
         blocks.append(("p", f"Not run yet ({len(results.missing)}): " + "; ".join(results.missing)))
     if study.skipped or results.notes:
         blocks.append(("list", [*study.skipped, *results.notes]))
-    from debiasbench.analysis.study_plots import cost_measure
+    from debiasbench.analysis.study_report import cost_measure
 
     cost = cost_measure(study, results.trajectories)
     increase = _cost_increase(results.trajectories, cost) if cost else {}

@@ -147,8 +147,9 @@ class StudyResults:
     contrasts: list[StudyContrast] = field(default_factory=list)
     claims: list[StudyClaim] = field(default_factory=list)
     pooled: list[PooledClaim] = field(default_factory=list)
-    matching: list[dict[str, Any]] = field(default_factory=list)  # per control run: matched or why not, perplexity of both arms
-    costs: dict[str, tuple[float, float]] = field(default_factory=dict)  # run -> perplexity before, after (the damage axis)
+    matching: list[dict[str, Any]] = field(default_factory=list)  # per control run: matched or why not, the cost of both arms
+    cost: str | None = None  # the cost measure (cost_measure: perplexity unless the study names another)
+    costs: dict[str, tuple[float, float]] = field(default_factory=dict)  # run -> the cost measure before, after (the damage axis)
     damage: dict[str, str] = field(default_factory=dict)  # run -> its damage line (docs/damage.md); absent: undamaged
     families: dict[str, int] = field(default_factory=dict)  # family name -> members
     runs: list[ArmRun] = field(default_factory=list)
@@ -211,11 +212,12 @@ def collect(study: Any) -> StudyResults:
     sides = _sides(items)
     domains = sorted({d for (_, _, d) in items})
     _cells(out, sides, domains, study)
-    unmatched = _matching(out, metric_rows)
     by_run: dict[str, list[dict[str, Any]]] = {}
     for r in metric_rows:
         by_run.setdefault(r["run_id"], []).append(r)
-    out.costs = {run: pair for run, rows in by_run.items() if (pair := _increase(rows)) is not None}
+    cost = out.cost = cost_measure(study, metric_rows)
+    out.costs = {run: pair for run, rows in by_run.items() if cost and (pair := _before_after(rows, cost)) is not None}
+    unmatched = _matching(out, by_run)
     out.damage = _damage(metric_rows)
     _contrasts(out, sides, domains, study, unmatched)
     _claims(out, study)
@@ -224,16 +226,14 @@ def collect(study: Any) -> StudyResults:
     return out
 
 
-def _matching(out: StudyResults, metric_rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], str]:
-    """Ask each control whether its runs match the runs they control (``Control.matched``); returns
-    (control arm, source) -> why not, for the contrasts that are shown but not tested."""
+def _matching(out: StudyResults, by_run: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str], str]:
+    """Ask each control whether its runs match the runs they control (``Control.matched``, given
+    each run's metric rows); returns (control arm, source) -> why not, for the contrasts that are
+    shown but not tested."""
     from debiasbench.plugin_system.interfaces import ControlledResult
     from debiasbench.plugin_system.loader import get_plugins
 
     registry = get_plugins().registry
-    by_run: dict[str, list[dict[str, Any]]] = {}
-    for r in metric_rows:
-        by_run.setdefault(r["run_id"], []).append(r)
     result = {r.run_id: ControlledResult(r.run_id, r.run, [], by_run.get(r.run_id, [])) for r in out.runs}
     methods = {(r.arm, r.source, r.seed): r for r in out.runs if r.control is None}
     unmatched: dict[tuple[str, str], str] = {}
@@ -245,7 +245,7 @@ def _matching(out: StudyResults, metric_rows: Sequence[dict[str, Any]]) -> dict[
         reason = (f"control {run.control!r} is not installed here: its match cannot be checked" if entry is None
                   else entry.obj.matched(result[controlled.run_id], result[run.run_id]))
         out.matching.append({"arm": run.arm, "control": run.control, "source": run.source, "seed": run.seed,
-                             "method_ppl": _increase(by_run.get(controlled.run_id, [])), "control_ppl": _increase(by_run.get(run.run_id, [])),
+                             "method_cost": out.costs.get(controlled.run_id), "control_cost": out.costs.get(run.run_id),
                              "matched": reason is None, "reason": reason or ""})
         if reason is not None:
             unmatched.setdefault((run.arm, run.source), f"seed {run.seed}: {reason}")
@@ -260,10 +260,22 @@ def _damage(metric_rows: Sequence[dict[str, Any]]) -> dict[str, str]:
     return {run: damage_line(found, run) or "" for run in dict.fromkeys(d.run_id for d in found)}
 
 
-def _increase(rows: Sequence[dict[str, Any]]) -> tuple[float, float] | None:
-    """The headline cost measure's (perplexity's) before and after, for the report's matching table."""
-    mine = [r for r in rows if r["headline"] and r["better"] == "lower" and r["metric"] == "perplexity"]
-    stage = {r["stage"]: r["value"] for r in mine}
+def cost_measure(study: Any, rows: Sequence[dict[str, Any]]) -> str | None:
+    """The study's cost (damage) axis: ``[study] tradeoff_measure``, else the first headline measure
+    with no ideal (a cost such as perplexity) outside the family, among ``rows`` (trajectory or metric rows)."""
+    if study.tradeoff_measure:
+        return str(study.tradeoff_measure)
+    for row in rows:
+        ideal = row["ideal"]
+        if row["headline"] and (ideal is None or ideal != ideal) and row["measure"] not in study.family.measures:
+            return str(row["measure"])
+    return None
+
+
+def _before_after(rows: Sequence[dict[str, Any]], measure: str) -> tuple[float, float] | None:
+    """``measure``'s before and after on its first domain (the overall row of a cost such as perplexity)."""
+    mine = [r for r in rows if r["measure"] == measure]
+    stage = {r["stage"]: r["value"] for r in mine if r["domain"] == mine[0]["domain"]} if mine else {}
     return (stage["before"], stage["after"]) if "before" in stage and "after" in stage else None
 
 
