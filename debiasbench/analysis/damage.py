@@ -46,16 +46,9 @@ def num(x: float) -> str:
 
 def damage_specs(registry: Any) -> dict[str, Any]:
     """Measure name -> MeasureSpec, for every registered measure that declares a damage threshold."""
-    out = {}
-    for name in registry.names("metric"):
-        try:
-            metric = registry.get("metric", name)
-        except Exception:  # noqa: BLE001 - a broken plugin declares nothing here
-            continue
-        for spec in getattr(metric, "measures", ()):
-            if getattr(spec, "damage", None) is not None:
-                out[spec.name] = spec
-    return out
+    from debiasbench.orchestration.study_power import measure_specs
+
+    return {name: spec for name, (_, spec) in measure_specs(registry).items() if getattr(spec, "damage", None) is not None}
 
 
 def find_damage(rows: Iterable[dict[str, Any]], specs: dict[str, Any]) -> list[Damage]:

@@ -27,17 +27,22 @@ class PlannedCell:
     why: str = ""  # why there is no MDE
 
 
-def measure_spec(registry: Any, measure: str) -> tuple[Any, Any]:
-    """The registered metric that declares ``measure``, and its MeasureSpec (None, None: no metric does)."""
+def measure_specs(registry: Any) -> dict[str, tuple[Any, Any]]:
+    """Every registered measure: name -> (the metric that declares it, its MeasureSpec)."""
+    out: dict[str, tuple[Any, Any]] = {}
     for name in registry.names("metric"):
         try:
             metric = registry.get("metric", name)
         except Exception:  # noqa: BLE001 - a broken plugin declares nothing here
             continue
         for spec in getattr(metric, "measures", ()):
-            if spec.name == measure:
-                return metric, spec
-    return None, None
+            out.setdefault(spec.name, (metric, spec))
+    return out
+
+
+def measure_spec(registry: Any, measure: str) -> tuple[Any, Any]:
+    """The registered metric that declares ``measure``, and its MeasureSpec (None, None: no metric does)."""
+    return measure_specs(registry).get(measure, (None, None))
 
 
 def plan_power(study: Any, registry: Any, cache_dir: Any = None) -> list[PlannedCell]:
