@@ -17,22 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from debiasbench.analysis.study_answer import VERDICT_WORDS, answer, attainable, claim_rows, controls_blocks  # noqa: F401 (re-exported)
+from debiasbench.analysis.study_answer import fmt as _fmt
+from debiasbench.analysis.study_answer import fmt_p as _p
 from debiasbench.analysis.study_report import StudyCell, StudyContrast, StudyResults, write_cells
 from debiasbench.domains import DOMAINS
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.storage import describe, short_reason, open_store
 
 Block = tuple  # ("h1"|"h2"|"p", text) | ("table", headers, rows) | ("img", file, alt)
-
-
-def _fmt(x: float | None, digits: int = 2) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:+.{digits}f}"
-
-
-def _p(x: float | None) -> str:
-    if x is None or math.isnan(x):
-        return "–"
-    return "<0.001" if x < 0.001 else f"{x:.3f}"
 
 
 def mark(p_holm: float | None, p: float | None) -> str:

@@ -101,7 +101,7 @@ class ModelSettings:
 class ModelHandle:
     """A loaded causal LM plus everything metrics and methods need to use it correctly.
 
-    ``prefix_token_id`` is the single context token of SPEC section 2 (BOS, or end-of-text
+    ``prefix_token_id`` is the single context token of docs/concepts.md, "Protocols" (BOS, or end-of-text
     where BOS is absent or a chat marker). ``fingerprint`` identifies the exact weights, so
     cached baseline evaluations are reused only for the same model.
     """
@@ -243,7 +243,7 @@ Aggregate = Literal["mean", "group-mean", "ratio", "exp-ratio"]
 * ``exp-ratio``: ``exp(sum(value) / sum(weight))`` (perplexity: window NLL over scored tokens).
 
 The core recomputes every such figure from the items to pair before and after on the same items
-(SPEC section 9), so the declared aggregate must reproduce the row's value exactly.
+(docs/statistics.md), so the declared aggregate must reproduce the row's value exactly.
 """
 
 
@@ -360,7 +360,7 @@ class Metric(Named, ABC):
     datasets: ClassVar[tuple[str, ...]] = ()  # EvalDataset names it reads (their checksums key the baseline cache)
     probe: ClassVar[PresetValues | None] = None
     # True: an item's dev/test split follows its ``group`` (StereoSet: the target term), so no group
-    # has items in both splits and a choice made on dev never sees a test group (SPEC section 9)
+    # has items in both splits and a choice made on dev never sees a test group (docs/statistics.md)
     split_by_group: ClassVar[bool] = False
 
     @abstractmethod
@@ -543,7 +543,7 @@ class ControlArm:
 
 
 class Control(Named, ABC):
-    """A control arm of a study (SPEC section 9): a run derived from each run it controls, so a
+    """A control arm of a study (docs/statistics.md, "The controls"): a run derived from each run it controls, so a
     method's effect can be compared with what the same amount of generic change does.
 
     ``needs_result``: the control is derived from the controlled run's records (e.g. stopped at

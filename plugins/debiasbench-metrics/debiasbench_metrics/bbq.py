@@ -1,4 +1,4 @@
-"""The ``bbq`` metric: BBQ multiple choice by likelihood (SPEC section 11).
+"""The ``bbq`` metric: BBQ multiple choice by likelihood (docs/concepts.md; the chance rule: docs/damage.md).
 
 Prompt ``"{context}\\n\\nQ: {question}\\nA:"``; each choice is scored as the continuation
 ``" " + answer`` (sum of its token log-probabilities after the prefix token and the prompt). The

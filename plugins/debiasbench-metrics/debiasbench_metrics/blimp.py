@@ -1,6 +1,6 @@
-"""The ``blimp`` metric (SPEC section 12): grammatical knowledge, a utility measure scored like CrowS-Pairs.
+"""The ``blimp`` metric (docs/concepts.md, "BLiMP"): grammatical knowledge, a utility measure scored like CrowS-Pairs.
 
-Each minimal pair's two sentences get their full-sentence log-probability (SPEC section 2, ``sum``
+Each minimal pair's two sentences get their full-sentence log-probability (docs/concepts.md, "Protocols", ``sum``
 scoring: every token after the model's prefix token, through the shared prefix-tree scorer, so a pair's
 common opening words are computed once). A pair is correct when ``S(sentence_good) >= S(sentence_bad)``:
 lm-evaluation-harness's ``blimp_<UID>`` takes the argmax of the two log-likelihoods, and its argmax picks

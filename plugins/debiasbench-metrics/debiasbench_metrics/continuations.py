@@ -1,4 +1,4 @@
-"""Score a continuation after its context and check it is the greedy one (LAMBADA; SPEC section 12).
+"""Score a continuation after its context and check it is the greedy one (LAMBADA; docs/concepts.md).
 
 For each token sequence ``context + continuation`` (no prefix token: a non-empty context conditions on
 itself, as lm-evaluation-harness's ``loglikelihood`` does) this gives the continuation's summed

@@ -1,4 +1,4 @@
-"""BLiMP (Warstadt et al. 2020): 67 paradigms of 1,000 grammatical / ungrammatical minimal pairs (SPEC section 12).
+"""BLiMP (Warstadt et al. 2020): 67 paradigms of 1,000 grammatical / ungrammatical minimal pairs (docs/concepts.md).
 
 One JSON-lines file per paradigm, ``blimp/<UID>.jsonl`` (alexwarstadt/blimp @ 3e56b06f, ``data/``), one pair
 per line: ``sentence_good``, ``sentence_bad``, ``field``, ``linguistics_term``, ``UID``, ``pairID`` and flags

@@ -1,4 +1,4 @@
-"""The ``lambada`` metric (SPEC section 12): last-word prediction on LAMBADA (OpenAI version), a utility measure.
+"""The ``lambada`` metric (docs/concepts.md, "LAMBADA"): last-word prediction on LAMBADA (OpenAI version), a utility measure.
 
 Each passage splits at its last space: context = the text before it, target = ``" " + last word``. The
 target's tokens are those lm-evaluation-harness's ``lambada_openai`` scores: the whole passage is tokenised
