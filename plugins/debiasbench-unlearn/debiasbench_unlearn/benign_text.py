@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from debiasbench.api import DataError, DataLocatorProto
 from debiasbench_unlearn.hatecheck import CASES, COLUMNS, GROUP_DOMAINS
-from debiasbench_unlearn.identity_terms import domain_terms
+from debiasbench_unlearn.identity_terms import domain_terms, identity_matcher
 from debiasbench_unlearn.lexicon import HURTLEX, lexicon_matcher
 from debiasbench_unlearn.tables import read_csv, unique
 from debiasbench_unlearn.text_spans import PhraseMatcher
@@ -93,7 +93,7 @@ def benign_texts(data: DataLocatorProto, domain: str) -> BenignText:
 def identity_free_spans(text: str, domain: str) -> list[tuple[int, int]]:
     """The character ranges of ``text`` outside the domain's identity terms (the tokens the
     identity-free control trains on)."""
-    cuts = sorted(PhraseMatcher(domain_terms(domain)).spans(text))
+    cuts = sorted(identity_matcher(domain).spans(text))
     spans, start = [], 0
     for a, b in cuts:
         if a > start:

@@ -10,6 +10,10 @@ ambiguous (``her`` is ``him`` or ``his``) to be useful harmful-span markers or s
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from debiasbench_unlearn.text_spans import PhraseMatcher
+
 IDENTITY_TERMS: dict[str, dict[str, tuple[str, ...]]] = {
     "gender": {
         "women": ("women", "woman", "female", "females", "girls", "girl", "wives", "wife", "mothers", "mother",
@@ -81,3 +85,9 @@ def swap_term(domain: str, from_group: str, term_index: int, to_group: str) -> s
     """The term of ``to_group`` aligned with term ``term_index`` of ``from_group``."""
     target = IDENTITY_TERMS[domain][to_group]
     return target[term_index] if term_index < len(target) else target[0]
+
+
+@lru_cache(maxsize=32)
+def identity_matcher(domain: str) -> PhraseMatcher:
+    """The domain's identity terms as one whole-word matcher, built once per domain."""
+    return PhraseMatcher(domain_terms(domain))

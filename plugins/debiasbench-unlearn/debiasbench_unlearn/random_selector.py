@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from debiasbench.api import DebiasbenchError, SelectorContext, SpanSelector, TokenizedText, option
-from debiasbench_unlearn.identity_terms import domain_terms
+from debiasbench_unlearn.identity_terms import identity_matcher
 from debiasbench_unlearn.selection import parse_options, require_selection, spans_to_mask
-from debiasbench_unlearn.text_spans import PhraseMatcher
 
 
 @dataclass
@@ -96,7 +95,7 @@ class RandomSelector(SpanSelector):
         if not any(any(p) for p in picks):
             raise DebiasbenchError(f"selector 'random' matches the budget of {budget_selector.name!r}, which picks no token "
                                    f"in the {len(items)} texts of domain {ctx.domain!r}: a zero budget controls nothing")
-        identity = PhraseMatcher(domain_terms(ctx.domain))
+        identity = identity_matcher(ctx.domain)
         rng = np.random.default_rng(ctx.seed)
         masks, total = [], Draw()
         for it, picked in zip(items, picks):
