@@ -64,7 +64,7 @@ from debiasbench.plugin_system.interfaces import (
     option,
 )
 from debiasbench.plugin_system.options import build_options
-from debiasbench.results.items import concat_items, item_rows
+from debiasbench.results.items import concat_items, item_rows, kept_mask
 from debiasbench.lm.batch_size import AUTO, BatchSize, check_batch_size, resolve_batch_size
 from debiasbench.support.atomic import atomic_dir, atomic_path, write_bytes_atomic, write_table_atomic, write_text_atomic
 from debiasbench.support.data import DataLocator
@@ -104,6 +104,10 @@ _LAZY: dict[str, str] = {
     "DecodingSettings": "debiasbench.lm.generation",
     "Generation": "debiasbench.lm.generation",
     "generate": "debiasbench.lm.generation",
+    # the fluency check of generations (docs/damage.md); torch inside its functions
+    "Fluency": "debiasbench.lm.fluency",
+    "FluencyThresholds": "debiasbench.lm.fluency",
+    "fluency": "debiasbench.lm.fluency",
     "stop_token_ids": "debiasbench.lm.generation",  # no torch, but loaded lazily to keep the import graph acyclic
 }
 """Public names imported on first use (they import torch)."""
@@ -119,7 +123,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Aggregate", "DOMAINS", "Figure", "KINDS", "cluster_weights", "combine", "group_mean_figure", "item_weights", "mean_figure", "ratio_figure", "concat_items", "item_rows", "OVERALL", "STUDY_DOMAINS", "DataError", "DataFile", "DataLocator", "DataLocatorProto", "Dataset",
+    "Aggregate", "DOMAINS", "Figure", "KINDS", "cluster_weights", "combine", "group_mean_figure", "item_weights", "mean_figure", "ratio_figure", "concat_items", "item_rows", "kept_mask", "OVERALL", "STUDY_DOMAINS", "DataError", "DataFile", "DataLocator", "DataLocatorProto", "Dataset",
     "Control", "ControlArm", "ControlledPoint", "ControlledResult", "DebiasbenchError", "DuplicateNameError", "EvalContext", "EvalDataset", "ForgetSet", "ForgetText", "MeasureSpec",
     "Metric", "MetricResult", "MetricRow", "MODULES_KEY", "ModelHandle", "ModelProvider", "ModelSettings", "Named", "NoOptions",
     "PluginError", "PresetValues", "ProgressFactory", "Register", "RowFile", "RunFacts", "SAVED_MODEL_MANIFEST", "SelectorContext", "SpanSelector", "StepInfo",

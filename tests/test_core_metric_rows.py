@@ -166,7 +166,8 @@ def test_first_party_aggregate_measures_declare_range_and_item_sd() -> None:
     register_metrics(metrics.append)
     specs = [m for metric in metrics for m in metric.measures if m.aggregate]
     assert len(specs) >= 20
-    unmeasured = ("winogender.", "seat.", "blimp.", "lambada.")  # no unlearning run measured yet: no planning SD (the dry run says so)
+    # no unlearning run measured yet: no planning SD (the dry run says so); the unfluent shares were measured only on a collapsed run
+    unmeasured = ("winogender.", "seat.", "blimp.", "lambada.", "honest.unfluent", "bold.unfluent")
     for spec in specs:
         assert (spec.item_sd is not None and spec.item_sd > 0) or spec.name.startswith(unmeasured), spec.name
         assert spec.range is None or spec.range[0] < spec.range[1], spec.name

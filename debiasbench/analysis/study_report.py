@@ -261,14 +261,21 @@ def _damage(metric_rows: Sequence[dict[str, Any]]) -> dict[str, str]:
 
 
 def cost_measure(study: Any, rows: Sequence[dict[str, Any]]) -> str | None:
-    """The study's cost (damage) axis: ``[study] tradeoff_measure``, else the first headline measure
-    with no ideal (a cost such as perplexity) outside the family, among ``rows`` (trajectory or metric rows)."""
+    """The study's cost (damage) axis: ``[study] tradeoff_measure``, else a utility instrument among
+    ``rows`` (trajectory or metric rows) outside the family -- one with no ideal first (perplexity),
+    then any (BLiMP accuracy, the unfluent share) --, else the first headline measure with no ideal."""
     if study.tradeoff_measure:
         return str(study.tradeoff_measure)
-    for row in rows:
-        ideal = row["ideal"]
-        if row["headline"] and (ideal is None or ideal != ideal) and row["measure"] not in study.family.measures:
-            return str(row["measure"])
+    from debiasbench.orchestration.study_power import measure_specs
+    from debiasbench.plugin_system.loader import get_plugins
+
+    specs = measure_specs(get_plugins().registry)
+    outside = [r for r in rows if r["measure"] not in study.family.measures]
+    utility = [r for r in outside if (spec := specs.get(r["measure"], (None, None))[1]) is not None and spec.utility]
+    no_ideal = [r for r in outside if r["headline"] and (r["ideal"] is None or r["ideal"] != r["ideal"])]
+    for candidates in ([r for r in utility if r["ideal"] is None or r["ideal"] != r["ideal"]], utility, no_ideal):
+        if candidates:
+            return str(candidates[0]["measure"])
     return None
 
 

@@ -63,11 +63,19 @@ class DecodingSettings:
 
 @dataclass(frozen=True)
 class Generation:
-    """One continuation: its text (special tokens dropped), its token ids (stop token excluded), why it ended."""
+    """One continuation: its text (special tokens dropped), its token ids (stop token excluded), why it ended.
+
+    ``logprobs`` are the generating model's log-probabilities of ``token_ids`` (its full float32
+    distribution, before temperature or top-k): the fluency check reads the frozen model's
+    perplexity from them for free when the generating model is the frozen one. ``prompt_ids`` is
+    the prompt as the model read it (prefix token first), for rescoring under another model.
+    """
 
     text: str
     token_ids: tuple[int, ...]
     stop: Literal["eos", "length"]
+    logprobs: tuple[float, ...] = ()
+    prompt_ids: tuple[int, ...] = ()
 
 
 def stop_token_ids(handle: ModelHandle) -> list[int]:
@@ -132,8 +140,9 @@ def left_padded(rows: Sequence[Sequence[int]], pad: int) -> tuple[np.ndarray, np
 
 
 def _decode_batch(handle: ModelHandle, rows: Sequence[Sequence[int]], uniforms: np.ndarray, settings: DecodingSettings,
-                  samples: int, stops: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Generated ids ``[len(rows) * samples, T]`` (prompt-major), each row's kept length and whether it hit a stop token."""
+                  samples: int, stops: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Generated ids ``[len(rows) * samples, T]`` (prompt-major), their log-probabilities under the
+    model, each row's kept length and whether it hit a stop token."""
     import torch
 
     from debiasbench.lm.logprobs import model_device
@@ -148,6 +157,7 @@ def _decode_batch(handle: ModelHandle, rows: Sequence[Sequence[int]], uniforms: 
         positions = positions.repeat_interleave(samples, 0)
     n, steps = logits.shape[0], settings.max_new_tokens
     out = torch.full((n, steps), pad, dtype=torch.long, device=device)
+    scores = torch.zeros((n, steps), dtype=torch.float32, device=device)
     done = torch.zeros(n, dtype=torch.bool, device=device)
     lengths = torch.full((n,), steps, dtype=torch.long, device=device)
     stop_ids = torch.tensor(stops, device=device)
@@ -156,6 +166,7 @@ def _decode_batch(handle: ModelHandle, rows: Sequence[Sequence[int]], uniforms: 
     for step in range(steps):
         token = torch.where(done, pad, next_tokens(logits, u[:, step], settings))
         out[:, step] = token
+        scores[:, step] = torch.log_softmax(logits, dim=-1).gather(-1, token[:, None]).squeeze(-1)
         ended = ~done & torch.isin(token, stop_ids)
         lengths = torch.where(ended, step, lengths)
         done |= ended
@@ -164,7 +175,7 @@ def _decode_batch(handle: ModelHandle, rows: Sequence[Sequence[int]], uniforms: 
         mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=device)], dim=1)
         position = position + 1
         logits, past = _forward(model, token[:, None], mask, position, past)
-    return out.cpu().numpy(), lengths.cpu().numpy(), done.cpu().numpy()
+    return out.cpu().numpy(), scores.cpu().numpy(), lengths.cpu().numpy(), done.cpu().numpy()
 
 
 def generate(
@@ -201,12 +212,15 @@ def generate(
         for batch in batches:
             started = time.perf_counter()
             uniforms = prompt_uniforms([f"{keys[i]}#{j}" for i in batch for j in range(samples)], settings)
-            tokens, lengths, hit_stop = _decode_batch(handle, [encoded[i] for i in batch], uniforms, settings, samples, stops)
+            tokens, scores, lengths, hit_stop = _decode_batch(handle, [encoded[i] for i in batch], uniforms, settings, samples, stops)
             kept = [tokens[r, :lengths[r]].tolist() for r in range(len(tokens))]
             texts = handle.tokenizer.batch_decode(kept, skip_special_tokens=True)
             for r, (ids, text) in enumerate(zip(kept, texts)):
                 stop: Literal["eos", "length"] = "eos" if hit_stop[r] else "length"
-                results[batch[r // samples] * samples + r % samples] = Generation(text=text, token_ids=tuple(ids), stop=stop)
+                prompt = batch[r // samples]
+                results[prompt * samples + r % samples] = Generation(
+                    text=text, token_ids=tuple(ids), stop=stop, logprobs=tuple(scores[r, :lengths[r]].tolist()),
+                    prompt_ids=tuple(encoded[prompt]))
             seconds = max(time.perf_counter() - started, 1e-9)
             bar.advance(len(kept), tok_s=float(sum(len(k) for k in kept) / seconds))
     results = gather(results)

@@ -21,6 +21,7 @@ from typing import Any
 from debiasbench.errors import DataError, DebiasbenchError
 from debiasbench.orchestration.config import RunConfig
 from debiasbench.orchestration.evaluation import Evaluated, evaluate
+from debiasbench.orchestration.kept_items import jointly_kept
 from debiasbench.orchestration.lora_choice import choose_lora
 from debiasbench.orchestration.models import find_provider
 from debiasbench.orchestration.plan import Plan
@@ -80,6 +81,25 @@ def model_settings(config: RunConfig) -> ModelSettings:
 def load_model(plan: Plan) -> ModelHandle:
     """The plan's model, loaded with the run's device, dtype and seed."""
     return find_provider(plan.model, plan.registry).load(plan.model, model_settings(plan.config))
+
+
+class StartModel:
+    """``EvalContext.start_model``: the frozen model the run started from, loaded from its source
+    on the first call (only metrics that check fluency ask), once, and dropped by :meth:`release`.
+    A second copy of the weights is held meanwhile; the unlearned weights cannot give it back."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.handle: ModelHandle | None = None
+
+    def __call__(self) -> ModelHandle:
+        if self.handle is None:
+            self.handle = load_model(self.plan)
+            self.handle.model.eval()
+        return self.handle
+
+    def release(self) -> None:
+        self.handle = None
 
 
 def eval_context(plan: Plan, locator: DataLocator) -> EvalContext:
@@ -143,7 +163,10 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
         say(f"unlearning stopped after {unlearned.steps} steps: {unlearned.stop_reason}")
         fault_point("unlearned")
         handle.fingerprint = f"{handle.fingerprint}+{run_id}"
-        after = evaluate(handle, plan.metrics, ctx, plan.plugins.versions(), None)
+        start = StartModel(plan)
+        after = evaluate(handle, plan.metrics, dataclasses.replace(ctx, start_model=start), plan.plugins.versions(), None)
+        start.release()
+        before, after = jointly_kept([before, after], ctx.seed)
         if probe is not None and (not trajectory or trajectory[-1]["step"] != unlearned.steps) and unlearned.history:
             probe(unlearned.history[-1], reuse=after, reuse_ctx=ctx)  # the last step: the evaluation just made, where it is the probe's
         fault_point("evaluated-after")

@@ -22,9 +22,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from debiasbench.analysis.resampling import Figure, cluster_weights, combine, group_mean_figure, item_weights, mean_figure, ratio_figure
 from debiasbench.errors import DebiasbenchError
+from debiasbench.results.items import kept_mask
 from debiasbench.plugin_system.interfaces import Metric, MetricResult, MetricRow
 from debiasbench.support.subsets import generator
 
@@ -70,9 +72,13 @@ def interval(figure: Figure, resamples: int, rng: np.random.Generator) -> tuple[
 
 
 def _cells(items: Any, aggregates: dict[str, str]) -> dict[tuple[str, str], dict[str, np.ndarray]]:
-    """The item columns of each (measure, domain) whose measure declares an aggregate, in the items' order."""
+    """The item columns of each (measure, domain) whose measure declares an aggregate, in the items'
+    order; items marked ``kept`` False do not count (:mod:`debiasbench.results.items`)."""
     if items is None or items.num_rows == 0:
         return {}
+    keep = kept_mask(items)
+    if not keep.all():
+        items = items.filter(pa.array(keep))
     measure, domain = (np.asarray(items.column(c).to_pylist(), dtype=object) for c in ("measure", "domain"))
     value = items.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
     weight = np.asarray([np.nan if w is None else w for w in items.column("weight").to_pylist()], dtype=np.float64)

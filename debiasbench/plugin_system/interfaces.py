@@ -321,6 +321,14 @@ class EvalContext:
     seed: int = 0
     save_examples: bool = False
     progress: ProgressFactory | None = None
+    # the frozen model the run started from, loaded on the first call (a run's later stages); None
+    # where the evaluated model is that model (before unlearning, a plain eval). Fluency checks
+    # score generations under it (docs/damage.md).
+    start_model: Callable[[], ModelHandle] | None = None
+
+    def frozen_start(self) -> ModelHandle | None:
+        """The run's starting model when it differs from the evaluated one, else None."""
+        return self.start_model() if self.start_model is not None else None
 
     def evaluated_domains(self, available: Sequence[str]) -> tuple[list[str], list[str]]:
         """The domains to evaluate (``available`` ones the run asked for, in the data's order) and the
@@ -376,6 +384,16 @@ class Metric(Named, ABC):
     def protocol_key(self, ctx: EvalContext, options: Any) -> dict[str, Any]:
         """What, besides model and data checksums, decides the numbers (used for the baseline cache)."""
         return {"options": dataclasses.asdict(options), "domains": ctx.domains, "limit": ctx.limit, "seed": ctx.seed}
+
+    def rows_from_items(self, items: pyarrow.Table, options: Any) -> list[MetricRow] | None:
+        """This metric's rows without an aggregate (gaps between groups...) recomputed from ``items``.
+
+        The core calls it when it keeps fewer items than the metric scored: per-item rows with
+        ``kept`` False in any stage of a run are dropped from every stage (the fluency guard,
+        docs/damage.md), and rows derived from the items must follow. None (the default): the
+        metric's own rows stand.
+        """
+        return None
 
 
 # --------------------------------------------------------------------------- span selectors

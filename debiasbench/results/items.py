@@ -4,6 +4,11 @@ A metric lists, for each measure it can aggregate and each evaluated domain, one
 its stable id and its contribution (``value``; ``weight``, ``group`` and ``decision`` where the
 measure's aggregate uses them). The core then recomputes each figure from the items (see
 :data:`debiasbench.plugin_system.interfaces.Aggregate`) and pairs before with after on ``item``.
+
+``kept`` (optional) marks items that count: an item with ``kept`` False is left out of the stage's
+figure, and a run leaves it out of *every* stage, so stages stay paired on the same items (the
+fluency guard of generation metrics, docs/damage.md). It is not written to the results: what is
+written are the items that counted.
 """
 
 from __future__ import annotations
@@ -15,11 +20,20 @@ import numpy as np
 import pyarrow as pa
 
 ITEM_FIELDS = ("measure", "domain", "item", "value", "weight", "group", "decision")
+KEPT = "kept"
+
+
+def kept_mask(items: pa.Table) -> np.ndarray:
+    """Which rows count: all, unless a ``kept`` column says False."""
+    if KEPT not in items.column_names:
+        return np.ones(items.num_rows, dtype=bool)
+    return np.array([k is not False for k in items.column(KEPT).to_pylist()], dtype=bool)
 
 
 def item_rows(measure: str, domain: str, items: Sequence[Any], value: Any, *, weight: Any = None, group: Any = None,
-              decision: Any = None) -> pa.Table:
-    """The per-item rows of one measure on one domain (append several with :func:`concat_items`)."""
+              decision: Any = None, kept: Any = None) -> pa.Table:
+    """The per-item rows of one measure on one domain (append several with :func:`concat_items`);
+    ``kept`` False leaves an item out of every stage of the run (see the module)."""
     n = len(items)
     values = np.asarray(value, dtype=np.float64).reshape(-1)
     if values.shape[0] != n:
@@ -38,10 +52,15 @@ def item_rows(measure: str, domain: str, items: Sequence[Any], value: Any, *, we
         "measure": pa.array([measure] * n, pa.string()), "domain": pa.array([domain] * n, pa.string()),
         "item": pa.array([str(i) for i in items], pa.string()), "value": pa.array(values, pa.float64()),
         "weight": column(weight, pa.float64()), "group": column(group, pa.string()), "decision": column(decision, pa.bool_()),
+        KEPT: column(kept, pa.bool_()),
     })
 
 
 def concat_items(tables: Sequence[pa.Table]) -> pa.Table | None:
     """One table of per-item rows, or None when there are none."""
     tables = [t for t in tables if t is not None and t.num_rows]
-    return pa.concat_tables(tables) if tables else None
+    if not tables:
+        return None
+    if any(KEPT in t.column_names for t in tables):  # tables made before ``kept`` existed: all count
+        tables = [t if KEPT in t.column_names else t.append_column(KEPT, pa.nulls(t.num_rows, pa.bool_())) for t in tables]
+    return pa.concat_tables(tables)

@@ -58,9 +58,14 @@ def grouped_rows(domain: str, values: np.ndarray, group_of: np.ndarray, groups: 
 
 
 def grouped_items(ids: np.ndarray, values: np.ndarray, domain_of: np.ndarray, group_of: np.ndarray, spec: GroupMeasure,
-                  shown: set[tuple[str, str]]) -> list[Any]:
+                  shown: set[tuple[str, str]], *, cluster: np.ndarray | None = None, kept: np.ndarray | None = None,
+                  measure_name: str | None = None) -> list[Any]:
     """Per-item rows behind every reported group (``d/g``), domain (``d``) and overall row of ``spec``:
-    each is the ``mean`` of ``scale * value`` over its items (the gap, a difference of means, has none)."""
+    each is the ``mean`` of ``scale * value`` over its items (the gap, a difference of means, has none).
+
+    ``cluster`` fills the items' ``group`` (the template a sampled continuation belongs to), ``kept``
+    their ``kept`` flag (the fluency guard); ``measure_name`` writes the rows under another measure
+    name with ``spec``'s labels (an unguarded twin)."""
     tables = []
     for measure, label in sorted(shown):
         if measure != spec.measure:
@@ -73,5 +78,40 @@ def grouped_items(ids: np.ndarray, values: np.ndarray, domain_of: np.ndarray, gr
         else:
             mask = domain_of == label
         decision = values[mask].astype(bool) if values.dtype == bool else None
-        tables.append(item_rows(measure, label, ids[mask], spec.scale * values[mask].astype(np.float64), decision=decision))
+        tables.append(item_rows(measure_name or measure, label, ids[mask], spec.scale * values[mask].astype(np.float64),
+                                decision=decision, group=None if cluster is None else cluster[mask],
+                                kept=None if kept is None else kept[mask]))
     return tables
+
+
+def gaps_from_items(items: Any, measure: str, gap: str, groups: dict[str, Sequence[str]], kind: str,
+                    by_cluster: bool = False) -> list[MetricRow]:
+    """The gap rows of ``measure`` recomputed from its group rows' items (``d/g`` labels) that count
+    (``kept`` not False): per domain, each group's mean (``by_cluster``: the mean of its clusters'
+    means, as ``group-mean``), then max - min (``range``) or first - second (``difference``)."""
+    from debiasbench.api import kept_mask
+
+    if items is None or items.num_rows == 0:
+        return []
+    keep = kept_mask(items)
+    cols = {c: np.asarray(items.column(c).to_pylist(), dtype=object)[keep] for c in ("measure", "domain", "group")}
+    value = items.column("value").to_numpy(zero_copy_only=False).astype(np.float64)[keep]
+    rows = []
+    for domain, names in groups.items():
+        means, sizes = [], []
+        for g in names:
+            mask = (cols["measure"] == measure) & (cols["domain"] == group_label(domain, g))
+            if not mask.any():
+                continue
+            if by_cluster:
+                clusters = cols["group"][mask].astype(str)
+                means.append(float(np.mean([value[mask][clusters == c].mean() for c in np.unique(clusters)])))
+                sizes.append(len(np.unique(clusters)))
+            else:
+                means.append(float(value[mask].mean()))
+                sizes.append(int(mask.sum()))
+        present = [g for g in names if ((cols["measure"] == measure) & (cols["domain"] == group_label(domain, g))).any()]
+        can_gap = len(means) >= 2 and (kind == "range" or list(present[:2]) == list(names[:2]))
+        if can_gap:
+            rows.append(MetricRow(domain, gap, float(_gap(np.array(means), kind)), int(sum(sizes))))
+    return rows
