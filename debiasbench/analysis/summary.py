@@ -1,4 +1,5 @@
-"""The short before/after table printed at the end of ``run`` and ``eval``."""
+"""The short before/after table printed at the end of ``run`` and ``eval`` (and, for a run with
+``--relearn-steps``, the relearned value and how much of the change survived it)."""
 
 from __future__ import annotations
 
@@ -23,22 +24,28 @@ def _signed(value: float, digits: int = 2) -> str:
     return _fmt(value, digits) if value < 0 or value != value else "+" + _fmt(value, digits)
 
 
-def _paired(items: Any, measure: str, domain: str, row: dict[str, Any]) -> Any:
-    """Paired statistics of one cell on its test items, or None (no items, no aggregate, a baseline)."""
+def _paired(items: Any, measure: str, domain: str, row: dict[str, Any]) -> tuple[Any, Any]:
+    """Paired statistics of one cell on its test items and, where the run relearned, the survival of its
+    change; (None, None) without items, aggregate or an after stage."""
     from debiasbench.analysis.paired import aligned, cell_stats, side
 
     if items is None or not row.get("aggregate") or row.get("better") is None:
-        return None
+        return None, None
     stages: dict[str, list[dict[str, Any]]] = {}
     for r in items:
         if r["measure"] == measure and r["domain"] == domain and r["split"] == "test":
             stages.setdefault(r["stage"], []).append(r)
     if "before" not in stages or "after" not in stages:
-        return None
+        return None, None
     from debiasbench.analysis.paired import weights_seed
+    from debiasbench.analysis.survival import cell_survival
 
     pair = aligned(side(stages["before"]), side(stages["after"]), f"{measure} {domain}")
-    return cell_stats([pair], row["aggregate"], row["ideal"], row["better"], seed=weights_seed(measure, domain))
+    seed = weights_seed(measure, domain)
+    stats = cell_stats([pair], row["aggregate"], row["ideal"], row["better"], seed=seed)
+    if stats is None or "relearned" not in stages:
+        return stats, None
+    return stats, cell_survival(pair[0], [pair[1]], [side(stages["relearned"])], row["aggregate"], stats.delta_ci, seed)
 
 
 def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[str, ...] = (), items: Any = None) -> Table:
@@ -51,8 +58,10 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     the table stays readable in a terminal; the caption says what else ``compare`` has.
     """
     item_rows = items.to_pylist() if items is not None else None
+    relearned = any(r["stage"] == "relearned" for r in rows)
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
-    for column in ("measure", "domain", "n", "before", "after", "d", "95% CI", "p", "Δ"):
+    for column in ("measure", "domain", "n", "before", "after", "d", "95% CI", "p", "Δ",
+                   *(("relearned", "kept [95% CI]") if relearned else ())):
         table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=column != "measure",
                          overflow="fold")
     keyed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
@@ -66,6 +75,9 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     hidden = sum(1 for (_, domain) in keyed if domain not in shown_domains)
     notes = (["every figure on the held-out test items; d = change in distance to the ideal (negative = closer) with "
               "its paired 95% interval and p (McNemar or crossed t); Δ = after - before; * = past the ideal"] if item_rows else [])
+    if relearned:
+        notes.append("relearned = after --relearn-steps of fine-tuning on benign text; kept = (relearned - before) / "
+                     "(after - before) with its paired percentile interval, undefined where Δ's interval holds 0")
     if hidden:
         notes.append(f"{hidden} more headline rows (other domains) and every sub-measure: debiasbench compare")
     table.caption = "; ".join(notes) or None
@@ -77,7 +89,7 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
         before, after = stages.get("before"), stages.get("after")
         shown = after or before
         assert shown is not None
-        paired = _paired(item_rows, measure, domain, shown) if before and after else None
+        paired, survival = _paired(item_rows, measure, domain, shown) if before and after else (None, None)
         flag = ""
         if paired is not None:
             n, b, a, change = paired.n, paired.before, paired.after, _signed(paired.delta)
@@ -92,11 +104,19 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
             toward = ""
             interval = f"{_fmt(shown['ci_low'], 1)}-{_fmt(shown['ci_high'], 1)}" if shown.get("ci_low") is not None and not after else ""
             p = ""
-        table.add_row(measure, domain, str(n), _fmt(b), _fmt(a) + flag, toward, interval, p, change)
+        kept = _kept(stages.get("relearned"), survival) if relearned else ()
+        table.add_row(measure, domain, str(n), _fmt(b), _fmt(a) + flag, toward, interval, p, change, *kept)
         ideals[measure] = _ideal_text(shown)
     table.caption = "; ".join([*([table.caption] if table.caption else []), "ideal: " + ", ".join(f"{m} {t}" for m, t in ideals.items()),
                                *crossed]) if ideals else table.caption
     return table
+
+
+def _kept(row: dict[str, Any] | None, survival: Any) -> tuple[str, str]:
+    """The relearned value (on the test items where survival was computed) and the survival text."""
+    if survival is not None:
+        return _fmt(survival.relearned), survival.text()
+    return (_fmt(row["value"]) if row else ""), ""
 
 
 def _ideal_text(row: dict[str, Any]) -> str:
