@@ -1,5 +1,5 @@
-"""The short before/after table printed at the end of ``run`` and ``eval`` (and, for a run with
-``--relearn-steps``, the relearned value and how much of the change survived it)."""
+"""The short before/after table printed at the end of ``run`` and ``eval``, and for a run with
+``--relearn-steps`` the relearned table: how much of each change survived relearning."""
 
 from __future__ import annotations
 
@@ -24,28 +24,28 @@ def _signed(value: float, digits: int = 2) -> str:
     return _fmt(value, digits) if value < 0 or value != value else "+" + _fmt(value, digits)
 
 
-def _paired(items: Any, measure: str, domain: str, row: dict[str, Any]) -> tuple[Any, Any]:
-    """Paired statistics of one cell on its test items and, where the run relearned, the survival of its
-    change; (None, None) without items, aggregate or an after stage."""
-    from debiasbench.analysis.paired import aligned, cell_stats, side
-
-    if items is None or not row.get("aggregate") or row.get("better") is None:
-        return None, None
+def _test_stages(items: Any, measure: str, domain: str) -> dict[str, list[dict[str, Any]]]:
+    """One cell's item rows on the test split, by stage."""
     stages: dict[str, list[dict[str, Any]]] = {}
     for r in items:
         if r["measure"] == measure and r["domain"] == domain and r["split"] == "test":
             stages.setdefault(r["stage"], []).append(r)
+    return stages
+
+
+def _paired(items: Any, measure: str, domain: str, row: dict[str, Any]) -> Any:
+    """Paired statistics of one cell on its test items, or None (no items, no aggregate, a baseline)."""
+    from debiasbench.analysis.paired import aligned, cell_stats, side
+
+    if items is None or not row.get("aggregate") or row.get("better") is None:
+        return None
+    stages = _test_stages(items, measure, domain)
     if "before" not in stages or "after" not in stages:
-        return None, None
+        return None
     from debiasbench.analysis.paired import weights_seed
-    from debiasbench.analysis.survival import cell_survival
 
     pair = aligned(side(stages["before"]), side(stages["after"]), f"{measure} {domain}")
-    seed = weights_seed(measure, domain)
-    stats = cell_stats([pair], row["aggregate"], row["ideal"], row["better"], seed=seed)
-    if stats is None or "relearned" not in stages:
-        return stats, None
-    return stats, cell_survival(pair[0], [pair[1]], [side(stages["relearned"])], row["aggregate"], stats.delta_ci, seed)
+    return cell_stats([pair], row["aggregate"], row["ideal"], row["better"], seed=weights_seed(measure, domain))
 
 
 def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[str, ...] = (), items: Any = None) -> Table:
@@ -58,10 +58,8 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     the table stays readable in a terminal; the caption says what else ``compare`` has.
     """
     item_rows = items.to_pylist() if items is not None else None
-    relearned = any(r["stage"] == "relearned" for r in rows)
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
-    for column in ("measure", "domain", "n", "before", "after", "d", "95% CI", "p", "Δ",
-                   *(("relearned", "kept [95% CI]") if relearned else ())):
+    for column in ("measure", "domain", "n", "before", "after", "d", "95% CI", "p", "Δ"):
         table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=column != "measure",
                          overflow="fold")
     keyed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
@@ -75,9 +73,6 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     hidden = sum(1 for (_, domain) in keyed if domain not in shown_domains)
     notes = (["every figure on the held-out test items; d = change in distance to the ideal (negative = closer) with "
               "its paired 95% interval and p (McNemar or crossed t); Δ = after - before; * = past the ideal"] if item_rows else [])
-    if relearned:
-        notes.append("relearned = after --relearn-steps of fine-tuning on benign text; kept = (relearned - before) / "
-                     "(after - before) with its paired percentile interval, undefined where Δ's interval holds 0")
     if hidden:
         notes.append(f"{hidden} more headline rows (other domains) and every sub-measure: debiasbench compare")
     table.caption = "; ".join(notes) or None
@@ -89,7 +84,7 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
         before, after = stages.get("before"), stages.get("after")
         shown = after or before
         assert shown is not None
-        paired, survival = _paired(item_rows, measure, domain, shown) if before and after else (None, None)
+        paired = _paired(item_rows, measure, domain, shown) if before and after else None
         flag = ""
         if paired is not None:
             n, b, a, change = paired.n, paired.before, paired.after, _signed(paired.delta)
@@ -104,19 +99,53 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
             toward = ""
             interval = f"{_fmt(shown['ci_low'], 1)}-{_fmt(shown['ci_high'], 1)}" if shown.get("ci_low") is not None and not after else ""
             p = ""
-        kept = _kept(stages.get("relearned"), survival) if relearned else ()
-        table.add_row(measure, domain, str(n), _fmt(b), _fmt(a) + flag, toward, interval, p, change, *kept)
+        table.add_row(measure, domain, str(n), _fmt(b), _fmt(a) + flag, toward, interval, p, change)
         ideals[measure] = _ideal_text(shown)
     table.caption = "; ".join([*([table.caption] if table.caption else []), "ideal: " + ", ".join(f"{m} {t}" for m, t in ideals.items()),
                                *crossed]) if ideals else table.caption
     return table
 
 
-def _kept(row: dict[str, Any] | None, survival: Any) -> tuple[str, str]:
-    """The relearned value (on the test items where survival was computed) and the survival text."""
-    if survival is not None:
-        return _fmt(survival.relearned), survival.text()
-    return (_fmt(row["value"]) if row else ""), ""
+def relearn_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[str, ...] = (), items: Any = None) -> Table | None:
+    """After ``--relearn-steps``: one line per headline measure x shown domain (as :func:`summary_table`)
+    with before, after, relearned and the share of the change kept, ``(relearned - before) / (after - before)``,
+    with its paired percentile interval, on the test items (docs/relearning.md); None when the run did not relearn."""
+    from debiasbench.analysis.paired import aligned, cell_stats, side, weights_seed
+    from debiasbench.analysis.survival import cell_survival
+
+    headline = {r["measure"] for r in rows if r.get("headline")} or {r["measure"] for r in rows}
+    keyed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        if row["measure"] in headline:
+            keyed.setdefault((row["measure"], row["domain"]), {})[row["stage"]] = row
+    shown = HEADLINE_DOMAINS + tuple(d for d in extra_domains if d and d not in HEADLINE_DOMAINS)
+    cells = {key: stages for key, stages in keyed.items() if "relearned" in stages and "after" in stages and key[1] in shown}
+    if not cells:
+        return None
+    item_rows = items.to_pylist() if items is not None else []
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
+    for column in ("measure", "domain", "n", "before", "after", "relearned", "kept", "95% CI"):
+        table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=column != "measure",
+                         overflow="fold")
+    table.caption = ("kept = (relearned - before) / (after - before), 1 = all of the change kept, 0 = all lost, with its "
+                     "95% percentile interval over the test items resampled in the three stages; undefined where the "
+                     "change's interval holds 0 (docs/relearning.md)")
+    order = {d: i for i, d in enumerate(shown)}
+    for (measure, domain), stages in sorted(cells.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
+        row, n, values = stages["after"], stages["after"]["n"], [stages[s]["value"] for s in ("before", "after", "relearned")]
+        kept, interval = "", ""
+        test = _test_stages(item_rows, measure, domain) if row.get("aggregate") and row.get("better") else {}
+        if {"before", "after", "relearned"} <= set(test):
+            pair = aligned(side(test["before"]), side(test["after"]), f"{measure} {domain}")
+            seed = weights_seed(measure, domain)
+            stats = cell_stats([pair], row["aggregate"], row["ideal"], row["better"], seed=seed)
+            if stats is not None:
+                survival = cell_survival(pair[0], [pair[1]], [side(test["relearned"])], row["aggregate"], stats.delta_ci, seed)
+                n, values = stats.n, [stats.before, stats.after, survival.relearned]
+                kept = "undefined" if survival.value is None else _fmt(survival.value)
+                interval = f"{_fmt(survival.ci[0])}..{_fmt(survival.ci[1])}" if survival.ci else ""
+        table.add_row(measure, domain, str(n), *[_fmt(v) for v in values], kept, interval)
+    return table
 
 
 def _ideal_text(row: dict[str, Any]) -> str:
