@@ -120,7 +120,7 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
         say(f"data parallel over {ranks().world_size} processes: each evaluates and trains on its share of every batch")
     with main_process_first():  # launched processes: rank 0 fills the caches (downloads, a dequantised model), then the rest read them
         forget, retain = _load_forget(plan, locator)  # before the model: a forget set without retain text fails in seconds
-        benign = _load_benign(plan, locator)  # relearning's texts, likewise
+        benign = load_benign(plan, locator)  # relearning's texts, likewise
         _locate_metric_data(plan, locator)  # before the model too: a missing data file (or a failed download) in seconds
         say(f"loading model {plan.model}")
         provider = find_provider(plan.model, plan.registry)
@@ -229,7 +229,7 @@ def _load_forget(plan: Plan, locator: DataLocator) -> tuple[list[ForgetText], li
     return forget, retain
 
 
-def _load_benign(plan: Plan, locator: DataLocator) -> list[str]:
+def load_benign(plan: Plan, locator: DataLocator) -> list[str]:
     """The forget set's retain texts for the run's domain, which ``--relearn-steps`` fine-tunes on
     (benign text about the same groups, never evaluation items); refused when there are none."""
     config = plan.config

@@ -70,8 +70,9 @@ def relearn(handle: ModelHandle, texts: Sequence[str], settings: RelearnSettings
             with progress_bar(progress, "relearning", total=settings.steps) as bar:
                 for step, batch in zip(range(1, settings.steps + 1), _batches(len(ids), settings.batch_size, generator)):
                     seen.update(batch)
-                    losses.append(_step(parallel, params, [ids[i] for i in parallel.share(batch)] or [ids[batch[0]]],
-                                        bool(parallel.share(batch)), handle.prefix_token_id, device, step))
+                    mine = parallel.share(batch)
+                    losses.append(_step(parallel, params, [ids[i] for i in mine or batch[:1]], bool(mine),
+                                        handle.prefix_token_id, device, step))
                     bar.advance(1, loss=losses[-1])
         finally:
             parallel.close()
