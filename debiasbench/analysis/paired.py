@@ -162,7 +162,8 @@ def cell_stats(runs: Sequence[tuple[Side, Side]], aggregate: str, ideal: float |
 
 def attach_paired(comparison: Comparison, results_dir: ResultsLocation, split: str | None) -> None:
     """Paired statistics for every cell with a before and an after, from the runs' per-item rows
-    (and the survival of the change where every run also has relearned rows), then Holm and BH adjustment over the family of those cells (named in ``comparison.family``)."""
+    (and the survival of the change where every run also has relearned rows), then Holm and BH
+    adjustment over the family of those cells (named in ``comparison.family``)."""
     from debiasbench.analysis.statistics import adjust
 
     wanted = {(run, c.measure, c.domain) for (k, c), cell in comparison.cells.items() if cell.change is not None for run in cell.run_ids}

@@ -55,8 +55,8 @@ def relearn(handle: ModelHandle, texts: Sequence[str], settings: RelearnSettings
     run record's ``relearn`` entry (settings, texts and tokens used, first and last loss, weights trained)."""
     started = time.perf_counter()
     max_tokens = max(1, min(settings.max_length, handle.max_length) - 1)  # one position for the prefix token
-    encoded = handle.tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"] if texts else []
-    ids = [list(seq) for seq in encoded if len(seq)]
+    encoded = handle.tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_tokens) if texts else {}
+    ids = [list(seq) for seq in encoded.get("input_ids", []) if len(seq)]
     if not ids:
         raise DebiasbenchError(f"relearning got no benign text ({settings.source}); choose a forget set with retain text")
     options = settings.lora if settings.lora is not None else SimpleNamespace(lora=False)
