@@ -133,15 +133,17 @@ def test_the_hash_ignores_where_a_run_writes() -> None:
 
 
 def test_settings_added_later_keep_older_hashes_at_their_default() -> None:
-    """--lora-threshold and --full-finetune enter the hash only when changed, so a sweep resumed
-    after the upgrade still finds its finished points."""
+    """--lora-threshold, --full-finetune and the --relearn-* settings enter the hash only when changed,
+    so a sweep resumed after the upgrade still finds its finished points."""
     from debiasbench.support.hashing import sha256_json
 
     base = RunConfig(method="m", domain="gender")
-    older = {k: v for k, v in base.to_json().items() if k not in hash_ignored() and k not in ("lora_threshold", "full_finetune")}
+    later = ("lora_threshold", "full_finetune", "relearn_steps", "relearn_learning_rate", "relearn_batch_size")
+    older = {k: v for k, v in base.to_json().items() if k not in hash_ignored() and k not in later}
     assert base.config_hash() == sha256_json(older, 16)
     assert RunConfig(method="m", domain="gender", lora_threshold=5.0).config_hash() != base.config_hash()
     assert RunConfig(method="m", domain="gender", full_finetune=True).config_hash() != base.config_hash()
+    assert RunConfig(method="m", domain="gender", relearn_steps=20).config_hash() != base.config_hash()
 
 
 @pytest.mark.parametrize("flag", ["--scoring", "--max-tokens"])

@@ -19,6 +19,7 @@ from typing import Any
 from debiasbench.analysis.consistency import consistency_warnings, json_dict, short_value, unpoolable_cells
 from debiasbench.analysis.paired import CellStats, attach_paired
 from debiasbench.analysis.statistics import distance
+from debiasbench.analysis.survival import Survival
 from debiasbench.domains import DOMAINS, OVERALL
 from debiasbench.errors import DebiasbenchError
 from debiasbench.analysis.compare_rows import Filters, read_complete_rows, select
@@ -105,6 +106,7 @@ class Cell:
     paired: CellStats | None = None  # paired before/after statistics on the test split (SPEC 9)
     p_holm: float | None = None  # paired.p adjusted over the comparison's family of cells
     q_bh: float | None = None
+    survival: Survival | None = None  # the share of the change left after --relearn-steps (paired cells of relearned runs)
 
 
 @dataclass
@@ -125,7 +127,8 @@ class Comparison:
         return list(dict.fromkeys(c.measure for c in self.columns))
 
     def records(self) -> list[dict[str, Any]]:
-        """One flat record per non-empty cell (csv and json output)."""
+        """One flat record per non-empty cell (csv and json output); the survival columns only where a run relearned."""
+        relearned = any(c.survival is not None for c in self.cells.values())
         out = []
         for row in self.rows:
             for column in self.columns:
@@ -141,7 +144,7 @@ class Comparison:
                     "before": _mean(cell.before), "change": _mean(cell.change), "change_sd": _sd(cell.change),
                     "distance": _mean(cell.distance), "distance_change": _mean(cell.distance_change),
                     "distance_change_sd": _sd(cell.distance_change), "ci_low": cell.ci_low, "ci_high": cell.ci_high,
-                    "items": cell.items, **_paired_record(cell),
+                    "items": cell.items, **_paired_record(cell), **(_survival_record(cell) if relearned else {}),
                 })
         return out
 
@@ -161,6 +164,18 @@ def _paired_record(cell: Cell) -> dict[str, Any]:
             "p_floor": p.p_floor, "p_holm": cell.p_holm, "q_bh": cell.q_bh, "test_change": p.delta,
             "change_ci_low": p.delta_ci[0], "change_ci_high": p.delta_ci[1], "crossed": p.crossed, "past": p.past,
             "past_p": p.past_p, "mde": p.mde}
+
+
+SURVIVAL_FIELDS = ("test_relearned", "survival", "survival_ci_low", "survival_ci_high", "survival_note")
+
+
+def _survival_record(cell: Cell) -> dict[str, Any]:
+    """The relearned value and the share of the change that survived it (docs/relearning.md), on the test items."""
+    s = cell.survival
+    if s is None:
+        return dict.fromkeys(SURVIVAL_FIELDS)
+    return {"test_relearned": s.relearned, "survival": s.value, "survival_ci_low": s.ci[0] if s.ci else None,
+            "survival_ci_high": s.ci[1] if s.ci else None, "survival_note": s.note}
 
 
 def _mean(stat: Stat | None) -> float | None:

@@ -28,6 +28,17 @@ LEGEND = ("where a cell has paired statistics every figure in it is on the held-
           "baseline's own interval")
 
 
+SURVIVAL_LEGEND = ("relearned = the value after --relearn-steps of fine-tuning the unlearned model on benign text, kept = the share "
+                   "of the change that survived it, (relearned - before) / (after - before), 1 = all kept, 0 = all lost, with "
+                   "its 95% percentile interval over the same items resampled in the three stages; undefined where the "
+                   "change's interval holds 0 (docs/relearning.md)")
+
+
+def survival_legend(comparison: Comparison) -> str:
+    """:data:`SURVIVAL_LEGEND` where some cell has a survival, else empty."""
+    return SURVIVAL_LEGEND if any(c.survival is not None for c in comparison.cells.values()) else ""
+
+
 def num(value: float | None, signed: bool = False) -> str:
     """Two decimals (two significant digits below 0.01); '–' for a missing value."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -81,6 +92,12 @@ def _changes(cell: Cell) -> str:
         return f"Δ {num(cell.paired.delta, True)}{_past(cell)}"
     dist = cell.distance_change.mean if cell.distance_change is not None else None
     return f"Δ {num(cell.change.mean, True)}  d {num(dist, True)}"
+
+
+def _relearned(cell: Cell) -> str:
+    """The relearned value and the share of the change it left (empty where the run did not relearn)."""
+    s = cell.survival
+    return "" if s is None else f"relearned {num(s.relearned)} kept {s.text()}"
 
 
 def _toward(cell: Cell) -> float:
@@ -162,9 +179,9 @@ def rich_tables(comparison: Comparison) -> list[Any]:
                 dist = _toward(cell)
                 if _interval(cell):
                     text.append("\n" + _interval(cell), style="green" if dist < 0 else "red" if dist > 0 else "")
-                change = _changes(cell)
-                if change:
-                    text.append("\n" + change, style="dim")
+                for extra in (_changes(cell), _relearned(cell)):
+                    if extra:
+                        text.append("\n" + extra, style="dim")
                 cells.append(text)
             table.add_row(*[get(key) for _, get in labels], *cells)
         tables.append(table)
@@ -197,6 +214,8 @@ def render_text(comparison: Comparison, width: int = 160) -> str:
     for table in rich_tables(comparison):
         console.print(table)
     console.print(LEGEND + "; bold = the unlearned (source) domain", soft_wrap=True, markup=False)
+    if survival_legend(comparison):
+        console.print(survival_legend(comparison), soft_wrap=True, markup=False)
     if attainable_line(comparison):
         console.print(attainable_line(comparison), soft_wrap=True, markup=False)
     text = console.export_text()
@@ -230,10 +249,12 @@ def render_markdown(comparison: Comparison) -> str:
                 value = _shown_value(cell)
                 if column.domain == key.source_domain:
                     value = f"**{value}**"
-                cells.append("<br>".join(p for p in (value, _interval(cell), _changes(cell)) if p))
+                cells.append("<br>".join(p for p in (value, _interval(cell), _changes(cell), _relearned(cell)) if p))
             parts.append("| " + " | ".join(_md_escape(t) for t in [get(key) for _, get in labels] + cells) + " |")
         parts.append("")
     parts.append(f"_{LEGEND}; bold = the unlearned (source) domain._\n")
+    if survival_legend(comparison):
+        parts.append(f"_{survival_legend(comparison)}._\n")
     if attainable_line(comparison):
         parts.append(f"_{attainable_line(comparison)}._\n")
     return "\n".join(parts)
@@ -261,7 +282,8 @@ def _tex_cell(cell: Cell, in_domain: bool) -> str:
         value = _tex_num(p.after)
         text = f"$\\mathbf{{{value}}}$" if in_domain else f"${value}$"
         text += (f" ($d\\,{_tex_num(p.d_delta, True)}$ [${_tex_num(p.d_delta_ci[0], True)}$, ${_tex_num(p.d_delta_ci[1], True)}$]; "
-                 f"$\\Delta\\,{_tex_num(p.delta, True)}$)")
+                 f"$\\Delta\\,{_tex_num(p.delta, True)}$"
+                 + (f"; kept ${_tex_num(cell.survival.value)}$" if cell.survival is not None else "") + ")")
         return text
     value = _tex_num(cell.value.mean) + (f" \\pm {_tex_num(cell.value.sd)}" if cell.value.sd is not None else "")
     text = f"$\\mathbf{{{value}}}$" if in_domain else f"${value}$"

@@ -161,8 +161,9 @@ def cell_stats(runs: Sequence[tuple[Side, Side]], aggregate: str, ideal: float |
 
 
 def attach_paired(comparison: Comparison, results_dir: ResultsLocation, split: str | None) -> None:
-    """Paired statistics for every cell with a before and an after, from the runs' per-item rows,
-    then Holm and BH adjustment over the family of those cells (named in ``comparison.family``)."""
+    """Paired statistics for every cell with a before and an after, from the runs' per-item rows
+    (and the survival of the change where every run also has relearned rows), then Holm and BH
+    adjustment over the family of those cells (named in ``comparison.family``)."""
     from debiasbench.analysis.statistics import adjust
 
     wanted = {(run, c.measure, c.domain) for (k, c), cell in comparison.cells.items() if cell.change is not None for run in cell.run_ids}
@@ -171,16 +172,23 @@ def attach_paired(comparison: Comparison, results_dir: ResultsLocation, split: s
     for (key, column), cell in comparison.cells.items():
         if cell.change is None or cell.aggregate is None or cell.better is None:
             continue
-        runs = []
+        runs, relearned = [], []
         for run in cell.run_ids:
             rows = items.get((run, column.measure, column.domain), {})
             if "before" not in rows or "after" not in rows:
                 break
             runs.append(aligned(side(rows["before"]), side(rows["after"]), f"{run} {column.measure} {column.domain}"))
+            relearned += [side(rows["relearned"])] if "relearned" in rows else []
         else:
-            cell.paired = cell_stats(runs, cell.aggregate, cell.ideal, cell.better, seed=weights_seed(column.measure, column.domain))
+            seed = weights_seed(column.measure, column.domain)
+            cell.paired = cell_stats(runs, cell.aggregate, cell.ideal, cell.better, seed=seed)
             if cell.paired is not None:
                 tested.append(cell)
+                if len(relearned) == len(runs):  # every seed relearned: how much of the change survived
+                    from debiasbench.analysis.survival import cell_survival
+
+                    cell.survival = cell_survival(runs[0][0], [a for _, a in runs], relearned, cell.aggregate,
+                                                  cell.paired.delta_ci, seed)
     if tested:
         comparison.family = f"compare {open_store(results_dir)} ({len(tested)} cells, {split or 'all'} items)"
         adjusted = adjust([c.paired.p for c in tested], comparison.family)  # type: ignore[union-attr]

@@ -50,6 +50,11 @@ def _change_text(c: StudyCell) -> str:
     return f"{c.before:.1f} -> {c.after:.1f}: {_fmt(c.delta)} [{_fmt(c.delta_ci[0])}, {_fmt(c.delta_ci[1])}] p={_p(c.delta_p)}{past}"
 
 
+def _survival_text(c: StudyCell) -> str:
+    s = c.survival
+    return f"{c.before:.1f} -> {c.after:.1f} -> {s.relearned:.1f}: kept {s.text()}" if s is not None else "–"
+
+
 def matrix(cells: Sequence[Any], sources: list[str], domains: list[str], text: Any = _cell_text) -> tuple[list[str], list[list[str]]]:
     by = {(c.source, c.domain): c for c in cells}
     headers = ["source \\ evaluated", *domains]
@@ -167,6 +172,17 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
             if cells:
                 blocks.append(("h3", arm))
                 blocks.append(("table", *matrix(cells, sources, domains, _change_text)))
+        if any(c.survival is not None for c in results.cells if c.measure == measure):
+            blocks.append(("h2", f"Survival of {measure} after relearning (source x evaluated domain)"))
+            blocks.append(("p", "before -> after -> relearned (after --relearn-steps of fine-tuning on benign text), and the "
+                                "share of the change kept, (relearned - before) / (after - before), with its 95% percentile "
+                                "interval over the shared item resample; undefined where the change's interval holds 0 "
+                                "(docs/relearning.md)."))
+            for arm in arms:
+                cells = [c for c in results.cells if c.arm == arm and c.measure == measure and c.survival is not None]
+                if cells:
+                    blocks.append(("h3", arm))
+                    blocks.append(("table", *matrix(cells, sources, domains, _survival_text)))
         contrasts = [c for c in results.contrasts if c.measure == measure]
         if contrasts:
             blocks.append(("h2", f"Beyond the controls: method d_delta - control d_delta, {measure}"))

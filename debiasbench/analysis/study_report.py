@@ -60,6 +60,7 @@ class StudyCell:
     mde: float = float("nan")  # smallest |d_delta| detected with 80 % power at two-sided 0.05
     p_floor: float = 0.0  # the smallest p the cell's test could give (McNemar: 2 * 0.5**discordant)
     change: Any = field(default=None, repr=False, compare=False)  # the statistics.Change (pooled claims)
+    survival: Any = None  # survival.Survival: the share of the change left after --relearn-steps (every seed relearned)
 
 
 @dataclass
@@ -211,7 +212,7 @@ def collect(study: Any) -> StudyResults:
     items = load_items(results_dir, run_ids, SPLIT)
     sides = _sides(items)
     domains = sorted({d for (_, _, d) in items})
-    _cells(out, sides, domains, study)
+    _cells(out, sides, domains, study, _relearned_sides(items))
     by_run: dict[str, list[dict[str, Any]]] = {}
     for r in metric_rows:
         by_run.setdefault(r["run_id"], []).append(r)
@@ -295,6 +296,11 @@ def _sides(items: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]]) -
     return out
 
 
+def _relearned_sides(items: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]]) -> dict[tuple[str, str, str], Any]:
+    """(run, measure, domain) -> the relearned side, for runs with --relearn-steps."""
+    return {key: side(stages["relearned"]) for key, stages in items.items() if "relearned" in stages}
+
+
 def _groups(out: StudyResults) -> dict[tuple[str, str], list[ArmRun]]:
     groups: dict[tuple[str, str], list[ArmRun]] = {}
     for r in sorted(out.runs, key=lambda r: r.seed):
@@ -320,7 +326,7 @@ def _change(study: Any, before: Any, afters: list[Any], ideal: float | None, bet
                   seed_term=_seed_level(study))
 
 
-def _cells(out: StudyResults, sides: dict, domains: list[str], study: Any) -> None:
+def _cells(out: StudyResults, sides: dict, domains: list[str], study: Any, relearned: dict | None = None) -> None:
     small: dict[tuple[str, str], int] = {}
     for (arm, source), runs in _groups(out).items():
         for measure, (ideal, better, aggregate) in out.measures.items():
@@ -336,17 +342,31 @@ def _cells(out: StudyResults, sides: dict, domains: list[str], study: Any) -> No
                 decisions = None
                 if len(pairs) == 1 and all(d is not None for d in [*pairs[0][0].decision, *pairs[0][1].decision]):  # type: ignore[index]
                     decisions = (pairs[0][0].decision.astype(bool), pairs[0][1].decision.astype(bool))  # type: ignore[index]
-                c = _change(study, before, afters, ideal, better, _weights(study, [before, *afters], measure, domain), decisions)
+                w = _weights(study, [before, *afters], measure, domain)
+                c = _change(study, before, afters, ideal, better, w, decisions)
                 first = runs[0]
                 out.cells.append(StudyCell(
                     arm, first.method, first.control, source, domain, measure, tuple(r.seed for r in runs), c.n,
                     c.before, c.after, c.delta.value, tuple(c.delta_ci), c.d, tuple(c.d_ci), c.d_p,  # type: ignore[arg-type]
                     tuple(c.distance.per_seed if c.distance is not None else c.d_delta.per_seed), delta_p=c.p, in_family=first.control is None and _in_family(study, measure, domain),
                     test=c.test, crossed=c.crossed, past=c.past.value if c.crossed else 0.0, past_p=c.past_p,  # type: ignore[union-attr]
-                    mde=c.d_delta.mde(), p_floor=c.p_floor, change=c))
+                    mde=c.d_delta.mde(), p_floor=c.p_floor, change=c,
+                    survival=_survival(pairs, [(relearned or {}).get((r.run_id, measure, domain)) for r in runs], aggregate, w, c)))
     for (measure, domain), n in sorted(small.items()):
         out.notes.append(f"{measure} on {domain}: {n} test items per run, fewer than the {MIN_ITEMS} a paired interval needs; "
                          "not analysed (raise eval_limit or lower dev_fraction)")
+
+
+def _survival(pairs: list[Any], relearned: list[Any], aggregate: str, w: Any, c: Any) -> Any:
+    """The cell's survival on its shared resample where every seed relearned, else None."""
+    if not relearned or any(r is None for r in relearned):
+        return None
+    from debiasbench.analysis.survival import survival
+
+    for (b, _), r in zip(pairs, relearned):
+        aligned(b, r, "before and relearned")
+    return survival(figure(pairs[0][0], aggregate), [figure(a, aggregate) for _, a in pairs],
+                    [figure(r, aggregate) for r in relearned], w, tuple(c.delta_ci))
 
 
 def _contrasts(out: StudyResults, sides: dict, domains: list[str], study: Any, unmatched: dict[tuple[str, str], str]) -> None:
@@ -510,7 +530,7 @@ def _pooled(out: StudyResults, study: Any) -> None:
 def _row(kind: str, **values: Any) -> dict[str, Any]:
     keys = ("kind", "arm", "method", "control", "source", "domain", "measure", "family", "seeds", "items", "before", "after",
             "delta", "delta_low", "delta_high", "estimate", "low", "high", "p", "test", "p_holm", "q_bh", "mde", "verdict",
-            "crossed", "past", "past_p", "per_seed")
+            "crossed", "past", "past_p", "per_seed", "relearned", "survival", "survival_low", "survival_high")
     return {k: values.get(k, kind if k == "kind" else None) for k in keys}
 
 
@@ -523,7 +543,7 @@ def records(results: StudyResults) -> list[dict[str, Any]]:
                          measure=c.measure, seeds=" ".join(map(str, c.seeds)), items=c.n, before=c.before, after=c.after,
                          delta=c.delta, delta_low=c.delta_ci[0], delta_high=c.delta_ci[1], estimate=c.d_delta,
                          low=c.d_delta_ci[0], high=c.d_delta_ci[1], p=c.p, test=c.test, mde=c.mde, crossed=c.crossed,
-                         past=c.past, past_p=c.past_p, per_seed=json.dumps(list(c.per_seed_d_delta))))
+                         past=c.past, past_p=c.past_p, per_seed=json.dumps(list(c.per_seed_d_delta)), **_survival_columns(c)))
     for d in results.contrasts:
         rows.append(_row("beyond-control", arm=f"{d.method} - {d.control}", method=d.method, control=d.control, source=d.source,
                          domain=d.domain, measure=d.measure, seeds=" ".join(map(str, d.seeds)), estimate=d.effect,
@@ -540,6 +560,14 @@ def records(results: StudyResults) -> list[dict[str, Any]]:
                          test="intersection-union" if k.controls else "change", p_holm=k.p_holm, q_bh=k.q_bh, mde=k.mde,
                          verdict=k.not_tested or k.verdict))
     return rows
+
+
+def _survival_columns(c: StudyCell) -> dict[str, Any]:
+    s = c.survival
+    if s is None:
+        return {}
+    return {"relearned": s.relearned, "survival": s.value if s.value is not None else "undefined",
+            "survival_low": s.ci[0] if s.ci else None, "survival_high": s.ci[1] if s.ci else None}
 
 
 def write_cells(results: StudyResults, target: Path) -> Path:

@@ -1,4 +1,5 @@
-"""The short before/after table printed at the end of ``run`` and ``eval``."""
+"""The short before/after table printed at the end of ``run`` and ``eval``, and for a run with
+``--relearn-steps`` the relearned table: how much of each change survived relearning."""
 
 from __future__ import annotations
 
@@ -23,16 +24,22 @@ def _signed(value: float, digits: int = 2) -> str:
     return _fmt(value, digits) if value < 0 or value != value else "+" + _fmt(value, digits)
 
 
+def _test_stages(items: Any, measure: str, domain: str) -> dict[str, list[dict[str, Any]]]:
+    """One cell's item rows on the test split, by stage."""
+    stages: dict[str, list[dict[str, Any]]] = {}
+    for r in items:
+        if r["measure"] == measure and r["domain"] == domain and r["split"] == "test":
+            stages.setdefault(r["stage"], []).append(r)
+    return stages
+
+
 def _paired(items: Any, measure: str, domain: str, row: dict[str, Any]) -> Any:
     """Paired statistics of one cell on its test items, or None (no items, no aggregate, a baseline)."""
     from debiasbench.analysis.paired import aligned, cell_stats, side
 
     if items is None or not row.get("aggregate") or row.get("better") is None:
         return None
-    stages: dict[str, list[dict[str, Any]]] = {}
-    for r in items:
-        if r["measure"] == measure and r["domain"] == domain and r["split"] == "test":
-            stages.setdefault(r["stage"], []).append(r)
+    stages = _test_stages(items, measure, domain)
     if "before" not in stages or "after" not in stages:
         return None
     from debiasbench.analysis.paired import weights_seed
@@ -96,6 +103,48 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
         ideals[measure] = _ideal_text(shown)
     table.caption = "; ".join([*([table.caption] if table.caption else []), "ideal: " + ", ".join(f"{m} {t}" for m, t in ideals.items()),
                                *crossed]) if ideals else table.caption
+    return table
+
+
+def relearn_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[str, ...] = (), items: Any = None) -> Table | None:
+    """After ``--relearn-steps``: one line per headline measure x shown domain (as :func:`summary_table`)
+    with before, after, relearned and the share of the change kept, ``(relearned - before) / (after - before)``,
+    with its paired percentile interval, on the test items (docs/relearning.md); None when the run did not relearn."""
+    from debiasbench.analysis.paired import aligned, cell_stats, side, weights_seed
+    from debiasbench.analysis.survival import cell_survival
+
+    headline = {r["measure"] for r in rows if r.get("headline")} or {r["measure"] for r in rows}
+    keyed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        if row["measure"] in headline:
+            keyed.setdefault((row["measure"], row["domain"]), {})[row["stage"]] = row
+    shown = HEADLINE_DOMAINS + tuple(d for d in extra_domains if d and d not in HEADLINE_DOMAINS)
+    cells = {key: stages for key, stages in keyed.items() if "relearned" in stages and "after" in stages and key[1] in shown}
+    if not cells:
+        return None
+    item_rows = items.to_pylist() if items is not None else []
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
+    for column in ("measure", "domain", "n", "before", "after", "relearned", "kept", "95% CI"):
+        table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=column != "measure",
+                         overflow="fold")
+    table.caption = ("kept = (relearned - before) / (after - before), 1 = all of the change kept, 0 = all lost, with its "
+                     "95% percentile interval over the test items resampled in the three stages; undefined where the "
+                     "change's interval holds 0 (docs/relearning.md)")
+    order = {d: i for i, d in enumerate(shown)}
+    for (measure, domain), stages in sorted(cells.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
+        row, n, values = stages["after"], stages["after"]["n"], [stages[s]["value"] for s in ("before", "after", "relearned")]
+        kept, interval = "", ""
+        test = _test_stages(item_rows, measure, domain) if row.get("aggregate") and row.get("better") else {}
+        if {"before", "after", "relearned"} <= set(test):
+            pair = aligned(side(test["before"]), side(test["after"]), f"{measure} {domain}")
+            seed = weights_seed(measure, domain)
+            stats = cell_stats([pair], row["aggregate"], row["ideal"], row["better"], seed=seed)
+            if stats is not None:
+                survival = cell_survival(pair[0], [pair[1]], [side(test["relearned"])], row["aggregate"], stats.delta_ci, seed)
+                n, values = stats.n, [stats.before, stats.after, survival.relearned]
+                kept = "undefined" if survival.value is None else _fmt(survival.value)
+                interval = f"{_fmt(survival.ci[0])}..{_fmt(survival.ci[1])}" if survival.ci else ""
+        table.add_row(measure, domain, str(n), *[_fmt(v) for v in values], kept, interval)
     return table
 
 

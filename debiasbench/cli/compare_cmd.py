@@ -72,12 +72,14 @@ def compare_command(
     elif fmt == "table":
         from rich.markup import escape
 
-        from debiasbench.analysis.compare_formats import LEGEND, attainable_line, context_line
+        from debiasbench.analysis.compare_formats import LEGEND, attainable_line, context_line, survival_legend
 
         out.print(context_line(comparison), highlight=False, markup=False)
         for table in rich_tables(comparison):
             out.print(table)
         out.print(f"[dim]{escape(LEGEND)}; bold = the unlearned (source) domain[/]", highlight=False)
+        if survival_legend(comparison):
+            out.print(f"[dim]{escape(survival_legend(comparison))}[/]", highlight=False)
         if attainable_line(comparison):
             out.print(f"[dim]{escape(attainable_line(comparison))}[/]", highlight=False)
         for line in comparison.damage:

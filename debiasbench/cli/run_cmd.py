@@ -11,7 +11,7 @@ def run_and_report(config: RunConfig, quiet: bool) -> None:
     """Run (or evaluate) ``config``, then print its summary and where the rows went (shared with ``eval``)."""
     from rich.markup import escape
 
-    from debiasbench.analysis.summary import summary_table, trajectory_table
+    from debiasbench.analysis.summary import relearn_table, summary_table, trajectory_table
     from debiasbench.orchestration.run import run_experiment
     from debiasbench.results.storage import describe
     from debiasbench.support.distributed import lone_cpu_launch, ranks
@@ -24,8 +24,11 @@ def run_and_report(config: RunConfig, quiet: bool) -> None:
     if not ranks().is_main:
         return  # under accelerate launch the main process reports (and wrote) the run
     if not quiet:
-        out.print(summary_table(result.metrics_rows, title=f"run {result.run_id}",
-                                extra_domains=(config.domain, *(config.eval_domains or ())), items=result.items))
+        shown = (config.domain, *(config.eval_domains or ()))
+        out.print(summary_table(result.metrics_rows, title=f"run {result.run_id}", extra_domains=shown, items=result.items))
+        relearned = relearn_table(result.metrics_rows, f"after {config.relearn_steps} relearning steps", shown, result.items)
+        if relearned is not None:
+            out.print(relearned)
         if result.trajectory_rows:
             out.print(trajectory_table(result.trajectory_rows, title="trajectory (* = closest to the ideals)"))
         from debiasbench.analysis.compare import run_damage_lines

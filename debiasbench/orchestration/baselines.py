@@ -17,7 +17,8 @@ from typing import Any
 from debiasbench.orchestration.config import RunConfig
 
 NOT_BEFORE = frozenset({"method", "domain", "forget_set", "split", "method_options", "selector_options", "forget_limit",
-                        "eval_every", "save_model", "results_dir", "threads", "batch_size"})
+                        "eval_every", "save_model", "results_dir", "threads", "batch_size", "relearn_steps",
+                        "relearn_learning_rate", "relearn_batch_size"})
 """Run settings that do not change the before-evaluation: points that differ only in these share
 one baseline. Any other setting (a new one included) keeps points apart, which can only cost a
 warm-up, never reuse a wrong baseline: the cache key itself decides what is reused."""

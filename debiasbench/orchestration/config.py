@@ -25,6 +25,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from debiasbench.plugin_system.registry import Registry
 
 RUN, EVAL = "run", "eval"
+RELEARN_LEARNING_RATE = 1e-4
+"""Default AdamW rate of relearning: chosen on dev items, see docs/relearning.md."""
+RELEARN_BATCH_SIZE = 8
+"""Default benign texts per relearning step (the unlearning loop's default batch)."""
 BOTH = (RUN, EVAL)
 
 
@@ -94,6 +98,14 @@ class RunConfig:
     forget_limit: int | None = setting(None, "Use at most N forget texts (seeded sample).", commands=(RUN,), axis=6)
     eval_every: int | None = setting(None, "Probe the metrics that declare a probe every N steps (trajectory table).",
                                      commands=(RUN,))
+    relearn_steps: int = setting(0, "After the after-evaluation, fine-tune the unlearned model for N steps of next-token "
+                                    "cross-entropy on the forget set's benign retain texts and evaluate again (stage "
+                                    "'relearned'; docs/relearning.md). 0: off.", commands=(RUN,), hashed_at_default=False)
+    relearn_learning_rate: float = setting(RELEARN_LEARNING_RATE, "AdamW learning rate of --relearn-steps "
+                                           "(default chosen on dev items: docs/relearning.md).", commands=(RUN,),
+                                           hashed_at_default=False)
+    relearn_batch_size: int = setting(RELEARN_BATCH_SIZE, "Benign texts per step of --relearn-steps.", commands=(RUN,),
+                                      hashed_at_default=False)
     save_model: Path | None = setting(None, "Save the unlearned model here (HF layout, safetensors).", commands=(RUN,),
                                       hashed=False, sweep="no", not_in_sweep="each point would need its own folder; rerun "
                                       "the point you want with `debiasbench run --save-model`")

@@ -1,4 +1,5 @@
-"""Executing a plan: load the model, evaluate before, unlearn, evaluate after, then record.
+"""Executing a plan: load the model, evaluate before, unlearn, evaluate after (and relearn and
+evaluate again with ``--relearn-steps``), then record.
 
 Forget texts are loaded before the first evaluation so an empty filter fails before hours of
 work; the records are built in memory and written only at the end (see :mod:`records`).
@@ -139,6 +140,7 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
         say(f"data parallel over {ranks().world_size} processes: each evaluates and trains on its share of every batch")
     with main_process_first():  # launched processes: rank 0 fills the caches (downloads, a dequantised model), then the rest read them
         forget, retain = _load_forget(plan, locator)  # before the model: a forget set without retain text fails in seconds
+        benign = load_benign(plan, locator)  # relearning's texts, likewise
         _locate_metric_data(plan, locator)  # before the model too: a missing data file (or a failed download) in seconds
         say(f"loading model {plan.model}")
         provider = find_provider(plan.model, plan.registry)
@@ -170,10 +172,19 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
         if probe is not None and (not trajectory or trajectory[-1]["step"] != unlearned.steps) and unlearned.history:
             probe(unlearned.history[-1], reuse=after, reuse_ctx=ctx)  # the last step: the evaluation just made, where it is the probe's
         fault_point("evaluated-after")
+    relearned: list[Evaluated] = []
+    relearn_info: dict[str, Any] = {}
+    if plan.method is not None and config.relearn_steps:
+        relearn_info = _relearn(plan, handle, benign, training)
+        say(f"relearned for {config.relearn_steps} steps on {relearn_info['texts']} benign texts: "
+            f"loss {relearn_info['loss_first']:.3f} -> {relearn_info['loss_last']:.3f}")
+        handle.fingerprint = f"{handle.fingerprint}+relearned"
+        relearned = evaluate(handle, plan.metrics, ctx, plan.plugins.versions(), None)
 
     done = Outcome(run_id=run_id, when=when, handle=handle, before=before, after=after, unlearned=unlearned,
                    trajectory=trajectory, forget_texts=len(forget), forget_checksums=_forget_checksums(plan, locator),
-                   duration_s=time.perf_counter() - started, peak_memory=peaks_mb(), training=training)
+                   duration_s=time.perf_counter() - started, peak_memory=peaks_mb(), training=training,
+                   relearned=relearned, relearn=relearn_info)
     records = build_records(plan, done)
     for note in records.notes:
         say(f"note: {note}")
@@ -239,6 +250,39 @@ def _load_forget(plan: Plan, locator: DataLocator) -> tuple[list[ForgetText], li
         raise DebiasbenchError(f"method {plan.method.name!r} needs retain text, but forget set {plan.forget_set.name!r} "
                                f"has none for domain {config.domain!r}; choose another --forget-set or method")
     return forget, retain
+
+
+def load_benign(plan: Plan, locator: DataLocator) -> list[str]:
+    """The forget set's retain texts for the run's domain, which ``--relearn-steps`` fine-tunes on
+    (benign text about the same groups, never evaluation items); refused when there are none."""
+    config = plan.config
+    if not config.relearn_steps or plan.method is None or plan.forget_set is None:
+        return []
+    texts = plan.forget_set.load_retain(locator, config.domain)  # type: ignore[arg-type]
+    if not texts:
+        raise DebiasbenchError(f"--relearn-steps fine-tunes on the forget set's benign retain texts, but forget set "
+                               f"{plan.forget_set.name!r} has none for domain {config.domain!r}; choose a --forget-set "
+                               "with retain text (e.g. hatecheck) or leave --relearn-steps out")
+    return texts
+
+
+def _relearn(plan: Plan, handle: ModelHandle, texts: list[str], training: dict[str, Any]) -> dict[str, Any]:
+    """Fine-tune the unlearned model on ``texts`` (:mod:`debiasbench.training.relearn`): the run's
+    seed; LoRA adapters of the run's rank and targets where it trained LoRA (its own adapters are
+    merged into the weights once unlearning ends), all weights otherwise."""
+    from debiasbench.training.relearn import MAX_LENGTH, RelearnSettings, relearn
+
+    config, options = plan.config, plan.method_options
+    lora = options if training.get("lora", {}).get("applied") else None
+    assert plan.forget_set is not None
+    settings = RelearnSettings(steps=config.relearn_steps, learning_rate=config.relearn_learning_rate,
+                               batch_size=config.relearn_batch_size, seed=config.seed,
+                               source=f"forget set {plan.forget_set.name!r} retain texts, domain {config.domain}",
+                               lora=lora, max_length=getattr(options, "max_length", MAX_LENGTH))
+    seed_everything(config.seed)
+    info = relearn(handle, texts, settings, progress)
+    handle.model.eval()
+    return info
 
 
 def _unlearn(plan: Plan, handle: ModelHandle, forget: list[ForgetText], retain: list[str], locator: DataLocator,

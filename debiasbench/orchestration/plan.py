@@ -8,6 +8,7 @@ metric option, an impossible domain) fails in one line within seconds and nothin
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,30 @@ def _check_numbers(config: RunConfig) -> None:
     for value, flag in ((config.eval_limit, "--eval-limit"), (config.forget_limit, "--forget-limit"), (config.eval_every, "--eval-every")):
         if value is not None and value < 1:
             raise DebiasbenchError(f"{flag} must be 1 or more, got {value}")
+    _check_relearn(config)
+
+
+def _check_relearn(config: RunConfig) -> None:
+    """``--relearn-steps`` and its options: numbers in range, a method to relearn after, a model left to save."""
+    from debiasbench.orchestration.config import RELEARN_BATCH_SIZE, RELEARN_LEARNING_RATE
+
+    if config.relearn_steps < 0:
+        raise DebiasbenchError(f"--relearn-steps must be 0 (off) or more, got {config.relearn_steps}")
+    if not (math.isfinite(config.relearn_learning_rate) and config.relearn_learning_rate > 0):
+        raise DebiasbenchError(f"--relearn-learning-rate must be a positive number, got {config.relearn_learning_rate:g}")
+    if config.relearn_batch_size < 1:
+        raise DebiasbenchError(f"--relearn-batch-size must be 1 or more, got {config.relearn_batch_size}")
+    if not config.relearn_steps:
+        if (config.relearn_learning_rate, config.relearn_batch_size) != (RELEARN_LEARNING_RATE, RELEARN_BATCH_SIZE):
+            raise DebiasbenchError("--relearn-learning-rate / --relearn-batch-size have no effect without --relearn-steps N; "
+                                   "add it or leave them out")
+        return
+    if config.method is None:
+        raise DebiasbenchError("--relearn-steps relearns what a method unlearned, and this is a plain evaluation; "
+                               "use debiasbench run --method NAME, or leave --relearn-steps out")
+    if config.save_model is not None:
+        raise DebiasbenchError("--save-model with --relearn-steps is ambiguous (the unlearned or the relearned model?); "
+                               "save the unlearned model in a run without --relearn-steps")
 
 
 def _check_runtime(config: RunConfig) -> None:

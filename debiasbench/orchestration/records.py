@@ -23,7 +23,7 @@ from debiasbench.plugin_system.interfaces import ModelHandle, UnlearnOutcome
 from debiasbench.plugin_system.loader import LoadedPlugins
 from debiasbench.analysis.paired import split_of, split_units
 from debiasbench.results.items import ITEM_FIELDS
-from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, TRAJECTORY_SCHEMA
+from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, STAGES, TRAJECTORY_SCHEMA
 from debiasbench.support.faults import fault_point
 from debiasbench.results.tables import to_table
 from debiasbench.results.storage import ResultsLocation, ResultsStore, short_reason, open_store
@@ -41,7 +41,7 @@ class RunRecords:
     run_row: dict[str, Any]
     trajectory_rows: list[dict[str, Any]] = field(default_factory=list)
     examples: dict[str, Any] = field(default_factory=dict)  # "<metric>-<stage>" -> pyarrow table
-    items: Any = None  # pyarrow table of ITEMS_SCHEMA: every metric's per-item rows, before and after
+    items: Any = None  # pyarrow table of ITEMS_SCHEMA: every metric's per-item rows, every stage
     notes: list[str] = field(default_factory=list)  # what the plugins reported, "metric: note"
 
 
@@ -61,6 +61,12 @@ class Outcome:
     duration_s: float
     peak_memory: dict[str, float]  # MiB per device: "cpu" (peak RSS), "cuda:N" (allocator peak)
     training: dict[str, Any] = field(default_factory=dict)  # LoRA choice and gradient checkpointing (runs with a method)
+    relearned: list[Evaluated] = field(default_factory=list)  # the evaluation after --relearn-steps (empty: not relearned)
+    relearn: dict[str, Any] = field(default_factory=dict)  # what relearning did (settings, texts, losses)
+
+    def stages(self) -> tuple[tuple[str, list[Evaluated]], ...]:
+        """Each stage's evaluation, in order (a stage that did not run has none)."""
+        return tuple((stage, evaluated) for stage, evaluated in zip(STAGES, (self.before, self.after, self.relearned)) if evaluated)
 
 
 def versions(plugins: LoadedPlugins) -> dict[str, str]:
@@ -107,21 +113,21 @@ def _metric_rows(base: dict[str, Any], evaluated: list[Evaluated], stage: str, p
     return rows
 
 
-def _notes(before: list[Evaluated], after: list[Evaluated]) -> list[str]:
-    """Each metric's notes once (before and after usually say the same)."""
-    return list(dict.fromkeys(f"{item.metric.name}: {note}" for item in before + after for note in item.result.notes))
+def _notes(*stages: list[Evaluated]) -> list[str]:
+    """Each metric's notes once (every stage usually says the same)."""
+    return list(dict.fromkeys(f"{item.metric.name}: {note}" for stage in stages for item in stage for note in item.result.notes))
 
 
 def build_records(plan: Plan, done: Outcome) -> RunRecords:
     """The rows of every table for one finished run."""
     config, plugin_versions = plan.config, plan.plugins.versions()
     base = _base(plan, done)
-    metric_rows = _metric_rows(base, done.before, "before", plugin_versions) + _metric_rows(base, done.after, "after", plugin_versions)
+    metric_rows = [row for stage, evaluated in done.stages() for row in _metric_rows(base, evaluated, stage, plugin_versions)]
     checksums: dict[str, str] = {}
     for item in done.before:
         checksums.update(item.result.data_checksums)
     checksums.update(done.forget_checksums)
-    notes = _notes(done.before, done.after)
+    notes = _notes(done.before, done.after, done.relearned)
     unlearned = done.unlearned
     resolved = {
         "model": plan.model, "method_options": json.loads(base["method_options"]),
@@ -130,6 +136,7 @@ def build_records(plan: Plan, done: Outcome) -> RunRecords:
         "metric_domains": {p.metric.name: p.domains for p in plan.metrics if p.domains},
         "eval_domains": plan.eval_domains, "selector_options": plan.selector_options,
         "model_source": done.handle.source, "model_info": done.handle.info, **done.training,
+        **({"relearn": done.relearn} if done.relearn else {}),
     }
     run_row = {
         **{k: base[k] for k in ("run_id", "time", "model", "model_fingerprint", "method", "forget_set", "source_domain",
@@ -145,7 +152,7 @@ def build_records(plan: Plan, done: Outcome) -> RunRecords:
     }
     examples = {}
     if config.save_examples:
-        for stage, evaluated in (("before", done.before), ("after", done.after)):
+        for stage, evaluated in done.stages():
             for item in evaluated:
                 if item.result.examples is not None:
                     examples[f"{item.metric.name}-{stage}"] = item.result.examples
@@ -158,7 +165,7 @@ def _items(plan: Plan, done: Outcome) -> Any:
     import pyarrow as pa
 
     tables = []
-    for stage, evaluated in (("before", done.before), ("after", done.after)):
+    for stage, evaluated in done.stages():
         for item in evaluated:
             rows = item.result.items
             if rows is None or rows.num_rows == 0:

@@ -167,6 +167,23 @@ def check_item_counts(pf: Preflight) -> None:
                 return
 
 
+def check_relearn_texts(pf: Preflight) -> None:
+    """Every source domain relearned (``relearn_steps``) has benign retain text in its forget set:
+    else each of its runs would be refused, one by one, after the study started."""
+    from debiasbench.orchestration.execute import load_benign
+    from debiasbench.support.data import DataLocator
+
+    seen: set[tuple[str, str]] = set()
+    for plan in pf.method_plans():
+        key = (plan.forget_set.name if plan.forget_set else "", plan.config.domain or "")
+        if plan.config.relearn_steps and key not in seen:
+            seen.add(key)
+            try:
+                load_benign(plan, DataLocator(plan.config.data_dir, plan.config.cache_dir))
+            except DebiasbenchError as exc:
+                raise pf.bad(str(exc)) from None
+
+
 def check_power(pf: Preflight) -> None:
     """The design reaches the ``[study.power]`` MDE targets from its item counts (else which cells miss)."""
     from debiasbench.orchestration.study_power import missed_targets, plan_pooled, plan_power
@@ -181,7 +198,7 @@ def check_power(pf: Preflight) -> None:
 
 
 CHECKS: list[Callable[[Preflight], None]] = [check_report_dir, check_family_measures, check_family_domains, check_controls,
-                                             check_tradeoff_measure, check_item_counts, check_power]
+                                             check_tradeoff_measure, check_item_counts, check_relearn_texts, check_power]
 """The preflight, in order: the first failing check is the one line the user sees."""
 
 

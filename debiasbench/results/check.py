@@ -3,8 +3,9 @@
 Every finding is damage (exit 1), because each one changes what ``compare`` and a study report
 show: a file that is not readable Parquet or has a foreign schema; a runs row whose metrics are
 missing, or whose metrics promise per-item rows (their ``aggregate`` is set) that are missing; a
-method run's cell with before but no after rows (or the reverse), in the metrics or the items; a
-cell whose before and after items differ (its change cannot be paired); tables of a run with no
+method run's cell with before but no after rows (or the reverse; relearned rows without both), in
+the metrics or the items, or with a stage that is none of before, after, relearned; a cell whose
+stages' items differ (its change cannot be paired); tables of a run with no
 runs row (an interrupted run: compare leaves it out); repeats of one configuration and seed
 (compare keeps the newest). ``compare`` and ``study --report-only`` run the same checks first and
 name what they leave out.
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from debiasbench.errors import DebiasbenchError
-from debiasbench.results.schemas import TABLES
+from debiasbench.results.schemas import STAGES, TABLES
 from debiasbench.results.storage import ResultsLocation, ResultsStore, open_store
 from debiasbench.results.tables import read_table_checked
 
@@ -72,15 +73,22 @@ def check_results(results_dir: ResultsLocation | ResultsStore) -> CheckReport:
 
 
 def _one_stage(rows: list[dict], method_runs: set[str], what: str) -> list[str]:
-    """A method run's cells with only before or only after rows (a plain evaluation has only before)."""
+    """A method run's cells with only before or only after rows (a plain evaluation has only before),
+    relearned rows without both, or a stage no run writes."""
     stages: dict[tuple[str, str, str], set[str]] = {}
     for r in rows:
-        if r["run_id"] in method_runs:
+        if r["run_id"] in method_runs or r["stage"] not in STAGES:
             stages.setdefault((r["run_id"], r["measure"], r["domain"]), set()).add(r["stage"])
     out = []
     for (run, measure, domain), seen in sorted(stages.items()):
-        if seen != {"before", "after"}:
-            has, lacks = ("before", "after") if "before" in seen else ("after", "before")
+        unknown = sorted(seen - set(STAGES))
+        if unknown:
+            out.append(f"run {run}: {measure} on {domain} has {what} rows of stage {unknown[0]!r}, which no run writes "
+                       f"(stages: {', '.join(STAGES)}): its file was edited or is foreign")
+            continue
+        if seen - {"relearned"} != {"before", "after"}:
+            has = "/".join(s for s in STAGES if s in seen)
+            lacks = "/".join(s for s in ("before", "after") if s not in seen)
             out.append(f"run {run}: {measure} on {domain} has {has} but no {lacks} {what} rows (its file was cut or edited): "
                        "its change cannot be computed")
     return out
@@ -98,7 +106,7 @@ def _missing_items(metric_rows: list[dict], item_rows: list[dict]) -> list[str]:
 
 
 def _unpaired(rows: list[dict], complete: set[str]) -> list[str]:
-    """Cells whose before and after item sets differ."""
+    """Cells whose stages' item sets differ (before and after, and relearned where a run relearned)."""
     stages: dict[tuple[str, str, str], dict[str, set[str]]] = {}
     for r in rows:
         if r["run_id"] in complete:
@@ -108,4 +116,8 @@ def _unpaired(rows: list[dict], complete: set[str]) -> list[str]:
         if "before" in by_stage and "after" in by_stage and by_stage["before"] != by_stage["after"]:
             diff = len(by_stage["before"] ^ by_stage["after"])
             out.append(f"run {run}: {measure} on {domain} has {diff} item(s) in only one of before/after: its change cannot be paired")
+        if "before" in by_stage and "relearned" in by_stage and by_stage["before"] != by_stage["relearned"]:
+            diff = len(by_stage["before"] ^ by_stage["relearned"])
+            out.append(f"run {run}: {measure} on {domain} has {diff} item(s) in only one of before/relearned: "
+                       "its survival cannot be paired")
     return out

@@ -6,13 +6,17 @@ touch the same file)::
     RESULTS/metrics/<run_id>.parquet        long format: one value per row
     RESULTS/runs/<run_id>.parquet           one row: resolved config, versions, checksums
     RESULTS/trajectories/<run_id>.parquet   probe scores every --eval-every steps
-    RESULTS/items/<run_id>.parquet          per-item rows of every measure, before and after (paired statistics)
+    RESULTS/items/<run_id>.parquet          per-item rows of every measure, every stage (paired statistics)
     RESULTS/examples/<run_id>/<metric>-<stage>.parquet   per-example texts and scores (--save-examples)
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
+
+STAGES = ("before", "after", "relearned")
+"""The evaluations of a run, in order: before unlearning, after it, and after ``--relearn-steps`` of
+fine-tuning on benign text (docs/relearning.md); a plain evaluation has only ``before``."""
 
 METRICS_SCHEMA = pa.schema(
     [
@@ -30,7 +34,7 @@ METRICS_SCHEMA = pa.schema(
         ("n", pa.int64()),
         ("ci_low", pa.float64()),
         ("ci_high", pa.float64()),
-        ("stage", pa.string()),  # before | after
+        ("stage", pa.string()),  # before | after | relearned (after --relearn-steps)
         ("seed", pa.int64()),
         ("protocol", pa.string()),  # JSON: every choice that changes the number
         ("data_checksum", pa.string()),  # JSON: file -> sha256
@@ -98,7 +102,7 @@ TRAJECTORY_SCHEMA = pa.schema(
 ITEMS_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
-        ("stage", pa.string()),  # before | after
+        ("stage", pa.string()),  # before | after | relearned (after --relearn-steps)
         ("metric", pa.string()),
         ("measure", pa.string()),
         ("domain", pa.string()),
