@@ -160,15 +160,14 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
     unlearned: UnlearnOutcome | None = None
     trajectory: list[dict[str, Any]] = []
     after: list[Evaluated] = []
+    start = StartModel(plan)  # what fluency checks score the later stages' generations under
+    stage_ctx = dataclasses.replace(ctx, start_model=start)
     if plan.method is not None:
         unlearned, trajectory, probe = _unlearn(plan, handle, forget, retain, locator, run_id, baselines)
         say(f"unlearning stopped after {unlearned.steps} steps: {unlearned.stop_reason}")
         fault_point("unlearned")
         handle.fingerprint = f"{handle.fingerprint}+{run_id}"
-        start = StartModel(plan)
-        after = evaluate(handle, plan.metrics, dataclasses.replace(ctx, start_model=start), plan.plugins.versions(), None)
-        start.release()
-        before, after = jointly_kept([before, after], ctx.seed)
+        after = evaluate(handle, plan.metrics, stage_ctx, plan.plugins.versions(), None)
         if probe is not None and (not trajectory or trajectory[-1]["step"] != unlearned.steps) and unlearned.history:
             probe(unlearned.history[-1], reuse=after, reuse_ctx=ctx)  # the last step: the evaluation just made, where it is the probe's
         fault_point("evaluated-after")
@@ -179,7 +178,11 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
         say(f"relearned for {config.relearn_steps} steps on {relearn_info['texts']} benign texts: "
             f"loss {relearn_info['loss_first']:.3f} -> {relearn_info['loss_last']:.3f}")
         handle.fingerprint = f"{handle.fingerprint}+relearned"
-        relearned = evaluate(handle, plan.metrics, ctx, plan.plugins.versions(), None)
+        relearned = evaluate(handle, plan.metrics, stage_ctx, plan.plugins.versions(), None)
+    start.release()
+    if after:  # every stage on the items every stage kept (the fluency guard: docs/damage.md)
+        stages = jointly_kept([before, after, *([relearned] if relearned else [])], ctx.seed)
+        before, after, relearned = stages[0], stages[1], (stages[2] if relearned else [])
 
     done = Outcome(run_id=run_id, when=when, handle=handle, before=before, after=after, unlearned=unlearned,
                    trajectory=trajectory, forget_texts=len(forget), forget_checksums=_forget_checksums(plan, locator),
