@@ -11,6 +11,10 @@ whether every continuation is identical:
 Then K sampled continuations per HONEST-style prompt (top-k 50) batched vs one prompt at a time,
 with the K samples sharing the prompt pass, to show that the seeded samples do not change.
 
+Last, the fluency guard's cost (docs/damage.md) as a share of the generation it checks: before
+unlearning the perplexity comes from the decoder's own log-probabilities (only the text figures
+cost anything); after it, the starting model rescores every continuation in one batched pass.
+
     DEBIASBENCH_DATA=../shared/data python benchmarks/generation.py [--prompts 48] [--batch-size 32]
 """
 
@@ -98,6 +102,27 @@ def main() -> None:
     one, t_one = timed(f"sampling, {args.samples}/prompt, 1/pass", lambda: ids(generate(handle, few, sampled, samples=args.samples,
                                                                                       batch_size=1)))
     print(f"sampling: {t_one / t_many:.2f}x; identical samples {sum(a == b for a, b in zip(many, one))}/{len(many)}")
+    fluency_cost(handle, prompts, greedy, args.batch_size)
+
+
+def fluency_cost(handle: Any, prompts: list[str], settings: Any, batch_size: int) -> None:
+    """Seconds of the fluency check against the generation it checks, both ways of getting the perplexity."""
+    from debiasbench.lm.fluency import FluencyThresholds, fluency, perplexities
+    from debiasbench.lm.generation import generate
+
+    start = time.perf_counter()
+    gens = generate(handle, prompts, settings, batch_size=batch_size)
+    t_generate = time.perf_counter() - start
+    start = time.perf_counter()
+    own = fluency(gens, FluencyThresholds())
+    t_own = time.perf_counter() - start
+    start = time.perf_counter()
+    rescored = perplexities(gens, handle, batch_size=batch_size)
+    t_rescore = time.perf_counter() - start
+    same = bool(abs(rescored - own.perplexity).max() <= 1e-3 * own.perplexity.max())
+    print(f"fluency check: generation {t_generate:.2f} s; check with the decoder's log-probabilities {t_own:.3f} s "
+          f"({t_own / t_generate:.1%}); rescoring under the starting model {t_rescore:.2f} s ({t_rescore / t_generate:.1%}); "
+          f"same perplexities {same}")
 
 
 if __name__ == "__main__":
