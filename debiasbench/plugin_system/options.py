@@ -52,8 +52,12 @@ def parse_owner_pairs(pairs: list[str] | None, what: str = "-M") -> dict[str, di
 
 
 def _type_name(annotation: Any) -> str:
-    if typing.get_origin(annotation) is typing.Literal:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
         return "one of " + ", ".join(map(str, typing.get_args(annotation)))
+    if origin in (typing.Union, types.UnionType):  # int | Literal["auto"] reads "int | auto", not "Union"
+        return " | ".join(", ".join(map(str, typing.get_args(a))) if typing.get_origin(a) is typing.Literal
+                          else "None" if a is type(None) else _type_name(a) for a in typing.get_args(annotation))
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
