@@ -16,7 +16,7 @@ from typing import Any
 from debiasbench.domains import check_domain
 from debiasbench.errors import DebiasbenchError
 from debiasbench.orchestration.config import RunConfig
-from debiasbench.orchestration.models import find_provider
+from debiasbench.orchestration.models import find_provider, model_spec
 from debiasbench.plugin_system.interfaces import ForgetSet, Metric, RunFacts, SpanSelector, UnlearningMethod
 from debiasbench.plugin_system.loader import LoadedPlugins, get_plugins
 from debiasbench.plugin_system.options import build_options, typed_values
@@ -84,7 +84,7 @@ def plan_run(config: RunConfig, plugins: LoadedPlugins | None = None) -> Plan:
         from debiasbench.support.paths import cache_dir
 
         # facts on disk (config.json, weights cut short) before the model loads
-        plan.model_config = provider.describe(model, cache_dir(config.cache_dir))
+        plan.model_config = provider.describe(model_spec(model, registry), cache_dir(config.cache_dir))
         _plan_unlearning(plan, registry)
     # The defaults resolved into the configuration: leaving out --model and naming the default
     # model are the same run, with the same config hash.

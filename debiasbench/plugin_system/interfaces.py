@@ -137,7 +137,14 @@ MODULES_KEY = "debiasbench:modules"
 class ModelProvider(Named, ABC):
     """Loads models. Registered names (``smollm2-135m-q4``) are matched first; then each
     provider's :meth:`claims` is asked whether it understands an arbitrary spec (a hub id,
-    a directory, a ``.gguf`` path)."""
+    a directory, a ``.gguf`` path), and the claimant of highest :attr:`precedence` loads it.
+    ``--model PROVIDER:SPEC`` names the provider outright."""
+
+    precedence: ClassVar[int] = 0
+    """Which provider loads a spec that several claim: the highest wins. Two claimants of equal
+    precedence are refused, naming both (the user then writes ``PROVIDER:SPEC``), so a plugin never
+    takes specs from another silently. A provider of one narrow format (``.gguf`` files) declares
+    more than a catch-all one (any hub id, 0); one meant to replace another declares more than it."""
 
     def claims(self, spec: str) -> bool:
         """True when this provider can load ``spec`` although it is not a registered name."""
