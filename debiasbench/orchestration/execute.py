@@ -242,12 +242,14 @@ def _load_forget(plan: Plan, locator: DataLocator) -> tuple[list[ForgetText], li
     if plan.method is None or plan.forget_set is None:
         return [], []
     config = plan.config
-    forget = plan.forget_set.load_forget(locator, config.domain, config.split)  # type: ignore[arg-type]
-    if not forget:
-        raise DebiasbenchError(f"forget set {plan.forget_set.name!r} has no texts for domain {config.domain!r}"
-                               + (f" and split {config.split!r}" if config.split else ""))
-    if plan.forget_limit is not None and len(forget) > plan.forget_limit:
-        forget = random.Random(config.seed).sample(forget, plan.forget_limit)
+    forget: list[ForgetText] = []
+    if plan.method.needs_forget:  # a debiasing baseline reads none (its forget set, if any, gives retain or relearn text)
+        forget = plan.forget_set.load_forget(locator, config.domain, config.split)  # type: ignore[arg-type]
+        if not forget:
+            raise DebiasbenchError(f"forget set {plan.forget_set.name!r} has no texts for domain {config.domain!r}"
+                                   + (f" and split {config.split!r}" if config.split else ""))
+        if plan.forget_limit is not None and len(forget) > plan.forget_limit:
+            forget = random.Random(config.seed).sample(forget, plan.forget_limit)
     retain = plan.forget_set.load_retain(locator, config.domain) if plan.method.needs_retain else []  # type: ignore[arg-type]
     if plan.method.needs_retain and not retain:
         raise DebiasbenchError(f"method {plan.method.name!r} needs retain text, but forget set {plan.forget_set.name!r} "

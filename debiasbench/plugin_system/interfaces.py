@@ -505,7 +505,7 @@ class RunFacts:
     preset: str
     eval_every: int | None
     probed_metrics: tuple[str, ...]  # the run's metrics that the trajectory probe evaluates
-    forget_set: str
+    forget_set: str  # "" for a method that reads no forget texts (``needs_forget = False``)
     data: DataLocatorProto | None = None  # the run's data locator: small files (word lists, a corpus) may be read
     save_model: bool = False  # --save-model was given: a method that changes no weights refuses it here, not after the run
     model_config: Mapping[str, Any] | None = None  # the model's config.json as on disk (ModelProvider.describe); None: unknown yet
@@ -518,6 +518,9 @@ class UnlearningMethod(Named, ABC):
     """Changes the weights of ``model.model`` in place. ``Options`` is a dataclass of typed,
     documented options; a field called ``selector`` is resolved by the core to a SpanSelector."""
 
+    needs_forget: ClassVar[bool] = True
+    """False for a method that learns from something else (a debiasing baseline's corpus): a run then
+    needs no forget set, loads no forget texts (``UnlearnContext.forget`` is empty) and records none."""
     needs_retain: ClassVar[bool] = False
     supports_gradient_checkpointing: ClassVar[bool] = False
     """True when :meth:`unlearn` honours ``UnlearnContext.gradient_checkpointing`` (the shared training
