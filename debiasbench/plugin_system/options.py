@@ -174,6 +174,26 @@ def build_options(cls: type, raw: Mapping[str, Any], owner: str) -> Any:
         raise DebiasbenchError(f"invalid options for {owner}: {exc}") from None
 
 
+def check_range(options: Any, name: str, *, at_least: float | None = None, above: float | None = None,
+                at_most: float | None = None, below: float | None = None, label: str | None = None) -> None:
+    """Raise ``ValueError`` ("beta must be positive, got 0") when option ``name`` of ``options`` is out of range.
+
+    For an options dataclass's ``__post_init__``, whose ValueError planning turns into one line;
+    NaN is out of every range, and None (an option switched off) is in. ``label`` replaces the
+    name in the message. ``above=0`` reads "positive", ``at_least=n`` "n or more".
+    """
+    value = getattr(options, name)
+    if value is None:
+        return
+    low = f"{at_least:g} or more" if at_least is not None else ("positive" if above == 0 else f"above {above:g}") if above is not None else ""
+    high = f"{at_most:g} or less" if at_most is not None else f"below {below:g}" if below is not None else ""
+    wanted = f"between {above:g} and {below:g}" if above is not None and below is not None else " and ".join(p for p in (low, high) if p)
+    ok = ((at_least is None or value >= at_least) and (above is None or value > above)
+          and (at_most is None or value <= at_most) and (below is None or value < below))
+    if not ok:
+        raise ValueError(f"{label or name} must be {wanted}, got {value}")
+
+
 def describe_options(cls: type) -> list[dict[str, Any]]:
     """Name, type, default and help of each option (for ``list --json`` and the docs)."""
     hints = typing.get_type_hints(cls)
