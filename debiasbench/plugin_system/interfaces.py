@@ -1,6 +1,7 @@
 """What a plugin provides: the typed interface of each plugin kind, in one file.
 
-A plugin author reads this file and ``hookspecs.py`` and nothing else. Five kinds exist:
+A plugin author reads this file and ``hookspecs.py`` and nothing else. Six kinds of object exist
+(:data:`KINDS`), and a plugin may add commands too:
 
 * :class:`ModelProvider`  -- loads a causal LM into a :class:`ModelHandle`;
 * :class:`Metric`         -- scores the items the core chose and returns one row per item (the core computes
@@ -8,7 +9,10 @@ A plugin author reads this file and ``hookspecs.py`` and nothing else. Five kind
 * :class:`Dataset`        -- a data set (:class:`ForgetSet` for unlearning, :class:`EvalDataset`
   for benchmarks) whose files are located and checksum-checked by :class:`DataLocatorProto`;
 * :class:`SpanSelector`   -- picks which tokens of a forget text are "the harmful part";
-* :class:`UnlearningMethod` -- changes a model's weights given forget (and retain) texts.
+* :class:`UnlearningMethod` -- changes a model's weights given forget (and retain) texts;
+* :class:`Control`        -- a study's control arm: a run derived from each run it controls;
+* commands -- ``debiasbench`` subcommands (Typer functions, the ``register_commands`` hook), not
+  registry objects.
 
 Nothing here imports torch: the CLI must stay fast, so heavy imports happen inside methods.
 Typed options are plain dataclasses; every field needs a default and a ``help`` entry in its
