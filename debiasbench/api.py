@@ -63,7 +63,7 @@ from debiasbench.plugin_system.interfaces import (
     UnlearnOutcome,
     option,
 )
-from debiasbench.plugin_system.options import build_options
+from debiasbench.plugin_system.options import build_options, check_range
 from debiasbench.results.items import concat_items, item_rows, kept_mask
 from debiasbench.lm.batch_size import AUTO, BatchSize, check_batch_size, resolve_batch_size
 from debiasbench.support.atomic import atomic_dir, atomic_path, write_bytes_atomic, write_table_atomic, write_text_atomic
@@ -128,7 +128,7 @@ __all__ = [
     "Metric", "MetricResult", "MetricRow", "MODULES_KEY", "ModelHandle", "ModelProvider", "ModelSettings", "Named", "NoOptions",
     "PluginError", "PresetValues", "ProgressFactory", "Register", "RowFile", "RunFacts", "SAVED_MODEL_MANIFEST", "SelectorContext", "SpanSelector", "StepInfo",
     "TokenizedText", "TrainingDiverged", "UnknownNameError", "UnlearnContext", "UnlearnOutcome", "UnlearningMethod",
-    "AUTO", "BatchSize", "check_batch_size", "resolve_batch_size", "atomic_dir", "atomic_path", "build_options", "cache_dir", "check_domain", "split_of", "dumps", "hookimpl", "load_rows",
+    "AUTO", "BatchSize", "check_batch_size", "resolve_batch_size", "atomic_dir", "atomic_path", "build_options", "cache_dir", "check_range", "check_domain", "split_of", "dumps", "hookimpl", "load_rows",
     "option", "progress", "progress_bar", "resolve_device", "seed_everything", "sha256_file", "sha256_json",
     "torch_dtype", "write_bytes_atomic", "write_table_atomic", "write_text_atomic", *_LAZY,
     # data parallelism under ``accelerate launch``: split the batches, gather per-item results

@@ -202,6 +202,8 @@ def _object_section(entry: Any, versions: dict[str, str]) -> list[str]:
         facts.append(f"role: {obj.role}")
     if getattr(obj, "needs_retain", False):
         facts.append("needs retain text")
+    if getattr(obj, "needs_forget", True) is False:
+        facts.append("reads no forget texts (no forget set needed)")
     lines += ["; ".join(facts) + ".", ""]
     description = obj.description or (type(obj).__doc__ or "").strip().split("\n\n")[0]
     if description:

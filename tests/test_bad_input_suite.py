@@ -241,7 +241,8 @@ CASES: list[tuple[str, list[Any], int, str]] = [
     ("study report before runs", ["study", "{study_controls:controls = ['benign-ga']}", "--report-only"], 1, "no run of study"),
     # ---- list, plugins, spans, version
     ("list unknown kind", ["list", "method"], 2, "did you mean 'methods'"),
-    ("list nothing", ["list"], 2, "Missing argument"),
+    ("list unknown name", ["list", "methods", "nppo"], 2, "did you mean 'npo'"),
+    ("list name of another kind", ["list", "metrics", "npo"], 2, "unknown metric 'npo'"),
     ("spans unknown forget set", ["spans", "--forget-set", "nope", "--domain", "gender"], 2, "nope"),
     ("spans unknown domain", ["spans", "--domain", "gendr"], 2, "did you mean 'gender'"),
     ("spans unknown selector", ["spans", "--domain", "gender", "--selector", "lexicn"], 2, "did you mean 'lexicon'"),

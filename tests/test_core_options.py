@@ -231,3 +231,33 @@ def test_unknown_names_in_option_tables_get_did_you_mean(registry: Any) -> None:
         with_typed_options(RunConfig(metric_options={"opt-metrc": {"batch_size": "4"}}), registry)
     with pytest.raises(UnknownNameError, match="did you mean 'opt-method'"):
         with_typed_options(RunConfig(method="opt-methd"), registry)
+
+
+def test_check_range_reads_like_the_zoos_messages() -> None:
+    """One option-range helper for every plugin (debiasbench.api.check_range): the message names the
+    option, the range and the value; NaN is out of every range, None (off) is in."""
+    import dataclasses
+
+    from debiasbench.api import check_range
+
+    @dataclasses.dataclass
+    class Opts:
+        beta: float = 0.1
+        alpha: float = 0.0
+        fraction: float = 0.5
+        steps: int | None = None
+
+    check_range(Opts(), "beta", above=0)
+    check_range(Opts(), "alpha", at_least=0)
+    check_range(Opts(), "fraction", above=0, below=1)
+    check_range(Opts(), "steps", at_least=1)  # None: off
+    cases = [(Opts(beta=0), "beta", {"above": 0}, "beta must be positive, got 0"),
+             (Opts(alpha=-1), "alpha", {"at_least": 0}, "alpha must be 0 or more, got -1"),
+             (Opts(fraction=1.0), "fraction", {"above": 0, "below": 1}, "fraction must be between 0 and 1, got 1.0"),
+             (Opts(steps=0), "steps", {"at_least": 1, "label": "steps (optimiser)"}, "steps (optimiser) must be 1 or more, got 0"),
+             (Opts(beta=float("nan")), "beta", {"above": 0}, "beta must be positive, got nan"),
+             (Opts(alpha=3.0), "alpha", {"at_least": 0, "at_most": 2}, "alpha must be 0 or more and 2 or less, got 3.0")]
+    for options, name, bounds, message in cases:
+        with pytest.raises(ValueError) as info:
+            check_range(options, name, **bounds)
+        assert str(info.value) == message

@@ -99,19 +99,48 @@ class _EntryPoint:
         return self._module
 
 
-def test_a_bundled_distribution_owns_its_names_whatever_the_load_order(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bundled_distribution_is_no_different_from_a_third_party_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names go to the plugin that registers first (entry-point name order), whatever its distribution:
+    the loader knows no first-party list, so a bundled plugin's taken name is left out like any other."""
     impostor = _module("impostor", register_span_selectors=lambda register: register(_Selector()))
     bundled = _module("bundled", register_span_selectors=lambda register: (register(_Selector()), register(_OtherSelector())))
-    points = [_EntryPoint("aaa-impostor", "evil-pkg", impostor), _EntryPoint("span-selectors", "debiasbench-unlearn", bundled)]
-    loaded = load_plugins(entry_points=points)
-    assert loaded.registry.find("selector", "everything").provider == "span-selectors"
-    assert loaded.registry.names("selector") == ["everything", "other"]  # the bundled plugin lost nothing
-    impostor_status = next(s for s in loaded.statuses if s.name == "aaa-impostor")
-    assert "left out" in impostor_status.warnings[0]
+    for first_distribution, second_distribution in (("evil-pkg", "debiasbench-unlearn"), ("debiasbench-unlearn", "evil-pkg")):
+        points = [_EntryPoint("aaa-impostor", first_distribution, impostor), _EntryPoint("span-selectors", second_distribution, bundled)]
+        loaded = load_plugins(entry_points=points)
+        assert loaded.registry.find("selector", "everything").provider == "aaa-impostor"
+        assert loaded.registry.find("selector", "other").provider == "span-selectors"  # the rest of the later plugin loads
+        later = next(s for s in loaded.statuses if s.name == "span-selectors")
+        assert later.status == "ok" and "belongs to plugin 'aaa-impostor'" in later.warnings[0]
     monkeypatch.setenv("DEBIASBENCH_OVERRIDE", "everything")  # the user opts in, by name
     loaded = load_plugins(entry_points=points)
-    assert loaded.registry.find("selector", "everything").provider == "aaa-impostor"
-    assert loaded.registry.find("selector", "other").provider == "span-selectors"
+    assert loaded.registry.find("selector", "everything").provider == "span-selectors"
+
+
+def test_the_loader_names_no_first_party_plugin() -> None:
+    import inspect
+
+    import debiasbench.plugin_system.loader as loader
+
+    source = inspect.getsource(loader)
+    for name in ("debiasbench-hf", "debiasbench-metrics", "debiasbench-unlearn", "debiasbench-debias", "FIRST_PARTY"):
+        assert name not in source
+
+
+def test_installed_first_party_plugins_come_from_their_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundled plugins are entry points like any other: listed with their distribution, and
+    disabled by name; a broken third-party entry point beside them breaks nothing."""
+    pytest.importorskip("debiasbench_hf")
+    from importlib import metadata
+
+    points = sorted(metadata.entry_points(group="debiasbench"), key=lambda ep: ep.name)
+    loaded = load_plugins(entry_points=[*points, _BrokenEntryPoint()])
+    status = {s.name: s for s in loaded.statuses}
+    assert status["hf-models"].distribution == "debiasbench-hf" and status["hf-models"].status == "ok"
+    assert status["broken"].status == "error" and "huggingface" in loaded.registry.names("model")
+    monkeypatch.setenv("DEBIASBENCH_DISABLE_PLUGINS", "debiasbench-hf")
+    loaded = load_plugins(entry_points=points)
+    assert next(s for s in loaded.statuses if s.name == "hf-models").status == "disabled"
+    assert "huggingface" not in loaded.registry.names("model")
 
 
 def test_an_unknown_name_says_which_plugin_failed_to_load() -> None:

@@ -1,12 +1,16 @@
-"""``debiasbench list KIND``: the registered objects of one kind, with their options."""
+"""``debiasbench list [KIND [NAME]]``: the kinds, one line per object of a kind, or one object's options.
+
+Every cell wraps instead of being cut, so the listing reads in full at 80 columns and when piped.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from debiasbench.cli.common import out
 
@@ -26,23 +30,98 @@ def _row(entry: Any) -> dict[str, Any]:
     return row
 
 
+def _shown(value: Any) -> str:
+    """A default as one writes it after ``-o key=``: ``none``, ``true``, ``a,b``; an empty string as ``""``."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) or '""'
+    return str(value) if value != "" else '""'
+
+
+def _grid(*columns: str) -> Table:
+    """A borderless table whose first columns never wrap and whose last one folds: nothing is cut."""
+    table = Table(box=None, pad_edge=False, show_header=False, expand=False)
+    for column in columns[:-1]:
+        table.add_column(column, no_wrap=True, style="bold" if column == "name" else None)
+    table.add_column(columns[-1], overflow="fold")
+    return table
+
+
+def _kinds(as_json: bool) -> None:
+    from debiasbench.plugin_system.loader import get_registry
+
+    registry = get_registry()
+    if as_json:
+        out.print_json(json.dumps({kind: registry.names(one) for kind, one in KIND_ARG.items()}))
+        return
+    table = _grid("kind", "count", "names")
+    for kind, one in KIND_ARG.items():
+        table.add_row(kind, str(len(registry.names(one))), Text(", ".join(registry.names(one)) or "none"))
+    out.print(table)
+    out.print("`debiasbench list KIND` lists a kind; `list KIND NAME` shows one's options", markup=False, highlight=False)
+
+
+def _objects(kind: str, rows: list[dict[str, Any]]) -> None:
+    table = _grid("name", "plugin", "description")
+    for row in rows:
+        aliases = f"\naliases: {', '.join(row['aliases'])}" if row["aliases"] else ""
+        table.add_row(row["name"], row["plugin"], Text(row["description"] + aliases))
+    out.print(table)
+    out.print(f"{len(rows)} {kind}; `debiasbench list {kind} NAME` shows one's options", markup=False, highlight=False)
+
+
+def _detail(kind: str, row: dict[str, Any]) -> None:
+    out.print(Text.assemble((row["name"], "bold"), f" ({KIND_ARG[kind]} from plugin {row['plugin']})"))
+    out.print(Text(row["description"]))
+    if row["aliases"]:
+        out.print(Text(f"aliases: {', '.join(row['aliases'])}"))
+    if "role" in row:
+        out.print(Text(f"role: {row['role']}"))
+    if row.get("measures"):
+        out.print("\nmeasures:", markup=False, highlight=False)
+        measures = _grid("name", "what")
+        for m in row["measures"]:
+            ideal = f"ideal {m['ideal']}, " if m["ideal"] is not None else ""
+            measures.add_row(m["name"], Text(f"{ideal}{m['better']} is better"))
+        out.print(measures)
+    if not row["options"]:
+        out.print("options: none", markup=False, highlight=False)
+        return
+    out.print(f"\noptions ({'-M ' + row['name'] + '.' if kind == 'metrics' else '-o '}key=value):", markup=False, highlight=False)
+    table = _grid("name", "what")
+    for option in row["options"]:
+        table.add_row(option["name"], Text(f"{option['type']}; default {_shown(option['default'])}\n{option['help']}"))
+    out.print(table)
+
+
 def list_command(
-    kind: Annotated[str, typer.Argument(help="methods | models | metrics | datasets | selectors | controls")],
+    kind: Annotated[Optional[str], typer.Argument(help="methods | models | metrics | datasets | selectors | controls; "
+                                                  "none: every kind with its names", show_default=False)] = None,
+    name: Annotated[Optional[str], typer.Argument(help="one object of KIND: its options in full", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List registered objects of one kind, with their options."""
+    """List the kinds, the objects of one kind (one line each), or one object's options."""
     from debiasbench.domains import check_domain
     from debiasbench.plugin_system.loader import get_registry
 
+    if kind is None:
+        _kinds(as_json)
+        return
     check_domain(kind, tuple(KIND_ARG), what="kind")
-    rows = [_row(entry) for entry in get_registry().entries(KIND_ARG[kind])]
+    registry = get_registry()
+    if name is not None:
+        registry.get(KIND_ARG[kind], name)  # an unknown name: one line with a did-you-mean
+        row = _row(registry.find(KIND_ARG[kind], name))
+        if as_json:
+            out.print_json(json.dumps(row, default=str))
+        else:
+            _detail(kind, row)
+        return
+    rows = [_row(entry) for entry in registry.entries(KIND_ARG[kind])]
     if as_json:
         out.print_json(json.dumps(rows, default=str))
         return
-    table = Table(title=f"{kind}")
-    for column in ("name", "aliases", "plugin", "description", "options"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(row["name"], ", ".join(row["aliases"]), row["plugin"], row["description"],
-                      ", ".join(f"{o['name']}={o['default']}" for o in row["options"]))
-    out.print(table)
+    _objects(kind, rows)

@@ -75,8 +75,8 @@ class RunConfig:
                                  required=True, sweep="grid", axis=8)
     domain: str | None = setting(None, "Source domain: the group whose hate speech is unlearned.", commands=(RUN,),
                                  required=True, sweep="grid", axis=9)
-    model: str | None = setting(None, "Registered model, Hugging Face hub id, local folder or .gguf file "
-                                      "(default: the installed default, see `debiasbench list models`).", axis=1)
+    model: str | None = setting(None, "Registered model, Hugging Face hub id, local folder or .gguf file; PROVIDER:SPEC picks "
+                                      "the provider (default: the installed default, see `debiasbench list models`).", axis=1)
     forget_set: str | None = setting(None, "Forget set (default: the installed default, see `debiasbench list datasets`).",
                                      commands=(RUN,), axis=3)
     split: str | None = setting(None, "Forget-set split, for sets that have splits.", commands=(RUN,), axis=4)

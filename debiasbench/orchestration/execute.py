@@ -24,7 +24,7 @@ from debiasbench.orchestration.config import RunConfig
 from debiasbench.orchestration.evaluation import Evaluated, evaluate
 from debiasbench.orchestration.kept_items import jointly_kept
 from debiasbench.orchestration.lora_choice import choose_lora
-from debiasbench.orchestration.models import find_provider
+from debiasbench.orchestration.models import find_provider, model_spec
 from debiasbench.orchestration.plan import Plan
 from debiasbench.orchestration.probe import Probe
 from debiasbench.orchestration.records import Outcome, RunRecords, build_records, manifest, write_or_recover
@@ -81,7 +81,7 @@ def model_settings(config: RunConfig) -> ModelSettings:
 
 def load_model(plan: Plan) -> ModelHandle:
     """The plan's model, loaded with the run's device, dtype and seed."""
-    return find_provider(plan.model, plan.registry).load(plan.model, model_settings(plan.config))
+    return find_provider(plan.model, plan.registry).load(model_spec(plan.model, plan.registry), model_settings(plan.config))
 
 
 class StartModel:
@@ -144,7 +144,7 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
         _locate_metric_data(plan, locator)  # before the model too: a missing data file (or a failed download) in seconds
         say(f"loading model {plan.model}")
         provider = find_provider(plan.model, plan.registry)
-        handle = provider.load(plan.model, model_settings(config))
+        handle = provider.load(model_spec(plan.model, plan.registry), model_settings(config))
     _say_placement(handle, provider.name, config.device_map, say)
     training: dict[str, Any] = {}
     if plan.method is not None:  # before minutes of evaluation: what only the loaded model can tell
@@ -242,12 +242,14 @@ def _load_forget(plan: Plan, locator: DataLocator) -> tuple[list[ForgetText], li
     if plan.method is None or plan.forget_set is None:
         return [], []
     config = plan.config
-    forget = plan.forget_set.load_forget(locator, config.domain, config.split)  # type: ignore[arg-type]
-    if not forget:
-        raise DebiasbenchError(f"forget set {plan.forget_set.name!r} has no texts for domain {config.domain!r}"
-                               + (f" and split {config.split!r}" if config.split else ""))
-    if plan.forget_limit is not None and len(forget) > plan.forget_limit:
-        forget = random.Random(config.seed).sample(forget, plan.forget_limit)
+    forget: list[ForgetText] = []
+    if plan.method.needs_forget:  # a debiasing baseline reads none (its forget set, if any, gives retain or relearn text)
+        forget = plan.forget_set.load_forget(locator, config.domain, config.split)  # type: ignore[arg-type]
+        if not forget:
+            raise DebiasbenchError(f"forget set {plan.forget_set.name!r} has no texts for domain {config.domain!r}"
+                                   + (f" and split {config.split!r}" if config.split else ""))
+        if plan.forget_limit is not None and len(forget) > plan.forget_limit:
+            forget = random.Random(config.seed).sample(forget, plan.forget_limit)
     retain = plan.forget_set.load_retain(locator, config.domain) if plan.method.needs_retain else []  # type: ignore[arg-type]
     if plan.method.needs_retain and not retain:
         raise DebiasbenchError(f"method {plan.method.name!r} needs retain text, but forget set {plan.forget_set.name!r} "

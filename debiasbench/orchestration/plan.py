@@ -16,7 +16,7 @@ from typing import Any
 from debiasbench.domains import check_domain
 from debiasbench.errors import DebiasbenchError
 from debiasbench.orchestration.config import RunConfig
-from debiasbench.orchestration.models import find_provider
+from debiasbench.orchestration.models import find_provider, model_spec
 from debiasbench.plugin_system.interfaces import ForgetSet, Metric, RunFacts, SpanSelector, UnlearningMethod
 from debiasbench.plugin_system.loader import LoadedPlugins, get_plugins
 from debiasbench.plugin_system.options import build_options, typed_values
@@ -84,12 +84,14 @@ def plan_run(config: RunConfig, plugins: LoadedPlugins | None = None) -> Plan:
         from debiasbench.support.paths import cache_dir
 
         # facts on disk (config.json, weights cut short) before the model loads
-        plan.model_config = provider.describe(model, cache_dir(config.cache_dir))
+        plan.model_config = provider.describe(model_spec(model, registry), cache_dir(config.cache_dir))
         _plan_unlearning(plan, registry)
     # The defaults resolved into the configuration: leaving out --model and naming the default
     # model are the same run, with the same config hash.
-    plan.config = dataclasses.replace(config, model=model, metrics=[p.metric.name for p in metrics],
-                                      forget_set=plan.forget_set.name if plan.forget_set else config.forget_set)
+    resolved: dict[str, Any] = {"forget_set": plan.forget_set.name if plan.forget_set else config.forget_set}
+    if plan.method is not None and not plan.method.needs_forget:  # no forget texts: what would choose them is no part of the run
+        resolved = {"forget_set": plan.forget_set.name if plan.forget_set else None, "split": None, "forget_limit": None}
+    plan.config = dataclasses.replace(config, model=model, metrics=[p.metric.name for p in metrics], **resolved)
     return plan
 
 
@@ -270,23 +272,18 @@ def _plan_unlearning(plan: Plan, registry: Registry) -> None:
     if config.domain is None:
         raise DebiasbenchError("--domain is required for a run: the group whose hate speech is unlearned (see `debiasbench list datasets`)")
     check_domain(config.domain)
-    plan.forget_set = _forget_set(config, registry)
-    if config.split is not None and config.split not in plan.forget_set.splits:
-        raise DebiasbenchError(f"forget set {plan.forget_set.name!r} "
-                               + (f"has splits {', '.join(plan.forget_set.splits)}; got --split {config.split}"
-                                  if plan.forget_set.splits else f"has no splits (got --split {config.split}); leave --split out"))
-    if config.domain not in plan.forget_set.domains():
-        raise DebiasbenchError(f"forget set {plan.forget_set.name!r} has no texts for domain {config.domain!r}; "
-                               f"its domains: {', '.join(plan.forget_set.domains())}")
+    _plan_forget_set(plan, registry)
     plan.run_facts = RunFacts(
-        domain=config.domain, preset=config.preset, eval_every=config.eval_every, forget_set=plan.forget_set.name,
+        domain=config.domain, preset=config.preset, eval_every=config.eval_every,
+        forget_set=plan.forget_set.name if plan.forget_set is not None and plan.method.needs_forget else "",
         probed_metrics=tuple(p.metric.name for p in plan.metrics if p.metric.probe is not None),
         data=DataLocator(config.data_dir, config.cache_dir), save_model=config.save_model is not None,
         model_config=plan.model_config, metrics=tuple(p.metric.name for p in plan.metrics),
         heldout_seed=config.heldout_seed, dev_fraction=config.dev_fraction)
     plan.method.check_run(plan.method_options, plan.run_facts)
     check_lora_targets(plan.method_options, plan.model_config)
-    plan.forget_limit = config.forget_limit if config.forget_limit is not None else values_for(plan.forget_set, config.preset).limit
+    if plan.forget_set is not None and plan.method.needs_forget:
+        plan.forget_limit = config.forget_limit if config.forget_limit is not None else values_for(plan.forget_set, config.preset).limit
     if config.save_model is not None:
         target = Path(config.save_model)
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -316,6 +313,26 @@ def _check_training_flags(config: RunConfig, method: Any) -> None:
                                "checkpointing; leave --gradient-checkpointing out")
     if config.full_finetune and config.method_options.get("lora") is True:
         raise DebiasbenchError("--full-finetune (train all weights) contradicts -o lora=true; keep one of them")
+
+
+def _plan_forget_set(plan: Plan, registry: Registry) -> None:
+    """The forget set, where the run reads one: forget texts for a method that ``needs_forget``, retain
+    texts for one that ``needs_retain`` or for ``--relearn-steps``. A method that needs neither gets
+    none (a named one must still exist: a typo is not ignored)."""
+    config, method = plan.config, plan.method
+    assert method is not None and config.domain is not None
+    if not (method.needs_forget or method.needs_retain or config.relearn_steps):
+        if config.forget_set is not None:
+            registry.get("dataset", config.forget_set)
+        return
+    plan.forget_set = _forget_set(config, registry)
+    if method.needs_forget and config.split is not None and config.split not in plan.forget_set.splits:
+        raise DebiasbenchError(f"forget set {plan.forget_set.name!r} "
+                               + (f"has splits {', '.join(plan.forget_set.splits)}; got --split {config.split}"
+                                  if plan.forget_set.splits else f"has no splits (got --split {config.split}); leave --split out"))
+    if config.domain not in plan.forget_set.domains():
+        raise DebiasbenchError(f"forget set {plan.forget_set.name!r} has no texts for domain {config.domain!r}; "
+                               f"its domains: {', '.join(plan.forget_set.domains())}")
 
 
 def _forget_set(config: RunConfig, registry: Registry) -> ForgetSet:

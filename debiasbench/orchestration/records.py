@@ -88,7 +88,7 @@ def _base(plan: Plan, done: Outcome) -> dict[str, Any]:
     return {
         "run_id": done.run_id, "time": done.when, "model": plan.model, "model_fingerprint": done.handle.fingerprint.split("+")[0],
         "method": plan.method.name if plan.method else "none",
-        "forget_set": plan.forget_set.name if plan.forget_set else "none",
+        "forget_set": plan.forget_set.name if plan.forget_set and plan.method and plan.method.needs_forget else "none",
         "source_domain": config.domain if plan.method else "none", "seed": config.seed, "preset": config.preset,
         "method_options": dumps(dataclasses.asdict(plan.method_options)) if plan.method_options is not None else "{}",
         "config_hash": config.config_hash(),

@@ -1,6 +1,7 @@
 """What a plugin provides: the typed interface of each plugin kind, in one file.
 
-A plugin author reads this file and ``hookspecs.py`` and nothing else. Five kinds exist:
+A plugin author reads this file and ``hookspecs.py`` and nothing else. Six kinds of object exist
+(:data:`KINDS`), and a plugin may add commands too:
 
 * :class:`ModelProvider`  -- loads a causal LM into a :class:`ModelHandle`;
 * :class:`Metric`         -- scores the items the core chose and returns one row per item (the core computes
@@ -8,7 +9,10 @@ A plugin author reads this file and ``hookspecs.py`` and nothing else. Five kind
 * :class:`Dataset`        -- a data set (:class:`ForgetSet` for unlearning, :class:`EvalDataset`
   for benchmarks) whose files are located and checksum-checked by :class:`DataLocatorProto`;
 * :class:`SpanSelector`   -- picks which tokens of a forget text are "the harmful part";
-* :class:`UnlearningMethod` -- changes a model's weights given forget (and retain) texts.
+* :class:`UnlearningMethod` -- changes a model's weights given forget (and retain) texts;
+* :class:`Control`        -- a study's control arm: a run derived from each run it controls;
+* commands -- ``debiasbench`` subcommands (Typer functions, the ``register_commands`` hook), not
+  registry objects.
 
 Nothing here imports torch: the CLI must stay fast, so heavy imports happen inside methods.
 Typed options are plain dataclasses; every field needs a default and a ``help`` entry in its
@@ -137,7 +141,14 @@ MODULES_KEY = "debiasbench:modules"
 class ModelProvider(Named, ABC):
     """Loads models. Registered names (``smollm2-135m-q4``) are matched first; then each
     provider's :meth:`claims` is asked whether it understands an arbitrary spec (a hub id,
-    a directory, a ``.gguf`` path)."""
+    a directory, a ``.gguf`` path), and the claimant of highest :attr:`precedence` loads it.
+    ``--model PROVIDER:SPEC`` names the provider outright."""
+
+    precedence: ClassVar[int] = 0
+    """Which provider loads a spec that several claim: the highest wins. Two claimants of equal
+    precedence are refused, naming both (the user then writes ``PROVIDER:SPEC``), so a plugin never
+    takes specs from another silently. A provider of one narrow format (``.gguf`` files) declares
+    more than a catch-all one (any hub id, 0); one meant to replace another declares more than it."""
 
     def claims(self, spec: str) -> bool:
         """True when this provider can load ``spec`` although it is not a registered name."""
@@ -498,7 +509,7 @@ class RunFacts:
     preset: str
     eval_every: int | None
     probed_metrics: tuple[str, ...]  # the run's metrics that the trajectory probe evaluates
-    forget_set: str
+    forget_set: str  # "" for a method that reads no forget texts (``needs_forget = False``)
     data: DataLocatorProto | None = None  # the run's data locator: small files (word lists, a corpus) may be read
     save_model: bool = False  # --save-model was given: a method that changes no weights refuses it here, not after the run
     model_config: Mapping[str, Any] | None = None  # the model's config.json as on disk (ModelProvider.describe); None: unknown yet
@@ -511,6 +522,9 @@ class UnlearningMethod(Named, ABC):
     """Changes the weights of ``model.model`` in place. ``Options`` is a dataclass of typed,
     documented options; a field called ``selector`` is resolved by the core to a SpanSelector."""
 
+    needs_forget: ClassVar[bool] = True
+    """False for a method that learns from something else (a debiasing baseline's corpus): a run then
+    needs no forget set, loads no forget texts (``UnlearnContext.forget`` is empty) and records none."""
     needs_retain: ClassVar[bool] = False
     supports_gradient_checkpointing: ClassVar[bool] = False
     """True when :meth:`unlearn` honours ``UnlearnContext.gradient_checkpointing`` (the shared training

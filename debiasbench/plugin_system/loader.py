@@ -5,6 +5,9 @@ why) and skipped, so one broken third-party package cannot break the CLI. Set
 ``DEBIASBENCH_STRICT_PLUGINS=1`` to turn such failures into errors, and
 ``DEBIASBENCH_DISABLE_PLUGINS=a,b`` to skip plugins by entry-point name.
 
+The first-party plugins (``plugins/`` of the repository) are found and loaded only through their
+entry points, exactly like a third-party package: the core names none of them.
+
 Commands a plugin adds (the ``register_commands`` hook) are not registry objects: they are kept
 in :attr:`LoadedPlugins.commands` for the CLI to mount. A command whose name an earlier plugin
 already took is left out, with a warning on the later plugin's status naming both.
@@ -102,11 +105,6 @@ class LoadedPlugins:
                                              f"and by plugin {command.plugin!r}; the first is used")
 
 
-FIRST_PARTY = frozenset({"debiasbench-hf", "debiasbench-metrics", "debiasbench-unlearn", "debiasbench-debias"})
-"""Distributions bundled with the core (plugins/ in its repository): they register first and own
-their names. The core names these distributions, never an object they provide."""
-
-
 def _env_list(name: str) -> set[str]:
     return {part.strip() for part in os.environ.get(name, "").split(",") if part.strip()}
 
@@ -117,7 +115,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _normal(name: str) -> str:
-    """A distribution name as pip compares them (``debiasbench_hf`` is ``debiasbench-hf``)."""
+    """A distribution name as pip compares them (``acme_plugin`` is ``acme-plugin``)."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -179,9 +177,9 @@ def load_plugins(extra: dict[str, Any] | None = None, entry_points: list[Any] | 
     _note_unknown_disabled(disabled, statuses)
     loaded = LoadedPlugins(registry=registry, statuses=statuses)
     overrides = _env_list("DEBIASBENCH_OVERRIDE")
-    # The bundled (first-party) distributions register first, so their names are theirs; another
+    # Entry points register in name order (in-process modules after them), the bundled ones no
+    # differently from any other: a name belongs to the first plugin that registers it, and a later
     # plugin's object of a taken name is left out with a warning, unless the user opts in by name.
-    candidates.sort(key=lambda c: (c[0].distribution not in FIRST_PARTY, c[0].distribution == "(in-process)"))
     for status, module in candidates:
         loaded._add_commands(_register_one(registry, status, module, strict, overrides))
     registry.load_errors = [f"plugin {s.name!r} ({s.distribution}) failed to load: {s.error}" for s in statuses if s.status == "error"]

@@ -52,8 +52,12 @@ def parse_owner_pairs(pairs: list[str] | None, what: str = "-M") -> dict[str, di
 
 
 def _type_name(annotation: Any) -> str:
-    if typing.get_origin(annotation) is typing.Literal:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
         return "one of " + ", ".join(map(str, typing.get_args(annotation)))
+    if origin in (typing.Union, types.UnionType):  # int | Literal["auto"] reads "int | auto", not "Union"
+        return " | ".join(", ".join(map(str, typing.get_args(a))) if typing.get_origin(a) is typing.Literal
+                          else "None" if a is type(None) else _type_name(a) for a in typing.get_args(annotation))
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
@@ -168,6 +172,26 @@ def build_options(cls: type, raw: Mapping[str, Any], owner: str) -> Any:
         return cls(**values)
     except (ValueError, TypeError) as exc:
         raise DebiasbenchError(f"invalid options for {owner}: {exc}") from None
+
+
+def check_range(options: Any, name: str, *, at_least: float | None = None, above: float | None = None,
+                at_most: float | None = None, below: float | None = None, label: str | None = None) -> None:
+    """Raise ``ValueError`` ("beta must be positive, got 0") when option ``name`` of ``options`` is out of range.
+
+    For an options dataclass's ``__post_init__``, whose ValueError planning turns into one line;
+    NaN is out of every range, and None (an option switched off) is in. ``label`` replaces the
+    name in the message. ``above=0`` reads "positive", ``at_least=n`` "n or more".
+    """
+    value = getattr(options, name)
+    if value is None:
+        return
+    low = f"{at_least:g} or more" if at_least is not None else ("positive" if above == 0 else f"above {above:g}") if above is not None else ""
+    high = f"{at_most:g} or less" if at_most is not None else f"below {below:g}" if below is not None else ""
+    wanted = f"between {above:g} and {below:g}" if above is not None and below is not None else " and ".join(p for p in (low, high) if p)
+    ok = ((at_least is None or value >= at_least) and (above is None or value > above)
+          and (at_most is None or value <= at_most) and (below is None or value < below))
+    if not ok:
+        raise ValueError(f"{label or name} must be {wanted}, got {value}")
 
 
 def describe_options(cls: type) -> list[dict[str, Any]]:

@@ -54,6 +54,7 @@ class CDA(LossMethod):
     name: ClassVar[str] = "cda"
     description: ClassVar[str] = "counterfactual data augmentation: continued LM training on corpus sentences + their group-swapped copies (bias-bench)"
     Options: ClassVar[type] = CDAOptions
+    needs_forget: ClassVar[bool] = False  # learns from a corpus and attribute words: a run loads no forget set
     Loss = CausalLMLoss
     presets: ClassVar[dict[str, PresetValues]] = {"quick": PresetValues(options={"max_steps": 10, "max_sentences": 80})}
 

@@ -1,9 +1,9 @@
 """What every debiasing method shares: where its data comes from, its domain, the corpus sentences
 that name the domain's groups, and the note that the forget texts are not used.
 
-The orchestrator runs a method with a forget set for ``--domain`` (planning requires one); these
-methods learn from a corpus and the domain's attribute words instead, so the forget texts are
-loaded but unused, and every run's ``method_info`` says so.
+These methods learn from a corpus and the domain's attribute words, not from forget texts: each
+declares ``needs_forget = False``, so a run loads no forget set, and every run's ``method_info``
+says so.
 """
 
 from __future__ import annotations
@@ -113,10 +113,9 @@ def corpus_sentences(inputs: RunInputs, corpus: str, limit: int | None, seed: in
 
 
 def unused_forget(ctx: UnlearnContext) -> dict[str, Any]:
-    """The run record's note that this method does not unlearn the forget texts."""
+    """The run record's note that this method does not unlearn forget texts (``needs_forget = False``)."""
     return {"forget_texts_used": 0,
-            "forget_texts_note": (f"ignored: a debiasing baseline learns from a corpus and the domain's attribute "
-                                  f"words; the {len(ctx.forget)} forget texts the run loaded are not used")}
+            "forget_texts_note": "none: a debiasing baseline learns from a corpus and the domain's attribute words"}
 
 
 def data_checksums(inputs: RunInputs, corpus: str) -> dict[str, str]:

@@ -63,6 +63,7 @@ class Dropout(LossMethod):
     name: ClassVar[str] = "dropout"
     description: ClassVar[str] = "continued LM training on a corpus with dropout raised to 0.15 on attention and hidden states (bias-bench)"
     Options: ClassVar[type] = DropoutOptions
+    needs_forget: ClassVar[bool] = False  # learns from a corpus and attribute words: a run loads no forget set
     Loss = DropoutLMLoss
     presets: ClassVar[dict[str, PresetValues]] = {"quick": PresetValues(options={"max_steps": 10, "max_sentences": 160})}
 

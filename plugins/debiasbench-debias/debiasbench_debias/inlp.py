@@ -86,6 +86,7 @@ class INLP(UnlearningMethod):
     name: ClassVar[str] = "inlp"
     description: ClassVar[str] = "iterative nullspace projection of the output layer's input against attribute classifiers (bias-bench)"
     Options: ClassVar[type] = INLPOptions
+    needs_forget: ClassVar[bool] = False  # learns from a corpus and attribute words: a run loads no forget set
     presets: ClassVar[dict[str, PresetValues]] = {"quick": PresetValues(options={"iterations": 10, "per_class": 300})}
 
     def check_run(self, options: Any, run: RunFacts) -> None:

@@ -66,6 +66,7 @@ class SelfDebias(UnlearningMethod):
     aliases: ClassVar[tuple[str, ...]] = ("selfdebias",)
     description: ClassVar[str] = "self-debiasing at decoding time: down-weight tokens a bias-describing prefix makes likelier (Schick et al. 2021, bias-bench)"
     Options: ClassVar[type] = SelfDebiasOptions
+    needs_forget: ClassVar[bool] = False  # learns from a corpus and attribute words: a run loads no forget set
 
     def check_run(self, options: Any, run: RunFacts) -> None:
         prefix_for(run.domain, options.prefix)

@@ -62,6 +62,7 @@ class SentenceDebias(UnlearningMethod):
     aliases: ClassVar[tuple[str, ...]] = ("sentencedebias",)
     description: ClassVar[str] = "SentenceDebias: PCA bias subspace of counterfactual sentence sets projected out of the output layer's input (bias-bench)"
     Options: ClassVar[type] = SentenceDebiasOptions
+    needs_forget: ClassVar[bool] = False  # learns from a corpus and attribute words: a run loads no forget set
     presets: ClassVar[dict[str, PresetValues]] = {"quick": PresetValues(options={"max_sets": 200})}
 
     def check_run(self, options: Any, run: RunFacts) -> None:

@@ -81,6 +81,7 @@ class GGUFFileProvider(ModelProvider):
 
     name: ClassVar[str] = "gguf-file"
     description: ClassVar[str] = "a local .gguf file (dequantised once into the toolkit cache)"
+    precedence: ClassVar[int] = 10  # one file format: ahead of the catch-all huggingface (a folder named x.gguf)
 
     def claims(self, spec: str) -> bool:
         return spec.lower().endswith(".gguf")

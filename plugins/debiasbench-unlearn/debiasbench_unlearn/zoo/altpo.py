@@ -29,9 +29,10 @@ from debiasbench.api import (
     TrainingOptions,
     UnlearnContext,
     UnlearnOutcome,
+    check_range,
     option,
 )
-from debiasbench_unlearn.zoo.common import OptionalRetainMethod, check, quick
+from debiasbench_unlearn.zoo.common import OptionalRetainMethod, quick
 from debiasbench_unlearn.zoo.dpo import DPOLoss, DPOWithRetain
 from debiasbench_unlearn.zoo.preferred import PreferredSide, forget_tokens
 
@@ -46,11 +47,11 @@ class AltPOOptions(TrainingOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check([(self.beta > 0, f"beta must be positive, got {self.beta}"),
-               (self.alpha >= 0, f"alpha must be 0 or more, got {self.alpha}"),
-               (0 < self.prompt_fraction < 1, f"prompt_fraction must be between 0 and 1, got {self.prompt_fraction}"),
-               (self.max_new_tokens >= 1, f"max_new_tokens must be 1 or more, got {self.max_new_tokens}"),
-               (self.temperature > 0, f"temperature must be positive, got {self.temperature}")])
+        check_range(self, "beta", above=0)
+        check_range(self, "alpha", at_least=0)
+        check_range(self, "prompt_fraction", above=0, below=1)
+        check_range(self, "max_new_tokens", at_least=1)
+        check_range(self, "temperature", above=0)
 
 
 def split_prompt(text: str, fraction: float) -> tuple[str, str]:

@@ -43,10 +43,10 @@ from debiasbench.api import (
     UnlearnContext,
     UnlearningLoss,
     UnlearnOutcome,
+    check_range,
     option,
 )
 from debiasbench_unlearn.pairs import PairOptions, SentencePair, check_pairs, run_pairs
-from debiasbench_unlearn.zoo.common import check
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
@@ -74,12 +74,12 @@ class BiasUnlearnOptions(PairOptions, TrainingOptions):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.check_pairs_options()
-        check([(self.beta > 0, f"beta must be positive, got {self.beta}"),
-               (min(self.ster_weight, self.anti_weight, self.kl_weight) >= 0, "ster_weight, anti_weight and kl_weight must be 0 or more"),
-               (self.ster_weight > 0, f"ster_weight must be positive, got {self.ster_weight}"),
-               (self.swap_every >= 1, f"swap_every must be 1 or more, got {self.swap_every}"),
-               (self.balance_gap >= 0, f"balance_gap must be 0 or more, got {self.balance_gap}"),
-               (self.preference_pairs >= 1, f"preference_pairs must be 1 or more, got {self.preference_pairs}")])
+        for name in ("beta", "ster_weight"):
+            check_range(self, name, above=0)
+        for name in ("anti_weight", "kl_weight", "balance_gap"):
+            check_range(self, name, at_least=0)
+        for name in ("swap_every", "preference_pairs"):
+            check_range(self, name, at_least=1)
 
 
 def text_nll(lp: Tensor, mask: Tensor) -> Tensor:

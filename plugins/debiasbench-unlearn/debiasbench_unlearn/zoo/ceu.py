@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from debiasbench.api import LossMethod, SelectiveOptions, UnlearningLoss, option
-from debiasbench_unlearn.zoo.common import check, quick, token_mean
+from debiasbench.api import LossMethod, SelectiveOptions, UnlearningLoss, check_range, option
+from debiasbench_unlearn.zoo.common import quick, token_mean
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
@@ -36,7 +36,7 @@ class CEUOptions(SelectiveOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check([(self.ignore_first >= 0, f"ignore_first must be 0 or more, got {self.ignore_first}")])
+        check_range(self, "ignore_first", at_least=0)
 
 
 def ceu_loss(logits: Tensor, targets: Tensor, mask: Tensor) -> Tensor:

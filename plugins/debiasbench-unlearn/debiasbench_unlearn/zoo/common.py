@@ -1,10 +1,11 @@
 """What the zoo's methods share: the retain NLL term, a method whose retain term ``alpha = 0``
-switches off, the ``quick`` preset, option checks and a masked token mean. Imports no torch."""
+switches off, the ``quick`` preset and a masked token mean
+(option range checks: ``debiasbench.api.check_range``). Imports no torch."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from debiasbench import api  # the loss functions need torch: looked up when a step runs
@@ -51,13 +52,6 @@ def build_loss(cls: type[UnlearningLoss], options: Any, **overrides: Any) -> Unl
     names = {f.name for f in dataclasses.fields(cls)}
     values = {k: v for k, v in dataclasses.asdict(options).items() if k in names}
     return cls(**{**values, **overrides})
-
-
-def check(conditions: Iterable[tuple[bool, str]]) -> None:
-    """Raise ``ValueError`` with the message of the first condition that fails (options' ``__post_init__``)."""
-    for ok, message in conditions:
-        if not ok:
-            raise ValueError(message)
 
 
 def token_mean(values: Tensor, mask: Tensor) -> Tensor:

@@ -36,9 +36,10 @@ from debiasbench.api import (
     UnlearnContext,
     UnlearningLoss,
     UnlearnOutcome,
+    check_range,
     option,
 )
-from debiasbench_unlearn.zoo.common import OptionalRetainMethod, RetainNLL, check, quick
+from debiasbench_unlearn.zoo.common import OptionalRetainMethod, RetainNLL, quick
 from debiasbench_unlearn.zoo.preferred import (
     PreferredSide,
     counterfactual_pairs,
@@ -61,8 +62,8 @@ class DPOOptions(TrainingOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check([(self.beta > 0, f"beta must be positive, got {self.beta}"),
-               (self.alpha >= 0, f"alpha must be 0 or more, got {self.alpha}")])
+        check_range(self, "beta", above=0)
+        check_range(self, "alpha", at_least=0)
 
 
 def dpo_loss(win: Tensor, win_ref: Tensor, lose: Tensor, lose_ref: Tensor, beta: float) -> Tensor:

@@ -31,10 +31,10 @@ from debiasbench.api import (
     UnlearnContext,
     UnlearningMethod,
     UnlearnOutcome,
+    check_range,
     option,
 )
 from debiasbench_unlearn.pairs import PairOptions, SentencePair, check_pairs, run_pairs
-from debiasbench_unlearn.zoo.common import check
 
 CITATION = ("Yu, Jeoung, Kasi, Yu, Ji. Unlearning Bias in Language Models by Partitioning Gradients. Findings of ACL 2023. "
             "https://github.com/CharlesYu2000/PCGU-UnlearningBias")
@@ -51,12 +51,11 @@ class PCGUOptions(PairOptions):
 
     def __post_init__(self) -> None:
         self.check_pairs_options()
-        check([(self.k >= 1, f"k (PCGU's partition size: blocks updated per step) must be 1 or more, got {self.k}"),
-               (self.learning_rate > 0, f"learning_rate must be positive, got {self.learning_rate}"),
-               (self.epochs >= 1, f"epochs must be 1 or more, got {self.epochs}"),
-               (self.batch_size >= 1, f"batch_size must be 1 or more, got {self.batch_size}"),
-               (self.max_steps is None or self.max_steps >= 1, f"max_steps must be 1 or more, got {self.max_steps}"),
-               (self.max_length >= 2, f"max_length must be 2 or more, got {self.max_length}")])
+        check_range(self, "k", at_least=1, label="k (PCGU's partition size: blocks updated per step)")
+        check_range(self, "learning_rate", above=0)
+        for name in ("epochs", "batch_size", "max_steps"):  # max_steps None: epochs decide
+            check_range(self, name, at_least=1)
+        check_range(self, "max_length", at_least=2)
 
 
 def trainable_named(model: Any) -> list[tuple[str, Any]]:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from debiasbench import api
-from debiasbench.api import LossMethod, ModelHandle, SelectiveOptions, UnlearnContext, UnlearningLoss, UnlearnOutcome, option
-from debiasbench_unlearn.zoo.common import check, quick, token_mean
+from debiasbench.api import LossMethod, ModelHandle, SelectiveOptions, UnlearnContext, UnlearningLoss, UnlearnOutcome, check_range, option
+from debiasbench_unlearn.zoo.common import quick, token_mean
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
@@ -47,12 +47,10 @@ class PDUOptions(SelectiveOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check([(self.gamma > 0, f"gamma must be positive, got {self.gamma}"),
-               (self.alpha >= 0, f"alpha must be 0 or more, got {self.alpha}"),
-               (self.dual_step_size >= 0, f"dual_step_size must be 0 or more, got {self.dual_step_size}"),
-               (self.dual_warmup_epochs >= 0, f"dual_warmup_epochs must be 0 or more, got {self.dual_warmup_epochs}"),
-               (self.retain_loss_eps is None or self.retain_loss_eps > 0, f"retain_loss_eps must be positive, got {self.retain_loss_eps}"),
-               (self.retain_margin >= 0, f"retain_margin must be 0 or more, got {self.retain_margin}")])
+        check_range(self, "gamma", above=0)
+        for name in ("alpha", "dual_step_size", "dual_warmup_epochs", "retain_margin"):
+            check_range(self, name, at_least=0)
+        check_range(self, "retain_loss_eps", above=0)  # None: off
 
 
 def flattening_loss(logits: Tensor, mask: Tensor) -> Tensor:

@@ -32,6 +32,7 @@ from debiasbench.api import (
     UnlearnContext,
     UnlearningLoss,
     UnlearnOutcome,
+    check_range,
     option,
 )
 from debiasbench_unlearn.zoo.activations import (
@@ -39,7 +40,7 @@ from debiasbench_unlearn.zoo.activations import (
     layer_states,
     reference_layer_states,
 )
-from debiasbench_unlearn.zoo.common import OptionalRetainMethod, check, quick
+from debiasbench_unlearn.zoo.common import OptionalRetainMethod, quick
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
@@ -55,9 +56,9 @@ class RMUOptions(SelectiveOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check([(self.layer >= 0, f"layer must be 0 or more, got {self.layer}"),
-               (self.steering_coeff > 0, f"steering_coeff must be positive, got {self.steering_coeff}"),
-               (self.alpha >= 0, f"alpha must be 0 or more, got {self.alpha}")])
+        check_range(self, "layer", at_least=0)
+        check_range(self, "steering_coeff", above=0)
+        check_range(self, "alpha", at_least=0)
 
 
 def activation_loss(h: Tensor, target: Tensor, mask: Tensor) -> Tensor:

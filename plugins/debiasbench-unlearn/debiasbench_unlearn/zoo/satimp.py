@@ -19,11 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from debiasbench.api import SelectiveOptions, UnlearningLoss, option
+from debiasbench.api import SelectiveOptions, UnlearningLoss, check_range, option
 from debiasbench_unlearn.zoo.common import (
     OptionalRetainMethod,
     RetainNLL,
-    check,
     quick,
     token_mean,
 )
@@ -43,10 +42,9 @@ class SatImpOptions(SelectiveOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check([(self.beta1 >= 0, f"beta1 must be 0 or more, got {self.beta1}"),
-               (self.beta2 >= 0, f"beta2 must be 0 or more, got {self.beta2}"),
-               (self.forget_weight > 0, f"forget_weight must be positive, got {self.forget_weight}"),
-               (self.alpha >= 0, f"alpha must be 0 or more, got {self.alpha}")])
+        for name in ("beta1", "beta2", "alpha"):
+            check_range(self, name, at_least=0)
+        check_range(self, "forget_weight", above=0)
 
 
 def satimp_loss(lp: Tensor, mask: Tensor, beta1: float, beta2: float) -> Tensor:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from debiasbench import api
-from debiasbench.api import SelectiveOptions, UnlearningLoss, option
-from debiasbench_unlearn.zoo.common import OptionalRetainMethod, RetainNLL, check, quick
+from debiasbench.api import SelectiveOptions, UnlearningLoss, check_range, option
+from debiasbench_unlearn.zoo.common import OptionalRetainMethod, RetainNLL, quick
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
@@ -37,9 +37,9 @@ class SimNPOOptions(SelectiveOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check([(self.beta > 0, f"beta must be positive, got {self.beta}"),
-               (self.forget_weight > 0, f"forget_weight must be positive, got {self.forget_weight}"),
-               (self.alpha >= 0, f"alpha must be 0 or more, got {self.alpha}")])
+        for name in ("beta", "forget_weight"):
+            check_range(self, name, above=0)
+        check_range(self, "alpha", at_least=0)
 
 
 def simnpo_loss(lp: Tensor, mask: Tensor, beta: float, gamma: float) -> Tensor:

@@ -28,9 +28,10 @@ from debiasbench.api import (
     UnlearningLoss,
     UnlearningMethod,
     UnlearnOutcome,
+    check_range,
     option,
 )
-from debiasbench_unlearn.zoo.common import check, quick
+from debiasbench_unlearn.zoo.common import quick
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
@@ -44,7 +45,7 @@ class TaskVectorOptions(SelectiveOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check([(self.scale > 0, f"scale must be positive, got {self.scale}")])
+        check_range(self, "scale", above=0)
 
 
 @dataclass

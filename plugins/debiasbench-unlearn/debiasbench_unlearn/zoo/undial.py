@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from debiasbench.api import LossMethod, SelectiveOptions, UnlearningLoss, option
-from debiasbench_unlearn.zoo.common import check, quick, token_mean
+from debiasbench.api import LossMethod, SelectiveOptions, UnlearningLoss, check_range, option
+from debiasbench_unlearn.zoo.common import quick, token_mean
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
@@ -37,7 +37,7 @@ class UNDIALOptions(SelectiveOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check([(self.beta > 0, f"beta must be positive, got {self.beta}")])
+        check_range(self, "beta", above=0)
 
 
 def undial_loss(logits: Tensor, ref_logits: Tensor, ids: Tensor, mask: Tensor, beta: float) -> Tensor:

@@ -17,11 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from debiasbench.api import SelectiveOptions, UnlearningLoss, option
+from debiasbench.api import SelectiveOptions, UnlearningLoss, check_range, option
 from debiasbench_unlearn.zoo.common import (
     OptionalRetainMethod,
     RetainNLL,
-    check,
     quick,
     token_mean,
 )
@@ -39,8 +38,8 @@ class WGAOptions(SelectiveOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check([(self.beta >= 0, f"beta must be 0 or more, got {self.beta}"),
-               (self.alpha >= 0, f"alpha must be 0 or more, got {self.alpha}")])
+        for name in ("beta", "alpha"):
+            check_range(self, name, at_least=0)
 
 
 def wga_loss(lp: Tensor, mask: Tensor, beta: float) -> Tensor:
