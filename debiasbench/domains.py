@@ -24,7 +24,7 @@ DOMAINS: tuple[str, ...] = (
 political ideologies."""
 
 STUDY_DOMAINS: tuple[str, ...] = ("gender", "race", "religion")
-"""The domains the seed study reports (SPEC section 1); the default for trajectory probes."""
+"""The domains the seed study reports (docs/concepts.md, "The seed study"); the default for trajectory probes."""
 
 OVERALL = "all"
 """Domain label of a metric's overall figure."""

@@ -98,7 +98,7 @@ def test_a_handful_of_items_gets_no_paired_interval() -> None:
 
 
 def test_a_metric_that_splits_by_group_keeps_each_group_and_each_item_on_one_side() -> None:
-    """StereoSet: dev/test by target term (SPEC 9); a row without a group (the margin) follows its item's group."""
+    """StereoSet: dev/test by target term (docs/statistics.md, "Dev and test items"); a row without a group (the margin) follows its item's group."""
     from debiasbench.analysis.paired import split_units
 
     items = [f"e{i}" for i in range(40)] * 2

@@ -1,8 +1,10 @@
-"""The documentation: generated reference pages match the code, and the site builds with --strict."""
+"""The documentation: generated reference pages match the code, the site builds with --strict, and the
+code cites the docs pages that hold its definitions (pages and headings that exist; never the external SPEC)."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 import types
@@ -112,3 +114,68 @@ def _env() -> dict[str, str]:
     import os
 
     return {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+
+
+# --------------------------------------------------------------------------- citations in the code
+
+CITING = ("debiasbench", "plugins", "scripts", "tests")
+PAGE = re.compile(r"docs/([\w/.-]+\.md)")
+PAGE_HEADING = re.compile(r"docs/([\w/.-]+\.md),\s*\\?\"([^\"\\]+)\\?\"")
+SPEC_CITATION = re.compile(r"\bSPEC\b")
+SPEC_KEPT = {
+    # A protocol value written into every winogender result: compare refuses to pool rows whose protocols
+    # differ, so rewording it would split new runs from stored ones. It records the prompt variant not used.
+    ("plugins/debiasbench-metrics/debiasbench_metrics/winogender.py", "SPEC 13 wrote \\\"'{pronoun}'\\\""),
+}
+
+
+def _sources(*folders: str) -> list[Path]:
+    return sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py") if "site-packages" not in p.parts)
+
+
+def _headings(page: Path) -> list[str]:
+    headings, fenced = [], False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and (m := re.match(r"#{1,6}\s+(.+?)\s*$", line)):
+            headings.append(m.group(1).replace("`", "").lower())
+    return headings
+
+
+def test_no_code_cites_the_external_spec() -> None:
+    """The definitions live in docs/ (docs/methodology.md indexes them): code cites those pages, not a
+    document outside the repository."""
+    found = []
+    for path in _sources("debiasbench", "plugins"):
+        rel = path.relative_to(ROOT).as_posix()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if SPEC_CITATION.search(line) and not any(rel == f and kept in line for f, kept in SPEC_KEPT):
+                found.append(f"{rel}:{number}: {line.strip()[:100]}")
+    assert not found, "cite the docs page that holds the definition instead:\n" + "\n".join(found)
+
+
+def test_every_docs_page_and_heading_cited_in_code_exists() -> None:
+    generated = set(gen_docs.PAGES)  # built by the mkdocs hook, not files in docs/
+    missing = []
+    for path in _sources(*CITING):
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(ROOT).as_posix()
+        for page in set(PAGE.findall(text)):
+            if page not in generated and not (ROOT / "docs" / page).is_file():
+                missing.append(f"{rel}: docs/{page}")
+        for page, heading in PAGE_HEADING.findall(text):
+            if page in generated or not (ROOT / "docs" / page).is_file():
+                continue
+            wanted = heading.replace("`", "").lower()
+            if not any(h.startswith(wanted) for h in _headings(ROOT / "docs" / page)):
+                missing.append(f'{rel}: docs/{page}, "{heading}" (no such heading)')
+    assert not missing, "\n".join(sorted(missing))
+
+
+def test_the_citation_checks_see_what_they_check() -> None:
+    assert SPEC_CITATION.search("(SPEC section 2)") and not SPEC_CITATION.search("SPECS = (")
+    assert PAGE_HEADING.findall('(docs/concepts.md,\n    "Sentence scoring"; more)') == [("concepts.md", "Sentence scoring")]
+    assert PAGE_HEADING.findall('f"... (docs/concepts.md, \\"Sentence scoring\\")"') == [("concepts.md", "Sentence scoring")]
+    assert "sentence scoring" in _headings(ROOT / "docs" / "concepts.md")
+    assert "dev and test items" in _headings(ROOT / "docs" / "statistics.md")

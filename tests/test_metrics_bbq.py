@@ -1,4 +1,4 @@
-"""The bbq metric (SPEC section 11): lm-evaluation-harness's biased-answer rules, the decisions and
+"""The bbq metric (docs/concepts.md, "BBQ"): lm-evaluation-harness's biased-answer rules, the decisions and
 scores on fixed choice scores (by hand), both choice sets, missing categories, skipped and malformed
 rows, the prompt sharing, the tiny model end to end; and a cross-check against a re-statement of
 lm-evaluation-harness's task (tests/bbq_lm_eval_reference.py) on the real category files."""

@@ -1,4 +1,4 @@
-"""The blimp and lambada utility metrics (SPEC section 12) on hand-made files and the tiny GPT-2, each figure
+"""The blimp and lambada utility metrics (docs/concepts.md, "BLiMP", "LAMBADA") on hand-made files and the tiny GPT-2, each figure
 compared with a naive computation of its definition (one sentence / passage at a time, full logits); the
 bad-file and bad-option lines; then, marked slow, both on the real data and the embedded SmolLM2-135M."""
 
@@ -116,7 +116,7 @@ def _naive_logprobs(handle, ids: list[int]):
 
 
 def naive_sentence_score(handle, sentence: str) -> float:
-    """SPEC section 2, sum scoring: every token of the sentence after the prefix token."""
+    """docs/concepts.md, "Sentence scoring", sum scoring: every token of the sentence after the prefix token."""
     ids = handle.tokenizer(sentence, add_special_tokens=False)["input_ids"]
     return float(_naive_logprobs(handle, [handle.prefix_token_id, *ids])[0].sum())
 

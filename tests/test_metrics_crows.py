@@ -1,4 +1,4 @@
-"""The crows-pairs metric on a hand-made CSV with fixed sentence scores: the SPEC section 3 formula,
+"""The crows-pairs metric on a hand-made CSV with fixed sentence scores: the formula of docs/concepts.md, "CrowS-Pairs",
 ties, sub-scores, domains, limits, examples and options; then once end to end on the tiny GPT-2."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The honest and bold metrics (SPEC section 11) on hand-made files with fixed continuations: HurtLex
+"""The honest and bold metrics (docs/concepts.md, "HONEST", "BOLD") on hand-made files with fixed continuations: HurtLex
 matching, the HONEST formula and gap, BOLD's VADER thresholds, per-group rows and gaps, stratified
 intervals, per-item rows; bad templates and BOLD layouts; then both on the tiny GPT-2 and, slow, on
 the embedded model with small real subsets."""

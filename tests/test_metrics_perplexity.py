@@ -1,4 +1,4 @@
-"""Perplexity windows (SPEC section 5) and the perplexity metric against a direct computation on the
+"""Perplexity windows (docs/concepts.md, "Perplexity windows") and the perplexity metric against a direct computation on the
 tiny GPT-2; plus the core's interval over windows."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def ctx(tmp_path: Path) -> EvalContext:
 
 
 def _direct(handle, tokens, length, stride):
-    """The SPEC formula, one window at a time, with the model's own forward."""
+    """The formula of docs/concepts.md, "Perplexity windows", one window at a time, with the model's own forward."""
     import torch
 
     total, count = 0.0, 0

@@ -1,4 +1,4 @@
-"""The redditbias metric (SPEC section 11) on hand-made test files with fixed sentence scores: the score,
+"""The redditbias metric (docs/concepts.md, "RedditBias") on hand-made test files with fixed sentence scores: the score,
 the paired t and p against scipy and by hand, lower-casing, per-pair rows, misaligned files; then end to
 end on the tiny GPT-2, and on the embedded model for a small real subset (slow)."""
 

@@ -1,5 +1,5 @@
 """Sentence scorer of the metrics plugin: batched == alone, shared-prefix packing == plain, contexts,
-fallback paths and input checks (SPEC section 2), all on the tiny GPT-2."""
+fallback paths and input checks (docs/concepts.md, "Sentence scoring"), all on the tiny GPT-2."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from debiasbench_metrics.sentences import continuation_text, score_sentences  # 
 from debiasbench.errors import DebiasbenchError  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
 
-TOLERANCE = 1e-4  # SPEC section 2: a difference above 1e-4 nats is a bug
+TOLERANCE = 1e-4  # docs/concepts.md, "Sentence scoring": a difference above 1e-4 nats is a bug
 TEXTS = [
     "He",
     "The woman worked as a nurse.",

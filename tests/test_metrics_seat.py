@@ -1,4 +1,4 @@
-"""The seat metric (SPEC section 13): WEAT's association, effect size and exact permutation p against direct
+"""The seat metric (docs/concepts.md, "SEAT"): WEAT's association, effect size and exact permutation p against direct
 computations on tiny hand examples, the sampled p against the exact one; the metric on fixed embeddings
 (rows, per-sentence items, domains); test names and files checked; the embedding against one sentence at a
 time on the tiny GPT-2; the embedded model on one real test (slow)."""

@@ -1,4 +1,4 @@
-"""The winogender metric (SPEC section 13) on hand-made schema files with fixed answers: pronouns and gotchas
+"""The winogender metric (docs/concepts.md, "Winogender") on hand-made schema files with fixed answers: pronouns and gotchas
 from the templates, every accuracy, the gaps and the occupation correlation by hand; lm-eval's prompt;
 per-sentence items; bad files; then end to end on the tiny GPT-2 and on the embedded model (slow)."""
 

@@ -1,4 +1,4 @@
-"""Proof by simulation (SPEC section 9, docs/statistics.md): the toolkit's own estimators on data shaped
+"""Proof by simulation (docs/statistics.md): the toolkit's own estimators on data shaped
 like a study's, with known truth.
 
 Each simulated study has ``n`` items shared by the before measurement, every seed and every arm.

@@ -345,7 +345,7 @@ def test_the_example_floor_stops_the_push_on_forgotten_texts(monkeypatch):
 
 
 def test_an_every_token_loss_trains_on_exactly_the_texts_its_selective_counterpart_keeps():
-    """token-ga vs mlm-unlearn: a text the selector selects nothing in is dropped by both (SPEC 1: the same texts)."""
+    """token-ga vs mlm-unlearn: a text the selector selects nothing in is dropped by both (docs/concepts.md, "The seed study": the same texts)."""
     from debiasbench.training.data import prepare
     from debiasbench.training.options import EveryTokenOptions
 

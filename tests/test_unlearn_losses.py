@@ -1,4 +1,4 @@
-"""The SPEC section 6 objectives in debiasbench.training.losses, against log-probabilities computed
+"""The objectives of docs/concepts.md, "Unlearning methods", in debiasbench.training.losses, against log-probabilities computed
 by hand (plain Python ``math``) from small logit tables."""
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def test_nll_and_kl_of_an_empty_mask_are_zero_not_nan():
 
 def test_npo_gradient_is_bounded_unlike_gradient_ascent():
     """d NPO / d log p(y) = 2 sigmoid(beta (log p - log p_ref)) <= 2: it fades as the text is
-    forgotten, where gradient ascent's stays 1 per text (SPEC section 6, Zhang et al. 2024)."""
+    forgotten, where gradient ascent's stays 1 per text (docs/concepts.md, "Unlearning methods"; Zhang et al. 2024)."""
     seq = torch.tensor([-2.0, -40.0], requires_grad=True)
     ref = torch.tensor([-2.0, -2.0])
     (losses.npo_loss(seq, ref, 0.5) * 2).backward()  # * 2: undo the batch mean

@@ -1,5 +1,5 @@
 """Unlearning methods of debiasbench-unlearn on the tiny test model: what they change, that each
-first-step loss is SPEC section 6 computed by hand, stopping rules and reasons, divergence,
+first-step loss is the one of docs/concepts.md, "Unlearning methods", computed by hand, stopping rules and reasons, divergence,
 determinism, options, progress and LoRA."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The redditbias forget set (SPEC section 10): test sentences removed, phrases located as spans or
+"""The redditbias forget set (docs/concepts.md, "RedditBias as a forget set"): test sentences removed, phrases located as spans or
 the row dropped and counted, retain rows, the run-record report; the spans command on it; and
-the SPEC's counts on the real files (slow)."""
+the counts that page gives, on the real files (slow)."""
 
 from __future__ import annotations
 

@@ -103,7 +103,7 @@ class Cell:
     seeds: tuple[int, ...] = ()
     run_ids: tuple[str, ...] = ()  # the runs behind the cell (one per seed)
     aggregate: str | None = None  # how the measure follows from its per-item rows
-    paired: CellStats | None = None  # paired before/after statistics on the test split (SPEC 9)
+    paired: CellStats | None = None  # paired before/after statistics on the test split (docs/statistics.md, "Dev and test items")
     p_holm: float | None = None  # paired.p adjusted over the comparison's family of cells
     q_bh: float | None = None
     survival: Survival | None = None  # the share of the change left after --relearn-steps (paired cells of relearned runs)

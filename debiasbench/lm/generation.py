@@ -1,7 +1,7 @@
-"""Batched, KV-cached text generation for generation metrics (HONEST, BOLD; SPEC section 11).
+"""Batched, KV-cached text generation for generation metrics (HONEST, BOLD; docs/concepts.md, "Generation").
 
-Prompts are tokenised without special tokens and read after the model's prefix token (SPEC
-section 2), sorted by length, batched and left-padded: padding is masked and each row's position
+Prompts are tokenised without special tokens and read after the model's prefix token (docs/concepts.md,
+"Sentence scoring"), sorted by length, batched and left-padded: padding is masked and each row's position
 ids count its own tokens only, so a prompt's continuation does not depend on the other prompts in
 its batch (up to float rounding). The prompt runs once; every further step feeds one token per row
 through the KV cache. A row stops at an end-of-text token or after ``max_new_tokens``.

@@ -1,4 +1,4 @@
-"""Batched token log-probabilities with one prefix token as context (SPEC section 2).
+"""Batched token log-probabilities with one prefix token as context (docs/concepts.md, "Sentence scoring").
 
 Sequences are right-padded: a causal model never attends to padding on its right, and the
 default position ids of the real tokens stay 0..n, so a batched score equals a lone one.

@@ -1,4 +1,4 @@
-"""The Arrow schemas of the result tables (``docs/results.md`` is generated from these comments).
+"""The Arrow schemas of the result tables (``docs/reference/results.md`` is generated from these comments).
 
 Layout of a results directory (one file per run in each table, so concurrent runs never
 touch the same file)::

@@ -1,4 +1,4 @@
-"""The unlearning objectives of SPEC section 6, as pure functions of per-token log-probabilities.
+"""The unlearning objectives (docs/concepts.md, "Unlearning methods"), as pure functions of per-token log-probabilities.
 
 Every function is minimised. ``lp`` is (B, T): ``lp[b, i] = log p_theta(x_i | p, x_<i)``;
 ``mask`` (B, T, bool) marks the positions that count (selected tokens for the forget terms, real

@@ -27,8 +27,8 @@ class LossMethod(UnlearningMethod):
     ``needs_retain`` (which the orchestrator reads to load retain text) follows ``Loss.needs_retain``
     unless the subclass sets it.
 
-    The ``quick`` preset keeps the amount of unlearning comparable to the full protocol (SPEC 9,
-    issue 10): the full run takes ~88 steps (2 epochs of ~350 texts, batch 8) at 1e-5, so
+    The ``quick`` preset keeps the amount of unlearning comparable to the full protocol (docs/concepts.md,
+    "Presets"; issue 10): the full run takes ~88 steps (2 epochs of ~350 texts, batch 8) at 1e-5, so
     learning rate x steps ~ 8.8e-4; quick trains one epoch on the forget set's quick subset
     (HateCheck: 192 texts, ~23 steps) at 4e-5, ~9e-4. The rate follows from that rule, not from
     any evaluation item.

@@ -76,7 +76,7 @@ class EveryTokenOptions(TrainingOptions):
 
     A selective method drops the texts in which its selector selects nothing; the every-token
     baseline it is compared with must train on exactly those texts, or the comparison mixes a
-    change of objective with a change of data (SPEC section 1: "the same texts").
+    change of objective with a change of data (docs/concepts.md, "The seed study": "the same texts").
     """
 
     texts_like: str | None = option(None, "train on the texts in which this span selector selects at least one token, as the "

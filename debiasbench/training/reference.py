@@ -1,4 +1,4 @@
-"""The frozen reference ``ref`` of SPEC section 6: the model as it was before unlearning.
+"""The frozen reference ``ref`` (docs/concepts.md, "Unlearning methods"): the model as it was before unlearning.
 
 Made once, before the first step, and only what the loss asks for: a frozen copy of the
 weights for per-batch reference logits (under LoRA no copy: the base with the adapters

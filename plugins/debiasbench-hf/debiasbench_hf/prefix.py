@@ -1,4 +1,5 @@
-"""The single context token of SPEC section 2: BOS, or end-of-text where BOS is absent or a chat marker."""
+"""The single context token of sentence scoring (docs/concepts.md, "Sentence scoring"): BOS, or end-of-text
+where BOS is absent or a chat marker."""
 
 from __future__ import annotations
 
@@ -42,5 +43,5 @@ def prefix_token_id(tokenizer: Any) -> int:
             return int(vocab[name])
     raise DebiasbenchError(
         "the tokenizer has neither a BOS nor an end-of-text token to use as the scoring prefix "
-        f"(bos={bos!r}, eos={eos!r}); this model cannot be scored as SPEC section 2 asks"
+        f"(bos={bos!r}, eos={eos!r}); this model cannot be scored after a prefix token (docs/concepts.md, \"Sentence scoring\")"
     )

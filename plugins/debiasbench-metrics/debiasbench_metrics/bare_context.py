@@ -2,7 +2,7 @@
 
 lm-eval (0.4) reads ``context + continuation`` as the tokenizer writes them, and only an empty context gets
 the prefix token (its ``loglikelihood``: ``[prefix_token_id]`` when ``context == ""``, else ``_encode_pair``).
-The toolkit's scorer always puts its prefix token ``p`` first (SPEC section 2); here the context's own first
+The toolkit's scorer always puts its prefix token ``p`` first (docs/concepts.md, "Sentence scoring"); here the context's own first
 token takes ``p``'s place: the sequences are grouped by that token and each group is scored by the shared
 scorer with it as the prefix, so packing, batching and the streamed output layer stay the same.
 """

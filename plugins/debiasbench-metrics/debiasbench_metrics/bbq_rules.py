@@ -1,6 +1,6 @@
 """Which BBQ answer is the biased one, restated from lm-evaluation-harness's ``bbq`` task
-(``lm_eval/tasks/bbq/utils.py``, ``process_docs`` and ``_process_groups_in_answers``), as SPEC
-section 11 asks, quirks included so the figures can be compared with it:
+(``lm_eval/tasks/bbq/utils.py``, ``process_docs`` and ``_process_groups_in_answers``), as
+docs/concepts.md, "BBQ" asks, quirks included so the figures can be compared with it:
 
 * an answer's groups are its two ``answer_info`` labels joined by ``_``, with ``M-``/``F-``/
   ``lowSES-``/``highSES-`` prefixes split off, ``lowSES``/``highSES``/``nonObese``/``nonDisabled``/

@@ -1,4 +1,4 @@
-"""From per-choice scores to BBQ decisions and figures (SPEC section 11), numpy only.
+"""From per-choice scores to BBQ decisions and figures (docs/concepts.md, "BBQ"), numpy only.
 
 Two choice sets: ``paper`` scores an example's three answers; ``lm-eval`` scores its two
 non-unknown answers (in file order) followed by lm-evaluation-harness's ten ``UNKNOWN_RESPONSES``,

@@ -10,10 +10,10 @@ after an empty context); ``leading_space=false`` scores the sentence alone, as C
 
 ``blimp.accuracy`` = 100 x correct / pairs per paradigm (domain = the UID), per field (domain = ``morphology``,
 ``syntax``, ``semantics``, ``syntax_semantics``) and overall (``all``); ideal 100. The overall and field
-figures are the mean over their pairs, which is the mean over their paradigms (SPEC: "overall = mean over
-paradigms") because every paradigm contributes the same number of pairs: 1,000 in the published data, and
-``limit`` (e.g. the quick preset's 50) per paradigm in a subset; the protocol records the counts and a note
-says so when they differ. ``blimp.margin`` is the continuous companion: the mean of
+figures are the mean over their pairs, which is the mean over their paradigms (docs/concepts.md, "BLiMP":
+the overall figure is the mean over paradigms) because every paradigm contributes the same number of pairs:
+1,000 in the published data, and ``limit`` (e.g. the quick preset's 50) per paradigm in a subset; the protocol
+records the counts and a note says so when they differ. ``blimp.margin`` is the continuous companion: the mean of
 ``S(sentence_good) - S(sentence_bad)`` in nats (higher is better). The metric returns per-pair rows only;
 the core computes every figure and interval from them.
 """

@@ -1,4 +1,4 @@
-"""The ``bold`` metric: BOLD sentiment and hurtfulness of continuations (SPEC section 11).
+"""The ``bold`` metric: BOLD sentiment and hurtfulness of continuations (docs/concepts.md, "BOLD").
 
 One continuation per prompt, at most 20 new tokens, greedy by default (sampling optional, seeded
 per prompt; :mod:`debiasbench.lm.generation`). Each continuation -- the generated text only -- gets
@@ -50,7 +50,7 @@ ITEM_SD = {"bold.negative": 28.76, "bold.positive": 60.79, "bold.compound": 0.46
 
 @dataclass
 class BoldOptions:
-    """Options of the ``bold`` metric (SPEC defaults: greedy, 20 new tokens)."""
+    """Options of the ``bold`` metric (defaults of docs/concepts.md, "BOLD": greedy, 20 new tokens)."""
 
     max_new_tokens: int = option(20, "new tokens per continuation")
     sampling: bool = option(False, "sample instead of greedy decoding (seeded per prompt)")

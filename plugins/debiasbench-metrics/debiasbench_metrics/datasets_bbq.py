@@ -1,4 +1,4 @@
-"""BBQ (Parrish et al. 2022): eleven JSON-lines category files, read when present (SPEC section 11).
+"""BBQ (Parrish et al. 2022): eleven JSON-lines category files, read when present (docs/concepts.md, "BBQ").
 
 A data folder may hold only some categories (the shared one has six); :func:`load_bbq` reads
 those and reports the others as missing instead of failing. Each example gets its biased answers
@@ -37,7 +37,7 @@ NAMED_DOMAINS = {"Religion": "religion", "Gender_identity": "gender", "Race_ethn
 
 
 def category_domain(category: str) -> str:
-    """SPEC section 11: four named mappings; every other category lower-cased with ``_`` -> ``-``."""
+    """docs/concepts.md, "BBQ": four named mappings; every other category lower-cased with ``_`` -> ``-``."""
     return NAMED_DOMAINS.get(category, category.lower().replace("_", "-"))
 
 

@@ -1,6 +1,6 @@
 """BOLD prompts (Dhamala et al. 2021): five JSON files ``{group: {person_or_topic: [prompt, ...]}}``.
 
-Domains (SPEC section 11): gender, race, religion (``religious_ideology``), profession,
+Domains (docs/concepts.md, "BOLD"): gender, race, religion (``religious_ideology``), profession,
 political-ideology. A file in another layout is one DataError naming the file and what was found.
 """
 

@@ -29,7 +29,7 @@ BIAS_TYPE_TO_DOMAIN: dict[str, str] = {
     "physical-appearance": "physical-appearance",
     "socioeconomic": "socioeconomic",
 }
-"""SPEC section 3: ``race-color`` -> race; the other eight keep their names."""
+"""``race-color`` -> race; the other eight keep their names (docs/concepts.md, "CrowS-Pairs")."""
 
 CROWS_DOMAINS: tuple[str, ...] = (
     "gender", "race", "religion", "sexual-orientation", "age", "nationality", "disability",

@@ -1,7 +1,7 @@
 """HONEST templates (Nozza et al. 2021, 2022): English binary-gender and queer / non-queer templates.
 
 A template ``"the woman should work as a [M]."`` becomes the prompt ``"the woman should work as a"``
-(SPEC section 11: ``template_masked`` without the trailing ``" [M]."``). Groups: the binary file's
+(docs/concepts.md, "HONEST": ``template_masked`` without the trailing ``" [M]."``). Groups: the binary file's
 ``female`` / ``male`` (domain gender); the queer file's ``queer*`` / ``nonqueer*`` categories as
 ``queer`` / ``nonqueer`` (domain sexual-orientation), the sub-category kept per item.
 """

@@ -1,4 +1,4 @@
-"""The RedditBias test pairs (Barikeri et al. 2021; SPEC section 11): row i of a targeted group's
+"""The RedditBias test pairs (Barikeri et al. 2021; docs/concepts.md, "RedditBias"): row i of a targeted group's
 ``*_biased_test_reduced.csv`` and row i of its dominant group's file are the same sentence with the
 group terms swapped. The dominant-group file repeats the target sentence in its ``comments``
 column, which is checked row by row, so a misaligned pair is an error naming the line.
@@ -48,7 +48,7 @@ PAIR_FILES: tuple[PairFiles, ...] = (
               "2664ac0a26b65bde99c12db737f729823bf6e4fcd1c7bd22eb8da9e8960556d5",
               "e0f8ab4da75576104d0c32bb1b73629021c291ad4027815a4fefe964edd78bf1"),
 )
-"""SPEC section 11: the five targeted groups; jews and muslims both map to religion."""
+"""docs/concepts.md, "RedditBias": the five targeted groups; jews and muslims both map to religion."""
 
 REDDITBIAS_DOMAINS: tuple[str, ...] = tuple(dict.fromkeys(p.domain for p in PAIR_FILES))
 

@@ -1,7 +1,7 @@
 """WikiText-2 raw, test split (Merity et al. 2016): the text of ``wiki.test.raw`` exactly as in the file.
 
 Read as bytes and decoded strictly, so no newline translation or normalisation changes the text
-(SPEC section 5: the Hugging Face rows joined with "\\n\\n" are a different text).
+(docs/concepts.md, "WikiText-2 perplexity": the Hugging Face rows joined with "\\n\\n" are a different text).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``honest`` metric: HONEST hurtful sentence completion (SPEC section 11).
+"""The ``honest`` metric: HONEST hurtful sentence completion (docs/concepts.md, "HONEST").
 
 Each template's prompt gets K = 20 sampled continuations of at most 10 new tokens (temperature 1,
 top-k 50, seeded per template and sample; :mod:`debiasbench.lm.generation`). A continuation is
@@ -45,7 +45,7 @@ ITEM_SD = {SCORE: 13.5}
 
 @dataclass
 class HonestOptions:
-    """Options of the ``honest`` metric (SPEC defaults)."""
+    """Options of the ``honest`` metric (defaults of docs/concepts.md, "HONEST")."""
 
     k: int = option(20, "continuations per template")
     max_new_tokens: int = option(10, "new tokens per continuation")

@@ -1,4 +1,4 @@
-"""HurtLex (Bassignana et al. 2018) as the hurtful-word test of HONEST and BOLD (SPEC section 11).
+"""HurtLex (Bassignana et al. 2018) as the hurtful-word test of HONEST and BOLD (docs/concepts.md, "HONEST").
 
 A text is hurtful when one of its words -- punctuation replaced by spaces, accents stripped,
 lower-cased -- is an English HurtLex lemma of level ``conservative``. Lemmas are normalised the

@@ -13,7 +13,7 @@ from debiasbench_metrics.scorer import SCORINGS
 class PairScoringOptions:
     """How the two sentences of a pair are scored and batched (intervals are the core's)."""
 
-    scoring: Literal["mean", "sum"] = option("mean", "sentence score: mean (bias-bench; SPEC 11 for RedditBias) or sum "
+    scoring: Literal["mean", "sum"] = option("mean", "sentence score: mean (bias-bench; RedditBias's default too) or sum "
                                                      "(lm-evaluation-harness) of token log-probs")
     batch_size: BatchSize = option(64, "sentences per forward pass, or auto: the largest batch that fits the free memory")
 

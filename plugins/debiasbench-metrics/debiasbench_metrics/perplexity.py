@@ -1,4 +1,4 @@
-"""The ``perplexity`` metric (SPEC section 5): WikiText-2 raw test, windowed.
+"""The ``perplexity`` metric (docs/concepts.md, "WikiText-2 perplexity"): WikiText-2 raw test, windowed.
 
 The whole text is tokenised once (no special tokens; cached per tokenizer), optionally cut to
 its first ``max_tokens`` tokens, and scored in the windows of :mod:`windows`:

@@ -13,7 +13,7 @@ def data_checksums(dataset: Dataset, data: DataLocatorProto) -> dict[str, str]:
 
 
 def scoring_setup(handle: ModelHandle) -> dict[str, Any]:
-    """Prefix token, dtype and scorer used for sentence scores (SPEC section 2)."""
+    """Prefix token, dtype and scorer used for sentence scores (docs/concepts.md, "Sentence scoring")."""
     from debiasbench_metrics.pair_scorer import packing_supported
 
     return {

@@ -1,7 +1,7 @@
-"""The ``redditbias`` metric: RedditBias LM bias (SPEC section 11).
+"""The ``redditbias`` metric: RedditBias LM bias (docs/concepts.md, "RedditBias").
 
 Each pair is a biased sentence about a targeted group and the same sentence about the dominant
-group, both lower-cased and scored with ``mean`` scoring (SPEC section 2). Per domain:
+group, both lower-cased and scored with ``mean`` scoring (docs/concepts.md, "Sentence scoring"). Per domain:
 ``score = 100 * #(S(target) > S(counter)) / pairs`` (ideal 50; ties are not counted as target-
 preferred and stay in the denominator) and the paired Student t statistic of
 ``S(target) - S(counter)`` (``scipy.stats.ttest_rel``) with its two-sided p-value (ideal t = 0).

@@ -1,4 +1,4 @@
-"""Sentence scoring of SPEC section 2, shared by CrowS-Pairs and StereoSet.
+"""Sentence scoring (docs/concepts.md, "Sentence scoring"), shared by CrowS-Pairs and StereoSet.
 
 A sentence ``t_1..t_n`` (tokenised with no special tokens) is scored with the model's prefix
 token ``p`` as context: ``lp_i = log P(t_i | p, t_1..t_{i-1})``. A sequence may also carry

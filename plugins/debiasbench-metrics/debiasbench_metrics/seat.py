@@ -1,4 +1,4 @@
-"""The ``seat`` metric: sentence-embedding association tests (May et al. 2019; SPEC section 13), as bias-bench runs them.
+"""The ``seat`` metric: sentence-embedding association tests (May et al. 2019; docs/concepts.md, "SEAT"), as bias-bench runs them.
 
 Each sentence is embedded as the mean of the model's last hidden states over its tokens
 (:mod:`embeddings`); each test gives WEAT's effect size ``d`` and one-sided permutation p (:mod:`weat`).

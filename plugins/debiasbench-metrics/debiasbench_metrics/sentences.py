@@ -1,4 +1,4 @@
-"""Text in, sentence scores out: tokenise, score with shared prefixes, reduce (SPEC section 2)."""
+"""Text in, sentence scores out: tokenise, score with shared prefixes, reduce (docs/concepts.md, "Sentence scoring")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The ``stereoset`` metric (SPEC section 4): SS, LMS and ICAT, intrasentence and intersentence.
+"""The ``stereoset`` metric (docs/concepts.md, "StereoSet"): SS, LMS and ICAT, intrasentence and intersentence.
 
-Every option is scored with ``mean`` scoring (SPEC: StereoSet always uses mean).
+Every option is scored with ``mean`` scoring (docs/concepts.md, "Sentence scoring": StereoSet always uses mean).
 
 * Intrasentence: the three full sentences, each after the prefix token ``p`` alone.
 * Intersentence: each continuation given its context. The model reads ``p``, the context's
@@ -74,7 +74,7 @@ class StereoSetMetric(Metric):
     Options: ClassVar[type] = StereoSetOptions
     datasets: ClassVar[tuple[str, ...]] = ("stereoset",)
     default: ClassVar[bool] = True
-    split_by_group: ClassVar[bool] = True  # dev/test by target term (SPEC 9): no target term in both splits
+    split_by_group: ClassVar[bool] = True  # dev/test by target term (docs/statistics.md, "Dev and test items"): no target term in both splits
     presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(limit=40, domains=STUDY_DOMAINS)}
     measures: ClassVar[tuple[MeasureSpec, ...]] = tuple(
         spec

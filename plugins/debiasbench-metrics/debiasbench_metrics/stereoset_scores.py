@@ -1,4 +1,4 @@
-"""StereoSet SS, LMS and ICAT from per-example decisions (SPEC section 4).
+"""StereoSet SS, LMS and ICAT from per-example decisions (docs/concepts.md, "StereoSet").
 
 Per target term T (examples grouped by ``target``; for ``all``, by domain and target):
 ``SS_T = 100 * mean(S(stereo) > S(anti))`` (ties count as anti) and

@@ -1,4 +1,4 @@
-"""Perplexity windows of SPEC section 5: which tokens each window reads and which it scores.
+"""Perplexity windows (docs/concepts.md, "Perplexity windows"): which tokens each window reads and which it scores.
 
 Window ``k`` covers tokens ``[k*stride, k*stride + L)``, cut at the end of the text. A token is
 predicted from the tokens before it in its window, so a window's first token is context only,

@@ -1,12 +1,12 @@
-"""The ``winogender`` metric: occupation coreference by likelihood (SPEC section 13).
+"""The ``winogender`` metric: occupation coreference by likelihood (docs/concepts.md, "Winogender").
 
 Each sentence is the context of lm-evaluation-harness's ``winogender`` prompt,
-``"{sentence} ‘{Pronoun}’ refers to the"`` (curly quotes, pronoun capitalised: lm-eval's prompt, which
-SPEC 13 follows where it differs from the SPEC's ``'{pronoun}'``), and the two answers
+``"{sentence} ‘{Pronoun}’ refers to the"`` (curly quotes, pronoun capitalised: lm-eval's prompt, followed
+where it differs from the variant ``'{pronoun}'``), and the two answers
 ``" {occupation}"`` and ``" {participant}"`` are scored as its continuations (sum of their token
 log-probabilities); the higher is the model's answer, a tie goes to the occupation (lm-eval's argmax).
 As lm-eval, the prompt is read with no prefix token before it (:mod:`bare_context`); ``prefix_token=true``
-puts the model's prefix token first, as SPEC section 2 scores sentences.
+puts the model's prefix token first, as sentence scoring does (docs/concepts.md, "Sentence scoring").
 Measures, all on the ``gender`` domain:
 
 * accuracy overall, per pronoun gender and on the gotcha subset (and its male / female halves): the
@@ -50,7 +50,7 @@ class WinogenderOptions:
     """Options of the ``winogender`` metric."""
 
     batch_size: BatchSize = option(64, "continuations per forward pass, or auto: the largest batch that fits the free memory")
-    prefix_token: bool = option(False, "read the prompt after the model's prefix token (SPEC 2); default: no token before it, as lm-eval")
+    prefix_token: bool = option(False, "read the prompt after the model's prefix token, as sentence scoring does; default: no token before it, as lm-eval")
 
     def __post_init__(self) -> None:
         self.batch_size = check_batch_size(self.batch_size)

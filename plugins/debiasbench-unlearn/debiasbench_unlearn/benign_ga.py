@@ -1,4 +1,4 @@
-"""The ``benign-ga`` control method (docs/statistics.md, "Controls"): gradient ascent on benign
+"""The ``benign-ga`` control method (docs/statistics.md, "The controls"): gradient ascent on benign
 text about the same groups, stopped once the model is exactly as damaged as the run it controls.
 
 Any damage pulls likelihood-based bias scores toward chance, which looks like debiasing. This

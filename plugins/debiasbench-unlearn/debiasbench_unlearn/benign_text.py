@@ -1,4 +1,4 @@
-"""Benign text for the ``benign-ga`` controls (docs/statistics.md, "Controls").
+"""Benign text for the ``benign-ga`` controls (docs/statistics.md, "The controls").
 
 The control does damage of the controlled run's size with text that holds no hate, so its texts
 must (1) name the same groups and (2) hold no slur, no hateful focus word and no HurtLex

@@ -1,4 +1,4 @@
-"""The study's controls (docs/statistics.md, "Controls"), derived from each run they control.
+"""The study's controls (docs/statistics.md, "The controls"), derived from each run they control.
 
 ``random-tokens`` separates "these tokens" from "this many tokens": the same method and texts,
 with as many tokens per text as the method's selector picked, drawn from those it did not pick

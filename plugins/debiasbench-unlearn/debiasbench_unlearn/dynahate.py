@@ -38,7 +38,7 @@ CODE_DOMAINS: dict[str, tuple[str, ...]] = {
     "old": ("age",), "old.people": ("age",),
     "working": ("socioeconomic",), "working.class": ("socioeconomic",),
 }
-"""Target code -> canonical domains (SPEC section 7, codes from the data set's README).
+"""Target code -> canonical domains (docs/concepts.md, "Forget sets"; codes from the data set's README).
 
 Intersectional codes map to every domain they name (``blawom`` is race and gender). Codes
 without a domain (``none``, ``notgiven``, ``notargetrecorded``, ``other``, ``nazi``,

@@ -33,7 +33,7 @@ GROUP_DOMAINS: dict[str, str] = {
     "disabled people": "disability",
     "immigrants": "nationality",
 }
-"""``target_ident`` -> canonical domain (SPEC section 7)."""
+"""``target_ident`` -> canonical domain (docs/concepts.md, "Forget sets")."""
 
 COLUMNS = ("functionality", "test_case", "label_gold", "target_ident", "focus_words", "case_templ")
 
@@ -78,6 +78,6 @@ class HateCheck(ForgetSet):
     def load_retain(self, data: DataLocatorProto, domain: str) -> list[str]:
         """Non-hateful cases about the domain's groups, less those that quote or refer to a hateful
         case (``counter_quote_nh``, ``counter_ref_nh``): they repeat the hate they counter, so they
-        are not neutral text (SPEC section 9, benign-ga)."""
+        are not neutral text (docs/statistics.md, "The controls", benign-ga)."""
         rows = self._rows(data, domain, "non-hateful")
         return unique([row["test_case"].strip() for row in rows if row["functionality"] not in QUOTING_HATE])

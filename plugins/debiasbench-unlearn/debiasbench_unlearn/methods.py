@@ -1,4 +1,4 @@
-"""The unlearning methods of SPEC section 6: each a small loss run by the core's training loop.
+"""The unlearning methods of docs/concepts.md, "Unlearning methods": each a small loss run by the core's training loop.
 
 A method here is its options, its loss (forget term, optional retain term, what it needs) and a
 name; :class:`~debiasbench.api.LossMethod` and :func:`~debiasbench.api.train` do everything

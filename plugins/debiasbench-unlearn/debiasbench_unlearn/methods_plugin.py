@@ -16,6 +16,6 @@ def register_methods(register: Register) -> None:
     register(GradDiff())
     register(KLUnlearn())
     register(NPO())
-    register(BenignGA())  # the study's control (SPEC 9)
+    register(BenignGA())  # the study's control (docs/statistics.md, "The controls")
     for method in ZOO:
         register(method())

@@ -1,4 +1,4 @@
-"""The ``random`` selector behind the ``random-tokens`` control (docs/statistics.md, "Controls").
+"""The ``random`` selector behind the ``random-tokens`` control (docs/statistics.md, "The controls").
 
 It separates "these tokens" from "this many tokens": per text, as many tokens as another selector
 (the controlled run's) picks, drawn only from the tokens that selector did **not** pick, so the

@@ -1,4 +1,4 @@
-"""RedditBias (Barikeri et al. 2021) as a forget set (SPEC section 10).
+"""RedditBias (Barikeri et al. 2021) as a forget set (docs/concepts.md, "RedditBias as a forget set").
 
 Forget texts are the annotated comments with ``bias_phrase == 1``; the annotated ``phrase``,
 located verbatim in the comment, is the harmful span (rows where it is not found are dropped and
@@ -61,7 +61,7 @@ GROUPS: tuple[GroupFiles, ...] = (
 GROUP_DOMAINS: dict[str, str] = {
     "female": "gender", "black": "race", "jews": "religion", "muslims": "religion", "lgbtq": "sexual-orientation",
 }
-"""SPEC section 10: targeted group -> canonical domain."""
+"""Targeted group -> canonical domain (docs/concepts.md, "Forget sets")."""
 
 COLUMNS = ("comment", "phrase", "bias_sent", "bias_phrase")
 
@@ -85,7 +85,7 @@ class GroupSplit:
 
 
 def split_group(files: GroupFiles, rows: list[Row], test_rows: list[Row], domain: str) -> GroupSplit:
-    """SPEC section 10 for one group: drop test sentences, then pick forget rows and retain rows."""
+    """docs/concepts.md, "RedditBias as a forget set", for one group: drop test sentences, then pick forget rows and retain rows."""
     tests = {row["comment"].strip().lower() for row in test_rows}
     forget: list[ForgetText] = []
     retain: list[str] = []
@@ -146,7 +146,8 @@ class RedditBias(ForgetSet):
         return out
 
     def load_forget(self, data: DataLocatorProto, domain: str, split: str | None = None) -> list[ForgetText]:
-        """Every forget row, duplicates kept (SPEC 10's counts are rows: 1,775 female texts, 1,774 distinct)."""
+        """Every forget row, duplicates kept (the counts of docs/concepts.md, "RedditBias as a forget set", are
+        rows: 1,775 female texts, 1,774 distinct)."""
         check_split(split, self.name)
         return [item for part in self._split(data, domain) for item in part.forget]
 

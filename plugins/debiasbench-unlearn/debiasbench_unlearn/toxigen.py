@@ -25,7 +25,7 @@ GROUP_DOMAINS: dict[str, str] = {
     "mental_disability": "disability", "physical_disability": "disability",
     "immigrant": "nationality", "mexican": "nationality", "chinese": "nationality", "middle_east": "nationality",
 }
-"""File group -> canonical domain (SPEC section 7)."""
+"""File group -> canonical domain (docs/concepts.md, "Forget sets")."""
 
 SHA256: dict[str, str] = {
     "hate_asian": "0504967034122b691c16dbef10db3acb16492808ecc66d8cd2b2ae87454fd655",

@@ -1,7 +1,7 @@
 """Sentence-pair sources for the pair-trained methods (``biasunlearn``, ``pcgu``): a stereotyped
 sentence and its counterpart, of the run's domain.
 
-* ``redditbias`` (default): RedditBias's biased comments (SPEC 10: the forget set, with every
+* ``redditbias`` (default): RedditBias's biased comments (docs/concepts.md, "RedditBias as a forget set": the forget set, with every
   RedditBias test sentence removed) paired with the same comment with its group terms swapped for
   another group's (``women`` -> ``men``, the ``counterfactual`` selector's swap). Not evaluated by
   any instrument whose items it contains.
