@@ -303,7 +303,7 @@ def test_the_orchestrator_checks_the_model_before_evaluating(monkeypatch):
     plan.config = type("C", (), {"data_dir": None, "cache_dir": None, "threads": None, "device": "cpu", "dtype": "float32",
                                  "trust_remote_code": False, "seed": 0, "device_map": None,
                                  "gradient_checkpointing": False, "lora_threshold": 1e9, "full_finetune": False,
-                                 "method_options": {}, "preset": "full"})()
+                                 "method_options": {}, "preset": "full", "relearn_steps": 0})()
     plan.model, plan.registry, plan.forget_set, plan.metrics = "tiny", None, None, []
     plan.method = type("M", (), {"check_model": lambda self, o, h: order.append("check") or (_ for _ in ()).throw(DebiasbenchError("no"))})()
     plan.method_options = None
