@@ -106,18 +106,9 @@ class Report:
         return "\n".join(out) + "\n"
 
 
-def _cost_increase(trajectories: Sequence[dict[str, Any]], measure: str) -> dict[str, float]:
-    """run -> last / first - 1 of ``measure`` along its trajectory."""
-    series: dict[str, list[tuple[int, float]]] = {}
-    for row in trajectories:
-        if row["measure"] == measure:
-            series.setdefault(row["run_id"], []).append((row["step"], row["value"]))
-    out = {}
-    for run, points in series.items():
-        points.sort()
-        if len(points) > 1 and points[0][1]:
-            out[run] = points[-1][1] / points[0][1] - 1.0
-    return out
+def _cost_increase(results: StudyResults) -> dict[str, float]:
+    """run -> after / before - 1 of the study's cost measure (its before and after rows, StudyResults.costs)."""
+    return {run: after / before - 1.0 for run, (before, after) in results.costs.items() if before}
 
 
 def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> Report:
@@ -143,14 +134,12 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
         blocks.append(("p", f"Not run yet ({len(results.missing)}): " + "; ".join(results.missing)))
     if study.skipped or results.notes:
         blocks.append(("list", [*study.skipped, *results.notes]))
-    from debiasbench.analysis.study_report import cost_measure
-
-    cost = cost_measure(study, results.trajectories)
-    increase = _cost_increase(results.trajectories, cost) if cost else {}
+    cost = results.cost
+    increase = _cost_increase(results)
     blocks += controls_blocks(results)
     blocks.append(("h2", "Runs"))
     if cost:
-        blocks.append(("p", f"{cost} change: last trajectory probe over step 0."))
+        blocks.append(("p", f"{cost} change: after over before, on the run's evaluated items (docs/damage.md)."))
     blocks.append(("table", ["arm", "source", "seed", "run", "steps", "stop", f"{cost or 'cost'} change", "seconds", "damage"],
                    [[r.arm, r.source, str(r.seed), r.run_id, str(r.run.get("steps")), str(r.run.get("stop_reason")),
                      f"{increase[r.run_id]:+.1%}" if r.run_id in increase else "–", f"{r.run.get('duration_s') or 0:.0f}",
