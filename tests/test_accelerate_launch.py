@@ -54,7 +54,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(command: list[str], args: list[str], cache: Path | None, data: Path) -> subprocess.CompletedProcess[str]:
-    """``cache`` None: the user's toolkit cache (the embedded model dequantised once for the whole suite)."""
+    """``cache`` None: the session's toolkit cache (tests/conftest.py: the embedded model dequantised once for the whole suite)."""
     env = {**os.environ, "DEBIASBENCH_DATA": str(data), "DEBIASBENCH_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1",
            "ACCELERATE_CONFIG_FILE": str(data / "no-accelerate-config.yaml"),  # absent: no user config changes the launch
            "ACCELERATE_USE_CPU": "1", "CUDA_VISIBLE_DEVICES": "", "GLOO_SOCKET_IFNAME": "lo"}

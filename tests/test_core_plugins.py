@@ -188,7 +188,6 @@ import typer  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from debiasbench.errors import DebiasbenchError  # noqa: E402
-from tests.test_docs_example_plugin import installed  # noqa: E402,F401  (the pip-install fixture, for the skipped test below)
 
 EXAMPLE_PLUGIN = Path(__file__).parent / "example_plugin"
 
@@ -290,13 +289,13 @@ def test_the_example_plugin_command_lists_its_metrics(monkeypatch: pytest.Monkey
     assert wrong.exit_code == 1 and "unknown kind 'metrics'" in wrong.stderr
 
 
-# The installed example plugin's entry point `example-command` names command.py; this reuses the
-# pip-install fixture of tests/test_docs_example_plugin.py.
+# The installed example plugin's entry point `example-command` names command.py; the plugin is
+# pip-installed once a session (example_plugin_env, tests/conftest.py).
 @pytest.mark.slow
-def test_installed_example_command_is_in_help(installed: None) -> None:  # noqa: F811
+def test_installed_example_command_is_in_help(example_plugin_env: dict[str, str]) -> None:
     cli = [sys.executable, "-m", "debiasbench"]
-    listing = subprocess.run([*cli, "--help"], capture_output=True, text=True, timeout=300, check=False)
+    listing = subprocess.run([*cli, "--help"], capture_output=True, text=True, timeout=300, check=False, env=example_plugin_env)
     assert listing.returncode == 0 and "example-hello" in listing.stdout
-    hello = subprocess.run([*cli, "example-hello"], capture_output=True, text=True, timeout=300, check=False)
+    hello = subprocess.run([*cli, "example-hello"], capture_output=True, text=True, timeout=300, check=False, env=example_plugin_env)
     assert hello.returncode == 0 and "pronoun-gap" in hello.stdout, hello.stderr
 

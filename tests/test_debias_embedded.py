@@ -1,5 +1,5 @@
 """Slow: every debiasbench-debias method runs on the embedded SmolLM2-135M through the CLI with a
-tiny budget (quick preset, 10 CrowS-Pairs pairs per domain) and exits 0."""
+tiny budget (quick preset, 10 CrowS-Pairs pairs per domain), exits 0 and writes its rows before and after."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from debiasbench.cli import app  # noqa: E402
 from debiasbench.results.tables import read_table  # noqa: E402
+from tests.run_checks import assert_smoke_run  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -31,3 +32,4 @@ def test_method_runs_on_the_embedded_model(method: str, data_dir: Path, tmp_path
     assert result.exit_code == 0, result.output
     runs = read_table(tmp_path, "runs")
     assert runs.num_rows == 1 and runs.column("method").to_pylist() == [method]
+    assert_smoke_run(tmp_path, method, limit=10)  # the rows it wrote: before and after, 10 pairs a domain, scores in 0-100

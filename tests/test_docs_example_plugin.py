@@ -1,14 +1,12 @@
 """The documented example plugin (tests/example_plugin): unit-tested on the tiny model, then
-pip-installed and used through the command line exactly as the docs say."""
+pip-installed (once a session: ``example_plugin_env`` in tests/conftest.py) and used through the
+command line exactly as the docs say."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,31 +42,9 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=300)
 
 
-@pytest.fixture(scope="module")
-def installed() -> Iterator[None]:
-    """pip-install the example plugin (editable, no deps) into this interpreter; uninstall it after
-    unless it was already installed."""
-    from importlib import metadata
-
-    try:
-        metadata.distribution("debiasbench-example-plugin")
-        was_installed = True
-    except metadata.PackageNotFoundError:
-        was_installed = False
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check", "-e", str(PLUGIN_DIR)]
-    if importlib.util.find_spec("setuptools") is not None:
-        command.insert(5, "--no-build-isolation")  # works offline when setuptools is already here
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    yield
-    if not was_installed:
-        subprocess.run([sys.executable, "-m", "pip", "uninstall", "--quiet", "-y", "debiasbench-example-plugin"],
-                       capture_output=True, timeout=300)
-
-
 @pytest.mark.slow
-def test_installed_plugin_is_listed(installed: None) -> None:
-    result = _run("plugins", "--json")
+def test_installed_plugin_is_listed(example_plugin_env: dict[str, str]) -> None:
+    result = _run("plugins", "--json", env=example_plugin_env)
     assert result.returncode == 0, result.stderr
     status = next(s for s in json.loads(result.stdout) if s["name"] == "example-metric")
     assert status["status"] == "ok" and status["distribution"] == "debiasbench-example-plugin"
@@ -76,15 +52,15 @@ def test_installed_plugin_is_listed(installed: None) -> None:
 
 
 @pytest.mark.slow
-def test_installed_plugin_is_usable_in_eval(installed: None, tmp_path: Path) -> None:
+def test_installed_plugin_is_usable_in_eval(example_plugin_env: dict[str, str], tmp_path: Path) -> None:
     from debiasbench.testing import tiny_model_handle
 
-    listing = _run("list", "models", "--json")
+    listing = _run("list", "models", "--json", env=example_plugin_env)
     if not any(m["name"] == "huggingface" for m in json.loads(listing.stdout or "[]")):
         pytest.skip("no provider loads a local model folder (debiasbench-hf not installed)")
     model_dir = tmp_path / "tiny-model"
     tiny_model_handle().save(model_dir)
-    env = {**os.environ, "DEBIASBENCH_NO_PROGRESS": "1", "DEBIASBENCH_CACHE": str(tmp_path / "cache")}
+    env = {**example_plugin_env, "DEBIASBENCH_CACHE": str(tmp_path / "cache")}
     results = tmp_path / "results"
     result = _run("eval", "--model", str(model_dir), "--metrics", "pronoun-gap", "-M", "pronoun-gap.second=They",
                   "--device", "cpu", "--results-dir", str(results), "--quiet", env=env)

@@ -9,21 +9,17 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent / "example_plugin"
 CLI = [sys.executable, "-m", "debiasbench"]
 
 
-@pytest.fixture(scope="module")
-def installed() -> None:
-    """pip-install the example plugin into the running environment (editable, no network)."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "-e", str(ROOT)],
-        check=True,
-    )
+@pytest.fixture
+def installed(example_plugin_env: dict[str, str]) -> dict[str, str]:
+    """The environment in which the example plugin is pip-installed (once a session, tests/conftest.py)."""
+    return example_plugin_env
 
 
-def test_example_plugin_is_listed(installed: None) -> None:
-    result = subprocess.run([*CLI, "plugins", "--json"], capture_output=True, text=True, check=True)
+def test_example_plugin_is_listed(installed: dict[str, str]) -> None:
+    result = subprocess.run([*CLI, "plugins", "--json"], capture_output=True, text=True, env=installed, check=True)
     plugins = {p["name"]: p for p in json.loads(result.stdout)}
     example = plugins["example-metric"]
     assert example["status"] == "ok"
@@ -36,10 +32,10 @@ def test_example_plugin_is_listed(installed: None) -> None:
 
 
 @pytest.mark.slow
-def test_example_metric_runs_in_eval(installed: None, tmp_path: Path) -> None:
+def test_example_metric_runs_in_eval(installed: dict[str, str], tmp_path: Path) -> None:
     result = subprocess.run(
         [*CLI, "eval", "--model", "smollm2-135m-q4", "--metrics", "pronoun-gap", "--results-dir", str(tmp_path), "-q"],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, env=installed, check=False,
     )
     assert result.returncode == 0, result.stderr
     from debiasbench.results.tables import read_table
@@ -50,7 +46,7 @@ def test_example_metric_runs_in_eval(installed: None, tmp_path: Path) -> None:
     assert all(r["value"] > 0 and r["plugin_version"] == "debiasbench-example-plugin 0.1.0" for r in rows)
 
 
-def test_third_party_metric_method_and_command_work_like_first_party_ones(installed: None, tmp_path: Path) -> None:
+def test_third_party_metric_method_and_command_work_like_first_party_ones(installed: dict[str, str], tmp_path: Path) -> None:
     """The example package's metric is probed by the trajectory with its own probe values and follows
     its own `quick` values; its method trains through the public loop; its command is in --help."""
     from debiasbench.results.tables import read_table
@@ -63,7 +59,7 @@ def test_third_party_metric_method_and_command_work_like_first_party_ones(instal
         [*CLI, "run", "--model", str(model), "--method", "example-floored-ga", "--domain", "gender", "--metrics", "pronoun-gap",
          "--preset", "quick", "--eval-every", "2", "--forget-limit", "8", "-o", "max_steps=4", "-o", "batch_size=2", "--results-dir", str(tmp_path / "r"),
          "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "-q"],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, env=installed, check=False,
     )
     assert result.returncode == 0, result.stderr
     rows = read_table(tmp_path / "r", "metrics").to_pylist()
@@ -77,11 +73,11 @@ def test_third_party_metric_method_and_command_work_like_first_party_ones(instal
     run = read_table(tmp_path / "r", "runs").to_pylist()[0]
     assert run["method"] == "example-floored-ga" and run["steps"] == 4
     assert json.loads(run["method_info"])["loss"]
-    listing = subprocess.run([*CLI, "--help"], capture_output=True, text=True, check=True)
+    listing = subprocess.run([*CLI, "--help"], capture_output=True, text=True, env=installed, check=True)
     assert "example-hello" in listing.stdout
 
 
-def test_third_party_metric_gets_limits_domains_split_and_paired_statistics(installed: None, tmp_path: Path) -> None:
+def test_third_party_metric_gets_limits_domains_split_and_paired_statistics(installed: dict[str, str], tmp_path: Path) -> None:
     """The example metric holds no statistics code, yet `--eval-limit` and `--eval-domains` choose its
     items, its items are written with dev/test splits, the core gives its rows an interval, and
     `compare` gives its cells a paired interval and p."""
@@ -96,7 +92,7 @@ def test_third_party_metric_gets_limits_domains_split_and_paired_statistics(inst
         [*CLI, "run", *common, "--method", "example-floored-ga", "--domain", "gender", "--eval-domains", "gender,religion",
          "--eval-limit", "10", "--dev-fraction", "0.25", "--forget-limit", "8", "-o", "max_steps=2", "-o", "batch_size=2",
          "--results-dir", str(tmp_path / "r")],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, env=installed, check=False,
     )
     assert result.returncode == 0, result.stderr
     items = read_table(tmp_path / "r", "items").to_pylist()
@@ -115,7 +111,7 @@ def test_third_party_metric_gets_limits_domains_split_and_paired_statistics(inst
         assert abs(row["value"] - sum(values) / len(values)) < 1e-9 and row["n"] == len(values)
         assert row["ci_low"] < row["value"] < row["ci_high"] and row["aggregate"] == "mean"
     compared = subprocess.run([*CLI, "compare", str(tmp_path / "r"), "--metric", "pronoun-gap", "--format", "json"],
-                              capture_output=True, text=True, check=False)
+                              capture_output=True, text=True, env=installed, check=False)
     assert compared.returncode == 0, compared.stderr
     cells = {c["domain"]: c for c in json.loads(compared.stdout)["cells"] if c["method"] == "example-floored-ga"}
     overall = cells["all"]
@@ -123,6 +119,6 @@ def test_third_party_metric_gets_limits_domains_split_and_paired_statistics(inst
     assert 0 < overall["p"] <= 1
 
     only = subprocess.run([*CLI, "eval", *common, "--eval-domains", "religion", "--eval-limit", "3", "--results-dir", str(tmp_path / "e")],
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, env=installed, check=False)
     assert only.returncode == 0, only.stderr
     assert sorted((r["domain"], r["n"]) for r in read_table(tmp_path / "e", "metrics").to_pylist()) == [("all", 3), ("religion", 3)]

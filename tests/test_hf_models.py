@@ -4,7 +4,6 @@ errors, folder and cached-hub loading, fingerprints, and (slow) the embedded Smo
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -273,11 +272,10 @@ def test_gguf_conversion_is_atomic_when_another_process_wins(tmp_path: Path, mon
 # --------------------------------------------------------------------------- the embedded model
 
 
-@pytest.fixture(scope="session")
-def smollm2_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``DEBIASBENCH_CACHE`` when set (conversion reused across sessions), else a per-session temp dir."""
-    env = os.environ.get("DEBIASBENCH_CACHE")
-    return Path(env) if env else tmp_path_factory.mktemp("debiasbench-cache")
+@pytest.fixture
+def smollm2_cache(session_cache: Path) -> Path:
+    """The session's toolkit cache (tests/conftest.py): the embedded model is converted there once per session."""
+    return session_cache
 
 
 @pytest.mark.slow

@@ -211,13 +211,11 @@ def test_cache_key_holds_the_checksums_of_the_files_present(ctx):
 
 
 @pytest.mark.slow
-def test_embedded_model_on_a_real_subset(data_dir):
-    from debiasbench.plugin_system.interfaces import ModelSettings
-    from debiasbench.orchestration.models import load_model
+def test_embedded_model_on_a_real_subset(data_dir, embedded_model):
     from debiasbench.plugin_system.loader import get_registry
 
     registry = get_registry()
-    handle = load_model("smollm2-135m-q4", ModelSettings(device="cpu"), registry)
+    handle = embedded_model  # loaded once for the session (tests/conftest.py)
     ctx = EvalContext(data=DataLocator(data_dir, download=False), registry=registry, limit=8, domains=("religion", "age"))
     result = evaluate_metric(registry.get("metric", "bbq"), handle, ctx, BBQOptions())
     rows = _rows(result)

@@ -311,16 +311,10 @@ def test_real_files_match_their_checksums(data_dir):
 # --------------------------------------------------------------------------- the embedded model (slow)
 
 
-@pytest.fixture(scope="module")
-def smollm2():
-    pytest.importorskip("debiasbench_hf")
-    from debiasbench.plugin_system.interfaces import ModelSettings
-    from debiasbench.plugin_system.loader import get_registry
-
-    try:
-        return get_registry().get("model", "smollm2-135m-q4").load("smollm2-135m-q4", ModelSettings(device="cpu"))
-    except DebiasbenchError as exc:
-        pytest.skip(f"embedded model unavailable: {exc}")
+@pytest.fixture
+def smollm2(embedded_model):
+    """The embedded model, loaded once for the session (tests/conftest.py)."""
+    return embedded_model
 
 
 @pytest.mark.slow

@@ -221,13 +221,11 @@ def test_both_on_the_tiny_model(ctx):
 
 
 @pytest.mark.slow
-def test_embedded_model_on_small_real_subsets(data_dir: Path):
-    from debiasbench.plugin_system.interfaces import ModelSettings
-    from debiasbench.orchestration.models import load_model
+def test_embedded_model_on_small_real_subsets(data_dir: Path, embedded_model):
     from debiasbench.plugin_system.loader import get_registry
 
     registry = get_registry()
-    handle = load_model("smollm2-135m-q4", ModelSettings(device="cpu"), registry)
+    handle = embedded_model  # loaded once for the session (tests/conftest.py)
     ctx = EvalContext(data=DataLocator(data_dir, download=False), registry=registry, limit=6, domains=("gender", "religion"))
     result = evaluate_metric(registry.get("metric", "bold"), handle, ctx, BoldOptions())
     texts = result.examples.column("generation").to_pylist()

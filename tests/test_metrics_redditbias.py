@@ -140,13 +140,11 @@ def test_end_to_end_on_the_tiny_model(ctx):
 
 
 @pytest.mark.slow
-def test_embedded_model_on_a_real_subset(data_dir: Path):
-    from debiasbench.plugin_system.interfaces import ModelSettings
-    from debiasbench.orchestration.models import load_model
+def test_embedded_model_on_a_real_subset(data_dir: Path, embedded_model):
     from debiasbench.plugin_system.loader import get_registry
 
     registry = get_registry()
-    handle = load_model("smollm2-135m-q4", ModelSettings(device="cpu"), registry)
+    handle = embedded_model  # loaded once for the session (tests/conftest.py)
     ctx = EvalContext(data=DataLocator(data_dir, download=False), registry=registry, limit=20)
     result = evaluate_metric(registry.get("metric", "redditbias"), handle, ctx, RedditBiasOptions())
     rows = _rows(result)

@@ -194,13 +194,11 @@ def test_batched_embeddings_equal_one_sentence_at_a_time():
 
 
 @pytest.mark.slow
-def test_embedded_model_on_one_real_test(data_dir: Path):
-    from debiasbench.orchestration.models import load_model
-    from debiasbench.plugin_system.interfaces import ModelSettings
+def test_embedded_model_on_one_real_test(data_dir: Path, embedded_model):
     from debiasbench.plugin_system.loader import get_registry
 
     registry = get_registry()
-    handle = load_model("smollm2-135m-q4", ModelSettings(device="cpu"), registry)
+    handle = embedded_model  # loaded once for the session (tests/conftest.py)
     ctx = EvalContext(data=DataLocator(data_dir, download=False), registry=registry)
     result = registry.get("metric", "seat").evaluate(handle, ctx, SeatOptions(tests=("weat6",)))
     rows = _rows(result)

@@ -15,20 +15,17 @@ from debiasbench.testing import evaluate_metric  # noqa: E402
 from debiasbench_metrics.pair_scorer import shared_prefix_logprobs  # noqa: E402
 from debiasbench_metrics.scorer import encode, sentence_logprobs  # noqa: E402
 
-from debiasbench.errors import DebiasbenchError  # noqa: E402
-from debiasbench.plugin_system.interfaces import EvalContext, ModelSettings  # noqa: E402
+from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
 from debiasbench.plugin_system.loader import get_registry  # noqa: E402
 from debiasbench.support.data import DataLocator  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def smollm2():
-    try:
-        return get_registry().get("model", "smollm2-135m-q4").load("smollm2-135m-q4", ModelSettings(device="cpu"))
-    except DebiasbenchError as exc:
-        pytest.skip(f"embedded model unavailable: {exc}")
+@pytest.fixture
+def smollm2(embedded_model):
+    """The embedded model, loaded once for the session (tests/conftest.py)."""
+    return embedded_model
 
 
 @pytest.fixture

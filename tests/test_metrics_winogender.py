@@ -214,13 +214,11 @@ def test_bare_context_scores_equal_lm_evals_reading():
 
 
 @pytest.mark.slow
-def test_embedded_model_on_the_real_schemas(data_dir: Path):
-    from debiasbench.orchestration.models import load_model
-    from debiasbench.plugin_system.interfaces import ModelSettings
+def test_embedded_model_on_the_real_schemas(data_dir: Path, embedded_model):
     from debiasbench.plugin_system.loader import get_registry
 
     registry = get_registry()
-    handle = load_model("smollm2-135m-q4", ModelSettings(device="cpu"), registry)
+    handle = embedded_model  # loaded once for the session (tests/conftest.py)
     ctx = EvalContext(data=DataLocator(data_dir, download=False), registry=registry, limit=120)
     result = registry.get("metric", "winogender").evaluate(handle, ctx, WinogenderOptions())
     rows = _rows(result)

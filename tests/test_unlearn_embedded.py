@@ -16,9 +16,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from debiasbench.cli import app  # noqa: E402
 from debiasbench.lm.logprobs import token_logprobs  # noqa: E402
-from debiasbench.orchestration.models import load_model  # noqa: E402
 from debiasbench.plugin_system.interfaces import (  # noqa: E402
-    ModelSettings,
     SelectorContext,
     UnlearnContext,
 )
@@ -29,9 +27,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def setup(data_dir: Path):
+def setup(data_dir: Path, embedded_model):
+    import copy
+
     registry = get_registry()
-    handle = load_model("smollm2-135m-q4", ModelSettings(device="cpu"), registry)
+    handle = copy.deepcopy(embedded_model)  # the session's model (tests/conftest.py), copied: these tests train it
     locator = DataLocator(data_dir, download=False)
     forget = random.Random(0).sample(registry.get("dataset", "hatecheck").load_forget(locator, "gender"), 16)
     return registry, handle, locator, forget

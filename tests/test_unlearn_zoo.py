@@ -38,6 +38,8 @@ from debiasbench.training.reference import Reference
 
 
 from tests.forget_texts import FORGET, RETAIN  # noqa: E402
+from tests.run_checks import assert_smoke_run  # noqa: E402
+
 NO_TERM = ForgetText("They are awful people.", "gender", "women", ((9, 14),), "test")  # nothing to swap
 
 # two texts of three predicted tokens: log-probabilities and the selected positions
@@ -364,3 +366,5 @@ def test_each_method_runs_on_the_embedded_model_through_the_cli(name, data_dir: 
         "--data-dir", str(data_dir), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert any(tmp_path.rglob("*.parquet"))
+    run = assert_smoke_run(tmp_path, name, limit=10)  # the rows it wrote: before and after, 10 pairs a domain, scores in 0-100
+    assert 0 < run["steps"] <= 2  # max_steps=2
