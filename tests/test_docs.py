@@ -127,7 +127,7 @@ def _env() -> dict[str, str]:
 CITING = ("debiasbench", "plugins", "scripts", "tests")
 PAGE = re.compile(r"docs/([\w/.-]+\.md)")
 PAGE_HEADING = re.compile(r"docs/([\w/.-]+\.md),\s*\\?\"([^\"\\]+)\\?\"")
-SPEC_CITATION = re.compile(r"\bSPEC\b")
+SPEC_CITATION = re.compile(r"(?<![:A-Z_])\bSPEC\b")  # not the ``PROVIDER:SPEC`` model syntax
 SPEC_KEPT = {
     # A protocol value written into every winogender result: compare refuses to pool rows whose protocols
     # differ, so rewording it would split new runs from stored ones. It records the prompt variant not used.
@@ -181,6 +181,7 @@ def test_every_docs_page_and_heading_cited_in_code_exists() -> None:
 
 def test_the_citation_checks_see_what_they_check() -> None:
     assert SPEC_CITATION.search("(SPEC section 2)") and not SPEC_CITATION.search("SPECS = (")
+    assert not SPEC_CITATION.search("--model PROVIDER:SPEC") and SPEC_CITATION.search("see SPEC 13")
     assert PAGE_HEADING.findall('(docs/concepts.md,\n    "Sentence scoring"; more)') == [("concepts.md", "Sentence scoring")]
     assert PAGE_HEADING.findall('f"... (docs/concepts.md, \\"Sentence scoring\\")"') == [("concepts.md", "Sentence scoring")]
     assert "sentence scoring" in _headings(ROOT / "docs" / "concepts.md")
