@@ -75,13 +75,13 @@ def test_each_study_mistake_fails_fast_in_one_line(name: str, changes: list[tupl
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     path = _variant(tmp_path, changes)
     before = _snapshot(tmp_path)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time of this process (the CLI runs in it): a loaded machine does not fail the check
     result = CliRunner().invoke(app, ["study", str(path), *(["--dry-run"] if dry_run else ["-q"])])
-    took = time.perf_counter() - started
+    took = time.process_time() - started
     assert result.exit_code == 1 and words in result.output, f"{name}: exit {result.exit_code}\n{result.output}"
     assert [line for line in result.output.splitlines() if line.strip()] == [result.output.strip()], result.output  # one line
     assert "Traceback" not in result.output
-    assert took < 5, f"{name}: took {took:.1f} s"
+    assert took < 5, f"{name}: took {took:.1f} s of CPU"
     assert _snapshot(tmp_path) == before  # no run started, nothing written
 
 
