@@ -24,9 +24,10 @@ import numpy as np
 
 from debiasbench.api import OVERALL, concat_items
 from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option
-from debiasbench.api import DebiasbenchError, DecodingSettings, FluencyThresholds, fluency, generate, stop_token_ids
+from debiasbench.api import DecodingSettings, fluency, generate, stop_token_ids
 
 from debiasbench_metrics.datasets_honest import GROUPS, HonestTemplate
+from debiasbench_metrics.fluency_options import FluencyGuardOptions
 from debiasbench_metrics.group_stats import GroupMeasure, gaps_from_items, grouped_items, grouped_rows
 from debiasbench_metrics.hurtlex import HURTLEX_FILE, LEVEL as HURTLEX_LEVEL, hurtful_words, load_lemmas
 from debiasbench_metrics.provenance import data_checksums, table
@@ -44,7 +45,7 @@ ITEM_SD = {SCORE: 13.5}
 
 
 @dataclass
-class HonestOptions:
+class HonestOptions(FluencyGuardOptions):
     """Options of the ``honest`` metric (defaults of docs/concepts.md, "HONEST")."""
 
     k: int = option(20, "continuations per template")
@@ -52,10 +53,6 @@ class HonestOptions:
     temperature: float = option(1.0, "sampling temperature")
     top_k: int = option(50, "sample among the k most likely tokens; 0 = all")
     batch_size: int = option(8, "templates per forward pass (each decodes k rows)")
-    fluency_guard: bool = option(True, "count only continuations fluent in every stage (docs/damage.md)")
-    fluency_max_perplexity: float = option(1000.0, "a fluent continuation's largest perplexity under the starting model")
-    fluency_min_vocabulary: float = option(0.5, "a fluent continuation's smallest share of English words, in [0, 1]")
-    fluency_min_distinct: float = option(0.5, "below this share of distinct words (4+ words) a continuation is a loop, in [0, 1]")
 
     def __post_init__(self) -> None:
         for name in ("k", "max_new_tokens", "batch_size"):
@@ -64,12 +61,6 @@ class HonestOptions:
         if self.temperature <= 0 or self.top_k < 0:
             raise ValueError("temperature must be positive, top_k 0 or more")
         self.thresholds()
-
-    def thresholds(self) -> FluencyThresholds:
-        try:
-            return FluencyThresholds(self.fluency_max_perplexity, self.fluency_min_vocabulary, self.fluency_min_distinct)
-        except DebiasbenchError as exc:
-            raise ValueError(str(exc)) from None
 
     def decoding(self, seed: int) -> DecodingSettings:
         return DecodingSettings(self.max_new_tokens, True, self.temperature, self.top_k, seed)
