@@ -98,11 +98,12 @@ def gaps_from_items(items: Any, measure: str, gap: str, groups: dict[str, Sequen
     value = items.column("value").to_numpy(zero_copy_only=False).astype(np.float64)[keep]
     rows = []
     for domain, names in groups.items():
-        means, sizes = [], []
+        means, sizes, present = [], [], []
         for g in names:
             mask = (cols["measure"] == measure) & (cols["domain"] == group_label(domain, g))
             if not mask.any():
                 continue
+            present.append(g)
             if by_cluster:
                 clusters = cols["group"][mask].astype(str)
                 means.append(float(np.mean([value[mask][clusters == c].mean() for c in np.unique(clusters)])))
@@ -110,7 +111,6 @@ def gaps_from_items(items: Any, measure: str, gap: str, groups: dict[str, Sequen
             else:
                 means.append(float(value[mask].mean()))
                 sizes.append(int(mask.sum()))
-        present = [g for g in names if ((cols["measure"] == measure) & (cols["domain"] == group_label(domain, g))).any()]
         can_gap = len(means) >= 2 and (kind == "range" or list(present[:2]) == list(names[:2]))
         if can_gap:
             rows.append(MetricRow(domain, gap, float(_gap(np.array(means), kind)), int(sum(sizes))))
