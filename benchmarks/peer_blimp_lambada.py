@@ -9,10 +9,15 @@ token is passed as lm-eval's ``prefix_token_id`` (it precedes BLiMP's sentences 
 needs none in either). Every item is compared: same decision, and the largest log-likelihood difference.
 
     python benchmarks/peer_blimp_lambada.py [--paradigms A,B,..] [--pairs 100] [--passages 300] [--threads 1]
+    python benchmarks/peer_blimp_lambada.py --paradigms all --pairs 0 --passages 0 --concurrent   # the full sets
 
 Times: ours is the metric's ``evaluate`` on the loaded model (data read, tokenisation, scoring); lm-eval's is
 its own ``total_evaluation_time_seconds`` (the whole run after start-up, model load included) and the wall
-clock of its process. The full BLiMP (67,000 pairs) and LAMBADA (5,153 passages) are options, not defaults.
+clock of its process. CPU seconds are given for both (ours: this process's CPU time during ``evaluate``;
+lm-eval: its process's user + system time from ``wait4``), so a loaded machine cannot favour either tool.
+The full BLiMP (67,000 pairs) and LAMBADA (5,153 passages) are options (``--pairs 0 --passages 0``), not
+defaults; with ``--concurrent`` the lm-eval processes start at once on the full files and run beside ours
+(one thread each), which is how the full sets fit in an hour on a small machine.
 """
 
 from __future__ import annotations
@@ -44,13 +49,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--model", default="smollm2-135m-q4", help="the toolkit's model name")
     parser.add_argument("--model-dir", type=Path, default=None, help="its Hugging Face folder (default: the converted embedded model)")
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("DEBIASBENCH_DATA", HERE.parent.parent / "shared" / "data")))
-    parser.add_argument("--paradigms", default=",".join(DEFAULT_PARADIGMS), help="BLiMP UIDs, comma-separated")
+    parser.add_argument("--paradigms", default=",".join(DEFAULT_PARADIGMS), help="BLiMP UIDs, comma-separated, or all")
     parser.add_argument("--pairs", type=int, default=100, help="pairs per paradigm (seeded subset; 0 = all 1,000)")
     parser.add_argument("--passages", type=int, default=300, help="LAMBADA passages (seeded subset; 0 = all 5,153)")
     parser.add_argument("--threads", type=int, default=1, help="torch / OpenMP threads of both tools")
     parser.add_argument("--batch-size", type=int, default=16, help="lm-eval's --batch_size")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
+    parser.add_argument("--concurrent", action="store_true",
+                        help="full sets only: start lm-eval's processes first and run ours beside them")
     return parser.parse_args()
 
 
@@ -83,13 +90,24 @@ def ours(handle: Any, data_dir: Path, paradigms: tuple[str, ...], pairs: int, pa
     for name, limit, options in (("blimp", pairs, {"paradigms": paradigms}), ("lambada", passages, {})):
         metric = registry.get("metric", name)
         ctx = EvalContext(data=data, registry=registry, limit=limit or None, seed=0, save_examples=True)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = metric.evaluate(handle, ctx, metric.Options(**options))
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         rows = with_core_rows(metric, result, 0, intervals=False).rows
-        out[name] = {"seconds": seconds, "rows": {f"{r.measure}|{r.domain}": r.value for r in rows},
+        out[name] = {"seconds": seconds, "cpu": cpu, "rows": {f"{r.measure}|{r.domain}": r.value for r in rows},
                      "n": {f"{r.measure}|{r.domain}": r.n for r in rows}, "examples": result.examples.to_pylist()}
     return out
+
+
+def write_full(data_dir: Path, paradigms: tuple[str, ...], folder: Path) -> dict[str, Path]:
+    """Every line of each paradigm and of LAMBADA, unchanged (the ``--pairs 0 --passages 0`` selection)."""
+    files = {}
+    for uid in paradigms:
+        files[uid] = folder / f"blimp_{uid}.jsonl"
+        files[uid].write_bytes((data_dir / "blimp" / f"{uid}.jsonl").read_bytes())
+    files["lambada"] = folder / "lambada.jsonl"
+    files["lambada"].write_bytes((data_dir / "lambada" / "lambada_test.jsonl").read_bytes())
+    return files
 
 
 def write_subsets(data_dir: Path, mine: dict[str, Any], folder: Path) -> dict[str, Path]:
@@ -121,24 +139,34 @@ def _fill(template: str, path: Path, **values: Any) -> None:
     path.write_text(text)
 
 
-def run_lm_eval(venv: Path, model_dir: Path, tasks: list[str], tasks_dir: Path, scratch: Path, prefix_token_id: int,
-                batch_size: int, device: str) -> dict[str, Any]:
-    """One ``lm_eval`` process over ``tasks``; its results JSON, its samples, wall and own time."""
+def start_lm_eval(venv: Path, model_dir: Path, tasks: list[str], tasks_dir: Path, scratch: Path, prefix_token_id: int,
+                  batch_size: int, device: str) -> dict[str, Any]:
+    """Start one ``lm_eval`` process over ``tasks``; ``finish_lm_eval`` waits for it."""
     out_dir = scratch / f"out-{tasks[0]}"
     command = [str(venv.absolute() / "bin" / "lm_eval"), "--model", "hf",
                "--model_args", f"pretrained={model_dir.resolve()},dtype=float32,prefix_token_id={prefix_token_id}",
                "--tasks", ",".join(tasks), "--include_path", str(tasks_dir), "--batch_size", str(batch_size),
                "--device", device, "--output_path", str(out_dir), "--log_samples"]
-    start = time.perf_counter()
-    proc = subprocess.run(command, env=_child_env(scratch), capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
+    log = (scratch / f"log-{tasks[0]}.txt").open("w")
+    proc = subprocess.Popen(command, env=_child_env(scratch), stdout=log, stderr=subprocess.STDOUT, text=True)
+    return {"proc": proc, "log": log, "start": time.perf_counter(), "command": command, "out_dir": out_dir, "tasks": tasks}
+
+
+def finish_lm_eval(job: dict[str, Any]) -> dict[str, Any]:
+    """Wait for a started ``lm_eval``: its results JSON, its samples, wall, own time and CPU time."""
+    proc, tasks, out_dir = job["proc"], job["tasks"], job["out_dir"]
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - job["start"]
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    job["log"].close()
     if proc.returncode != 0:
-        raise RuntimeError(f"lm_eval exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-4000:]}")
+        raise RuntimeError(f"lm_eval exited {proc.returncode}:\n{Path(job['log'].name).read_text()[-4000:]}")
+    command = job["command"]
     report = json.loads(sorted(out_dir.rglob("results_*.json"))[-1].read_text())
     samples = {task: [json.loads(line) for f in sorted(out_dir.rglob(f"samples_{task}_*.jsonl")) for line in f.read_text().splitlines()]
                for task in tasks}
     return {"wall": wall, "seconds": float(report.get("total_evaluation_time_seconds") or wall), "results": report["results"],
-            "samples": samples, "command": shlex.join(command)}
+            "cpu": usage.ru_utime + usage.ru_stime, "samples": samples, "command": shlex.join(command)}
 
 
 def _value(response: Any) -> float:
@@ -148,8 +176,9 @@ def _value(response: Any) -> float:
     return float(response)
 
 
-def peer(venv: Path, model_dir: Path, files: dict[str, Path], scratch: Path, prefix_token_id: int, batch_size: int,
-         device: str) -> dict[str, Any]:
+def start_peer(venv: Path, model_dir: Path, files: dict[str, Path], scratch: Path, prefix_token_id: int, batch_size: int,
+               device: str) -> dict[str, Any]:
+    """Write lm-eval's task yamls over ``files`` and start its BLiMP and LAMBADA processes side by side."""
     tasks_dir = scratch / "tasks"
     tasks_dir.mkdir()
     site = _site_packages(venv) / "lm_eval" / "tasks"
@@ -162,9 +191,13 @@ def peer(venv: Path, model_dir: Path, files: dict[str, Path], scratch: Path, pre
         blimp_tasks.append(task)
     _fill("lambada_openai_local.yaml.tmpl", tasks_dir / "lambada_openai_local.yaml",
           lm_eval_task_yaml=site / "lambada" / "lambada_openai.yaml", jsonl=files["lambada"])
-    blimp = run_lm_eval(venv, model_dir, blimp_tasks, tasks_dir, scratch, prefix_token_id, batch_size, device)
-    lambada = run_lm_eval(venv, model_dir, ["lambada_openai_local"], tasks_dir, scratch, prefix_token_id, batch_size, device)
-    return {"blimp": blimp, "lambada": lambada, "version": lm_eval_version(venv)}
+    return {"blimp": start_lm_eval(venv, model_dir, blimp_tasks, tasks_dir, scratch, prefix_token_id, batch_size, device),
+            "lambada": start_lm_eval(venv, model_dir, ["lambada_openai_local"], tasks_dir, scratch, prefix_token_id, batch_size,
+                                     device)}
+
+
+def finish_peer(venv: Path, jobs: dict[str, Any]) -> dict[str, Any]:
+    return {"blimp": finish_lm_eval(jobs["blimp"]), "lambada": finish_lm_eval(jobs["lambada"]), "version": lm_eval_version(venv)}
 
 
 # --------------------------------------------------------------------------- comparison
@@ -202,6 +235,8 @@ def compare(mine: dict[str, Any], theirs: dict[str, Any], paradigms: tuple[str, 
         "table": table,
         "blimp_items": {"pairs": len(diffs) // 2, "same_decision": same, "max_abs_loglik_diff": max(diffs)},
         "lambada_items": {"passages": len(lam_diffs), "same_greedy": lam_same, "max_abs_loglik_diff": max(lam_diffs)},
+        "cpu_seconds": {"ours_blimp": mine["blimp"]["cpu"], "ours_lambada": mine["lambada"]["cpu"],
+                        "lm_eval_blimp": theirs["blimp"]["cpu"], "lm_eval_lambada": theirs["lambada"]["cpu"]},
         "seconds": {"ours_blimp": mine["blimp"]["seconds"], "ours_lambada": mine["lambada"]["seconds"],
                     "lm_eval_blimp": theirs["blimp"]["seconds"], "lm_eval_blimp_wall": theirs["blimp"]["wall"],
                     "lm_eval_lambada": theirs["lambada"]["seconds"], "lm_eval_lambada_wall": theirs["lambada"]["wall"]},
@@ -214,6 +249,9 @@ def markdown(report: dict[str, Any]) -> str:
     s = report["seconds"]
     lines += ["", f"time (s): blimp ours {s['ours_blimp']:.1f}, lm-eval {s['lm_eval_blimp']:.1f} ({s['lm_eval_blimp_wall']:.1f} wall); "
               f"lambada ours {s['ours_lambada']:.1f}, lm-eval {s['lm_eval_lambada']:.1f} ({s['lm_eval_lambada_wall']:.1f} wall)"]
+    c = report["cpu_seconds"]
+    lines += [f"CPU s: blimp ours {c['ours_blimp']:.1f}, lm-eval {c['lm_eval_blimp']:.1f} ({c['lm_eval_blimp'] / c['ours_blimp']:.2f}x); "
+              f"lambada ours {c['ours_lambada']:.1f}, lm-eval {c['lm_eval_lambada']:.1f} ({c['lm_eval_lambada'] / c['ours_lambada']:.2f}x)"]
     return "\n".join(lines)
 
 
@@ -225,14 +263,25 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from debiasbench.api import ModelSettings, load_model
 
-    paradigms = tuple(p.strip() for p in args.paradigms.split(",") if p.strip())
+    if args.paradigms == "all":
+        paradigms = tuple(sorted(f.stem for f in (args.data / "blimp").glob("*.jsonl")))
+    else:
+        paradigms = tuple(p.strip() for p in args.paradigms.split(",") if p.strip())
     handle = load_model(args.model, ModelSettings(device=args.device))
     folder = model_folder(handle, args.model_dir)
-    mine = ours(handle, args.data, paradigms, args.pairs, args.passages)
+    if args.concurrent and (args.pairs or args.passages):
+        raise SystemExit("--concurrent needs the full sets: --pairs 0 --passages 0")
     with tempfile.TemporaryDirectory(prefix="peer-blimp-lambada-") as tmp:
         scratch = Path(tmp)
-        files = write_subsets(args.data, mine, scratch)
-        theirs = peer(args.venv, folder, files, scratch, handle.prefix_token_id, args.batch_size, args.device)
+        if args.concurrent:
+            jobs = start_peer(args.venv, folder, write_full(args.data, paradigms, scratch), scratch, handle.prefix_token_id,
+                              args.batch_size, args.device)
+            mine = ours(handle, args.data, paradigms, args.pairs, args.passages)
+        else:
+            mine = ours(handle, args.data, paradigms, args.pairs, args.passages)
+            jobs = start_peer(args.venv, folder, write_subsets(args.data, mine, scratch), scratch, handle.prefix_token_id,
+                              args.batch_size, args.device)
+        theirs = finish_peer(args.venv, jobs)
     report = compare(mine, theirs, paradigms)
     report |= {"lm_eval_version": theirs["version"], "model": handle.name, "model_dir": str(folder), "threads": args.threads,
                "torch": torch.__version__, "paradigms": list(paradigms), "pairs_per_paradigm": args.pairs, "passages": args.passages,
