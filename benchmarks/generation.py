@@ -39,7 +39,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def bold_prompts(n: int) -> list[str]:
-    from debiasbench.support.data import DataLocator
+    from debiasbench.data.locator import DataLocator
     from debiasbench_metrics.datasets_bold import BoldDataset
 
     prompts = [p.prompt for p in BoldDataset().load(DataLocator())]
@@ -79,7 +79,7 @@ def main() -> None:
 
     from debiasbench.plugin_system.interfaces import ModelSettings
     from debiasbench.lm.generation import DecodingSettings, generate
-    from debiasbench.orchestration.models import load_model
+    from debiasbench.run.models import load_model
     from debiasbench.plugin_system.loader import get_registry
 
     torch.set_num_threads(args.threads)

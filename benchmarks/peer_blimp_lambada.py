@@ -82,7 +82,7 @@ def model_folder(handle: Any, given: Path | None) -> Path:
 def ours(handle: Any, data_dir: Path, paradigms: tuple[str, ...], pairs: int, passages: int) -> dict[str, Any]:
     """Both metrics on their seeded subsets: figures, per-item scores and the evaluate() time of each."""
     from debiasbench.api import DataLocator, EvalContext, get_registry
-    from debiasbench.orchestration.metric_rows import with_core_rows
+    from debiasbench.run.metric_rows import with_core_rows
 
     registry = get_registry()
     data = DataLocator(data_dir, download=False)

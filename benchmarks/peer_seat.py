@@ -53,7 +53,7 @@ def run_bias_bench(bias_bench: Path, model_dir: Path, data_dir: Path, tests: lis
 
 def ours(model: str, data_dir: Path, tests: list[str]) -> dict[str, Any]:
     from debiasbench.api import DataLocator, EvalContext, ModelSettings, get_registry
-    from debiasbench.orchestration.models import load_model
+    from debiasbench.run.models import load_model
 
     registry = get_registry()
     handle = load_model(model, ModelSettings(device="cpu"), registry)

@@ -98,7 +98,7 @@ def _first(response: Any) -> float:
 def ours(model: str, data_dir: Path) -> dict[str, Any]:
     """Our metric on the same files and model: rows and each sentence's two scores."""
     from debiasbench.api import DataLocator, EvalContext, ModelSettings, get_registry
-    from debiasbench.orchestration.models import load_model
+    from debiasbench.run.models import load_model
 
     registry = get_registry()
     handle = load_model(model, ModelSettings(device="cpu"), registry)

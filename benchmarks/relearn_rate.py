@@ -14,8 +14,8 @@ import json
 import math
 import sys
 
-from debiasbench.analysis.paired import aligned, cell_stats, load_items, side, weights_seed
-from debiasbench.analysis.survival import cell_survival
+from debiasbench.statistics.paired import aligned, cell_stats, load_items, side, weights_seed
+from debiasbench.statistics.survival import cell_survival
 from debiasbench.results.tables import read_table
 
 MEASURES = ("crows-pairs.score", "crows-pairs.margin")

@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from debiasbench.orchestration.executors.points import run_points
-from debiasbench.orchestration.executors.ray_executor import RayExecutor
-from debiasbench.orchestration.sweep import load_sweep, validate
+from debiasbench.campaign.executors.points import run_points
+from debiasbench.campaign.executors.ray_executor import RayExecutor
+from debiasbench.campaign.sweep import load_sweep, validate
 
 SWEEP = Path(__file__).parent / "scaling" / "sweep.toml"
 

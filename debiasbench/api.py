@@ -14,8 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from debiasbench.analysis.paired import split_of
-from debiasbench.analysis.resampling import Figure, cluster_weights, combine, group_mean_figure, item_weights, mean_figure, ratio_figure
+from debiasbench.statistics.paired import split_of
+from debiasbench.statistics.resampling import Figure, cluster_weights, combine, group_mean_figure, item_weights, mean_figure, ratio_figure
 from debiasbench.domains import DOMAINS, OVERALL, STUDY_DOMAINS, check_domain
 from debiasbench.errors import (
     DataError,
@@ -66,14 +66,14 @@ from debiasbench.plugin_system.interfaces import (
 from debiasbench.plugin_system.options import build_options, check_range
 from debiasbench.results.items import concat_items, item_rows, kept_mask
 from debiasbench.lm.batch_size import AUTO, BatchSize, check_batch_size, resolve_batch_size
-from debiasbench.support.atomic import atomic_dir, atomic_path, write_bytes_atomic, write_table_atomic, write_text_atomic
-from debiasbench.support.data import DataLocator
-from debiasbench.support.distributed import Ranks, broadcast, gather, main_process_first, ranks, shard, sum_over_processes, wait_for_everyone
-from debiasbench.support.hashing import dumps, sha256_file, sha256_json
-from debiasbench.support.paths import cache_dir
-from debiasbench.support.progress import progress, progress_bar
-from debiasbench.support.rows import RowFile, load_rows
-from debiasbench.support.runtime import resolve_device, seed_everything, torch_dtype
+from debiasbench.runtime.atomic import atomic_dir, atomic_path, write_bytes_atomic, write_table_atomic, write_text_atomic
+from debiasbench.data.locator import DataLocator
+from debiasbench.runtime.distributed import Ranks, broadcast, gather, main_process_first, ranks, shard, sum_over_processes, wait_for_everyone
+from debiasbench.runtime.hashing import dumps, sha256_file, sha256_json
+from debiasbench.runtime.paths import cache_dir
+from debiasbench.runtime.progress import progress, progress_bar
+from debiasbench.data.rows import RowFile, load_rows
+from debiasbench.runtime.devices import resolve_device, seed_everything, torch_dtype
 
 _LAZY: dict[str, str] = {
     # the reference token log-prob scorer (torch)
@@ -154,7 +154,7 @@ def get_registry() -> Registry:
 def load_model(spec: str, settings: ModelSettings) -> ModelHandle:
     """Load ``spec`` (a registered model name, or a hub id, folder or file a provider claims) with
     the provider that owns it, as ``debiasbench run --model`` does."""
-    from debiasbench.orchestration.models import load_model as load_with
+    from debiasbench.run.models import load_model as load_with
 
     return load_with(spec, settings, get_registry())
 

@@ -73,6 +73,6 @@ def evaluate_metric(metric: Any, model: Any, ctx: Any, options: Any, intervals: 
     """``metric.evaluate`` followed by what the core does with its result: every row of a measure with
     an ``aggregate`` computed from the per-item rows (value, ``n``, 95 % interval), so a plugin's test
     sees the rows a run records."""
-    from debiasbench.orchestration.metric_rows import with_core_rows
+    from debiasbench.run.metric_rows import with_core_rows
 
     return with_core_rows(metric, metric.evaluate(model, ctx, options), ctx.seed, intervals)

@@ -58,7 +58,7 @@ def embedded_model(session_cache: Path) -> Any:
     trains or edits the weights takes :func:`embedded_model_copy` instead."""
     pytest.importorskip("debiasbench_hf")
     from debiasbench.errors import DebiasbenchError
-    from debiasbench.orchestration.models import load_model
+    from debiasbench.run.models import load_model
     from debiasbench.plugin_system.interfaces import ModelSettings
     from debiasbench.plugin_system.loader import get_registry
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from debiasbench.analysis.paired import figure, side
+from debiasbench.statistics.paired import figure, side
 
 
 def assert_items_reproduce_rows(metric: Any, result: Any) -> int:

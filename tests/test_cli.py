@@ -14,11 +14,11 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-import debiasbench.orchestration.run
+import debiasbench.run.end_to_end
 import debiasbench.plugin_system.loader as plugins_module
 from debiasbench import hookimpl
 from debiasbench.cli import app
-from debiasbench.orchestration.config import EVAL, RUN, RunConfig, hash_ignored, schema
+from debiasbench.run.config import EVAL, RUN, RunConfig, hash_ignored, schema
 from debiasbench.plugin_system.loader import load_plugins
 from debiasbench.results.tables import read_table
 
@@ -135,7 +135,7 @@ def test_the_hash_ignores_where_a_run_writes() -> None:
 def test_settings_added_later_keep_older_hashes_at_their_default() -> None:
     """--lora-threshold, --full-finetune and the --relearn-* settings enter the hash only when changed,
     so a sweep resumed after the upgrade still finds its finished points."""
-    from debiasbench.support.hashing import sha256_json
+    from debiasbench.runtime.hashing import sha256_json
 
     base = RunConfig(method="m", domain="gender")
     later = ("lora_threshold", "full_finetune", "relearn_steps", "relearn_learning_rate", "relearn_batch_size")
@@ -172,7 +172,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[RunConfig]:
         seen.append(config)
         return types.SimpleNamespace(run_id="r", metrics_rows=[], trajectory_rows=[])
 
-    monkeypatch.setattr(debiasbench.orchestration.run, "run_experiment", record)
+    monkeypatch.setattr(debiasbench.run.end_to_end, "run_experiment", record)
     return seen
 
 

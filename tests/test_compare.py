@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from debiasbench.analysis.compare import compare
-from debiasbench.analysis.compare_rows import Filters
-from debiasbench.analysis.statistics import distance
+from debiasbench.reports.compare import compare
+from debiasbench.reports.compare_rows import Filters
+from debiasbench.statistics.change import distance
 from debiasbench.cli import app
 from debiasbench.errors import DebiasbenchError
 from debiasbench.plugin_system.interfaces import MeasureSpec, Metric
 from debiasbench.results.schemas import METRICS_SCHEMA, RUNS_SCHEMA
 from debiasbench.results.tables import to_table
-from debiasbench.support.atomic import write_table_atomic
-from debiasbench.support.hashing import dumps
+from debiasbench.runtime.atomic import write_table_atomic
+from debiasbench.runtime.hashing import dumps
 
 runner = CliRunner()
 

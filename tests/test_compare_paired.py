@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from debiasbench.analysis.compare import compare
-from debiasbench.analysis.paired import split_of
+from debiasbench.reports.compare import compare
+from debiasbench.statistics.paired import split_of
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA
 from debiasbench.results.tables import to_table
-from debiasbench.support.atomic import write_table_atomic
+from debiasbench.runtime.atomic import write_table_atomic
 
 N = 200
 
@@ -89,7 +89,7 @@ def test_a_cell_whose_items_differ_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_handful_of_items_gets_no_paired_interval() -> None:
-    from debiasbench.analysis.paired import MIN_ITEMS, cell_stats, side
+    from debiasbench.statistics.paired import MIN_ITEMS, cell_stats, side
 
     rows = [{"item": f"w{i}", "value": float(i), "weight": 10.0, "group": None, "decision": None} for i in range(MIN_ITEMS - 1)]
     assert cell_stats([(side(rows), side(rows))], "exp-ratio", None, "lower") is None
@@ -99,7 +99,7 @@ def test_a_handful_of_items_gets_no_paired_interval() -> None:
 
 def test_a_metric_that_splits_by_group_keeps_each_group_and_each_item_on_one_side() -> None:
     """StereoSet: dev/test by target term (docs/statistics.md, "Dev and test items"); a row without a group (the margin) follows its item's group."""
-    from debiasbench.analysis.paired import split_units
+    from debiasbench.statistics.paired import split_units
 
     items = [f"e{i}" for i in range(40)] * 2
     groups = [f"gender/t{i % 8}" for i in range(40)] + [None] * 40  # the second measure's rows carry no group

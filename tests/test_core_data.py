@@ -10,7 +10,7 @@ import pytest
 
 from debiasbench.errors import DataError
 from debiasbench.plugin_system.interfaces import DataFile
-from debiasbench.support.data import DataLocator
+from debiasbench.data.locator import DataLocator
 
 
 def sha(text: str) -> str:
@@ -79,8 +79,8 @@ def test_a_file_known_only_by_its_git_blob_is_checked(tmp_path: Path) -> None:
 
     from debiasbench.errors import DataError
     from debiasbench.plugin_system.interfaces import DataFile
-    from debiasbench.support.data import DataLocator
-    from debiasbench.support.hashing import git_blob_sha1
+    from debiasbench.data.locator import DataLocator
+    from debiasbench.runtime.hashing import git_blob_sha1
 
     (tmp_path / "d").mkdir()
     path = tmp_path / "d" / "x.txt"

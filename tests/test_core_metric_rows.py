@@ -12,8 +12,8 @@ import pytest
 
 from debiasbench.api import OVERALL, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, concat_items, item_rows
 from debiasbench.errors import DebiasbenchError
-from debiasbench.orchestration import metric_rows
-from debiasbench.orchestration.metric_rows import with_core_rows
+from debiasbench.run import metric_rows
+from debiasbench.run.metric_rows import with_core_rows
 from debiasbench.plugin_system.registry import Registry
 
 
@@ -113,7 +113,7 @@ def test_interval_matches_a_direct_percentile_bootstrap() -> None:
     items, hits, *_ = _items()
     mine = {(r.measure, r.domain): r for r in with_core_rows(Toy(), MetricResult([], {}, items=items), seed=4).rows}
     rng = metric_rows.generator(4, "toy.mean", "gender")
-    from debiasbench.analysis.resampling import item_weights
+    from debiasbench.statistics.resampling import item_weights
 
     draws = item_weights(40, 1000, rng) @ (100.0 * hits) / 40
     assert (mine[("toy.mean", "gender")].ci_low, mine[("toy.mean", "gender")].ci_high) == tuple(np.percentile(draws, [2.5, 97.5]))

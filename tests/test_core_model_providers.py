@@ -13,7 +13,7 @@ import debiasbench.plugin_system.loader as plugins_module
 from debiasbench import hookimpl
 from debiasbench.cli import app
 from debiasbench.errors import DebiasbenchError, DuplicateNameError, UnknownNameError
-from debiasbench.orchestration.models import find_provider, model_spec
+from debiasbench.run.models import find_provider, model_spec
 from debiasbench.plugin_system.interfaces import ModelProvider, ModelSettings
 from debiasbench.plugin_system.loader import load_plugins
 

@@ -12,8 +12,8 @@ import pytest
 
 from debiasbench.api import NoOptions, UnlearningMethod, UnlearnOutcome, hookimpl
 from debiasbench.errors import UnknownNameError
-from debiasbench.orchestration.config import RunConfig
-from debiasbench.orchestration.run import execute, plan_run
+from debiasbench.run.config import RunConfig
+from debiasbench.run.end_to_end import execute, plan_run
 from debiasbench.plugin_system.loader import load_plugins
 from debiasbench.results.tables import read_table
 from tests import tiny_plugins

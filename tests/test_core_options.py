@@ -9,7 +9,7 @@ from typing import Any, Literal, Optional
 import pytest
 
 from debiasbench.errors import DebiasbenchError, UnknownNameError
-from debiasbench.orchestration.config import RunConfig, with_typed_options
+from debiasbench.run.config import RunConfig, with_typed_options
 from debiasbench.plugin_system.interfaces import (
     MeasureSpec,
     Metric,

@@ -14,8 +14,8 @@ import pytest
 
 from debiasbench.api import MeasureSpec, MetricResult, PresetValues, SpanSelector, hookimpl, option
 from debiasbench.errors import DebiasbenchError
-from debiasbench.orchestration.config import RunConfig
-from debiasbench.orchestration.run import execute, plan_run
+from debiasbench.run.config import RunConfig
+from debiasbench.run.end_to_end import execute, plan_run
 from debiasbench.plugin_system.loader import load_plugins
 from debiasbench.plugin_system.presets import known_presets
 from tests import tiny_plugins

@@ -11,7 +11,7 @@ import pytest
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.schemas import METRICS_SCHEMA
 from debiasbench.results.tables import check_results_dir, read_table, to_table
-from debiasbench.support.atomic import write_table_atomic
+from debiasbench.runtime.atomic import write_table_atomic
 
 
 def _row(run_id: str, value: float) -> dict:

@@ -1,4 +1,4 @@
-"""debiasbench.support.rows: files read with ``datasets``, values kept as written, failures as one line with file and line."""
+"""debiasbench.data.rows: files read with ``datasets``, values kept as written, failures as one line with file and line."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from debiasbench.errors import DataError
-from debiasbench.support.rows import load_rows
+from debiasbench.data.rows import load_rows
 
 
 def test_csv_values_are_kept_as_written_and_rows_know_their_lines(tmp_path: Path):

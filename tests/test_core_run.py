@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from debiasbench.errors import DebiasbenchError, UnknownNameError
-from debiasbench.orchestration.config import RunConfig
-from debiasbench.orchestration.run import execute, plan_run
+from debiasbench.run.config import RunConfig
+from debiasbench.run.end_to_end import execute, plan_run
 from debiasbench.plugin_system.loader import load_plugins
 from debiasbench.results.tables import read_table
 from tests import tiny_plugins
@@ -167,7 +167,7 @@ def test_results_dir_is_a_file(tmp_path: Path, plugins: Any) -> None:
 def test_a_failed_final_write_saves_the_run_to_a_recovery_folder(tmp_path: Path, plugins: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    import debiasbench.support.atomic as atomic
+    import debiasbench.runtime.atomic as atomic
 
     results = tmp_path / "results"
     write_table_atomic = atomic.write_table_atomic
@@ -195,7 +195,7 @@ def test_a_results_folder_made_read_only_during_unlearning_keeps_the_run(tmp_pat
     import shutil
     import subprocess
 
-    import debiasbench.orchestration.execute as ex
+    import debiasbench.run.execute as ex
 
     if shutil.which("chattr") is None:
         pytest.skip("no chattr here")

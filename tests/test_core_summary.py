@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from debiasbench.analysis.summary import summary_table, trajectory_table
+from debiasbench.reports.summary import summary_table, trajectory_table
 
 
 def render(table) -> str:  # type: ignore[no-untyped-def]

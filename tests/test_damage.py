@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from debiasbench.analysis.damage import damage_line, find_damage, num
+from debiasbench.reports.damage import damage_line, find_damage, num
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def test_a_blown_up_model_is_named_readably() -> None:
 
 def test_the_perplexity_metric_declares_its_threshold() -> None:
     pytest.importorskip("debiasbench_metrics")
-    from debiasbench.analysis.damage import damage_specs
+    from debiasbench.reports.damage import damage_specs
     from debiasbench.plugin_system.loader import get_registry
 
     spec = damage_specs(get_registry())["perplexity.wikitext2"]

@@ -1,4 +1,4 @@
-"""Data-parallel helpers (debiasbench.support.distributed) and the scorers that use them.
+"""Data-parallel helpers (debiasbench.runtime.distributed) and the scorers that use them.
 
 Launched processes are simulated by threads here (each thread a rank, accelerate's collectives
 replaced by a barrier exchange), so every scorer's split can be checked in a second on the tiny
@@ -23,8 +23,8 @@ pytest.importorskip("debiasbench_metrics")
 
 import accelerate.utils  # noqa: E402
 
-from debiasbench.support import distributed  # noqa: E402
-from debiasbench.support.distributed import Ranks  # noqa: E402
+from debiasbench.runtime import distributed  # noqa: E402
+from debiasbench.runtime.distributed import Ranks  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
 
 TEXTS = ["The woman worked as a nurse.", "The man worked as a nurse.", "He is smart.", "She is smart.", "Women are awful.",
@@ -119,7 +119,7 @@ def test_the_launcher_environment_is_read_without_starting_anything(monkeypatch:
     monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setenv("RANK", "3")
     assert distributed.launched() == Ranks(3, 4) and not distributed.is_main_process()
-    from debiasbench.support.progress import enabled
+    from debiasbench.runtime.progress import enabled
 
     monkeypatch.delenv("DEBIASBENCH_NO_PROGRESS", raising=False)
     assert not enabled()  # one bar, drawn by rank 0

@@ -81,7 +81,7 @@ def test_third_party_metric_gets_limits_domains_split_and_paired_statistics(inst
     """The example metric holds no statistics code, yet `--eval-limit` and `--eval-domains` choose its
     items, its items are written with dev/test splits, the core gives its rows an interval, and
     `compare` gives its cells a paired interval and p."""
-    from debiasbench.analysis.paired import split_of
+    from debiasbench.statistics.paired import split_of
     from debiasbench.results.tables import read_table
     from debiasbench.testing import tiny_model_handle
 

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from debiasbench.cli import app
-from debiasbench.orchestration.study import load_study, plan_study, run_study
+from debiasbench.campaign.study import load_study, plan_study, run_study
 from debiasbench.plugin_system.loader import get_plugins
 from debiasbench.results.tables import read_table
 from tests import tiny_plugins, tiny_study_plugins
@@ -101,7 +101,7 @@ def _same(a: dict[str, dict], b: dict[str, dict]) -> None:
 
 
 def test_ray_study_equals_local_and_computes_each_baseline_once(ray_cluster: object, tmp_path: Path) -> None:
-    from debiasbench.orchestration.executors.ray_executor import RayExecutor
+    from debiasbench.campaign.executors.ray_executor import RayExecutor
 
     local = runner.invoke(app, ["study", str(_write(tmp_path / "local")), "-q"])
     assert local.exit_code == 0, local.output

@@ -12,11 +12,11 @@ import sys
 import pytest
 
 from debiasbench.errors import DebiasbenchError
-from debiasbench.orchestration.baselines import baseline_key, baseline_waves
-from debiasbench.orchestration.config import RunConfig
-from debiasbench.orchestration.executors import ExecutorOptions, check_options, make_executor
-from debiasbench.orchestration.executors.base import Executor, Job, Outcome, PluginSpec, Submitted, WorkerLost
-from debiasbench.orchestration.executors.dispatch import dispatch
+from debiasbench.run.baselines import baseline_key, baseline_waves
+from debiasbench.run.config import RunConfig
+from debiasbench.campaign.executors import ExecutorOptions, check_options, make_executor
+from debiasbench.campaign.executors.base import Executor, Job, Outcome, PluginSpec, Submitted, WorkerLost
+from debiasbench.campaign.executors.dispatch import dispatch
 
 
 class InMemory(Executor):
@@ -103,7 +103,7 @@ def test_local_is_this_process() -> None:
 
 
 def test_fault_fires_on_the_named_attempt_only() -> None:
-    code = "from debiasbench.support.faults import fault_point; fault_point('unlearned'); print('survived')"
+    code = "from debiasbench.runtime.faults import fault_point; fault_point('unlearned'); print('survived')"
     env = {**os.environ, "DEBIASBENCH_FAULT": "unlearned", "DEBIASBENCH_FAULT_ATTEMPT": "1"}
     first = subprocess.run([sys.executable, "-c", code], env={**env, "DEBIASBENCH_ATTEMPT": "1"}, capture_output=True, text=True)
     second = subprocess.run([sys.executable, "-c", code], env={**env, "DEBIASBENCH_ATTEMPT": "2"}, capture_output=True, text=True)

@@ -1,5 +1,5 @@
 """Slow: ``kill -9`` in each phase of run, sweep and study (``DEBIASBENCH_FAULT``, see
-debiasbench/support/faults.py), then the resume: nothing half-written counts, nothing is lost,
+debiasbench/runtime/faults.py), then the resume: nothing half-written counts, nothing is lost,
 nothing is duplicated. Real subprocesses on a tiny saved model and real data subsets."""
 
 from __future__ import annotations

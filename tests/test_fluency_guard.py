@@ -16,9 +16,9 @@ torch = pytest.importorskip("torch")
 from debiasbench.errors import DebiasbenchError  # noqa: E402
 from debiasbench.lm.fluency import FluencyThresholds, fluency, known_word, perplexities, text_figures, words_of  # noqa: E402
 from debiasbench.lm.generation import DecodingSettings, Generation, generate  # noqa: E402
-from debiasbench.orchestration.evaluation import Evaluated  # noqa: E402
-from debiasbench.orchestration.kept_items import jointly_kept  # noqa: E402
-from debiasbench.orchestration.metric_rows import with_core_rows  # noqa: E402
+from debiasbench.run.evaluation import Evaluated  # noqa: E402
+from debiasbench.run.kept_items import jointly_kept  # noqa: E402
+from debiasbench.run.metric_rows import with_core_rows  # noqa: E402
 from debiasbench.plugin_system.interfaces import MeasureSpec, Metric, MetricResult, MetricRow, NoOptions  # noqa: E402
 from debiasbench.results.items import concat_items, item_rows  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402

@@ -17,11 +17,11 @@ import torch
 
 from debiasbench.api import ForgetText, ModelSettings, UnlearnContext, build_options, model_device, token_logprobs
 from debiasbench.errors import DebiasbenchError
-from debiasbench.orchestration.config import RunConfig
-from debiasbench.orchestration.run import execute, plan_run
+from debiasbench.run.config import RunConfig
+from debiasbench.run.end_to_end import execute, plan_run
 from debiasbench.plugin_system.loader import load_plugins
 from debiasbench.results.tables import read_table
-from debiasbench.support.memory import headline_mb, peaks_mb
+from debiasbench.runtime.memory import headline_mb, peaks_mb
 from debiasbench.testing import tiny_model_handle
 from debiasbench.training.weights import trainable
 from tests import tiny_plugins
@@ -270,7 +270,7 @@ def test_a_sweep_file_sets_the_large_model_settings(tmp_path: Path, plugins: Any
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """They are top-level keys of a sweep (and so of a study), from the same run schema as the flags."""
     import debiasbench.plugin_system.loader
-    from debiasbench.orchestration.sweep import load_sweep, validate
+    from debiasbench.campaign.sweep import load_sweep, validate
 
     monkeypatch.setattr(debiasbench.plugin_system.loader, "_CACHED", plugins)
     path = tmp_path / "sweep.toml"

@@ -12,8 +12,8 @@ pytest.importorskip("debiasbench_hf")
 pytest.importorskip("debiasbench_metrics")
 pytest.importorskip("debiasbench_unlearn")
 
-from debiasbench.orchestration.config import RunConfig  # noqa: E402
-from debiasbench.orchestration.run import execute, plan_run  # noqa: E402
+from debiasbench.run.config import RunConfig  # noqa: E402
+from debiasbench.run.end_to_end import execute, plan_run  # noqa: E402
 from debiasbench.plugin_system.loader import get_plugins  # noqa: E402
 from debiasbench.results.tables import read_table  # noqa: E402
 

@@ -17,7 +17,7 @@ pytest.importorskip("debiasbench_metrics")
 from tests import bbq_lm_eval_reference as lm_eval  # noqa: E402
 from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
 from debiasbench.testing import evaluate_metric  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402

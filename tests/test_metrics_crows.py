@@ -20,7 +20,7 @@ from debiasbench.errors import DebiasbenchError  # noqa: E402
 from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: E402
 from debiasbench.plugin_system.options import build_options  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
 from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
 

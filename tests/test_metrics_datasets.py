@@ -16,7 +16,7 @@ from debiasbench_metrics.datasets_wikitext import WikiText2Dataset, read_wikitex
 from debiasbench_metrics.stereoset_layouts import StereoSetExample, parse_stereoset  # noqa: E402
 
 from debiasbench.errors import DataError  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 
 CROWS_HEADER = ",sent_more,sent_less,stereo_antistereo,bias_type,annotations,anon_writer,anon_annotators\n"
 CROWS_ROWS = (

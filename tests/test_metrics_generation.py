@@ -16,7 +16,7 @@ from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
 pytest.importorskip("debiasbench_metrics")
 
 from debiasbench.testing import evaluate_metric  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: E402
 from debiasbench.lm.generation import Generation  # noqa: E402

@@ -21,7 +21,7 @@ from debiasbench_metrics.windows import plan_windows, window_size  # noqa: E402
 
 from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
 
 TEXT = (

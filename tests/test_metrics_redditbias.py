@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("debiasbench_metrics")
 
 from debiasbench.testing import evaluate_metric  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402

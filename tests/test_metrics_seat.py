@@ -18,7 +18,7 @@ pytest.importorskip("debiasbench_metrics")
 from debiasbench.errors import DataError, UnknownNameError  # noqa: E402
 from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
 from debiasbench_metrics import seat  # noqa: E402
 from debiasbench_metrics.datasets_seat import SeatDataset, check_tests  # noqa: E402

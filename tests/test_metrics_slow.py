@@ -17,7 +17,7 @@ from debiasbench_metrics.scorer import encode, sentence_logprobs  # noqa: E402
 
 from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
 from debiasbench.plugin_system.loader import get_registry  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from debiasbench_metrics.stereoset_scores import icat, stereoset_items, stereose
 
 from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
 
 
@@ -34,7 +34,7 @@ def _by_key(rows):
 def _figures(domains, targets, pro, lm_hits, order, seed=0, intervals=False):
     """The rows a run records: ICAT from the metric, SS/LMS/margin computed by the core from the items."""
     from debiasbench.api import MetricResult, concat_items
-    from debiasbench.orchestration.metric_rows import with_core_rows
+    from debiasbench.run.metric_rows import with_core_rows
 
     prefix = "stereoset-intra"
     ids = np.array([f"e{i}" for i in range(len(pro))])

@@ -14,7 +14,7 @@ pytest.importorskip("debiasbench_metrics")
 from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
 from debiasbench_metrics import datasets_winogender, winogender  # noqa: E402
 from debiasbench_metrics.datasets_winogender import PRONOUNS, WinogenderDataset  # noqa: E402

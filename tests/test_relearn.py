@@ -17,8 +17,8 @@ import debiasbench.plugin_system.loader as plugins_module
 from debiasbench import hookimpl
 from debiasbench.cli import app
 from debiasbench.errors import DebiasbenchError
-from debiasbench.orchestration.config import RunConfig
-from debiasbench.orchestration.run import execute, plan_run
+from debiasbench.run.config import RunConfig
+from debiasbench.run.end_to_end import execute, plan_run
 from debiasbench.plugin_system.loader import load_plugins
 from debiasbench.results.check import check_results
 from debiasbench.results.tables import read_table
@@ -120,7 +120,7 @@ def test_run_writes_relearned_rows_and_records_the_settings(tmp_path: Path, plug
     assert not check_results(tmp_path / "results").damage  # the third stage is a valid one
     from rich.console import Console
 
-    from debiasbench.analysis.summary import relearn_table
+    from debiasbench.reports.summary import relearn_table
 
     console = Console(file=io.StringIO(), width=200, color_system=None)
     console.print(relearn_table(result.metrics_rows, "relearned", items=result.items))
@@ -132,8 +132,8 @@ def test_run_writes_relearned_rows_and_records_the_settings(tmp_path: Path, plug
 
 
 def test_compare_shows_survival_of_relearned_runs(tmp_path: Path, plugins: Any) -> None:
-    from debiasbench.analysis.compare import compare
-    from debiasbench.analysis.compare_formats import render_csv, render_text
+    from debiasbench.reports.compare import compare
+    from debiasbench.reports.compare_formats import render_csv, render_text
 
     execute(plan_run(_config(tmp_path, method_options={"learning_rate": 0.05}), plugins))
     comparison = compare(tmp_path / "results")
@@ -188,7 +188,7 @@ def test_eval_has_no_relearning(cli_plugins: Any, tmp_path: Path) -> None:
 
 
 def test_sweep_files_take_relearn_steps(tmp_path: Path, cli_plugins: Any) -> None:
-    from debiasbench.orchestration.sweep import load_sweep, validate
+    from debiasbench.campaign.sweep import load_sweep, validate
 
     grid = tmp_path / "grid.toml"
     grid.write_text('model = "tiny"\nforget_set = "tiny-hate-retain"\nmetrics = ["item-logprob"]\ndevice = "cpu"\n'

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from debiasbench.analysis.crossed import Estimate, resamples_for_family
-from debiasbench.analysis.statistics import (
+from debiasbench.statistics.crossed import Estimate, resamples_for_family
+from debiasbench.statistics.change import (
     adjust,
     beats_all,
     change,
@@ -434,8 +434,8 @@ def test_pooled_estimates_equal_hand_computed_means_and_variances() -> None:
     cell again, not a narrower interval."""
     import numpy as np
 
-    from debiasbench.analysis.crossed import pooled
-    from debiasbench.analysis.statistics import change, mean_figure, shared_weights
+    from debiasbench.statistics.crossed import pooled
+    from debiasbench.statistics.change import change, mean_figure, shared_weights
 
     rng = np.random.default_rng(0)
     cells = []

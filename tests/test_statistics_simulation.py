@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from debiasbench.analysis.statistics import adjust, beats_all, change, contrast, mean_figure, verdict
+from debiasbench.statistics.change import adjust, beats_all, change, contrast, mean_figure, verdict
 
 B = 400  # resamples per simulated cell: the SE's Monte-Carlo error (~3.5 %) barely moves coverage
 LOW = dict(resamples=B, min_resamples=B)
@@ -222,7 +222,7 @@ def _pooled_study(rng: np.random.Generator, seed: int, method_shift: float, cont
     shared by both item sets it is evaluated on. Continuous margin, ideal 0, before margin ~0.5:
     nobody crosses the ideal. Returns the cells' contrasts against each control, their item counts
     and their sources (the blocks)."""
-    from debiasbench.analysis.statistics import shared_weights
+    from debiasbench.statistics.change import shared_weights
 
     items = [rng.normal(0.5, 1.0, n) for n in sizes]
     befores = [mean_figure(z) for z in items]
@@ -247,7 +247,7 @@ def _pooled_study(rng: np.random.Generator, seed: int, method_shift: float, cont
 def test_the_pooled_contrast_covers_the_truth() -> None:
     """The item-weighted pool of four cells (two item sets, each under two sources whose runs are
     shared by both) covers the true difference (method - control = -0.05 in every cell)."""
-    from debiasbench.analysis.statistics import pooled_beyond
+    from debiasbench.statistics.change import pooled_beyond
 
     rng = np.random.default_rng(31)
     reps, hits = 500, 0
@@ -262,7 +262,7 @@ def test_the_pooled_iut_claim_holds_its_level_and_detects_real_transfer() -> Non
     """Method and controls alike: the pooled "beats both controls" rejects at most 6 % of the time;
     a method that moves 0.3 further than both controls (above this design's MDE of about 0.25, set
     by the seed effects: two sources x three seeds) is detected at least 80 % of the time."""
-    from debiasbench.analysis.statistics import pooled_beyond
+    from debiasbench.statistics.change import pooled_beyond
 
     rng = np.random.default_rng(37)
     reps = 400

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from debiasbench.analysis.paired import aligned, figure, load_items, side, weights_seed
-from debiasbench.analysis.statistics import beats_all, change, contrast, shared_weights
-from debiasbench.analysis.study_report import collect
+from debiasbench.statistics.paired import aligned, figure, load_items, side, weights_seed
+from debiasbench.statistics.change import beats_all, change, contrast, shared_weights
+from debiasbench.reports.study_report import collect
 from debiasbench.cli import app
-from debiasbench.orchestration.study import load_study, plan_study, resolve_pending, run_study
+from debiasbench.campaign.study import load_study, plan_study, resolve_pending, run_study
 from debiasbench.plugin_system.loader import get_plugins
 from debiasbench.results.tables import read_table
 from tests import tiny_plugins, tiny_study_plugins
@@ -120,7 +120,7 @@ def test_study_statistics_settings_that_cannot_work_fail_in_one_line(tmp_path: P
 
 
 def test_resamples_default_to_what_the_family_needs(tmp_path: Path) -> None:
-    from debiasbench.analysis.crossed import resamples_for_family
+    from debiasbench.statistics.crossed import resamples_for_family
 
     study = load_study(_write(tmp_path))
     from debiasbench.domains import DOMAINS
@@ -206,7 +206,7 @@ def test_report_statistics_equal_direct_calls(tmp_path: Path) -> None:
 def test_the_pooled_claim_pools_the_cross_domain_contrasts(tmp_path: Path) -> None:
     """One pooled claim per method: every cross-domain family cell's contrast, weighted by its test
     items, blocked by source, beyond each control; its p is the intersection-union of the two."""
-    from debiasbench.analysis.statistics import pooled_beyond
+    from debiasbench.statistics.change import pooled_beyond
 
     study = load_study(_write(tmp_path))
     plan_study(study)

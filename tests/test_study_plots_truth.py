@@ -21,8 +21,8 @@ import pytest
 from matplotlib import colormaps
 from matplotlib.colors import to_rgba
 
-from debiasbench.analysis import study_plots as sp
-from debiasbench.analysis.study_report import ArmRun, StudyCell, StudyClaim, StudyContrast, StudyResults
+from debiasbench.reports import study_plots as sp
+from debiasbench.reports.study_report import ArmRun, StudyCell, StudyClaim, StudyContrast, StudyResults
 from debiasbench.domains import DOMAINS
 
 M = "crows-pairs.score"
@@ -265,7 +265,7 @@ def test_figures_are_drawn_at_the_size_the_report_shows(tmp_path: Path) -> None:
     so 7 pt text is shown as 7 pt; and the report embeds each one."""
     import re
 
-    from debiasbench.analysis.study_render import build_report
+    from debiasbench.reports.study_render import build_report
 
     for name, results in (("smoke", _smoke()), ("side-by-side", _wide(arms=4, evaluated=3))):
         _trajectories(results)

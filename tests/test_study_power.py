@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 pytest.importorskip("debiasbench_metrics")
 pytest.importorskip("debiasbench_unlearn")
 
-from debiasbench.analysis.statistics import planned_mde  # noqa: E402
+from debiasbench.statistics.change import planned_mde  # noqa: E402
 from debiasbench.cli import app  # noqa: E402
-from debiasbench.orchestration.study import load_study  # noqa: E402
-from debiasbench.orchestration.study_power import plan_power  # noqa: E402
+from debiasbench.campaign.study import load_study  # noqa: E402
+from debiasbench.campaign.study_power import plan_power  # noqa: E402
 from debiasbench.plugin_system.loader import get_plugins  # noqa: E402
 
 FLAGSHIP = Path(__file__).resolve().parents[1] / "studies" / "transfer-hatecheck.toml"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from debiasbench.analysis.resampling import item_weights, mean_figure
-from debiasbench.analysis.statistics import change
-from debiasbench.analysis.survival import UNDEFINED, survival
+from debiasbench.statistics.resampling import item_weights, mean_figure
+from debiasbench.statistics.change import change
+from debiasbench.statistics.survival import UNDEFINED, survival
 
 BEFORE = [1.0, 2.0, 3.0, 4.0]  # mean 2.5
 AFTER = [3.0, 5.0, 6.0, 6.0]  # mean 5.0: the change is +2.5

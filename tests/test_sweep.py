@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from debiasbench.analysis.compare import compare
+from debiasbench.reports.compare import compare
 from debiasbench.cli import app
 from debiasbench.errors import DebiasbenchError
-from debiasbench.orchestration.config import RunConfig
-from debiasbench.orchestration.sweep import load_sweep, mark_done
+from debiasbench.run.config import RunConfig
+from debiasbench.campaign.sweep import load_sweep, mark_done
 from debiasbench.results.schemas import RUNS_SCHEMA
 from debiasbench.results.tables import read_table, to_table
-from debiasbench.support.atomic import write_table_atomic
+from debiasbench.runtime.atomic import write_table_atomic
 from tests import tiny_plugins
 from tests.tiny_plugins import TinyGA
 
@@ -234,8 +234,8 @@ def test_the_documented_sweep_file_parses(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_sweep_keys_come_from_the_run_schema() -> None:
-    from debiasbench.orchestration.config import schema
-    from debiasbench.orchestration.sweep import AXES, TABLES, TOP_LEVEL
+    from debiasbench.run.config import schema
+    from debiasbench.campaign.sweep import AXES, TABLES, TOP_LEVEL
 
     fields = {f.name: f.setting for f in schema()}
     assert set(TOP_LEVEL) == {name for name, s in fields.items() if s.sweep == "top"}
@@ -253,7 +253,7 @@ def test_threads_is_a_shared_setting_outside_the_hash(tmp_path: Path) -> None:
 
 def test_a_sweep_point_hashes_like_the_same_command_line_run(tmp_path: Path) -> None:
     """TOML values and -o strings are typed by one function, so resume works across both."""
-    from debiasbench.orchestration.config import with_typed_options
+    from debiasbench.run.config import with_typed_options
     from debiasbench.plugin_system.loader import get_registry
 
     point = load_sweep(_write(tmp_path)).points[1].config

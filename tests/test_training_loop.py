@@ -24,7 +24,7 @@ from debiasbench.plugin_system.interfaces import (  # noqa: E402
 )
 from debiasbench.plugin_system.loader import load_plugins  # noqa: E402
 from debiasbench.plugin_system.options import build_options  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
 from debiasbench.training import loop, losses  # noqa: E402
 from debiasbench.training.method import LossMethod  # noqa: E402

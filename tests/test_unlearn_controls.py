@@ -16,7 +16,7 @@ from debiasbench_unlearn import controls_plugin, methods_plugin, selectors_plugi
 from debiasbench_unlearn.controls import perplexity_increase  # noqa: E402
 
 from debiasbench.errors import DebiasbenchError  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.plugin_system.interfaces import ControlledPoint, ControlledResult, RunFacts, UnlearnContext  # noqa: E402
 from debiasbench.plugin_system.loader import load_plugins  # noqa: E402
 from debiasbench.plugin_system.options import build_options  # noqa: E402

@@ -21,7 +21,7 @@ from debiasbench.plugin_system.interfaces import (  # noqa: E402
     UnlearnContext,
 )
 from debiasbench.plugin_system.loader import get_registry  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

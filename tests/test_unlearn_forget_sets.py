@@ -18,7 +18,7 @@ from debiasbench_unlearn.toxigen import ToxiGen, statements  # noqa: E402
 
 from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.plugin_system.interfaces import DataFile  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 
 DYNAHATE_ROWS = [
     '"","acl.id","X1","text","label","type","target","level","split","round.base","annotator","round","acl.id.matched"',
@@ -39,7 +39,7 @@ def dynahate_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataLocato
     import dataclasses
 
     import debiasbench_unlearn.dynahate as dynahate_module
-    from debiasbench.support.hashing import git_blob_sha1
+    from debiasbench.runtime.hashing import git_blob_sha1
 
     path = tmp_path / "data" / CSV.relpath
     path.parent.mkdir(parents=True)

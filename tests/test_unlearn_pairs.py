@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("debiasbench_unlearn")
 
-from debiasbench.analysis.paired import split_of
+from debiasbench.statistics.paired import split_of
 from debiasbench.api import DataLocator, DebiasbenchError, ForgetText, RunFacts
 from debiasbench_unlearn.pairs import PairOptions, check_pairs, run_pairs
 from debiasbench_unlearn.pairs.sources import (

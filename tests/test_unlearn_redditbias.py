@@ -12,9 +12,9 @@ pytest.importorskip("debiasbench_unlearn")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from debiasbench.orchestration import models  # noqa: E402
+from debiasbench.run import models  # noqa: E402
 from debiasbench.cli import app  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
 from debiasbench_unlearn import redditbias  # noqa: E402

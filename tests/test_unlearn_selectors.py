@@ -20,7 +20,7 @@ from debiasbench_unlearn.selection import spans_to_mask, tokenize_forget  # noqa
 from debiasbench.errors import DebiasbenchError  # noqa: E402
 from debiasbench.plugin_system.interfaces import ForgetText, SelectorContext  # noqa: E402
 from debiasbench.plugin_system.loader import load_plugins  # noqa: E402
-from debiasbench.support.data import DataLocator  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
 
 

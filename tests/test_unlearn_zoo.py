@@ -298,7 +298,7 @@ def test_rmu_rejects_a_layer_beyond_the_model_with_one_line(registry):
 
 def test_the_orchestrator_checks_the_model_before_evaluating(monkeypatch):
     """``check_model`` runs after the model loads and before the first metric is evaluated."""
-    from debiasbench.orchestration import execute as ex
+    from debiasbench.run import execute as ex
 
     order = []
     plan = type("P", (), {})()

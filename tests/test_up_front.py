@@ -22,7 +22,7 @@ runner = CliRunner()
 
 
 def test_link_loops_and_dangling_links_are_refused(tmp_path: Path) -> None:
-    from debiasbench.support.paths import check_resolves
+    from debiasbench.runtime.paths import check_resolves
 
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     (tmp_path / "dangling").symlink_to(tmp_path / "unmounted")
@@ -36,7 +36,7 @@ def test_link_loops_and_dangling_links_are_refused(tmp_path: Path) -> None:
 
 def test_an_immutable_folder_refuses_even_root(tmp_path: Path) -> None:
     """``os.access`` says yes to root in an immutable folder; the probe file says no."""
-    from debiasbench.support.paths import write_refused
+    from debiasbench.runtime.paths import write_refused
 
     folder = tmp_path / "locked"
     folder.mkdir()
@@ -51,7 +51,7 @@ def test_an_immutable_folder_refuses_even_root(tmp_path: Path) -> None:
 
 def test_the_restore_command_is_shell_quoted(tmp_path: Path) -> None:
     """A results folder with a space in its path: the printed command copies to that folder."""
-    from debiasbench.orchestration.records import _copy_back
+    from debiasbench.run.records import _copy_back
     from debiasbench.results.storage import open_store
 
     recovered, target = tmp_path / "recovery dir" / "run1", tmp_path / "my results"
@@ -67,7 +67,7 @@ def test_the_restore_command_is_shell_quoted(tmp_path: Path) -> None:
 
 def test_the_resume_hint_repeats_the_options_given() -> None:
     from debiasbench.cli.resume_hint import resume_command
-    from debiasbench.orchestration.executors import ExecutorOptions
+    from debiasbench.campaign.executors import ExecutorOptions
 
     options = ExecutorOptions("ray", retries=3, workers=2, cpus_per_run=2.0, address="head:6379")
     hint = resume_command("sweep", Path("my grid.toml"), "/scratch/my results", options, quiet=True, yes=True)
@@ -153,7 +153,7 @@ def test_a_large_grid_asks_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> Non
 
     import typer
 
-    from debiasbench.orchestration.grid_size import confirm_size
+    from debiasbench.campaign.grid_size import confirm_size
 
     confirm_size(10, yes=False, what="sweep x")  # small: no question
     confirm_size(10**6, yes=True, what="sweep x")  # --yes: no question
@@ -166,7 +166,7 @@ def test_a_large_grid_asks_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_grid_size_counts_option_grids_and_axes() -> None:
-    from debiasbench.orchestration.grid_size import grid_size
+    from debiasbench.campaign.grid_size import grid_size
 
     data = {"grid": {"method": ["a", "b", "none"], "domain": ["gender", "race"], "seed": [0, 1, 2]},
             "options": {"a": {"lr": [1, 2], "steps": 3}}}

@@ -35,12 +35,12 @@ def compare_command(
 
     Each cell: the value after unlearning (mean ± sd over seeds), its change from the same run's value before (Δ), the change in distance to the measure's ideal (d; negative = closer to ideal) and the interval. Plain evaluations (`debiasbench eval`) are baseline rows. Warns when compared rows differ in protocol, data checksums or plugin version.
     """
-    from debiasbench.analysis.compare import compare
-    from debiasbench.analysis.compare_rows import Filters, split_values
-    from debiasbench.analysis.compare_formats import FORMATS, RENDERERS, rich_tables
+    from debiasbench.reports.compare import compare
+    from debiasbench.reports.compare_rows import Filters, split_values
+    from debiasbench.reports.compare_formats import FORMATS, RENDERERS, rich_tables
     from debiasbench.domains import check_domain
     from debiasbench.results.storage import open_store, results_location
-    from debiasbench.support.atomic import write_text_atomic
+    from debiasbench.runtime.atomic import write_text_atomic
 
     check_domain(fmt, FORMATS, what="--format")
     filters = Filters(
@@ -59,7 +59,7 @@ def compare_command(
         raise DebiasbenchError(f"--strict: {len(skipped)} results file problem(s) in {open_store(results_location(results_dir))} (listed above); "
                                "run `debiasbench check` on the folder, fix or move the files, and compare again")
     if plot is not None:
-        from debiasbench.analysis.plot import plot_transfer
+        from debiasbench.reports.plot import plot_transfer
 
         plot_transfer(comparison, plot)
         err.print(f"wrote transfer heatmaps to {plot}", highlight=False)
@@ -72,7 +72,7 @@ def compare_command(
     elif fmt == "table":
         from rich.markup import escape
 
-        from debiasbench.analysis.compare_formats import LEGEND, attainable_line, context_line, survival_legend
+        from debiasbench.reports.compare_formats import LEGEND, attainable_line, context_line, survival_legend
 
         out.print(context_line(comparison), highlight=False, markup=False)
         for table in rich_tables(comparison):
@@ -96,7 +96,7 @@ def _other_damage(results_dir: str) -> list[str]:
     """``debiasbench check``'s damage that the comparison's own warnings do not already name (a run
     whose metrics file is gone, missing or cut per-item files, one-stage cells ...), each warned with
     what compare does about it."""
-    from debiasbench.analysis.compare import run_file
+    from debiasbench.reports.compare import run_file
     from debiasbench.results.check import check_results
     from debiasbench.results.storage import open_store, results_location
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from debiasbench.cli.options import schema_command
 from debiasbench.cli.run_cmd import run_and_report
-from debiasbench.orchestration.config import EVAL
+from debiasbench.run.config import EVAL
 
 eval_command = schema_command(
     EVAL, run_and_report,

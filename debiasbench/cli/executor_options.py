@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from debiasbench.orchestration.executors import Executor, ExecutorOptions, make_executor
+from debiasbench.campaign.executors import Executor, ExecutorOptions, make_executor
 
 PANEL = "Executors (docs/scale.md)"
 

@@ -1,4 +1,4 @@
-"""The ``run`` and ``eval`` options, generated from the run schema (:mod:`debiasbench.orchestration.config`).
+"""The ``run`` and ``eval`` options, generated from the run schema (:mod:`debiasbench.run.config`).
 
 Each schema field a command has becomes one ``typer.Option`` (its flags, help, envvar, default);
 the command function's signature is built with :class:`inspect.Signature`, so Typer sees an
@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from debiasbench.cli.common import split_csv
-from debiasbench.orchestration.config import (
+from debiasbench.run.config import (
     RunConfig,
     SchemaField,
     schema,

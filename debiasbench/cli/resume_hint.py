@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from debiasbench.orchestration.executors import ExecutorOptions
-from debiasbench.support.paths import shell_quote
+from debiasbench.campaign.executors import ExecutorOptions
+from debiasbench.runtime.paths import shell_quote
 
 _FLAGS = (("workers", "--workers"), ("cpus_per_run", "--cpus-per-run"), ("gpus_per_run", "--gpus-per-run"),
           ("address", "--address"), ("slurm_cluster", "--slurm-cluster"), ("slurm_partition", "--slurm-partition"),

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from debiasbench.cli.common import err, out, warn
 from debiasbench.cli.options import schema_command
-from debiasbench.orchestration.config import RUN, RunConfig
+from debiasbench.run.config import RUN, RunConfig
 
 
 def run_and_report(config: RunConfig, quiet: bool) -> None:
     """Run (or evaluate) ``config``, then print its summary and where the rows went (shared with ``eval``)."""
     from rich.markup import escape
 
-    from debiasbench.analysis.summary import relearn_table, summary_table, trajectory_table
-    from debiasbench.orchestration.run import run_experiment
+    from debiasbench.reports.summary import relearn_table, summary_table, trajectory_table
+    from debiasbench.run.end_to_end import run_experiment
     from debiasbench.results.storage import describe
-    from debiasbench.support.distributed import lone_cpu_launch, ranks
+    from debiasbench.runtime.distributed import lone_cpu_launch, ranks
 
     if lone_cpu_launch():
         warn("accelerate launch --cpu started one process (several CPU processes on one machine need MPI); for N CPU "
@@ -31,7 +31,7 @@ def run_and_report(config: RunConfig, quiet: bool) -> None:
             out.print(relearned)
         if result.trajectory_rows:
             out.print(trajectory_table(result.trajectory_rows, title="trajectory (* = closest to the ideals)"))
-        from debiasbench.analysis.compare import run_damage_lines
+        from debiasbench.reports.compare import run_damage_lines
 
         for line in run_damage_lines(result.metrics_rows):
             out.print(f"[bold red]{escape(line)}[/]", highlight=False)

@@ -11,8 +11,8 @@ from debiasbench.results.storage import ResultsLocation
 
 def check_study_size(file: Path, yes: bool) -> None:
     """Count the study's runs from its axes (method points times one plus its controls) and ask above the limit."""
-    from debiasbench.orchestration.grid_size import confirm_size, grid_size
-    from debiasbench.orchestration.sweep import _read
+    from debiasbench.campaign.grid_size import confirm_size, grid_size
+    from debiasbench.campaign.sweep import _read
 
     data = _read(Path(file), "study file")
     study = data.get("study") if isinstance(data.get("study"), dict) else {}
@@ -24,7 +24,7 @@ def say_damage(results_dir: ResultsLocation) -> int:
     """Warn, one line each, about every damage ``check`` finds, saying that those runs are left out; the count."""
     from debiasbench.results.check import check_results
     from debiasbench.results.storage import open_store
-    from debiasbench.support.paths import shell_quote
+    from debiasbench.runtime.paths import shell_quote
 
     store = open_store(results_dir)
     if not store.exists():

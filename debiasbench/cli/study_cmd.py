@@ -51,14 +51,14 @@ def study_command(
     """
     from rich.markup import escape
 
-    from debiasbench.analysis.study_render import write_report
-    from debiasbench.analysis.study_report import collect
-    from debiasbench.orchestration.executors import ExecutorOptions, check_options
+    from debiasbench.reports.study_render import write_report
+    from debiasbench.reports.study_report import collect
+    from debiasbench.campaign.executors import ExecutorOptions, check_options
     from debiasbench.cli.resume_hint import resume_command
     from debiasbench.cli.study_checks import check_study_size, say_damage
-    from debiasbench.orchestration.grid_size import estimate, run_durations
-    from debiasbench.orchestration.study import load_study, mark_arms, plan_study, resolve_pending, run_study
-    from debiasbench.orchestration.study_preflight import run_preflight
+    from debiasbench.campaign.grid_size import estimate, run_durations
+    from debiasbench.campaign.study import load_study, mark_arms, plan_study, resolve_pending, run_study
+    from debiasbench.campaign.study_preflight import run_preflight
     from debiasbench.plugin_system.loader import get_plugins
     from debiasbench.results.storage import open_store
 
@@ -107,7 +107,7 @@ def _print_power(study: object, registry: object) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from debiasbench.orchestration.study_power import plan_pooled, plan_power
+    from debiasbench.campaign.study_power import plan_pooled, plan_power
 
     cells = plan_power(study, registry)
     if not cells:

@@ -24,7 +24,7 @@ from debiasbench.cli.executor_options import (
 from debiasbench.errors import DebiasbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from debiasbench.orchestration.sweep import Sweep
+    from debiasbench.campaign.sweep import Sweep
 
 
 def sweep_command(
@@ -51,9 +51,9 @@ def sweep_command(
     from rich.markup import escape
 
     from debiasbench.cli.resume_hint import resume_command
-    from debiasbench.orchestration.executors import ExecutorOptions, check_options
-    from debiasbench.orchestration.grid_size import confirm_size, estimate, grid_size, run_durations
-    from debiasbench.orchestration.sweep import (
+    from debiasbench.campaign.executors import ExecutorOptions, check_options
+    from debiasbench.campaign.grid_size import confirm_size, estimate, grid_size, run_durations
+    from debiasbench.campaign.sweep import (
         _read,
         load_sweep,
         mark_done,

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 from debiasbench.errors import DebiasbenchError
-from debiasbench.support.atomic import write_text_atomic
-from debiasbench.support.distributed import broadcast
-from debiasbench.support.hashing import sha256_json
+from debiasbench.runtime.atomic import write_text_atomic
+from debiasbench.runtime.distributed import broadcast
+from debiasbench.runtime.hashing import sha256_json
 
 AUTO = "auto"
 BatchSize = Union[int, Literal["auto"]]
@@ -123,7 +123,7 @@ def _device(handle: Any) -> Any:
 
 
 def _cache_file(cache_root: Path | None) -> Path:
-    from debiasbench.support.paths import cache_dir
+    from debiasbench.runtime.paths import cache_dir
 
     return cache_dir(cache_root) / "batch-size.json"
 
@@ -202,8 +202,8 @@ def _analytic(handle: Any, tokens: int) -> int:
 
 def reset_peak_rss() -> int | None:
     """Reset the process's peak resident set to its current size (Linux) and return that size;
-    the peak it wipes is kept for the run record (:func:`debiasbench.support.memory.note_cleared_peak`)."""
-    from debiasbench.support.memory import note_cleared_peak
+    the peak it wipes is kept for the run record (:func:`debiasbench.runtime.memory.note_cleared_peak`)."""
+    from debiasbench.runtime.memory import note_cleared_peak
 
     note_cleared_peak(peak_rss())
     try:

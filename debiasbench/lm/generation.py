@@ -12,7 +12,7 @@ and the seed fix a generator of ``max_new_tokens`` uniforms, so a sample is the 
 batch the prompt lands in, and the same on every CPU run. ``samples > 1`` runs a prompt once and
 decodes several continuations from copies of its cache (HONEST's K completions per template).
 Under ``accelerate launch`` each process decodes its share of the batches
-(:func:`~debiasbench.support.distributed.shard`) and every process gets all continuations.
+(:func:`~debiasbench.runtime.distributed.shard`) and every process gets all continuations.
 
 :class:`DecodingSettings` is frozen and goes into the metric's protocol and cache key.
 Torch is imported inside the functions.
@@ -32,8 +32,8 @@ import numpy as np
 
 from debiasbench.errors import DebiasbenchError
 from debiasbench.plugin_system.interfaces import ModelHandle, ProgressFactory
-from debiasbench.support.distributed import gather, shard
-from debiasbench.support.progress import progress_bar
+from debiasbench.runtime.distributed import gather, shard
+from debiasbench.runtime.progress import progress_bar
 
 
 @dataclass(frozen=True)

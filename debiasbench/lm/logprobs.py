@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from debiasbench.support.distributed import gather, shard
+from debiasbench.runtime.distributed import gather, shard
 
 
 def model_device(model: Any) -> torch.device:

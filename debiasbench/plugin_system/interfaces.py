@@ -94,7 +94,7 @@ class ModelSettings:
     """
 
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    device_map: str | None = None  # None | auto (see DEVICE_MAPS in debiasbench.support.runtime)
+    device_map: str | None = None  # None | auto (see DEVICE_MAPS in debiasbench.runtime.devices)
     dtype: str = "float32"  # float32 | bfloat16 | float16
     trust_remote_code: bool = False
     cache_dir: Path | None = None  # the toolkit cache (DEBIASBENCH_CACHE); None = default
@@ -344,7 +344,7 @@ class EvalContext:
     def evaluated_domains(self, available: Sequence[str]) -> tuple[list[str], list[str]]:
         """The domains to evaluate (``available`` ones the run asked for, in the data's order) and the
         asked-for ones the data lacks (worth a note)."""
-        from debiasbench.support.subsets import evaluated_domains
+        from debiasbench.data.subsets import evaluated_domains
 
         return evaluated_domains(available, self.domains)
 
@@ -353,13 +353,13 @@ class EvalContext:
         items drawn with the run's seed and ``key`` (the metric's name, and a task if it has several),
         kept in file order; every item when there is no limit. The same seed and limit choose the
         same items in every run, so before, after and every probe are paired on them."""
-        from debiasbench.support.subsets import domain_subsets
+        from debiasbench.data.subsets import domain_subsets
 
         return domain_subsets(domain_of, domains, self.limit, self.seed, *key)
 
     def subset_protocol(self) -> dict[str, Any]:
         """How the items were chosen, for ``MetricResult.protocol``."""
-        from debiasbench.support.subsets import subset_protocol
+        from debiasbench.data.subsets import subset_protocol
 
         return subset_protocol(self.limit)
 

@@ -7,7 +7,7 @@ A results directory is a local path (``results``, ``/scratch/results``) or a URI
 results goes through :class:`ResultsStore`, so the workers of a cluster without a shared filesystem
 write into one bucket and the driver resumes, compares and checks from it.
 
-Atomicity: a local file is written beside its target and renamed (:mod:`debiasbench.support.atomic`);
+Atomicity: a local file is written beside its target and renamed (:mod:`debiasbench.runtime.atomic`);
 an object is serialised in memory and uploaded under its final key in one upload, which an object
 store shows whole or not at all (an unfinished multipart upload is no object). Either way a killed
 writer leaves no half-written file, and a run's runs row, written last, is what marks it complete.
@@ -270,7 +270,7 @@ class ResultsStore:
     def write_table(self, table: pyarrow.Table, key: str) -> ResultsLocation:
         """Write ``table`` as Parquet under ``key``, whole or not at all. Raises OSError when the store refuses."""
         if self.local:
-            from debiasbench.support.atomic import write_table_atomic
+            from debiasbench.runtime.atomic import write_table_atomic
 
             return write_table_atomic(table, Path(self.location) / key)
         import pyarrow as pa
@@ -283,7 +283,7 @@ class ResultsStore:
     def write_bytes(self, data: bytes, key: str) -> ResultsLocation:
         """Write ``data`` under ``key``: a rename locally, one upload of the whole object on a store."""
         if self.local:
-            from debiasbench.support.atomic import write_bytes_atomic
+            from debiasbench.runtime.atomic import write_bytes_atomic
 
             return write_bytes_atomic(Path(self.location) / key, data)
         # One write of the whole buffer, then close: the store completes the upload and the object

@@ -32,7 +32,7 @@ def check_local_results_dir(path: Path) -> Path:
     import os
 
     from debiasbench.results.schemas import TABLES
-    from debiasbench.support.paths import check_resolves, write_refused
+    from debiasbench.runtime.paths import check_resolves, write_refused
 
     check_resolves(path, "results dir")  # a link loop or a dangling link would fail only at the final write
     if path.exists() and not path.is_dir():

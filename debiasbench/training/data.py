@@ -12,7 +12,7 @@ from typing import Any
 
 from debiasbench.errors import DebiasbenchError
 from debiasbench.plugin_system.interfaces import ForgetText, ModelHandle, SelectorContext, TokenizedText, UnlearnContext
-from debiasbench.support.data import DataLocator
+from debiasbench.data.locator import DataLocator
 from debiasbench.training.objective import UnlearningLoss
 from debiasbench.training.options import ALL_TEXTS
 

@@ -40,7 +40,7 @@ import torch
 from debiasbench.errors import TrainingDiverged
 from debiasbench.lm.logprobs import mean_nll, model_device
 from debiasbench.plugin_system.interfaces import ModelHandle, StepInfo, UnlearnContext, UnlearnOutcome
-from debiasbench.support.progress import progress_bar
+from debiasbench.runtime.progress import progress_bar
 from debiasbench.training.batch import TextBatch, make_batch
 from debiasbench.training.data import TrainingData, prepare
 from debiasbench.training.losses import ga_loss

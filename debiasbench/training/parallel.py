@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import torch
 
-from debiasbench.support.distributed import broadcast, on_cpu, ranks, sum_over_processes
+from debiasbench.runtime.distributed import broadcast, on_cpu, ranks, sum_over_processes
 
 Reduction = Literal["texts", "tokens"]
 

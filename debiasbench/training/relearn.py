@@ -24,7 +24,7 @@ import torch
 from debiasbench.errors import DebiasbenchError, TrainingDiverged
 from debiasbench.lm.logprobs import collate, logits_of, model_device, target_logprobs
 from debiasbench.plugin_system.interfaces import ModelHandle
-from debiasbench.support.progress import progress_bar
+from debiasbench.runtime.progress import progress_bar
 from debiasbench.training.loop import trained_weights
 from debiasbench.training.losses import nll_loss
 from debiasbench.training.parallel import Parallel

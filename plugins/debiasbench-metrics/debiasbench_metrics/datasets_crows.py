@@ -1,6 +1,6 @@
 """The CrowS-Pairs data set (Nangia et al. 2020): 1,508 minimal sentence pairs, nine bias types.
 
-Read with ``datasets``' CSV builder (through :func:`debiasbench.support.rows.load_rows`), every value kept
+Read with ``datasets``' CSV builder (through :func:`debiasbench.data.rows.load_rows`), every value kept
 as written: no "NA"/"null" turned into missing values, so a sentence is always its text.
 """
 

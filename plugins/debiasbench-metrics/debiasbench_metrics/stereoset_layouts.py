@@ -10,7 +10,7 @@
   intrasentence contexts contain ``BLANK`` and intersentence contexts never do.
 
 Row layouts (JSON lines, JSON arrays, parquet) are read with ``datasets`` through
-:func:`debiasbench.support.rows.load_rows`; the canonical file is one nested document rather than rows,
+:func:`debiasbench.data.rows.load_rows`; the canonical file is one nested document rather than rows,
 so it is read with ``json``. Either way a malformed file fails with the file, the line or record,
 and what was expected.
 """

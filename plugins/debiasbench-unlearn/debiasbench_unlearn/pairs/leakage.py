@@ -2,7 +2,7 @@
 run evaluates in its test split.
 
 The run's dev/test split is the core's ``split_of(metric, unit, --heldout-seed, --dev-fraction)``,
-the same call that tags the per-item rows (``orchestration/records.py``): per item, and for StereoSet
+the same call that tags the per-item rows (``run/records.py``): per item, and for StereoSet
 per target term (``split_units``: ``group\\x00<domain>/<term>``), so no term is on both sides. With
 StereoSet evaluated the ``stereoset`` source is still refused (at plan time, reading no data:
 StereoSet's loader writes a cache), since its dev terms are where the run's choices are made;

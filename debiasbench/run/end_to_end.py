@@ -1,0 +1,18 @@
+"""A run end to end: :func:`plan_run` (validate, resolve), :func:`execute` (load, evaluate,
+unlearn, evaluate, record). The API behind ``debiasbench run`` and ``debiasbench eval``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from debiasbench.run.config import RunConfig
+from debiasbench.run.execute import RunResult, execute
+from debiasbench.run.plan import Plan, plan_run
+
+
+def run_experiment(config: RunConfig, log: Any = None) -> RunResult:
+    """Plan and execute one run or evaluation."""
+    return execute(plan_run(config), log=log)
+
+
+__all__ = ["RunConfig", "RunResult", "Plan", "plan_run", "execute", "run_experiment"]

@@ -1,0 +1,209 @@
+"""Paired before/after statistics of result cells, computed from the per-item rows (docs/statistics.md).
+
+Everything here reads the ``items`` table alone (each measure's ``aggregate`` travels in the
+metric rows), so archived results are analysed the same whatever plugins are installed.
+One cell = one run (or a set of seed runs) x metric x measure x evaluated domain, on one split:
+
+* before and after are aligned on ``item``; a cell whose item sets differ is refused;
+* the change and the change in distance to the ideal come from :func:`~.statistics.change`: one item
+  resample shared by before and every seed (cluster resampling for ``group-mean`` measures; the
+  resample is keyed by measure and domain, so every cell on the same items draws the same one),
+  the crossed item x seed variance and its t intervals;
+* the p-value is the exact McNemar test where the items carry binary decisions (one run), else
+  the crossed t test; both are attainable at any family size (no resampling floor).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from debiasbench.results.storage import ResultsLocation, open_store
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from debiasbench.statistics.resampling import Figure, combine, group_mean_figure, mean_figure, ratio_figure
+from debiasbench.statistics.change import Change, change, shared_weights
+from debiasbench.errors import DebiasbenchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from debiasbench.reports.compare import Comparison
+
+RESAMPLES = 1000
+SPLITS = ("dev", "test")
+MIN_ITEMS = 10
+"""Fewer items per run than this (e.g. the few WikiText-2 windows of a short quick-preset text) get no
+paired interval: a bootstrap over a handful of items says nothing; the metric's own figures stand."""
+
+
+def split_of(metric: str, items: Iterable[str], seed: int, dev_fraction: float) -> list[str]:
+    """``dev`` or ``test`` per item: a seeded hash of (seed, metric, item), so the split of an item
+    never depends on which other items were evaluated or on the training seed."""
+    out = []
+    for item in items:
+        digest = hashlib.blake2b(f"{seed}\x00{metric}\x00{item}".encode(), digest_size=8).digest()
+        out.append("dev" if int.from_bytes(digest, "big") / 2**64 < dev_fraction else "test")
+    return out
+
+
+def split_units(items: Sequence[str], groups: Sequence[str | None], by_group: bool) -> list[str]:
+    """What :func:`split_of` hashes per row: the item, or, for a metric that splits by group, its
+    group (a row without a group takes the group its item has in another row of the same result),
+    so every measure of one item, and every item of one group, land in the same split."""
+    if not by_group:
+        return list(items)
+    known = {i: g for i, g in zip(items, groups) if g}
+    return [f"group\x00{known[i]}" if i in known else i for i in items]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One stage's item rows of one cell, sorted by item."""
+
+    item: np.ndarray
+    value: np.ndarray
+    weight: np.ndarray
+    group: np.ndarray
+    decision: np.ndarray  # object array of bool / None
+
+
+def side(rows: Sequence[dict]) -> Side:
+    """Item rows (dicts with item, value, weight, group, decision) sorted by item id."""
+    rows = sorted(rows, key=lambda r: r["item"])
+    return Side(np.array([r["item"] for r in rows]), np.array([r["value"] for r in rows], dtype=float),
+                np.array([r["weight"] if r["weight"] is not None else np.nan for r in rows], dtype=float),
+                np.array([r["group"] if r["group"] is not None else "" for r in rows]),
+                np.array([r["decision"] for r in rows], dtype=object))
+
+
+def figure(s: Side, aggregate: str) -> Figure:
+    """The measure as a function of resampling weights over the side's items."""
+    if aggregate == "mean":
+        return mean_figure(s.value)
+    if aggregate == "group-mean":
+        return group_mean_figure(s.value, s.group)
+    if aggregate in ("ratio", "exp-ratio"):
+        ratio = ratio_figure(s.value, s.weight)
+        return ratio if aggregate == "ratio" else combine(np.exp, ratio)
+    raise ValueError(f"unknown aggregate {aggregate!r}")
+
+
+def weights_seed(measure: str, domain: str) -> int:
+    """The resample seed of every cell over ``measure`` x ``domain``: cells on the same items (arms,
+    seeds, rows of a comparison) draw the same item resample."""
+    return int.from_bytes(hashlib.blake2b(f"{measure}\x00{domain}".encode(), digest_size=4).digest(), "big")
+
+
+@dataclass(frozen=True)
+class CellStats:
+    """The paired change of one cell (test split unless said otherwise), on the same items throughout.
+
+    ``d_delta``: the change in distance to the ideal (negative = closer); ``crossed``/``past``: the
+    after value lies beyond the ideal by ``past`` (one-sided ``past_p``); ``p`` tests "no change"
+    (``test``: mcnemar or t) and ``p_floor`` is the smallest p that test could give on these items;
+    ``mde``: the smallest |change| this cell detects with 80 % power at two-sided 0.05.
+    """
+
+    n: int  # items (or groups) per run
+    seeds: int
+    before: float
+    after: float
+    delta: float
+    delta_ci: tuple[float, float]
+    d_delta: float
+    d_delta_ci: tuple[float, float]
+    p: float
+    test: str  # mcnemar | t
+    per_seed_delta: tuple[float, ...] = ()
+    p_floor: float = 0.0
+    crossed: bool = False
+    past: float = 0.0
+    past_p: float = float("nan")
+    mde: float = float("nan")
+    stats: Change | None = None
+
+
+def from_change(c: Change) -> CellStats:
+    return CellStats(c.n, c.seeds, c.before, c.after, c.delta.value, tuple(c.delta_ci), c.d, tuple(c.d_ci),
+                     c.d_p, c.test, tuple(c.delta.per_seed), c.p_floor, c.crossed, c.past.value if c.crossed else 0.0,  # type: ignore[union-attr]
+                     c.past_p, c.d_delta.mde(), c)
+
+
+def aligned(before: Side, after: Side, what: str) -> tuple[Side, Side]:
+    """Refuse a cell whose before and after items differ: a change must be paired."""
+    if before.item.shape != after.item.shape or not np.array_equal(before.item, after.item):
+        missing = len(set(before.item) ^ set(after.item))
+        raise DebiasbenchError(f"{what}: the items before and after differ ({missing} not in both); the change cannot be "
+                               "paired (different data checksum or subset?) — rerun both stages on the same items")
+    return before, after
+
+
+def cell_stats(runs: Sequence[tuple[Side, Side]], aggregate: str, ideal: float | None, better: str, seed: int = 0,
+               resamples: int = RESAMPLES) -> CellStats | None:
+    """Paired statistics over one or several seed runs on the same items; None when a run has fewer
+    than ``MIN_ITEMS`` items. ``seed`` keys the shared item resample (see :func:`weights_seed`)."""
+    if any(len(b.item) < MIN_ITEMS for b, _ in runs):
+        return None
+    before_side = runs[0][0]
+    for b, a in runs[1:]:
+        aligned(before_side, b, "seeds of one cell")
+    before = figure(before_side, aggregate)
+    afters = [figure(a, aggregate) for _, a in runs]
+    weights = shared_weights([before, *afters], resamples, seed)
+    decisions = None
+    if len(runs) == 1:
+        b, a = runs[0]
+        stages = b.decision.tolist() + a.decision.tolist()
+        if stages and all(d is not None for d in stages):
+            decisions = (b.decision.astype(bool), a.decision.astype(bool))
+    return from_change(change(before, afters, ideal, better, weights=weights, decisions=decisions))
+
+
+def attach_paired(comparison: Comparison, results_dir: ResultsLocation, split: str | None) -> None:
+    """Paired statistics for every cell with a before and an after, from the runs' per-item rows
+    (and the survival of the change where every run also has relearned rows), then Holm and BH
+    adjustment over the family of those cells (named in ``comparison.family``)."""
+    from debiasbench.statistics.change import adjust
+
+    wanted = {(run, c.measure, c.domain) for (k, c), cell in comparison.cells.items() if cell.change is not None for run in cell.run_ids}
+    items = load_items(results_dir, {run for run, _, _ in wanted}, split)
+    tested = []
+    for (key, column), cell in comparison.cells.items():
+        if cell.change is None or cell.aggregate is None or cell.better is None:
+            continue
+        runs, relearned = [], []
+        for run in cell.run_ids:
+            rows = items.get((run, column.measure, column.domain), {})
+            if "before" not in rows or "after" not in rows:
+                break
+            runs.append(aligned(side(rows["before"]), side(rows["after"]), f"{run} {column.measure} {column.domain}"))
+            relearned += [side(rows["relearned"])] if "relearned" in rows else []
+        else:
+            seed = weights_seed(column.measure, column.domain)
+            cell.paired = cell_stats(runs, cell.aggregate, cell.ideal, cell.better, seed=seed)
+            if cell.paired is not None:
+                tested.append(cell)
+                if len(relearned) == len(runs):  # every seed relearned: how much of the change survived
+                    from debiasbench.statistics.survival import cell_survival
+
+                    cell.survival = cell_survival(runs[0][0], [a for _, a in runs], relearned, cell.aggregate,
+                                                  cell.paired.delta_ci, seed)
+    if tested:
+        comparison.family = f"compare {open_store(results_dir)} ({len(tested)} cells, {split or 'all'} items)"
+        adjusted = adjust([c.paired.p for c in tested], comparison.family)  # type: ignore[union-attr]
+        for cell, holm, bh in zip(tested, adjusted.holm, adjusted.bh):
+            cell.p_holm, cell.q_bh = holm, bh
+
+
+def load_items(results_dir: ResultsLocation, run_ids: set[str], split: str | None) -> dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]]:
+    """(run, measure, domain) -> stage -> item rows, for the given runs (one file each) and split."""
+    store = open_store(results_dir)
+    present = set(store.list("items"))
+    keys = [key for key in (f"items/{run}.parquet" for run in sorted(run_ids)) if key in present]
+    out: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
+    for table in store.map(store.read_table, keys):
+        for r in table.to_pylist():
+            if split is None or r["split"] == split:
+                out.setdefault((r["run_id"], r["measure"], r["domain"]), {}).setdefault(r["stage"], []).append(r)
+    return out
