@@ -14,7 +14,9 @@ import json
 import math
 import sys
 
-from debiasbench.statistics.paired import aligned, cell_stats, load_items, side, weights_seed
+from debiasbench.results.items import load_items
+
+from debiasbench.statistics.paired import aligned, cell_stats, side, weights_seed
 from debiasbench.statistics.survival import cell_survival
 from debiasbench.results.tables import read_table
 

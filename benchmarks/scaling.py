@@ -21,7 +21,8 @@ from pathlib import Path
 
 from debiasbench.campaign.executors.points import run_points
 from debiasbench.campaign.executors.ray_executor import RayExecutor
-from debiasbench.campaign.sweep import load_sweep, validate
+from debiasbench.campaign.sweep import validate
+from debiasbench.campaign.sweep_file import load_sweep
 
 SWEEP = Path(__file__).parent / "scaling" / "sweep.toml"
 

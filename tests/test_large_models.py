@@ -270,7 +270,8 @@ def test_a_sweep_file_sets_the_large_model_settings(tmp_path: Path, plugins: Any
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """They are top-level keys of a sweep (and so of a study), from the same run schema as the flags."""
     import debiasbench.plugin_system.loader
-    from debiasbench.campaign.sweep import load_sweep, validate
+    from debiasbench.campaign.sweep import validate
+    from debiasbench.campaign.sweep_file import load_sweep
 
     monkeypatch.setattr(debiasbench.plugin_system.loader, "_CACHED", plugins)
     path = tmp_path / "sweep.toml"

@@ -188,7 +188,8 @@ def test_eval_has_no_relearning(cli_plugins: Any, tmp_path: Path) -> None:
 
 
 def test_sweep_files_take_relearn_steps(tmp_path: Path, cli_plugins: Any) -> None:
-    from debiasbench.campaign.sweep import load_sweep, validate
+    from debiasbench.campaign.sweep import validate
+    from debiasbench.campaign.sweep_file import load_sweep
 
     grid = tmp_path / "grid.toml"
     grid.write_text('model = "tiny"\nforget_set = "tiny-hate-retain"\nmetrics = ["item-logprob"]\ndevice = "cpu"\n'

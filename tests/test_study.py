@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from debiasbench.statistics.paired import aligned, figure, load_items, side, weights_seed
+from debiasbench.results.items import load_items
+
+from debiasbench.statistics.paired import aligned, figure, side, weights_seed
 from debiasbench.statistics.change import beats_all, change, contrast, shared_weights
 from debiasbench.reports.study_report import collect
 from debiasbench.cli import app

@@ -18,7 +18,8 @@ from debiasbench.reports.compare import compare
 from debiasbench.cli import app
 from debiasbench.errors import DebiasbenchError
 from debiasbench.run.config import RunConfig
-from debiasbench.campaign.sweep import load_sweep, mark_done
+from debiasbench.campaign.sweep import mark_done
+from debiasbench.campaign.sweep_file import load_sweep
 from debiasbench.results.schemas import RUNS_SCHEMA
 from debiasbench.results.tables import read_table, to_table
 from debiasbench.runtime.atomic import write_table_atomic
@@ -235,7 +236,7 @@ def test_the_documented_sweep_file_parses(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_sweep_keys_come_from_the_run_schema() -> None:
     from debiasbench.run.config import schema
-    from debiasbench.campaign.sweep import AXES, TABLES, TOP_LEVEL
+    from debiasbench.campaign.sweep_file import AXES, TABLES, TOP_LEVEL
 
     fields = {f.name: f.setting for f in schema()}
     assert set(TOP_LEVEL) == {name for name, s in fields.items() if s.sweep == "top"}

@@ -36,7 +36,8 @@ from debiasbench.campaign.study_power import measure_spec
 from debiasbench.domains import DOMAINS, check_domain
 from debiasbench.errors import DebiasbenchError
 from debiasbench.run.config import RunConfig, method_selector
-from debiasbench.campaign.sweep import Sweep, SweepPoint, _read, _typed_point, done_hashes, sweep_from_data
+from debiasbench.campaign.sweep import done_hashes
+from debiasbench.campaign.sweep_file import Sweep, SweepPoint, read_campaign_file, typed_point, sweep_from_data
 
 if TYPE_CHECKING:  # pragma: no cover
     from debiasbench.campaign.executors.base import Executor
@@ -176,7 +177,7 @@ def load_study(source: Path, results_dir: ResultsLocation | None = None, plugins
     from debiasbench.results.storage import join, results_location
 
     source = Path(source)
-    data = _read(source, "study file")
+    data = read_campaign_file(source, "study file")
     study_table = data.pop("study", None)
     if not isinstance(study_table, dict):
         raise _bad(source, "needs a [study] table (name, controls, [study.family]); a file without one is a sweep file")
@@ -296,7 +297,7 @@ def derive_point(control: Control, controlled: SweepPoint, result: ControlledRes
                                  selector_options=dict(arm.selector_options))
     point = SweepPoint(index=index, config=config)
     try:
-        point.config = _typed_point(config, registry)
+        point.config = typed_point(config, registry)
     except DebiasbenchError as exc:
         raise type(exc)(f"control {control.name!r} of point {controlled.index} ({controlled.label()}): {exc}") from None
     return point

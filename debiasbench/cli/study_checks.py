@@ -12,9 +12,9 @@ from debiasbench.results.storage import ResultsLocation
 def check_study_size(file: Path, yes: bool) -> None:
     """Count the study's runs from its axes (method points times one plus its controls) and ask above the limit."""
     from debiasbench.campaign.grid_size import confirm_size, grid_size
-    from debiasbench.campaign.sweep import _read
+    from debiasbench.campaign.sweep_file import read_campaign_file
 
-    data = _read(Path(file), "study file")
+    data = read_campaign_file(Path(file), "study file")
     study = data.get("study") if isinstance(data.get("study"), dict) else {}
     controls = study.get("controls") or []
     confirm_size(grid_size(data) * (1 + (len(controls) if isinstance(controls, (list, dict)) else 1)), yes, f"study {file}")

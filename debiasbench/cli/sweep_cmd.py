@@ -24,7 +24,7 @@ from debiasbench.cli.executor_options import (
 from debiasbench.errors import DebiasbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from debiasbench.campaign.sweep import Sweep
+    from debiasbench.campaign.sweep_file import Sweep
 
 
 def sweep_command(
@@ -53,19 +53,14 @@ def sweep_command(
     from debiasbench.cli.resume_hint import resume_command
     from debiasbench.campaign.executors import ExecutorOptions, check_options
     from debiasbench.campaign.grid_size import confirm_size, estimate, grid_size, run_durations
-    from debiasbench.campaign.sweep import (
-        _read,
-        load_sweep,
-        mark_done,
-        run_sweep,
-        validate,
-    )
+    from debiasbench.campaign.sweep import mark_done, run_sweep, validate
+    from debiasbench.campaign.sweep_file import read_campaign_file, load_sweep
     from debiasbench.results.storage import describe
 
     options = ExecutorOptions(executor, retries, workers, cpus_per_run, gpus_per_run, address, slurm_cluster, slurm_partition,
                               slurm_time, slurm_folder)
     check_options(options)  # a wrong flag fails before the file is read
-    confirm_size(grid_size(_read(Path(file))), yes, f"sweep {file}")  # a huge grid is named before it is expanded
+    confirm_size(grid_size(read_campaign_file(Path(file))), yes, f"sweep {file}")  # a huge grid is named before it is expanded
     sweep = load_sweep(file, results_dir)
     plans = validate(sweep)  # resolves defaults first: a point's hash is then the one its run records
     mark_done(sweep)

@@ -14,7 +14,7 @@ from debiasbench.errors import UnknownNameError
 from debiasbench.plugin_system.interfaces import PresetValues
 
 if TYPE_CHECKING:  # pragma: no cover
-    from debiasbench.plugin_system.registry import Registry
+    from debiasbench.plugin_system.interfaces.common import PluginLookup
 
 FULL = "full"
 """Every item of every benchmark and forget set, each object's own defaults: the study's protocol."""
@@ -27,7 +27,7 @@ CORE_PRESETS: dict[str, str] = {
 NO_VALUES = PresetValues()
 
 
-def known_presets(registry: Registry) -> dict[str, str]:
+def known_presets(registry: PluginLookup) -> dict[str, str]:
     """Preset name -> description: the core's, plus every name a registered object declares."""
     known = dict(CORE_PRESETS)
     for entry in registry.all_entries():
@@ -36,7 +36,7 @@ def known_presets(registry: Registry) -> dict[str, str]:
     return known
 
 
-def check_preset(name: str, registry: Registry) -> str:
+def check_preset(name: str, registry: PluginLookup) -> str:
     """``name`` if some object (or the core) knows it, else one line listing the known presets."""
     known = known_presets(registry)
     if name not in known:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from debiasbench.reports.consistency import consistency_warnings, json_dict, short_value, unpoolable_cells
-from debiasbench.statistics.paired import CellStats, attach_paired
+from debiasbench.results.items import load_items
+from debiasbench.statistics.paired import CellStats, aligned, cell_stats, side, weights_seed
 from debiasbench.statistics.change import distance
 from debiasbench.statistics.survival import Survival
 from debiasbench.domains import DOMAINS, OVERALL
@@ -294,6 +295,42 @@ def _variants(keys: list[RowKey]) -> dict[RowKey, str]:
                 parts.append(f"preset={k.preset}")
             labels[k] = " ".join(parts)
     return labels
+
+
+def attach_paired(comparison: Comparison, results_dir: ResultsLocation, split: str | None) -> None:
+    """Paired statistics for every cell with a before and an after, from the runs' per-item rows
+    (and the survival of the change where every run also has relearned rows), then Holm and BH
+    adjustment over the family of those cells (named in ``comparison.family``)."""
+    from debiasbench.statistics.change import adjust
+
+    wanted = {(run, c.measure, c.domain) for (k, c), cell in comparison.cells.items() if cell.change is not None for run in cell.run_ids}
+    items = load_items(results_dir, {run for run, _, _ in wanted}, split)
+    tested = []
+    for (key, column), cell in comparison.cells.items():
+        if cell.change is None or cell.aggregate is None or cell.better is None:
+            continue
+        runs, relearned = [], []
+        for run in cell.run_ids:
+            rows = items.get((run, column.measure, column.domain), {})
+            if "before" not in rows or "after" not in rows:
+                break
+            runs.append(aligned(side(rows["before"]), side(rows["after"]), f"{run} {column.measure} {column.domain}"))
+            relearned += [side(rows["relearned"])] if "relearned" in rows else []
+        else:
+            seed = weights_seed(column.measure, column.domain)
+            cell.paired = cell_stats(runs, cell.aggregate, cell.ideal, cell.better, seed=seed)
+            if cell.paired is not None:
+                tested.append(cell)
+                if len(relearned) == len(runs):  # every seed relearned: how much of the change survived
+                    from debiasbench.statistics.survival import cell_survival
+
+                    cell.survival = cell_survival(runs[0][0], [a for _, a in runs], relearned, cell.aggregate,
+                                                  cell.paired.delta_ci, seed)
+    if tested:
+        comparison.family = f"compare {open_store(results_dir)} ({len(tested)} cells, {split or 'all'} items)"
+        adjusted = adjust([c.paired.p for c in tested], comparison.family)  # type: ignore[union-attr]
+        for cell, holm, bh in zip(tested, adjusted.holm, adjusted.bh):
+            cell.p_holm, cell.q_bh = holm, bh
 
 
 def run_file(location: ResultsLocation) -> tuple[ResultsLocation, str] | None:

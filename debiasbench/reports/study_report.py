@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from debiasbench.statistics.paired import MIN_ITEMS, aligned, figure, load_items, side, weights_seed
+from debiasbench.results.items import load_items
+
+from debiasbench.statistics.paired import MIN_ITEMS, aligned, figure, side, weights_seed
 from debiasbench.statistics.change import adjust, beats_all, change, contrast, equivalent, shared_weights, verdict, within
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.storage import describe

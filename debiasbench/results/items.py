@@ -14,10 +14,13 @@ written are the items that counted.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from debiasbench.results.storage import ResultsLocation
 
 ITEM_FIELDS = ("measure", "domain", "item", "value", "weight", "group", "decision")
 KEPT = "kept"
@@ -64,3 +67,18 @@ def concat_items(tables: Sequence[pa.Table]) -> pa.Table | None:
     if any(KEPT in t.column_names for t in tables):  # tables made before ``kept`` existed: all count
         tables = [t if KEPT in t.column_names else t.append_column(KEPT, pa.nulls(t.num_rows, pa.bool_())) for t in tables]
     return pa.concat_tables(tables)
+
+
+def load_items(results_dir: ResultsLocation, run_ids: set[str], split: str | None) -> dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]]:
+    """(run, measure, domain) -> stage -> item rows, for the given runs (one file each) and split."""
+    from debiasbench.results.storage import open_store
+
+    store = open_store(results_dir)
+    present = set(store.list("items"))
+    keys = [key for key in (f"items/{run}.parquet" for run in sorted(run_ids)) if key in present]
+    out: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
+    for table in store.map(store.read_table, keys):
+        for r in table.to_pylist():
+            if split is None or r["split"] == split:
+                out.setdefault((r["run_id"], r["measure"], r["domain"]), {}).setdefault(r["stage"], []).append(r)
+    return out

@@ -298,12 +298,12 @@ class ResultsStore:
     def check_writable(self) -> None:
         """Fail in one line, before any work, when results cannot be written here.
 
-        A local folder is checked without writing (see :func:`debiasbench.results.tables.check_results_dir`);
+        A local folder is checked without writing (see :func:`debiasbench.results.local_dir.check_local_results_dir`);
         an object store is probed: a small marker object written and deleted under the prefix, once
         per process and location.
         """
         if self.local:
-            from debiasbench.results.tables import check_local_results_dir
+            from debiasbench.results.local_dir import check_local_results_dir
 
             check_local_results_dir(Path(self.location))
             return

@@ -8,12 +8,10 @@ A results directory is a local folder or an object-store URI; reads and writes g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from debiasbench.errors import DebiasbenchError
 from debiasbench.results.schemas import TABLES
 from debiasbench.results.storage import ResultsLocation, ResultsStore, open_store
 
@@ -26,33 +24,6 @@ def check_results_dir(location: ResultsLocation) -> ResultsLocation:
     return location
 
 
-def check_local_results_dir(path: Path) -> Path:
-    """Fail in one line when the local folder ``path`` cannot take the run's tables; creates nothing
-    (the tables' atomic writers create the folders), so a refused run leaves no empty folder."""
-    import os
-
-    from debiasbench.results.schemas import TABLES
-    from debiasbench.runtime.paths import check_resolves, write_refused
-
-    check_resolves(path, "results dir")  # a link loop or a dangling link would fail only at the final write
-    if path.exists() and not path.is_dir():
-        raise DebiasbenchError(f"results dir {path} is a file, not a folder; pass --results-dir to a folder")
-    if path.is_dir():
-        for name in TABLES:
-            entry = path / name
-            check_resolves(entry, "results dir")
-            if entry.exists() and not entry.is_dir():
-                raise DebiasbenchError(f"results dir {path}: {entry} is a file where the {name!r} table folder belongs; "
-                                       "move it away or pass another --results-dir")
-            if entry.is_dir() and (not os.access(entry, os.W_OK | os.X_OK) or write_refused(entry)):
-                raise DebiasbenchError(f"results dir {path}: {entry} is not writable; fix its permissions or pass another --results-dir")
-    existing = path
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK) or write_refused(existing):
-        raise DebiasbenchError(f"cannot create results dir {path}: {existing} is not a writable folder; "
-                               "pass --results-dir to a writable folder")
-    return path
 
 
 def to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:

@@ -28,7 +28,7 @@ from debiasbench.statistics.resampling import Figure, cluster_weights, combine, 
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.items import kept_mask
 from debiasbench.plugin_system.interfaces import Metric, MetricResult, MetricRow
-from debiasbench.data.subsets import generator
+from debiasbench.plugin_system.item_subsets import generator
 
 RESAMPLES = 1000
 LEVEL = 95.0

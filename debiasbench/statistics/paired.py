@@ -18,17 +18,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from debiasbench.results.storage import ResultsLocation, open_store
-from typing import TYPE_CHECKING, Any
+
 
 import numpy as np
 
 from debiasbench.statistics.resampling import Figure, combine, group_mean_figure, mean_figure, ratio_figure
 from debiasbench.statistics.change import Change, change, shared_weights
 from debiasbench.errors import DebiasbenchError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from debiasbench.reports.compare import Comparison
 
 RESAMPLES = 1000
 SPLITS = ("dev", "test")
@@ -158,52 +154,3 @@ def cell_stats(runs: Sequence[tuple[Side, Side]], aggregate: str, ideal: float |
         if stages and all(d is not None for d in stages):
             decisions = (b.decision.astype(bool), a.decision.astype(bool))
     return from_change(change(before, afters, ideal, better, weights=weights, decisions=decisions))
-
-
-def attach_paired(comparison: Comparison, results_dir: ResultsLocation, split: str | None) -> None:
-    """Paired statistics for every cell with a before and an after, from the runs' per-item rows
-    (and the survival of the change where every run also has relearned rows), then Holm and BH
-    adjustment over the family of those cells (named in ``comparison.family``)."""
-    from debiasbench.statistics.change import adjust
-
-    wanted = {(run, c.measure, c.domain) for (k, c), cell in comparison.cells.items() if cell.change is not None for run in cell.run_ids}
-    items = load_items(results_dir, {run for run, _, _ in wanted}, split)
-    tested = []
-    for (key, column), cell in comparison.cells.items():
-        if cell.change is None or cell.aggregate is None or cell.better is None:
-            continue
-        runs, relearned = [], []
-        for run in cell.run_ids:
-            rows = items.get((run, column.measure, column.domain), {})
-            if "before" not in rows or "after" not in rows:
-                break
-            runs.append(aligned(side(rows["before"]), side(rows["after"]), f"{run} {column.measure} {column.domain}"))
-            relearned += [side(rows["relearned"])] if "relearned" in rows else []
-        else:
-            seed = weights_seed(column.measure, column.domain)
-            cell.paired = cell_stats(runs, cell.aggregate, cell.ideal, cell.better, seed=seed)
-            if cell.paired is not None:
-                tested.append(cell)
-                if len(relearned) == len(runs):  # every seed relearned: how much of the change survived
-                    from debiasbench.statistics.survival import cell_survival
-
-                    cell.survival = cell_survival(runs[0][0], [a for _, a in runs], relearned, cell.aggregate,
-                                                  cell.paired.delta_ci, seed)
-    if tested:
-        comparison.family = f"compare {open_store(results_dir)} ({len(tested)} cells, {split or 'all'} items)"
-        adjusted = adjust([c.paired.p for c in tested], comparison.family)  # type: ignore[union-attr]
-        for cell, holm, bh in zip(tested, adjusted.holm, adjusted.bh):
-            cell.p_holm, cell.q_bh = holm, bh
-
-
-def load_items(results_dir: ResultsLocation, run_ids: set[str], split: str | None) -> dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]]:
-    """(run, measure, domain) -> stage -> item rows, for the given runs (one file each) and split."""
-    store = open_store(results_dir)
-    present = set(store.list("items"))
-    keys = [key for key in (f"items/{run}.parquet" for run in sorted(run_ids)) if key in present]
-    out: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
-    for table in store.map(store.read_table, keys):
-        for r in table.to_pylist():
-            if split is None or r["split"] == split:
-                out.setdefault((r["run_id"], r["measure"], r["domain"]), {}).setdefault(r["stage"], []).append(r)
-    return out
