@@ -11,7 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from debiasbench.statistics.paired import aligned, figure, load_items, side, weights_seed
-from debiasbench.statistics.change import beats_all, change, contrast, shared_weights
+from debiasbench.statistics.change import change, contrast
+from debiasbench.statistics.pairing import shared_weights
+from debiasbench.statistics.verdicts import beats_all
 from debiasbench.reports.study_report import collect
 from debiasbench.cli import app
 from debiasbench.campaign.study import load_study, plan_study, resolve_pending, run_study

@@ -18,7 +18,7 @@ from typing import Any
 
 from debiasbench.reports.consistency import consistency_warnings, json_dict, short_value, unpoolable_cells
 from debiasbench.statistics.paired import CellStats, attach_paired
-from debiasbench.statistics.change import distance
+from debiasbench.statistics.distance import distance
 from debiasbench.statistics.survival import Survival
 from debiasbench.domains import DOMAINS, OVERALL
 from debiasbench.errors import DebiasbenchError
@@ -51,7 +51,7 @@ class Stat:
 
 
 def _distance(value: float | None, ideal: float | None, better: str | None) -> float | None:
-    """:func:`debiasbench.statistics.change.distance`, or None where the row has no value, no
+    """:func:`debiasbench.statistics.distance.distance`, or None where the row has no value, no
     direction, or a ``closer`` measure without an ideal."""
     if value is None or better is None or (better == "closer" and ideal is None):
         return None

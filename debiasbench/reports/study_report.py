@@ -22,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from debiasbench.statistics.paired import MIN_ITEMS, aligned, figure, load_items, side, weights_seed
-from debiasbench.statistics.change import adjust, beats_all, change, contrast, equivalent, shared_weights, verdict, within
+from debiasbench.statistics.change import change, contrast
+from debiasbench.statistics.distance import within
+from debiasbench.statistics.multiplicity import adjust
+from debiasbench.statistics.pairing import shared_weights
+from debiasbench.statistics.verdicts import beats_all, equivalent, verdict
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.storage import describe
 
@@ -474,7 +478,8 @@ def _pooled(out: StudyResults, study: Any) -> None:
     """One pooled cross-domain claim per method (docs/statistics.md, "The pooled transfer claim"):
     its cross-domain family cells averaged with their test items as weights (the per-item average
     effect; fixed by the design, not by the results), Holm-adjusted across methods."""
-    from debiasbench.statistics.change import equivalent, pooled_beyond, pooled_change
+    from debiasbench.statistics.change import pooled_beyond, pooled_change
+    from debiasbench.statistics.verdicts import equivalent
 
     margin = getattr(study, "equivalence_margin", None)
     seed_term = _seed_level(study)
