@@ -22,7 +22,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_rgba
 
 from debiasbench.reports import study_plots as sp
-from debiasbench.reports.study_report import ArmRun, StudyCell, StudyClaim, StudyContrast, StudyResults
+from debiasbench.reports.study_results import ArmRun, StudyCell, StudyClaim, StudyContrast, StudyResults
 from debiasbench.domains import DOMAINS
 
 M = "crows-pairs.score"

@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from debiasbench.reports.plot import _save
-from debiasbench.reports.study_report import cost_measure
+from debiasbench.reports.study_matching import cost_measure
 from debiasbench.reports.study_render import _order
-from debiasbench.reports.study_report import StudyCell, StudyClaim, StudyContrast, StudyResults
+from debiasbench.reports.study_results import StudyCell, StudyClaim, StudyContrast, StudyResults
 
 SCALE_LIMIT = 2.0  # |estimate / MDE| where the colour saturates: the fixed limits of every heatmap
 CMAP = "RdBu_r"  # diverging, colour-blind safe; white at 0

@@ -19,7 +19,8 @@ from typing import Any
 from debiasbench.reports.study_answer import VERDICT_WORDS, answer, attainable, claim_rows, controls_blocks  # noqa: F401 (re-exported)
 from debiasbench.reports.study_answer import fmt as _fmt
 from debiasbench.reports.study_answer import fmt_p as _p
-from debiasbench.reports.study_report import StudyCell, StudyContrast, StudyResults, write_cells
+from debiasbench.reports.study_records import write_cells
+from debiasbench.reports.study_results import StudyCell, StudyContrast, StudyResults
 from debiasbench.domains import DOMAINS
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.storage import describe, short_reason, open_store
