@@ -60,7 +60,7 @@ def measures_of(rows: Sequence[dict[str, Any]]) -> dict[str, tuple[float | None,
 
 def collect(study: Any) -> StudyResults:
     """Everything the report shows, computed from ``study.results_dir`` (a :class:`Study`)."""
-    from debiasbench.campaign.study import runs_by_hash
+    from debiasbench.campaign.study_arms import runs_by_hash
     from debiasbench.results.tables import read_table
 
     results_dir = study.results_dir
