@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from debiasbench.reports.compare import compare
 from debiasbench.reports.compare_rows import Filters
-from debiasbench.statistics.change import distance
+from debiasbench.statistics.distance import distance
 from debiasbench.cli import app
 from debiasbench.errors import DebiasbenchError
 from debiasbench.plugin_system.interfaces import MeasureSpec, Metric

@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from debiasbench.cli import app
-from debiasbench.campaign.study import load_study, plan_study, run_study
+from debiasbench.campaign.study import plan_study, run_study
+from debiasbench.campaign.study_file import load_study
 from debiasbench.plugin_system.loader import get_plugins
 from debiasbench.results.tables import read_table
 from tests import tiny_plugins, tiny_study_plugins

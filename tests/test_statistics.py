@@ -13,24 +13,12 @@ import pytest
 from scipy import stats
 
 from debiasbench.statistics.crossed import Estimate, resamples_for_family
-from debiasbench.statistics.change import (
-    adjust,
-    beats_all,
-    change,
-    cluster_weights,
-    combine,
-    contrast,
-    distance,
-    equivalent,
-    group_mean_figure,
-    item_weights,
-    mcnemar_exact,
-    mean_figure,
-    paired_permutation_p,
-    planned_mde,
-    ratio_figure,
-    verdict,
-)
+from debiasbench.statistics.change import change, contrast
+from debiasbench.statistics.distance import distance
+from debiasbench.statistics.item_tests import mcnemar_exact, paired_permutation_p
+from debiasbench.statistics.multiplicity import adjust
+from debiasbench.statistics.resampling import cluster_weights, combine, group_mean_figure, item_weights, mean_figure, ratio_figure
+from debiasbench.statistics.verdicts import beats_all, equivalent, planned_mde, verdict
 
 FEW = {"min_resamples": 200}  # lets fast tests use fewer resamples than the spec's 1,000 floor
 
@@ -435,7 +423,9 @@ def test_pooled_estimates_equal_hand_computed_means_and_variances() -> None:
     import numpy as np
 
     from debiasbench.statistics.crossed import pooled
-    from debiasbench.statistics.change import change, mean_figure, shared_weights
+    from debiasbench.statistics.change import change
+    from debiasbench.statistics.pairing import shared_weights
+    from debiasbench.statistics.resampling import mean_figure
 
     rng = np.random.default_rng(0)
     cells = []

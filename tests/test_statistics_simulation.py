@@ -17,7 +17,10 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from debiasbench.statistics.change import adjust, beats_all, change, contrast, mean_figure, verdict
+from debiasbench.statistics.change import change, contrast
+from debiasbench.statistics.multiplicity import adjust
+from debiasbench.statistics.resampling import mean_figure
+from debiasbench.statistics.verdicts import beats_all, verdict
 
 B = 400  # resamples per simulated cell: the SE's Monte-Carlo error (~3.5 %) barely moves coverage
 LOW = dict(resamples=B, min_resamples=B)
@@ -222,7 +225,7 @@ def _pooled_study(rng: np.random.Generator, seed: int, method_shift: float, cont
     shared by both item sets it is evaluated on. Continuous margin, ideal 0, before margin ~0.5:
     nobody crosses the ideal. Returns the cells' contrasts against each control, their item counts
     and their sources (the blocks)."""
-    from debiasbench.statistics.change import shared_weights
+    from debiasbench.statistics.pairing import shared_weights
 
     items = [rng.normal(0.5, 1.0, n) for n in sizes]
     befores = [mean_figure(z) for z in items]

@@ -11,12 +11,15 @@ import pytest
 from typer.testing import CliRunner
 
 from debiasbench.results.items import load_items
-
 from debiasbench.statistics.paired import aligned, figure, side, weights_seed
-from debiasbench.statistics.change import beats_all, change, contrast, shared_weights
+from debiasbench.statistics.change import change, contrast
+from debiasbench.statistics.pairing import shared_weights
+from debiasbench.statistics.verdicts import beats_all
 from debiasbench.reports.study_report import collect
 from debiasbench.cli import app
-from debiasbench.campaign.study import load_study, plan_study, resolve_pending, run_study
+from debiasbench.campaign.study import plan_study, run_study
+from debiasbench.campaign.study_arms import resolve_pending
+from debiasbench.campaign.study_file import load_study
 from debiasbench.plugin_system.loader import get_plugins
 from debiasbench.results.tables import read_table
 from tests import tiny_plugins, tiny_study_plugins

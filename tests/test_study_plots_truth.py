@@ -21,12 +21,13 @@ import pytest
 from matplotlib import colormaps
 from matplotlib.colors import to_rgba
 
+from debiasbench.reports import study_heatmap as hm
 from debiasbench.reports import study_plots as sp
-from debiasbench.reports.study_report import ArmRun, StudyCell, StudyClaim, StudyContrast, StudyResults
+from debiasbench.reports.study_results import ArmRun, StudyCell, StudyClaim, StudyContrast, StudyResults
 from debiasbench.domains import DOMAINS
 
 M = "crows-pairs.score"
-PIXELS = round((sp.REPORT_WIDTH) * sp.DPI)  # the width the HTML report shows unscaled (1125 px)
+PIXELS = round((hm.REPORT_WIDTH) * hm.DPI)  # the width the HTML report shows unscaled (1125 px)
 
 
 @pytest.fixture(autouse=True)
@@ -100,10 +101,10 @@ def _by_gid(fig: Any, prefix: str) -> dict[tuple[int, int, int], Any]:
     return out
 
 
-def _figure(results: StudyResults, contrasts: bool = False) -> tuple[Any, list[sp.Panel]]:
+def _figure(results: StudyResults, contrasts: bool = False) -> tuple[Any, list[hm.Panel]]:
     """The figure plot_all saves (same panels, labels and title), not saved."""
     spec = sp.heatmap_specs(_study(), results)["contrasts" if contrasts else "heatmap"]
-    return sp.heatmap_figure(*spec), spec[0]
+    return hm.heatmap_figure(*spec), spec[0]
 
 
 def _colourbar_norm(fig: Any) -> Any:
@@ -119,9 +120,9 @@ def test_colour_limits_are_fixed_whatever_the_data(factor: float) -> None:
                for d, v in (("gender", 4.0), ("race", 100.0), ("religion", -4.0))]
     fig, _ = _figure(r)
     norm = _colourbar_norm(fig)
-    assert (norm.vmin, norm.vmax) == (-sp.SCALE_LIMIT, sp.SCALE_LIMIT)
+    assert (norm.vmin, norm.vmax) == (-hm.SCALE_LIMIT, hm.SCALE_LIMIT)
     faces = _by_gid(fig, "cell")
-    cmap = colormaps[sp.CMAP]
+    cmap = colormaps[hm.CMAP]
     # 1 MDE is 1 MDE whatever the units and whatever the largest cell: the scale is not stretched to the data
     assert faces[(0, 0, 0)].get_facecolor() == pytest.approx(cmap(0.75))
     assert faces[(0, 0, 2)].get_facecolor() == pytest.approx(cmap(0.25))
@@ -136,14 +137,14 @@ def test_same_cell_same_colour_in_every_panel() -> None:
     fig, _ = _figure(r)
     faces = _by_gid(fig, "cell")
     assert faces[(0, 0, 0)].get_facecolor() == pytest.approx(faces[(2, 0, 0)].get_facecolor())
-    assert faces[(2, 0, 3)].get_facecolor() == pytest.approx(to_rgba(sp.MISSING))  # no result: white, said so
+    assert faces[(2, 0, 3)].get_facecolor() == pytest.approx(to_rgba(hm.MISSING))  # no result: white, said so
     assert _by_gid(fig, "text")[(2, 0, 3)].get_text() == "no data"
 
 
 def test_interval_holding_zero_is_neutral_whatever_the_estimate() -> None:
     fig, _ = _figure(_smoke())
     faces = _by_gid(fig, "cell")
-    neutral = to_rgba(sp.NEUTRAL)
+    neutral = to_rgba(hm.NEUTRAL)
     assert faces[(0, 0, 1)].get_facecolor() == pytest.approx(neutral)  # +5.9, interval [-2.9, 22.3]: grey, not red
     assert faces[(0, 0, 3)].get_facecolor() == pytest.approx(neutral)  # interval [0, 0] and MDE 0: nothing to scale by
     ax = [a for a in fig.axes if a.get_label() != "<colorbar>"][0]
@@ -151,35 +152,35 @@ def test_interval_holding_zero_is_neutral_whatever_the_estimate() -> None:
     assert hatched == {(1, 0), (3, 0)}  # (col, row): exactly the neutral cells are hatched
     coloured = faces[(0, 0, 0)].get_facecolor()  # -9 [-14, -4]: closer, blue
     assert coloured != pytest.approx(neutral) and coloured[2] > coloured[0]
-    assert faces[(0, 0, 2)].get_facecolor() == pytest.approx(colormaps[sp.CMAP](1.0))  # +30 = 5 MDE: clipped to the darkest red
+    assert faces[(0, 0, 2)].get_facecolor() == pytest.approx(colormaps[hm.CMAP](1.0))  # +30 = 5 MDE: clipped to the darkest red
 
 
 def test_scaled_and_neutral_rules() -> None:
-    assert sp.scaled(sp.HeatCell("a", "b", 50.0, (40.0, 60.0), 5.0)) == sp.SCALE_LIMIT
-    assert sp.scaled(sp.HeatCell("a", "b", -50.0, (-60.0, -40.0), 5.0)) == -sp.SCALE_LIMIT
-    assert sp.scaled(sp.HeatCell("a", "b", 5.0, (4.0, 6.0), 10.0)) == 0.5
-    assert sp.scaled(sp.HeatCell("a", "b", 5.0, (4.0, 6.0), math.nan)) is None
-    assert sp.is_neutral(sp.HeatCell("a", "b", 5.0, (4.0, 6.0), math.nan))
-    assert sp.is_neutral(sp.HeatCell("a", "b", 5.0, (math.nan, math.nan), 3.0))
-    assert sp.is_neutral(sp.HeatCell("a", "b", 5.0, (0.0, 10.0), 3.0))  # the bound itself holds 0
-    assert not sp.is_neutral(sp.HeatCell("a", "b", 5.0, (0.1, 10.0), 3.0))
+    assert hm.scaled(hm.HeatCell("a", "b", 50.0, (40.0, 60.0), 5.0)) == hm.SCALE_LIMIT
+    assert hm.scaled(hm.HeatCell("a", "b", -50.0, (-60.0, -40.0), 5.0)) == -hm.SCALE_LIMIT
+    assert hm.scaled(hm.HeatCell("a", "b", 5.0, (4.0, 6.0), 10.0)) == 0.5
+    assert hm.scaled(hm.HeatCell("a", "b", 5.0, (4.0, 6.0), math.nan)) is None
+    assert hm.is_neutral(hm.HeatCell("a", "b", 5.0, (4.0, 6.0), math.nan))
+    assert hm.is_neutral(hm.HeatCell("a", "b", 5.0, (math.nan, math.nan), 3.0))
+    assert hm.is_neutral(hm.HeatCell("a", "b", 5.0, (0.0, 10.0), 3.0))  # the bound itself holds 0
+    assert not hm.is_neutral(hm.HeatCell("a", "b", 5.0, (0.1, 10.0), 3.0))
 
 
 def test_verdicts_marked_in_every_cell_with_a_legend() -> None:
     results = _smoke()
     fig, _ = _figure(results, contrasts=True)
     texts = {k[2]: t.get_text() for k, t in _by_gid(fig, "text").items()}
-    assert texts[0].endswith(sp.SYMBOLS["closer"]) and texts[1].endswith(sp.SYMBOLS["inconclusive"])
-    assert texts[2].endswith(sp.SYMBOLS["farther"]) and texts[3].endswith(sp.SYMBOLS[""])  # not tested
+    assert texts[0].endswith(hm.SYMBOLS["closer"]) and texts[1].endswith(hm.SYMBOLS["inconclusive"])
+    assert texts[2].endswith(hm.SYMBOLS["farther"]) and texts[3].endswith(hm.SYMBOLS[""])  # not tested
     assert texts[0].startswith("-4.5") and texts[3].startswith("0.0")  # the estimate in the measure's units, no "-0.0"
     legend = " ".join(t.get_text() for t in fig.legends[0].get_texts())
     for verdict in ("closer", "farther", "equivalent", "inconclusive"):
-        assert sp.SYMBOLS[verdict] in legend and verdict in legend
+        assert hm.SYMBOLS[verdict] in legend and verdict in legend
     assert "control benign-ga missing" in legend and "holds 0" in legend
     # the arm heatmap: the claim is against the control, so its own change is not marked as if it were tested
     fig, _ = _figure(results)
     arm_texts = _by_gid(fig, "text")
-    assert all(t.get_text().endswith(sp.SYMBOLS[""]) for t in arm_texts.values())
+    assert all(t.get_text().endswith(hm.SYMBOLS[""]) for t in arm_texts.values())
     legend = " ".join(t.get_text() for t in fig.legends[0].get_texts())
     assert "control arm" in legend and "contrasts figure" in legend
 
@@ -229,7 +230,7 @@ def _overlap(a: Any, b: Any) -> bool:
                                                (_wide, False)], ids=["one-source", "one-source-contrasts", "panels-side-by-side", "every-domain"])
 def test_labels_do_not_run_into_other_panels(make: Any, contrasts: bool) -> None:
     fig, panels = _figure(make(), contrasts)
-    fig.set_dpi(sp.DPI)  # as saved (the layout is frozen: only the pixels per inch change)
+    fig.set_dpi(hm.DPI)  # as saved (the layout is frozen: only the pixels per inch change)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     axes = [a for a in fig.axes if a.get_label() != "<colorbar>" and a.get_visible()]

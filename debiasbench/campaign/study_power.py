@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from debiasbench.statistics.change import planned_mde
+from debiasbench.statistics.verdicts import planned_mde
 
 
 @dataclass(frozen=True)

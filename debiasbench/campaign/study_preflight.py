@@ -22,7 +22,7 @@ from debiasbench.errors import DebiasbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
     from debiasbench.run.plan import Plan
-    from debiasbench.campaign.study import Study
+    from debiasbench.campaign.study_model import Study
     from debiasbench.plugin_system.registry import Registry
 
 
@@ -117,7 +117,7 @@ def check_family_domains(pf: Preflight) -> None:
 
 def check_controls(pf: Preflight) -> None:
     """Each control gets what it needs from every run it controls (e.g. benign-ga: the perplexity metric, benign text)."""
-    from debiasbench.campaign.study import method_label
+    from debiasbench.campaign.study_model import method_label
     from debiasbench.plugin_system.interfaces import RunFacts
     from debiasbench.data.locator import DataLocator
 

@@ -57,7 +57,9 @@ def study_command(
     from debiasbench.cli.resume_hint import resume_command
     from debiasbench.cli.study_checks import check_study_size, say_damage
     from debiasbench.campaign.grid_size import estimate, run_durations
-    from debiasbench.campaign.study import load_study, mark_arms, plan_study, resolve_pending, run_study
+    from debiasbench.campaign.study import plan_study, run_study
+    from debiasbench.campaign.study_arms import mark_arms, resolve_pending
+    from debiasbench.campaign.study_file import load_study
     from debiasbench.campaign.study_preflight import run_preflight
     from debiasbench.plugin_system.loader import get_plugins
     from debiasbench.results.storage import open_store

@@ -19,7 +19,7 @@ from typing import Any
 from debiasbench.reports.consistency import consistency_warnings, json_dict, short_value, unpoolable_cells
 from debiasbench.results.items import load_items
 from debiasbench.statistics.paired import CellStats, aligned, cell_stats, side, weights_seed
-from debiasbench.statistics.change import distance
+from debiasbench.statistics.distance import distance
 from debiasbench.statistics.survival import Survival
 from debiasbench.domains import DOMAINS, OVERALL
 from debiasbench.errors import DebiasbenchError
@@ -52,7 +52,7 @@ class Stat:
 
 
 def _distance(value: float | None, ideal: float | None, better: str | None) -> float | None:
-    """:func:`debiasbench.statistics.change.distance`, or None where the row has no value, no
+    """:func:`debiasbench.statistics.distance.distance`, or None where the row has no value, no
     direction, or a ``closer`` measure without an ideal."""
     if value is None or better is None or (better == "closer" and ideal is None):
         return None
@@ -301,7 +301,7 @@ def attach_paired(comparison: Comparison, results_dir: ResultsLocation, split: s
     """Paired statistics for every cell with a before and an after, from the runs' per-item rows
     (and the survival of the change where every run also has relearned rows), then Holm and BH
     adjustment over the family of those cells (named in ``comparison.family``)."""
-    from debiasbench.statistics.change import adjust
+    from debiasbench.statistics.multiplicity import adjust
 
     wanted = {(run, c.measure, c.domain) for (k, c), cell in comparison.cells.items() if cell.change is not None for run in cell.run_ids}
     items = load_items(results_dir, {run for run, _, _ in wanted}, split)

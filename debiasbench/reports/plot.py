@@ -13,8 +13,8 @@ from typing import Any
 
 from debiasbench.reports.compare import Comparison, RowKey
 from debiasbench.reports.compare_formats import ideal_text, num
+from debiasbench.reports.figure_file import save_figure
 from debiasbench.errors import DebiasbenchError
-from debiasbench.runtime.atomic import atomic_path
 
 _Panel = tuple[str, str, str, str, str]  # model, method, forget set, preset, method options
 
@@ -90,7 +90,7 @@ def plot_transfer(comparison: Comparison, target: Path, dpi: int = 200) -> Path:
             bar.set_label("d: change toward the ideal (test items)", fontsize=7.5)
     fig.suptitle("Cross-domain transfer: change in distance to the ideal (green = closer, red = further)", fontsize=10)
     fig.tight_layout()
-    return _save(fig, Path(target), dpi)
+    return save_figure(fig, Path(target), dpi)
 
 
 def _toward(cell: Any) -> float:
@@ -113,16 +113,3 @@ def _annotation(cell: Any) -> str:
         return value
     dist = cell.distance_change.mean if cell.distance_change is not None else None
     return f"{value}\nΔ{num(cell.change.mean, True)} d{num(dist, True)}"
-
-
-def _save(fig: Any, target: Path, dpi: int) -> Path:
-    import matplotlib.pyplot as plt
-
-    try:
-        with atomic_path(target, suffix=target.suffix or ".png") as tmp:
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=(target.suffix.lstrip(".") or "png"))
-    except ValueError as exc:
-        raise DebiasbenchError(f"cannot write plot {target}: {exc}; use a .png, .pdf or .svg name") from None
-    finally:
-        plt.close(fig)
-    return target

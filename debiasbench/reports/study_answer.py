@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from debiasbench.reports.study_report import PooledClaim, StudyClaim, StudyResults
+from debiasbench.reports.study_results import PooledClaim, StudyClaim, StudyResults
 
 Block = tuple
 

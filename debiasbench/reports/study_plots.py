@@ -1,109 +1,27 @@
-"""The study's figures (matplotlib, Agg, imported lazily): the transfer heatmaps (``heatmap.png``,
-each arm's ``d_delta``; ``contrasts.png``, each method's ``d_delta`` minus its control's), the
-trade-off along the trajectory and the per-seed points.
+"""The study's figures (matplotlib, Agg, imported lazily), from its results: the transfer heatmaps
+(``heatmap.png``, each arm's ``d_delta``; ``contrasts.png``, each method's ``d_delta`` minus its
+control's; drawn by :mod:`.study_heatmap`), the trade-off (:mod:`.study_tradeoff`) and the per-seed
+points.
 
-The heatmaps tell the truth by construction:
-
-- **A fixed colour scale, in units of the cell's MDE.** A cell is coloured by its estimate divided
-  by its own minimum detectable effect (the smallest effect its test finds with 80 % power at
-  two-sided 0.05), clipped to [-2, 2], on a diverging map centred on 0 (blue: closer to the ideal,
-  red: farther). The limits never depend on the data: they are the same in every panel and every
-  study, with one shared colourbar. Why MDE units rather than points of the measure: the family's
-  measures come in different units (``crows-pairs.score`` in percentage points,
-  ``crows-pairs.margin`` in log-probability), so a fixed number of points would need a constant
-  per measure that nothing in the results declares; and the MDE is the yardstick the report's
-  verdicts already use. 1 MDE is an effect the cell finds four times in five; past 2 MDE a cell
-  is clearly beyond what its design resolves, so more colour would only stretch the scale for
-  one cell. The estimate itself, in the measure's units, is printed in every cell.
-- **A cell whose 95 % interval holds 0 is neutral**: light grey and hatched, whatever its point
-  estimate (so one pair of 17 flipping, +5.9 with p = 1, is grey, not the darkest red). So is a
-  cell with no interval or no positive MDE: without them there is nothing to scale by.
-- **The verdict per cell**, beside the estimate: ↓ closer, ↑ farther (the claim's Holm p < 0.05),
-  ≈ equivalent within the margin, ? inconclusive, – not tested, with a legend that gives the
-  reasons. A claim with controls is judged in the contrasts figure, so its arm cells show –.
-- **The size the report shows.** Figures are at most 7.5 inches wide at 150 dpi (1125 px, the
-  save's padding included), which the HTML report's 1200 px column shows unscaled and Markdown
-  shows at its own size; panels wrap into rows rather than shrink, only the first column of panels
-  carries the source labels, titles wrap to their panel, and constrained layout keeps labels,
-  colourbar and legend apart. The layout is then frozen, so the file holds what the tests measured.
-
-The per-seed figure lists its cells as rows under each arm (horizontal labels stay legible however
-many cells there are), at the same width.
+The heatmap cells carry the verdict of the claim they belong to: a claim with controls is judged
+in the contrasts figure, so its arm cells show no verdict. The per-seed figure lists its cells as
+rows under each arm (horizontal labels stay legible however many cells there are), at the report's
+width.
 """
 
 from __future__ import annotations
 
-import math
-import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from debiasbench.reports.plot import _save
-from debiasbench.reports.study_report import cost_measure
-from debiasbench.reports.study_render import _order
-from debiasbench.reports.study_report import StudyCell, StudyClaim, StudyContrast, StudyResults
+from debiasbench.reports.domain_order import domain_order
+from debiasbench.reports.figure_file import save_figure
+from debiasbench.reports.study_heatmap import DPI, PAD, REPORT_WIDTH, HeatCell, Panel, heatmap_figure
+from debiasbench.reports.study_results import StudyCell, StudyClaim, StudyContrast, StudyResults
+from debiasbench.reports.study_tradeoff import tradeoff_figure
 
-SCALE_LIMIT = 2.0  # |estimate / MDE| where the colour saturates: the fixed limits of every heatmap
-CMAP = "RdBu_r"  # diverging, colour-blind safe; white at 0
-NEUTRAL = "#e3e3e3"  # the face of a cell whose interval holds 0
-HATCH, HATCH_COLOUR = "////", "#b3b3b3"
-MISSING = "#ffffff"  # a cell with no result: white, "no data"
-DPI = 150
-REPORT_WIDTH = 7.5  # inches, padding included: 1125 px at DPI, shown unscaled in the report's 1200 px column
-MIN_CELL_W, MAX_CELL_W, CELL_H = 0.55, 0.8, 0.42  # inches
-PANEL_GAP = 0.2  # inches between panels
-PAD = 0.1  # inches savefig(bbox_inches="tight") adds on each side
-SYMBOLS = {"closer": "↓", "farther": "↑", "equivalent": "≈", "inconclusive": "?", "": "–"}
-_WORDS = {"closer": "closer to the ideal (Holm p < 0.05)", "farther": "farther from the ideal (Holm p < 0.05)",
-          "equivalent": "equivalent within the margin", "inconclusive": "inconclusive"}
-
-
-@dataclass(frozen=True)
-class HeatCell:
-    """What one heatmap cell shows: estimate, 95 % interval, the MDE it is scaled by, the verdict."""
-
-    source: str
-    domain: str
-    estimate: float
-    interval: tuple[float, float]
-    mde: float
-    verdict: str = ""  # closer | farther | equivalent | inconclusive | "" (not tested)
-    reason: str = ""  # why not tested
-
-
-Panel = tuple[str, list[HeatCell]]
-
-
-def scaled(cell: HeatCell) -> float | None:
-    """The colour value: estimate / MDE clipped to the fixed limits; None without a usable MDE."""
-    if not math.isfinite(cell.estimate) or not math.isfinite(cell.mde) or cell.mde <= 0:
-        return None
-    return max(-SCALE_LIMIT, min(SCALE_LIMIT, cell.estimate / cell.mde))
-
-
-def is_neutral(cell: HeatCell) -> bool:
-    """Drawn grey: the interval holds 0 (or is missing), or there is no MDE to scale by."""
-    low, high = cell.interval
-    return not (math.isfinite(low) and math.isfinite(high)) or low <= 0.0 <= high or scaled(cell) is None
-
-
-def face_colour(cell: HeatCell) -> tuple[float, float, float, float]:
-    """The cell's fill: neutral grey, or the fixed diverging map at estimate / MDE."""
-    from matplotlib import colormaps
-    from matplotlib.colors import Normalize, to_rgba
-
-    if is_neutral(cell):
-        return to_rgba(NEUTRAL)
-    return tuple(colormaps[CMAP](Normalize(-SCALE_LIMIT, SCALE_LIMIT)(scaled(cell))))  # type: ignore[return-value]
-
-
-def text_colour(face: Sequence[float]) -> str:
-    """Black or white, whichever contrasts more with the fill (WCAG relative luminance)."""
-    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in face[:3]]
-    luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-    return "black" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "white"
+__all__ = ["arm_cell", "arm_panels", "contrast_cell", "contrast_panels", "heatmap_specs", "plot_all"]
 
 
 def _claim_mark(claim: StudyClaim | None) -> tuple[str, str]:
@@ -132,223 +50,6 @@ def contrast_cell(x: StudyContrast, claims: dict[tuple[str, str, str, str], Stud
     untested = getattr(x, "not_tested", "")
     verdict, reason = ("", untested) if untested else _claim_mark(claims.get((x.method, x.source, x.domain, x.measure)))
     return HeatCell(x.source, x.domain, x.effect, x.effect_ci, x.mde, verdict, reason)
-
-
-def _decimals(cells: Sequence[HeatCell]) -> int:
-    """One to three decimals, enough for the figure's largest estimate to show two digits."""
-    largest = max([abs(c.estimate) for c in cells if math.isfinite(c.estimate) and c.estimate] or [1.0])
-    return max(1, min(3, 1 - math.floor(math.log10(largest))))
-
-
-def cell_text(cell: HeatCell, decimals: int) -> str:
-    """The estimate in the measure's units over the verdict symbol (a line each: narrow cells stay legible)."""
-    shown = round(cell.estimate, decimals) if math.isfinite(cell.estimate) else None
-    value = "n/a" if shown is None else f"{0.0:.{decimals}f}" if shown == 0 else f"{shown:+.{decimals}f}"  # no "-0.0"
-    return f"{value}\n{SYMBOLS.get(cell.verdict, '?')}"
-
-
-def _draw_cell(ax: Any, row: int, col: int, cell: HeatCell | None, decimals: int, fontsize: float) -> None:
-    """One rectangle (gid ``cell:row:col``; a hatched twin over a neutral one) and its text."""
-    from matplotlib.colors import to_rgba
-    from matplotlib.patches import Rectangle
-
-    face = face_colour(cell) if cell is not None else to_rgba(MISSING)
-    box = Rectangle((col - 0.5, row - 0.5), 1, 1, facecolor=face, edgecolor="white", linewidth=1.5, gid=f"cell:{row}:{col}")
-    ax.add_patch(box)
-    if cell is not None and is_neutral(cell):  # hatch in its own patch: its colour is its edge colour on every matplotlib
-        ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, facecolor="none", edgecolor=HATCH_COLOUR, linewidth=0, hatch=HATCH))
-    text = cell_text(cell, decimals) if cell is not None else "no data"
-    colour = text_colour(face) if cell is not None else "#888888"
-    under = {"facecolor": NEUTRAL, "edgecolor": "none", "pad": 0.8} if cell is not None and is_neutral(cell) else None  # hatch off the digits
-    ax.text(col, row, text, ha="center", va="center", fontsize=fontsize, color=colour, gid=f"text:{row}:{col}", bbox=under)
-
-
-def _draw_panel(ax: Any, panel: Panel, sources: list[str], domains: list[str], labels: bool, style: tuple[int, float, int]) -> None:
-    """One source x evaluated grid; the source labels only on the first column of panels."""
-    decimals, fontsize, wrap = style
-    by = {(c.source, c.domain): c for c in panel[1]}
-    for i, source in enumerate(sources):
-        for j, domain in enumerate(domains):
-            _draw_cell(ax, i, j, by.get((source, domain)), decimals, fontsize)
-    ax.set_xlim(-0.5, len(domains) - 0.5)
-    ax.set_ylim(len(sources) - 0.5, -0.5)
-    ax.set_xticks(range(len(domains)), domains, rotation=45, ha="right", rotation_mode="anchor", fontsize=7)
-    ax.set_yticks(range(len(sources)), sources if labels else [""] * len(sources), fontsize=7)
-    ax.tick_params(length=0)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    ax.set_title("\n".join(textwrap.wrap(panel[0], wrap)), fontsize=8)
-
-
-class Grid(NamedTuple):
-    """Where the panels go and how big the figure is (inches)."""
-
-    ncols: int
-    nrows: int
-    width: float
-    height: float
-    cell_w: float
-
-
-def grid_shape(n_panels: int, sources: Sequence[str], domains: Sequence[str]) -> Grid:
-    """Panels wrap into rows at the report's width rather than shrink below a readable cell."""
-    label_w = 0.2 + 0.06 * max(len(s) for s in sources)
-    room = REPORT_WIDTH - 2 * PAD - label_w - 0.2
-    ncols = max(1, min(n_panels, int(room // (len(domains) * MIN_CELL_W + PANEL_GAP))))
-    cell_w = min(MAX_CELL_W, (room - ncols * PANEL_GAP) / (ncols * len(domains)))
-    width = max(5.5, min(REPORT_WIDTH - 2 * PAD, label_w + 0.2 + ncols * (len(domains) * cell_w + PANEL_GAP)))
-    xlabels = 0.15 + 0.045 * max(len(d) for d in domains)  # names at 45 degrees
-    nrows = math.ceil(n_panels / ncols)
-    return Grid(ncols, nrows, width, nrows * (0.4 + len(sources) * CELL_H + xlabels) + 2.2, cell_w)
-
-
-def _colourbar(fig: Any, axes: list[Any], label: str, span: float) -> Any:
-    """One colourbar for every panel, about 4.5 inches long whatever ``span`` (the panels' width),
-    with the fixed limits and what the clipping means."""
-    from matplotlib import colormaps
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
-    mappable = ScalarMappable(Normalize(-SCALE_LIMIT, SCALE_LIMIT), colormaps[CMAP])
-    bar = fig.colorbar(mappable, ax=axes, location="bottom", shrink=min(0.9, 4.5 / span), aspect=35, extend="both", pad=0.02)
-    limit = f"{SCALE_LIMIT:g}"
-    bar.set_ticks([-SCALE_LIMIT, -SCALE_LIMIT / 2, 0, SCALE_LIMIT / 2, SCALE_LIMIT],
-                  labels=[f"≤ −{limit}", f"−{SCALE_LIMIT / 2:g}", "0", f"+{SCALE_LIMIT / 2:g}", f"≥ +{limit}"])
-    bar.ax.tick_params(labelsize=7)
-    bar.set_label(f"colour: {label} ÷ the cell's MDE, clipped to ±{limit}  (← closer to the ideal · farther →)\n"
-                  f"text: {label} in the measure's units, over the verdict", fontsize=7)
-    return bar
-
-
-def _legend(fig: Any, cells: Sequence[HeatCell], ncols: int) -> Any:
-    """The neutral fill and the verdict symbols (written as in the cells), with why a cell was not tested."""
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    blank = Line2D([], [], linestyle="", marker="")
-    handles: list[Any] = [Patch(facecolor=NEUTRAL, edgecolor=HATCH_COLOUR, hatch=HATCH, linewidth=0)]
-    labels = ["95% interval holds 0 (or no MDE): not coloured"]
-    for verdict, words in _WORDS.items():
-        handles.append(blank)
-        labels.append(f"{SYMBOLS[verdict]}  {words}")
-    for reason in sorted({c.reason for c in cells if not c.verdict and c.reason}):
-        handles.append(blank)
-        reason = reason.removesuffix(": not tested")
-        labels.append("\n   ".join(textwrap.wrap(f"{SYMBOLS['']}  not tested: {reason}", 60)))
-    return fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=7, frameon=False,
-                      handlelength=1.6, columnspacing=1.5)
-
-
-def heatmap_figure(panels: Sequence[Panel], sources: list[str], domains: list[str], label: str, title: str) -> Any:
-    """The figure (not saved): every panel on the one fixed scale, the colourbar and the legend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    grid = grid_shape(len(panels), sources, domains)
-    fig, axes = plt.subplots(grid.nrows, grid.ncols, figsize=(grid.width, grid.height), squeeze=False, layout="constrained")
-    cells = [c for _, mine in panels for c in mine]
-    style = (_decimals(cells), 7.0 if grid.cell_w >= MIN_CELL_W else 6.0, max(12, int(len(domains) * grid.cell_w * 13)))
-    flat = list(axes.flat)
-    for k, ax in enumerate(flat):
-        if k < len(panels):
-            _draw_panel(ax, panels[k], sources, domains, k % grid.ncols == 0, style)
-        else:
-            ax.set_visible(False)
-    _colourbar(fig, flat[:len(panels)], label, grid.ncols * (len(domains) * grid.cell_w + PANEL_GAP))
-    _legend(fig, cells, 2 if grid.width >= 7.0 else 1)  # two columns of legend need 7 inches
-    fig.suptitle("\n".join(textwrap.wrap(title, int(grid.width * 15))), fontsize=8)  # about 15 characters of 8 pt an inch
-    _fit_height(fig, flat[:len(panels)], grid.nrows, len(sources) * CELL_H)
-    return fig
-
-
-def _fit_height(fig: Any, axes: list[Any], nrows: int, want: float) -> None:
-    """Resize the figure until every panel is ``want`` inches tall (cells keep their shape, no gaps
-    open between the rows), then freeze the layout, so that what is saved is what was checked.
-    Constrained layout keeps its margins in inches, so each inch of height goes to the rows."""
-    for _ in range(3):
-        fig.canvas.draw()  # runs the layout
-        have = min(ax.get_position().height for ax in axes) * fig.get_figheight()
-        if abs(have - want) < 0.02:
-            break
-        fig.set_figheight(max(1.0, fig.get_figheight() + nrows * (want - have)))
-    fig.canvas.draw()
-    fig.set_layout_engine("none")
-
-
-def _tradeoff(study: Any, results: StudyResults, target: Path) -> Path | None:
-    """Per arm: mean over runs, at each probe (by its order), of the cost measure (x) and the mean
-    over the family's domains of the family's first measure's distance to the ideal on the dev items (y)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    measure, cost = study.family.measures[0], cost_measure(study, results.trajectories)
-    if cost is None:
-        return _tradeoff_after(study, results, target)
-    domains = study.family.domains
-    arm_of = {r.run_id: r.arm for r in results.runs}
-    by_run: dict[str, dict[int, dict[str, list[float]]]] = {}
-    for row in results.trajectories:
-        point = by_run.setdefault(row["run_id"], {}).setdefault(row["step"], {"distance": [], "cost": []})
-        if row["measure"] == measure and (domains is None or row["domain"] in domains):
-            point["distance"].append(row["distance"])
-        elif row["measure"] == cost:
-            point["cost"].append(row["value"])
-    lines: dict[str, dict[int, list[tuple[float, float]]]] = {}
-    for run, steps in by_run.items():
-        for order, step in enumerate(sorted(steps)):
-            p = steps[step]
-            if p["distance"] and p["cost"]:
-                lines.setdefault(arm_of[run], {}).setdefault(order, []).append((p["cost"][0], sum(p["distance"]) / len(p["distance"])))
-    if not lines:
-        return None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for arm, orders in lines.items():
-        xs = [sum(x for x, _ in orders[o]) / len(orders[o]) for o in sorted(orders)]
-        ys = [sum(y for _, y in orders[o]) / len(orders[o]) for o in sorted(orders)]
-        ax.plot(xs, ys, marker="o", label=arm)
-    ax.set_xlabel(f"{cost} (trajectory probe)")
-    ax.set_ylabel(f"distance to ideal, {measure}\n(mean over {', '.join(domains) if domains else 'domains'}; dev items)", fontsize=8)
-    ax.legend(fontsize=7)
-    ax.set_title("trade-off along the trajectory (mean over sources and seeds, by probe)", fontsize=9)
-    return _save(fig, target, 150)
-
-
-def _tradeoff_after(study: Any, results: StudyResults, target: Path) -> Path | None:
-    """Without a trajectory: one point per arm and source, the runs' mean increase of the cost measure (x)
-    against the cell's d_delta of the family's first measure, mean over its cross-domain domains (y)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    measure = study.family.measures[0]
-    points: dict[str, list[tuple[float, float, str]]] = {}
-    for arm, source in dict.fromkeys((r.arm, r.source) for r in results.runs):
-        runs = [r for r in results.runs if (r.arm, r.source) == (arm, source) and r.run_id in results.costs]
-        cells = [c for c in results.cells if (c.arm, c.source, c.measure) == (arm, source, measure) and c.domain != source
-                 and c.domain in (study.family.domains or (c.domain,))]
-        if not runs or not cells:
-            continue
-        x = 100.0 * sum(results.costs[r.run_id][1] / results.costs[r.run_id][0] - 1 for r in runs) / len(runs)
-        points.setdefault(arm, []).append((x, sum(c.d_delta for c in cells) / len(cells), source))
-    if not points:
-        return None
-    fig, ax = plt.subplots(figsize=(7.3, 4.2))
-    for arm, pts in points.items():
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts], label=arm, s=30)
-        for x, y, source in pts:
-            ax.annotate(source, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.axhline(0.0, color="#888", lw=0.8)
-    ax.set_xlabel(f"{results.cost} increase, % (after over before; mean over seeds)")
-    ax.set_ylabel(f"d_delta of {measure}\n(mean over the other domains; negative: closer)", fontsize=8)
-    ax.legend(fontsize=7)
-    ax.set_title("damage vs cross-domain change, per arm and source (after unlearning)", fontsize=9)
-    fig.tight_layout()
-    return _save(fig, target, 150)
 
 
 def _seed_rows(cells: Sequence[StudyCell]) -> list[tuple[str, StudyCell | None]]:
@@ -391,7 +92,7 @@ def _seeds(study: Any, results: StudyResults, target: Path) -> Path | None:
     ax.tick_params(axis="x", labelsize=7)
     ax.set_xlabel(f"d_delta, {measure} (negative: closer to the ideal)", fontsize=8)
     fig.suptitle("per-seed d_delta (grey) and the mean with its crossed 95% interval (black), by arm", fontsize=8)  # the figure's centre: never past its edge
-    return _save(fig, target, DPI)
+    return save_figure(fig, target, DPI)
 
 
 def _claim_index(results: StudyResults) -> dict[tuple[str, str, str, str], StudyClaim]:
@@ -417,9 +118,9 @@ def contrast_panels(results: StudyResults, measure: str) -> list[Panel]:
 def heatmap_specs(study: Any, results: StudyResults) -> dict[str, tuple[list[Panel], list[str], list[str], str, str]]:
     """name -> (panels, sources, domains, colour label, title) of each heatmap with data, for
     :func:`heatmap_figure` (the tests check the very figures the report gets)."""
-    sources = _order([r.source for r in results.runs])
+    sources = domain_order([r.source for r in results.runs])
     measure = study.family.measures[0]
-    domains = _order([c.domain for c in results.cells if c.measure == measure])
+    domains = domain_order([c.domain for c in results.cells if c.measure == measure])
     where = "rows: source domain (unlearned), columns: evaluated domain; test items"
     specs = {
         "heatmap": (arm_panels(results, measure), sources, domains, "d_delta",
@@ -432,7 +133,7 @@ def heatmap_specs(study: Any, results: StudyResults) -> dict[str, tuple[list[Pan
 
 def plot_all(study: Any, results: StudyResults, folder: Path) -> dict[str, Path]:
     """Every figure of the report that has data, by name."""
-    made = {name: _save(heatmap_figure(*spec), folder / f"{name}.png", DPI) for name, spec in heatmap_specs(study, results).items()}
-    made["tradeoff"] = _tradeoff(study, results, folder / "tradeoff.png")
+    made = {name: save_figure(heatmap_figure(*spec), folder / f"{name}.png", DPI) for name, spec in heatmap_specs(study, results).items()}
+    made["tradeoff"] = tradeoff_figure(study, results, folder / "tradeoff.png")
     made["seeds"] = _seeds(study, results, folder / "seeds.png")
     return {k: v for k, v in made.items() if v is not None}

@@ -19,8 +19,9 @@ from typing import Any
 from debiasbench.reports.study_answer import VERDICT_WORDS, answer, attainable, claim_rows, controls_blocks  # noqa: F401 (re-exported)
 from debiasbench.reports.study_answer import fmt as _fmt
 from debiasbench.reports.study_answer import fmt_p as _p
-from debiasbench.reports.study_report import StudyCell, StudyContrast, StudyResults, write_cells
-from debiasbench.domains import DOMAINS
+from debiasbench.reports.domain_order import domain_order
+from debiasbench.reports.study_records import write_cells
+from debiasbench.reports.study_results import StudyCell, StudyContrast, StudyResults
 from debiasbench.errors import DebiasbenchError
 from debiasbench.results.storage import describe, short_reason, open_store
 
@@ -34,10 +35,6 @@ def mark(p_holm: float | None, p: float | None) -> str:
     if p is not None and not math.isnan(p) and p < 0.05:
         return "*"
     return ""
-
-
-def _order(domains: Sequence[str]) -> list[str]:
-    return sorted(set(domains), key=lambda d: (DOMAINS.index(d) if d in DOMAINS else len(DOMAINS), d))
 
 
 def _cell_text(c: StudyCell | StudyContrast) -> str:
@@ -114,7 +111,7 @@ def _cost_increase(results: StudyResults) -> dict[str, float]:
 def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> Report:
     """The report's content: what was run, the matrices, the contrasts, the figures."""
     blocks: list[Block] = [("h1", f"Study {study.name}")]
-    sources = _order([r.source for r in results.runs])
+    sources = domain_order([r.source for r in results.runs])
     arms = list(dict.fromkeys(r.arm for r in results.runs))
     seeds = sorted({r.seed for r in results.runs})
     blocks.append(("p", f"{len(results.runs)} runs from {study.source} in {describe(study.results_dir)}: arms {', '.join(arms)}; "
@@ -146,7 +143,7 @@ def build_report(study: Any, results: StudyResults, figures: dict[str, str]) -> 
                      results.damage.get(r.run_id, "").removeprefix("damage: ").split(": the model lost")[0] or "–"]
                     for r in results.runs]))
     for measure in study.family.measures:
-        domains = _order([c.domain for c in results.cells if c.measure == measure])
+        domains = domain_order([c.domain for c in results.cells if c.measure == measure])
         blocks.append(("h2", f"d_delta of {measure} (source x evaluated domain)"))
         for arm in arms:
             cells = [c for c in results.cells if c.arm == arm and c.measure == measure]

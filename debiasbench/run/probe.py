@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from debiasbench.statistics.paired import figure, side, split_of, split_units
-from debiasbench.statistics.change import distance
+from debiasbench.statistics.distance import distance
 from debiasbench.domains import STUDY_DOMAINS
 from debiasbench.run.evaluation import Evaluated, evaluate
 from debiasbench.run.plan import Plan, PlannedMetric

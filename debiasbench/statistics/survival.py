@@ -4,7 +4,7 @@
 is still there after ``--relearn-steps`` of fine-tuning on benign text, 0 = all of it is gone
 (below 0: relearning went past the starting point; above 1: it moved further the same way).
 Its interval is a percentile bootstrap over the same items resampled jointly in the three stages:
-the one item resample of the cell (:func:`~debiasbench.statistics.change.shared_weights`)
+the one item resample of the cell (:func:`~debiasbench.statistics.pairing.shared_weights`)
 applied to before, to every seed's after and to every seed's relearned figure, so the ratio's
 numerator and denominator keep their correlation. A ratio whose denominator may be 0 has no
 interval, so survival is **undefined** where the change's own 95 % interval holds 0: nothing was
@@ -77,7 +77,7 @@ def cell_survival(before: Side, afters: Sequence[Side], relearneds: Sequence[Sid
     on the before side's items); ``seed`` keys the cell's shared resample (:func:`~.paired.weights_seed`),
     so the draws are those of the cell's change."""
     from debiasbench.statistics.paired import aligned, figure
-    from debiasbench.statistics.change import shared_weights
+    from debiasbench.statistics.pairing import shared_weights
 
     for relearned in relearneds:
         aligned(before, relearned, "before and relearned")

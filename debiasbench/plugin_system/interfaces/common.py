@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 
+@dataclass
 class NoOptions:
     """Options class for a plugin object that takes none."""
 

@@ -11,6 +11,7 @@ from debiasbench.plugin_system.interfaces.common import Named
 from debiasbench.plugin_system.interfaces.methods import RunFacts
 
 
+@dataclass(frozen=True)
 class ControlledPoint:
     """A study's run that a control is derived from (before it runs)."""
 

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from debiasbench.plugin_system.interfaces.common import Named
 
 
+@dataclass(frozen=True)
 class DataFile:
     """A file a data set reads: where it lives under the data directory, its checksum, its origin."""
 

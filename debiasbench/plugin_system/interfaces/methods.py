@@ -13,6 +13,7 @@ from debiasbench.plugin_system.interfaces.models import ModelHandle
 from debiasbench.plugin_system.interfaces.selectors import SelectorContext, SpanSelector
 
 
+@dataclass
 class StepInfo:
     """One optimisation step, reported to the orchestrator (progress bar, trajectory)."""
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from debiasbench.plugin_system.interfaces.common import Named
 
 
+@dataclass
 class ModelSettings:
     """How to load a model; filled from the CLI (``--device``, ``--device-map``, ``--dtype``, ...).
 

@@ -12,6 +12,7 @@ from debiasbench.plugin_system.interfaces.datasets import DataLocatorProto, Forg
 from debiasbench.plugin_system.interfaces.models import ModelHandle
 
 
+@dataclass
 class TokenizedText:
     """A forget text with its token ids (no special tokens) and each token's character span."""
 
