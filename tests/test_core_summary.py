@@ -75,3 +75,18 @@ def test_best_trajectory_step_is_closest_to_the_ideals_not_the_last() -> None:
     text = render(trajectory_table(rows))
     assert "10 *" in text and "20 *" not in text and "0 *" not in text.replace("10 *", "")
     assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_long_measure_names_stay_whole_at_80_columns() -> None:
+    """Measures sit under their metric's heading, so ``winogender.gotcha-gap`` or
+    ``bold.negative-unguarded`` never wrap into pieces (they did: ``wino`` / ``gend`` / ``er.g``)."""
+    names = ("winogender.gotcha-gap", "bold.negative-unguarded", "perplexity.wikitext2", "stereoset-intra.ss")
+    rows = [{**row(m, "gender", s, v), "headline": True} for m in names for s, v in (("before", 1.5e52), ("after", 24.3))]
+    text = render(summary_table(rows, "run w"))
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    for name in names:
+        metric, measure = name.split(".", 1)
+        assert any(line.strip() == metric for line in lines)  # the heading row
+        assert any(line.startswith(f" {measure} ") for line in lines)  # the measure, whole, on one line
+    assert "1.50e+52" in text  # scientific notation, not a 50-digit number

@@ -80,7 +80,9 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     visible = {key: stages for key, stages in keyed.items() if key[1] in order}
     crossed: list[str] = []
     ideals: dict[str, str] = {}
+    metric_shown = None
     for (measure, domain), stages in sorted(visible.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
+        metric_shown = _metric_heading(table, measure, metric_shown, 9)
         before, after = stages.get("before"), stages.get("after")
         shown = after or before
         assert shown is not None
@@ -99,7 +101,7 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
             toward = ""
             interval = f"{_fmt(shown['ci_low'], 1)}-{_fmt(shown['ci_high'], 1)}" if shown.get("ci_low") is not None and not after else ""
             p = ""
-        table.add_row(measure, domain, str(n), _fmt(b), _fmt(a) + flag, toward, interval, p, change)
+        table.add_row(_short(measure), domain, str(n), _fmt(b), _fmt(a) + flag, toward, interval, p, change)
         ideals[measure] = _ideal_text(shown)
     table.caption = "; ".join([*([table.caption] if table.caption else []), "ideal: " + ", ".join(f"{m} {t}" for m, t in ideals.items()),
                                *crossed]) if ideals else table.caption
@@ -123,7 +125,7 @@ def relearn_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     if not cells:
         return None
     item_rows = items.to_pylist() if items is not None else []
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
     for column in ("measure", "domain", "n", "before", "after", "relearned", "kept", "95% CI"):
         table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=column != "measure",
                          overflow="fold")
@@ -131,7 +133,9 @@ def relearn_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
                      "95% percentile interval over the test items resampled in the three stages; undefined where the "
                      "change's interval holds 0 (docs/relearning.md)")
     order = {d: i for i, d in enumerate(shown)}
+    metric_shown = None
     for (measure, domain), stages in sorted(cells.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
+        metric_shown = _metric_heading(table, measure, metric_shown, 8)
         row, n, values = stages["after"], stages["after"]["n"], [stages[s]["value"] for s in ("before", "after", "relearned")]
         kept, interval = "", ""
         test = _test_stages(item_rows, measure, domain) if row.get("aggregate") and row.get("better") else {}
@@ -144,8 +148,23 @@ def relearn_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
                 n, values = stats.n, [stats.before, stats.after, survival.relearned]
                 kept = "undefined" if survival.value is None else _fmt(survival.value)
                 interval = f"{_fmt(survival.ci[0])}..{_fmt(survival.ci[1])}" if survival.ci else ""
-        table.add_row(measure, domain, str(n), *[_fmt(v) for v in values], kept, interval)
+        table.add_row(_short(measure), domain, str(n), *[" " + _fmt(v) for v in values], " " + kept, " " + interval)
     return table
+
+
+def _metric_heading(table: Table, measure: str, shown: str | None, columns: int) -> str:
+    """A heading row with the metric's name when it changes, so each row names only its measure
+    (``score``, ``accuracy-unguarded``): full names such as ``winogender.gotcha-gap`` would wrap into
+    unreadable pieces in an 80-column terminal."""
+    metric = measure.split(".", 1)[0]
+    if metric != shown:
+        table.add_row(metric, *[""] * (columns - 1), style="bold")
+    return metric
+
+
+def _short(measure: str) -> str:
+    """The measure's name under its metric's heading, indented."""
+    return " " + measure.split(".", 1)[1] if "." in measure else measure
 
 
 def _ideal_text(row: dict[str, Any]) -> str:
