@@ -28,11 +28,10 @@ import numpy as np
 from .crossed import Estimate, crossed, pooled, scaled
 from .distance import Distance, Interval, check_better, check_level, linearised, orientation
 from .item_tests import mcnemar_exact
-from .multiplicity import adjust  # re-exported: statistics/paired.py imports it from here
-from .pairing import check_same_items, resampled_units, resolve_weights, shared_weights, stack
+from .pairing import check_same_items, resampled_units, resolve_weights, stack
 from .resampling import Figure
 
-__all__ = ["Change", "Contrast", "adjust", "change", "contrast", "pooled_beyond", "pooled_change", "shared_weights"]
+__all__ = ["Change", "Contrast", "change", "contrast", "pooled_beyond", "pooled_change"]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from debiasbench.statistics.resampling import Figure, combine, group_mean_figure, mean_figure, ratio_figure
-from debiasbench.statistics.change import Change, change, shared_weights
+from debiasbench.statistics.change import Change, change
+from debiasbench.statistics.pairing import shared_weights
 from debiasbench.errors import DebiasbenchError
 
 RESAMPLES = 1000
