@@ -244,7 +244,7 @@ def test_bfloat16_trains_and_records_what_trained(lora: bool) -> None:
     """bfloat16 weights train (AdamW's moments follow each weight's dtype); peft keeps LoRA adapters in float32."""
     from debiasbench.api import train
     from debiasbench.training.objective import UnlearningLoss
-    from debiasbench_unlearn.methods import EveryTokenAscent
+    from debiasbench_unlearn.methods.ascent import EveryTokenAscent
 
     if lora:
         pytest.importorskip("peft")

@@ -32,9 +32,9 @@ from debiasbench.api import (
     check_range,
     option,
 )
-from debiasbench_unlearn.zoo.common import OptionalRetainMethod, quick
-from debiasbench_unlearn.zoo.dpo import DPOLoss, DPOWithRetain
-from debiasbench_unlearn.zoo.preferred import PreferredSide, forget_tokens
+from debiasbench_unlearn.methods.common import OptionalRetainMethod, quick
+from debiasbench_unlearn.methods.dpo import DPOLoss, DPOWithRetain
+from debiasbench_unlearn.methods.preferred import PreferredSide, forget_tokens
 
 
 @dataclass

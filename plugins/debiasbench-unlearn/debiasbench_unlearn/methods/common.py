@@ -1,4 +1,4 @@
-"""What the zoo's methods share: the retain NLL term, a method whose retain term ``alpha = 0``
+"""What the zoo's methods share: the retain NLL term (``RetainNLLTerm``), a method whose retain term ``alpha = 0``
 switches off, the ``quick`` preset and a masked token mean
 (option range checks: ``debiasbench.api.check_range``). Imports no torch."""
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from debiasbench.api import TextBatch
 
 
-class RetainNLL:
+class RetainNLLTerm:
     """Mixin for a loss: ``alpha`` x token-mean NLL of a retain batch, open-unlearning's
     ``retain_loss_type: NLL`` (the HF ``model(**retain).loss`` of its ``GradDiff``)."""
 

@@ -35,12 +35,12 @@ from debiasbench.api import (
     check_range,
     option,
 )
-from debiasbench_unlearn.zoo.activations import (
+from debiasbench_unlearn.methods.activations import (
     layer_count,
     layer_states,
     reference_layer_states,
 )
-from debiasbench_unlearn.zoo.common import OptionalRetainMethod, quick
+from debiasbench_unlearn.methods.common import OptionalRetainMethod, quick
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor

@@ -31,7 +31,7 @@ from debiasbench.api import (
     check_range,
     option,
 )
-from debiasbench_unlearn.zoo.common import quick
+from debiasbench_unlearn.methods.common import quick
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor

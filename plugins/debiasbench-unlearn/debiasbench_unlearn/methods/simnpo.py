@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from debiasbench import api
 from debiasbench.api import SelectiveOptions, UnlearningLoss, check_range, option
-from debiasbench_unlearn.zoo.common import OptionalRetainMethod, RetainNLL, quick
+from debiasbench_unlearn.methods.common import OptionalRetainMethod, RetainNLLTerm, quick
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
@@ -63,7 +63,7 @@ class SimNPOLoss(UnlearningLoss):
         return self.forget_weight * simnpo_loss(batch.logprobs(), batch.mask, self.beta, self.gamma)
 
 
-class SimNPOWithRetain(RetainNLL, SimNPOLoss):
+class SimNPOWithRetain(RetainNLLTerm, SimNPOLoss):
     """SimNPO + ``alpha`` x token-mean NLL of a retain batch."""
 
 

@@ -39,8 +39,8 @@ from debiasbench.api import (
     check_range,
     option,
 )
-from debiasbench_unlearn.zoo.common import OptionalRetainMethod, RetainNLL, quick
-from debiasbench_unlearn.zoo.preferred import (
+from debiasbench_unlearn.methods.common import OptionalRetainMethod, RetainNLLTerm, quick
+from debiasbench_unlearn.methods.preferred import (
     PreferredSide,
     counterfactual_pairs,
     forget_tokens,
@@ -95,7 +95,7 @@ class DPOLoss(UnlearningLoss):
         return dpo_loss(win, win_ref, lose, batch.reference_sequence_logprobs(), self.beta)
 
 
-class DPOWithRetain(RetainNLL, DPOLoss):
+class DPOWithRetain(RetainNLLTerm, DPOLoss):
     """DPO + ``alpha`` x token-mean NLL of a retain batch."""
 
 

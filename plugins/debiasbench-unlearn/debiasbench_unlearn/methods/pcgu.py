@@ -4,7 +4,7 @@ Language Models by Partitioning Gradients", Findings of ACL 2023; github.com/Cha
 For a batch of sentence pairs (advantaged = the stereotyped sentence, disadvantaged = its counterpart;
 ``debiasbench_unlearn.pairs``), the gradient of each side's score is taken separately; the weights are
 cut into blocks and only the ``k`` blocks where the two gradients are least similar are moved, against
-the advantaged side's gradient (:mod:`debiasbench_unlearn.zoo.partition`). Plain SGD, no schedule, no
+the advantaged side's gradient (:mod:`debiasbench_unlearn.methods.partition`). Plain SGD, no schedule, no
 clipping, as the original.
 
 The original scores a masked LM's logit of the differing word (it refuses causal LMs); here a
@@ -65,7 +65,7 @@ def trainable_named(model: Any) -> list[tuple[str, Any]]:
 
 def check_k(model: Any, k: int) -> int:
     """The model's block count; one line when ``k`` exceeds it."""
-    from debiasbench_unlearn.zoo.partition import Partition
+    from debiasbench_unlearn.methods.partition import Partition
 
     size = Partition.of(trainable_named(model)).size
     if k > size:
@@ -92,7 +92,7 @@ class PCGU(UnlearningMethod):
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
         import torch
 
-        from debiasbench_unlearn.zoo.partition import Partition, update_gradients
+        from debiasbench_unlearn.methods.partition import Partition, update_gradients
 
         started = time.perf_counter()
         check_k(model.model, options.k)

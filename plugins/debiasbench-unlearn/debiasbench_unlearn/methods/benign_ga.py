@@ -45,7 +45,7 @@ from debiasbench.api import (
     option,
 )
 from debiasbench_unlearn.benign_text import benign_texts, identity_free_spans
-from debiasbench_unlearn.methods import EveryTokenAscent, GradientAscent
+from debiasbench_unlearn.methods.ascent import EveryTokenAscent, GradientAscent
 
 
 @dataclass

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from debiasbench.api import LossMethod, SelectiveOptions, UnlearningLoss, check_range, option
-from debiasbench_unlearn.zoo.common import quick, token_mean
+from debiasbench_unlearn.methods.common import quick, token_mean
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from debiasbench import api
 from debiasbench.api import DebiasbenchError, ForgetText, ModelHandle
-from debiasbench_unlearn.counterfactual import apply_edits, counterfactual_edits
+from debiasbench_unlearn.counterfactual_selector import apply_edits, counterfactual_edits
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor

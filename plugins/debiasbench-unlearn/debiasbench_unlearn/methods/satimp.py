@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from debiasbench.api import SelectiveOptions, UnlearningLoss, check_range, option
-from debiasbench_unlearn.zoo.common import (
+from debiasbench_unlearn.methods.common import (
     OptionalRetainMethod,
-    RetainNLL,
+    RetainNLLTerm,
     quick,
     token_mean,
 )
@@ -68,7 +68,7 @@ class SatImpLoss(UnlearningLoss):
         return self.forget_weight * satimp_loss(batch.logprobs(), batch.mask, self.beta1, self.beta2)
 
 
-class SatImpWithRetain(RetainNLL, SatImpLoss):
+class SatImpWithRetain(RetainNLLTerm, SatImpLoss):
     """SatImp + ``alpha`` x token-mean NLL of a retain batch."""
 
 

@@ -1,4 +1,5 @@
-"""The unlearning methods of docs/concepts.md, "Unlearning methods": each a small loss run by the core's training loop.
+"""The gradient-ascent family of docs/concepts.md, "Unlearning methods": mlm-unlearn, token-ga,
+grad-diff and kl, each a small loss run by the core's training loop (``npo`` is in npo.py).
 
 A method here is its options, its loss (forget term, optional retain term, what it needs) and a
 name; :class:`~debiasbench.api.LossMethod` and :func:`~debiasbench.api.train` do everything
@@ -43,16 +44,6 @@ class KLOptions(SelectiveOptions):
             raise ValueError(f"alpha must be 0 or more, got {self.alpha}")
 
 
-@dataclass
-class NPOOptions(SelectiveOptions):
-    beta: float = option(0.1, "NPO inverse temperature beta")
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.beta <= 0:
-            raise ValueError(f"beta must be positive, got {self.beta}")
-
-
 # --------------------------------------------------------------------------- losses
 
 
@@ -70,7 +61,7 @@ class EveryTokenAscent(GradientAscent):
     select_all = True
 
 
-class RetainNLL(GradientAscent):
+class AscentWithRetainNLL(GradientAscent):
     """Gradient ascent + ``alpha`` x token-mean NLL of a retain batch."""
 
     needs_retain = True
@@ -79,7 +70,7 @@ class RetainNLL(GradientAscent):
         return api.nll_loss(batch.logprobs(), batch.mask)
 
 
-class RetainKL(GradientAscent):
+class AscentWithRetainKL(GradientAscent):
     """Gradient ascent + ``alpha`` x ``KL(p_ref || p_theta)`` per retain position."""
 
     needs_retain = True
@@ -87,18 +78,6 @@ class RetainKL(GradientAscent):
 
     def retain(self, batch: TextBatch) -> Tensor:
         return api.kl_loss(batch.logits(), batch.reference_logits(), batch.mask)
-
-
-@dataclass
-class NPOLoss(UnlearningLoss):
-    """NPO on ``log p(y)`` = the sum over the selected tokens, against ``p_ref`` before the first step."""
-
-    beta: float = 0.1
-    needs_reference_sequences = True
-
-    def forget(self, batch: TextBatch) -> Tensor:
-        theta = api.sequence_logprob(batch.logprobs(), batch.mask)
-        return api.npo_loss(theta, batch.reference_sequence_logprobs(), self.beta)
 
 
 # --------------------------------------------------------------------------- methods
@@ -128,7 +107,7 @@ class GradDiff(LossMethod):
     name = "grad-diff"
     description = "selected-token gradient ascent + alpha * NLL on retain text"
     Options = GradDiffOptions
-    Loss = RetainNLL
+    Loss = AscentWithRetainNLL
 
 
 class KLUnlearn(LossMethod):
@@ -137,13 +116,4 @@ class KLUnlearn(LossMethod):
     name = "kl"
     description = "selected-token gradient ascent + alpha * KL(p_ref || p_theta) on retain text"
     Options = KLOptions
-    Loss = RetainKL
-
-
-class NPO(LossMethod):
-    """Negative preference optimisation on the selected tokens (a bounded, slower-diverging GA)."""
-
-    name = "npo"
-    description = "negative preference optimisation (Zhang et al. 2024) on the selected tokens"
-    Options = NPOOptions
-    Loss = NPOLoss
+    Loss = AscentWithRetainKL

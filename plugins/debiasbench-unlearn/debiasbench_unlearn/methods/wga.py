@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from debiasbench.api import SelectiveOptions, UnlearningLoss, check_range, option
-from debiasbench_unlearn.zoo.common import (
+from debiasbench_unlearn.methods.common import (
     OptionalRetainMethod,
-    RetainNLL,
+    RetainNLLTerm,
     quick,
     token_mean,
 )
@@ -60,7 +60,7 @@ class WGALoss(UnlearningLoss):
         return wga_loss(batch.logprobs(), batch.mask, self.beta)
 
 
-class WGAWithRetain(RetainNLL, WGALoss):
+class WGAWithRetain(RetainNLLTerm, WGALoss):
     """WGA + ``alpha`` x token-mean NLL of a retain batch."""
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from debiasbench import api
 from debiasbench.api import LossMethod, ModelHandle, SelectiveOptions, UnlearnContext, UnlearningLoss, UnlearnOutcome, check_range, option
-from debiasbench_unlearn.zoo.common import quick, token_mean
+from debiasbench_unlearn.methods.common import quick, token_mean
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
