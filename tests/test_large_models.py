@@ -91,7 +91,7 @@ def test_inputs_go_where_the_embedding_runs_when_accelerate_offloads_the_weights
     """Weights offloaded by accelerate sit on ``meta``; the input device is the hook's execution
     device, and the metrics plugin's scorer (its output-layer fast path included) still works."""
     from accelerate import cpu_offload
-    from debiasbench_metrics.scorer import sentence_logprobs
+    from debiasbench_metrics.scoring.scorer import sentence_logprobs
 
     plain = _load(tiny_folder, tmp_path)
     offloaded = _load(tiny_folder, tmp_path)

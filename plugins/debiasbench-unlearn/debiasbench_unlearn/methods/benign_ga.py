@@ -5,7 +5,7 @@ Any damage pulls likelihood-based bias scores toward chance, which looks like de
 control does damage of the same size (the same perplexity increase) with no hate in the text: if a
 method's change in bias is no larger than this control's, the change is damage, not unlearning.
 
-Texts: benign_text.py (filtered neutral and positive HateCheck cases naming the groups). With
+Texts: ``debiasbench_unlearn/benign_text.py`` (filtered neutral and positive HateCheck cases naming the groups). With
 ``identity_terms = false`` the identity-term tokens get no gradient, so the control damages the
 model without unlearning the group's name; the report then separates "unlearning the name" from
 "unlearning hate".
