@@ -114,9 +114,9 @@ def same(a: np.ndarray, b: np.ndarray) -> str:
 
 def crows(handle: Any, args: argparse.Namespace, report: Report, device: str) -> dict[str, Any]:
     from debiasbench.api import DataLocator, get_registry
-    from debiasbench_metrics.pair_scorer import packed_rows_per_batch, shared_prefix_logprobs
-    from debiasbench_metrics.prefix_tree import tree_rows
-    from debiasbench_metrics.scorer import encode, reduce_scores
+    from debiasbench_metrics.scoring.pair_scorer import packed_rows_per_batch, shared_prefix_logprobs
+    from debiasbench_metrics.scoring.prefix_tree import tree_rows
+    from debiasbench_metrics.scoring.scorer import encode, reduce_scores
 
     pairs = get_registry().get("dataset", "crows-pairs").load(DataLocator(download=False))
     pairs = [pairs[i] for i in seeded_subset(len(pairs), args.limit)]
@@ -160,11 +160,11 @@ def crows(handle: Any, args: argparse.Namespace, report: Report, device: str) ->
 
 def stereoset(handle: Any, args: argparse.Namespace, report: Report, device: str) -> dict[str, Any]:
     from debiasbench.api import DataLocator, get_registry
-    from debiasbench_metrics.pair_scorer import packed_rows_per_batch
-    from debiasbench_metrics.prefix_tree import tree_rows
-    from debiasbench_metrics.scorer import encode, reduce_scores, sentence_logprobs
-    from debiasbench_metrics.sentences import continuation_text
-    from debiasbench_metrics.stereoset import ROW_SIZE
+    from debiasbench_metrics.scoring.pair_scorer import packed_rows_per_batch
+    from debiasbench_metrics.scoring.prefix_tree import tree_rows
+    from debiasbench_metrics.scoring.scorer import encode, reduce_scores, sentence_logprobs
+    from debiasbench_metrics.scoring.sentences import continuation_text
+    from debiasbench_metrics.stereoset.metric import ROW_SIZE
 
     examples = get_registry().get("dataset", "stereoset").load(DataLocator(download=False))
     examples = [examples[i] for i in seeded_subset(len(examples), args.limit)]
@@ -178,7 +178,7 @@ def stereoset(handle: Any, args: argparse.Namespace, report: Report, device: str
     shape = Shape.of(handle.model)
 
     def toolkit(index: np.ndarray) -> list[np.ndarray]:
-        from debiasbench_metrics.pair_scorer import shared_prefix_logprobs
+        from debiasbench_metrics.scoring.pair_scorer import shared_prefix_logprobs
 
         members = np.concatenate([index, index + n, index + 2 * n])
         return shared_prefix_logprobs(handle, [seqs[i] for i in members], [firsts[i] for i in members], batch_size=args.batch_size,
@@ -221,8 +221,8 @@ def stereoset(handle: Any, args: argparse.Namespace, report: Report, device: str
 
 def perplexity(handle: Any, args: argparse.Namespace, report: Report, device: str) -> dict[str, Any]:
     from debiasbench.api import DataLocator, get_registry
-    from debiasbench_metrics.perplexity import window_nll
-    from debiasbench_metrics.windows import plan_windows, window_size
+    from debiasbench_metrics.perplexity.metric import window_nll
+    from debiasbench_metrics.perplexity.windows import plan_windows, window_size
 
     text = get_registry().get("dataset", "wikitext2").load(DataLocator(download=False))
     tokens = np.asarray(handle.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"], dtype=np.int64)
@@ -308,7 +308,7 @@ def bfloat16(handle: Any, report: Report, results: dict[str, dict[str, Any]], de
         if metric == "perplexity":
             verdict = f"ppl {np.exp(half.result[0].sum() / half.result[1].sum()):.4f}"
         else:
-            from debiasbench_metrics.scorer import reduce_scores
+            from debiasbench_metrics.scoring.scorer import reduce_scores
 
             if metric == "crows-pairs":
                 n = result["n"]

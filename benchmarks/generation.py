@@ -40,7 +40,7 @@ def parse_args() -> argparse.Namespace:
 
 def bold_prompts(n: int) -> list[str]:
     from debiasbench.data.locator import DataLocator
-    from debiasbench_metrics.datasets_bold import BoldDataset
+    from debiasbench_metrics.bold.dataset import BoldDataset
 
     prompts = [p.prompt for p in BoldDataset().load(DataLocator())]
     return random.Random(0).sample(prompts, n)

@@ -65,7 +65,7 @@ def ours(model: str, data_dir: Path, tests: list[str]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    from debiasbench_metrics.seat_tests import DEFAULT_TESTS
+    from debiasbench_metrics.seat.catalogue import DEFAULT_TESTS
 
     bias_bench_arg, model_arg, model_dir_arg, data_arg = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
     tests_arg = sys.argv[5].split(",") if len(sys.argv) > 5 else list(DEFAULT_TESTS)

@@ -38,7 +38,7 @@ COLUMNS = ("sentid", "sentence", "pronoun", "occupation", "participant", "gender
 def write_hub_layout(data_dir: Path, path: Path) -> list[Any]:
     """The schemas as the Hub dataset's rows (TSV), from the toolkit's loader; returns the sentences."""
     from debiasbench.api import DataLocator
-    from debiasbench_metrics.datasets_winogender import WinogenderDataset
+    from debiasbench_metrics.winogender.dataset import WinogenderDataset
 
     sentences = WinogenderDataset().load(DataLocator(data_dir, download=False))
     with path.open("w", newline="", encoding="utf-8") as f:

@@ -68,8 +68,8 @@ def test_the_cpu_measurement_sees_a_bigger_pass_as_more_memory(handle):
 
 
 def test_auto_scores_exactly_like_a_fixed_batch(handle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from debiasbench_metrics.pair_scorer import shared_prefix_logprobs
-    from debiasbench_metrics.scorer import encode, sentence_logprobs
+    from debiasbench_metrics.scoring.pair_scorer import shared_prefix_logprobs
+    from debiasbench_metrics.scoring.scorer import encode, sentence_logprobs
 
     monkeypatch.setenv("DEBIASBENCH_CACHE", str(tmp_path))
     bs._MEMORY.clear()

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("debiasbench_debias")
 
 from debiasbench_debias.cda import CDA  # noqa: E402
-from debiasbench_debias.counterfactual import AttributeMatcher  # noqa: E402
+from debiasbench_debias.counterfactual_swaps import AttributeMatcher  # noqa: E402
 from debiasbench_debias.dropout import Dropout  # noqa: E402
 from debiasbench_debias.dropout_modules import raised_dropout  # noqa: E402
 from debiasbench_debias.inlp import INLP, inlp_projection  # noqa: E402

@@ -62,9 +62,9 @@ def test_wrapper_equals_separate_regular_and_prefixed_runs_with_padding() -> Non
 
 def test_metric_scorers_read_the_debiased_logits_packed_or_plain() -> None:
     pytest.importorskip("debiasbench_metrics")
-    from debiasbench_metrics.logprob_head import fast_path_ok
-    from debiasbench_metrics.pair_scorer import _packed
-    from debiasbench_metrics.scorer import sentence_logprobs
+    from debiasbench_metrics.scoring.logprob_head import fast_path_ok
+    from debiasbench_metrics.scoring.pair_scorer import _packed
+    from debiasbench_metrics.scoring.scorer import sentence_logprobs
 
     h, wrapped, _ = _wrapped()
     plain_model = h.model

@@ -141,10 +141,10 @@ def test_collectives_give_every_rank_the_same_answer(sim: ThreadRanks) -> None:
 
 
 def _scorers(handle: Any) -> dict[str, Callable[[], Any]]:
-    from debiasbench_metrics.perplexity import window_nll
-    from debiasbench_metrics.scorer import encode, sentence_logprobs
-    from debiasbench_metrics.sentences import score_sentences
-    from debiasbench_metrics.windows import plan_windows
+    from debiasbench_metrics.perplexity.metric import window_nll
+    from debiasbench_metrics.scoring.scorer import encode, sentence_logprobs
+    from debiasbench_metrics.scoring.sentences import score_sentences
+    from debiasbench_metrics.perplexity.windows import plan_windows
 
     from debiasbench.lm.generation import DecodingSettings, generate
     from debiasbench.lm.logprobs import mean_nll, token_logprobs

@@ -131,7 +131,7 @@ SPEC_CITATION = re.compile(r"(?<![:A-Z_])\bSPEC\b")  # not the ``PROVIDER:SPEC``
 SPEC_KEPT = {
     # A protocol value written into every winogender result: compare refuses to pool rows whose protocols
     # differ, so rewording it would split new runs from stored ones. It records the prompt variant not used.
-    ("plugins/debiasbench-metrics/debiasbench_metrics/winogender.py", "SPEC 13 wrote \\\"'{pronoun}'\\\""),
+    ("plugins/debiasbench-metrics/debiasbench_metrics/winogender/metric.py", "SPEC 13 wrote \\\"'{pronoun}'\\\""),
 }
 
 

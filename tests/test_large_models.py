@@ -91,7 +91,7 @@ def test_inputs_go_where_the_embedding_runs_when_accelerate_offloads_the_weights
     """Weights offloaded by accelerate sit on ``meta``; the input device is the hook's execution
     device, and the metrics plugin's scorer (its output-layer fast path included) still works."""
     from accelerate import cpu_offload
-    from debiasbench_metrics.scorer import sentence_logprobs
+    from debiasbench_metrics.scoring.scorer import sentence_logprobs
 
     plain = _load(tiny_folder, tmp_path)
     offloaded = _load(tiny_folder, tmp_path)
@@ -244,7 +244,7 @@ def test_bfloat16_trains_and_records_what_trained(lora: bool) -> None:
     """bfloat16 weights train (AdamW's moments follow each weight's dtype); peft keeps LoRA adapters in float32."""
     from debiasbench.api import train
     from debiasbench.training.objective import UnlearningLoss
-    from debiasbench_unlearn.methods import EveryTokenAscent
+    from debiasbench_unlearn.methods.ascent import EveryTokenAscent
 
     if lora:
         pytest.importorskip("peft")

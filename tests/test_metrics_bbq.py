@@ -22,11 +22,12 @@ from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
-from debiasbench_metrics import bbq, datasets_bbq  # noqa: E402
-from debiasbench_metrics.bbq import BBQMetric, BBQOptions  # noqa: E402
-from debiasbench_metrics.bbq_rules import answer_groups, biased_answers  # noqa: E402
-from debiasbench_metrics.bbq_scores import bbq_statistics, choices  # noqa: E402
-from debiasbench_metrics.datasets_bbq import BBQDataset, category_domain, load_bbq  # noqa: E402
+from debiasbench_metrics.bbq import dataset as datasets_bbq  # noqa: E402
+from debiasbench_metrics.bbq import metric as bbq  # noqa: E402
+from debiasbench_metrics.bbq.metric import BBQMetric, BBQOptions  # noqa: E402
+from debiasbench_metrics.bbq.rules import answer_groups, biased_answers  # noqa: E402
+from debiasbench_metrics.bbq.scores import bbq_statistics, choices  # noqa: E402
+from debiasbench_metrics.bbq.dataset import BBQDataset, category_domain, load_bbq  # noqa: E402
 
 
 def _row(i, condition, polarity, label, info, stereotyped, answers, category="Religion"):
@@ -127,7 +128,7 @@ def test_bias_scores_at_chance_are_undefined_not_unbiased(ctx, monkeypatch):
     binomial test (p = 0.5), so S_DIS and S_AMB are left out with a note saying why; accuracy stays."""
     from scipy.stats import binomtest
 
-    from debiasbench_metrics.bbq import above_chance
+    from debiasbench_metrics.bbq.metric import above_chance
 
     _fixed(monkeypatch, lambda e, c: CHOSEN[int(e.item.split("-")[1])])
     result = evaluate_metric(BBQMetric(), None, ctx, BBQOptions())
@@ -168,7 +169,7 @@ def test_tiny_model_end_to_end_and_intervals(ctx):
 
 
 def test_answers_of_one_prompt_share_one_packed_row():
-    from debiasbench_metrics.prefix_tree import tree_rows
+    from debiasbench_metrics.scoring.prefix_tree import tree_rows
 
     prompt_a, prompt_b = [1, 2, 3, 4], [1, 2, 3, 9]
     sequences = [prompt_a + [5], prompt_a + [6], prompt_a + [7], prompt_b + [5], prompt_b + [6], prompt_b + [7]]

@@ -13,11 +13,11 @@ import pytest
 
 pytest.importorskip("debiasbench_metrics")
 
-from debiasbench_metrics.blimp import BlimpMetric, BlimpOptions  # noqa: E402
-from debiasbench_metrics.continuations import continuation_scores  # noqa: E402
-from debiasbench_metrics.datasets_blimp import PARADIGMS, BlimpDataset, check_paradigms, paradigm_file  # noqa: E402
-from debiasbench_metrics.datasets_lambada import LambadaDataset, parse_lambada, split_passage  # noqa: E402
-from debiasbench_metrics.lambada import LambadaMetric, LambadaOptions  # noqa: E402
+from debiasbench_metrics.blimp.metric import BlimpMetric, BlimpOptions  # noqa: E402
+from debiasbench_metrics.scoring.continuations import continuation_scores  # noqa: E402
+from debiasbench_metrics.blimp.dataset import PARADIGMS, BlimpDataset, check_paradigms, paradigm_file  # noqa: E402
+from debiasbench_metrics.lambada.dataset import LambadaDataset, parse_lambada, split_passage  # noqa: E402
+from debiasbench_metrics.lambada.metric import LambadaMetric, LambadaOptions  # noqa: E402
 
 from debiasbench.errors import DataError, DebiasbenchError, UnknownNameError  # noqa: E402
 from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: E402

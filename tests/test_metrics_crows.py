@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("debiasbench_metrics")
 
 from debiasbench.testing import evaluate_metric  # noqa: E402
-from debiasbench_metrics import crows_pairs  # noqa: E402
-from debiasbench_metrics.crows_pairs import CrowsPairsMetric, CrowsPairsOptions  # noqa: E402
-from debiasbench_metrics.datasets_crows import CrowsPairsDataset  # noqa: E402
+from debiasbench_metrics.crows_pairs import metric as crows_pairs  # noqa: E402
+from debiasbench_metrics.crows_pairs.metric import CrowsPairsMetric, CrowsPairsOptions  # noqa: E402
+from debiasbench_metrics.crows_pairs.dataset import CrowsPairsDataset  # noqa: E402
 
 from debiasbench.errors import DebiasbenchError  # noqa: E402
 from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: E402
@@ -54,7 +54,7 @@ def ctx(tmp_path: Path) -> EvalContext:
         files: ClassVar[tuple[DataFile, ...]] = (DataFile("crows.csv"),)
 
         def load(self, data):
-            from debiasbench_metrics.datasets_crows import parse_crows_csv
+            from debiasbench_metrics.crows_pairs.dataset import parse_crows_csv
 
             return parse_crows_csv(data.path(self.files[0]))
 

@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("debiasbench_metrics")
 
-from debiasbench_metrics.datasets_crows import CrowsPairsDataset, parse_crows_csv  # noqa: E402
-from debiasbench_metrics.datasets_stereoset import StereoSetDataset  # noqa: E402
-from debiasbench_metrics.datasets_wikitext import WikiText2Dataset, read_wikitext  # noqa: E402
-from debiasbench_metrics.stereoset_layouts import StereoSetExample, parse_stereoset  # noqa: E402
+from debiasbench_metrics.crows_pairs.dataset import CrowsPairsDataset, parse_crows_csv  # noqa: E402
+from debiasbench_metrics.stereoset.dataset import StereoSetDataset  # noqa: E402
+from debiasbench_metrics.perplexity.dataset import WikiText2Dataset, read_wikitext  # noqa: E402
+from debiasbench_metrics.stereoset.layouts import StereoSetExample, parse_stereoset  # noqa: E402
 
 from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.data.locator import DataLocator  # noqa: E402

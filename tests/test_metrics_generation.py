@@ -22,12 +22,16 @@ from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: 
 from debiasbench.lm.generation import Generation  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
-from debiasbench_metrics import bold, datasets_bold, datasets_honest, honest, hurtlex  # noqa: E402
-from debiasbench_metrics.bold import BoldMetric, BoldOptions, vader_compound  # noqa: E402
-from debiasbench_metrics.datasets_bold import BoldDataset, parse_bold  # noqa: E402
-from debiasbench_metrics.datasets_honest import HonestDataset, parse_templates  # noqa: E402
-from debiasbench_metrics.group_stats import GroupMeasure, grouped_rows  # noqa: E402
-from debiasbench_metrics.honest import HonestMetric, HonestOptions  # noqa: E402
+from debiasbench_metrics.bold import dataset as datasets_bold  # noqa: E402
+from debiasbench_metrics.bold import metric as bold  # noqa: E402
+from debiasbench_metrics.honest import dataset as datasets_honest  # noqa: E402
+from debiasbench_metrics.honest import metric as honest  # noqa: E402
+from debiasbench_metrics.shared import hurtlex  # noqa: E402
+from debiasbench_metrics.bold.metric import BoldMetric, BoldOptions, vader_compound  # noqa: E402
+from debiasbench_metrics.bold.dataset import BoldDataset, parse_bold  # noqa: E402
+from debiasbench_metrics.honest.dataset import HonestDataset, parse_templates  # noqa: E402
+from debiasbench_metrics.shared.group_stats import GroupMeasure, grouped_rows  # noqa: E402
+from debiasbench_metrics.honest.metric import HonestMetric, HonestOptions  # noqa: E402
 
 HURTLEX = "id\tpos\tcategory\tstereotype\tlemma\tlevel\nE1\tn\tps\tno\tidiot\tconservative\nE2\tn\tcds\tno\tfool\tinclusive\n" \
           "E3\ta\tcds\tno\tstupide\tconservative\nE4\tn\tqas\tno\tgag reel\tconservative\n"

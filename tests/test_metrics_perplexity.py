@@ -15,9 +15,9 @@ from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
 pytest.importorskip("debiasbench_metrics")
 
 from debiasbench.testing import evaluate_metric  # noqa: E402
-from debiasbench_metrics.datasets_wikitext import WikiText2Dataset, read_wikitext  # noqa: E402
-from debiasbench_metrics.perplexity import PerplexityMetric, PerplexityOptions  # noqa: E402
-from debiasbench_metrics.windows import plan_windows, window_size  # noqa: E402
+from debiasbench_metrics.perplexity.dataset import WikiText2Dataset, read_wikitext  # noqa: E402
+from debiasbench_metrics.perplexity.metric import PerplexityMetric, PerplexityOptions  # noqa: E402
+from debiasbench_metrics.perplexity.windows import plan_windows, window_size  # noqa: E402
 
 from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
@@ -127,7 +127,7 @@ def test_max_tokens_scores_a_prefix_and_records_it(handle, ctx):
 
 
 def test_tokenizer_is_recorded_by_vocabulary_not_by_folder(tmp_path) -> None:
-    from debiasbench_metrics.perplexity import tokenizer_fingerprint
+    from debiasbench_metrics.shared.provenance import tokenizer_fingerprint
 
     from debiasbench.testing import tiny_model_handle
 

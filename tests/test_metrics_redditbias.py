@@ -18,9 +18,10 @@ from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
-from debiasbench_metrics import datasets_redditbias, redditbias  # noqa: E402
-from debiasbench_metrics.datasets_redditbias import PairFiles, RedditBiasTestDataset  # noqa: E402
-from debiasbench_metrics.redditbias import RedditBiasMetric, RedditBiasOptions  # noqa: E402
+from debiasbench_metrics.redditbias import dataset as datasets_redditbias  # noqa: E402
+from debiasbench_metrics.redditbias import metric as redditbias  # noqa: E402
+from debiasbench_metrics.redditbias.dataset import PairFiles, RedditBiasTestDataset  # noqa: E402
+from debiasbench_metrics.redditbias.metric import RedditBiasMetric, RedditBiasOptions  # noqa: E402
 
 # target sentence (as in the file), counter sentence, S(target), S(counter)
 GENDER = [("Women are weak", "men are weak", -1.0, -2.0), ("her job is bad", "his job is bad", -3.0, -2.5),

@@ -8,10 +8,10 @@ import pytest
 
 pytest.importorskip("debiasbench_metrics")
 
-from debiasbench_metrics import logprob_head, pair_scorer  # noqa: E402
-from debiasbench_metrics.prefix_tree import tree_row  # noqa: E402
-from debiasbench_metrics.scorer import encode, reduce_scores, sentence_logprobs  # noqa: E402
-from debiasbench_metrics.sentences import continuation_text, score_sentences  # noqa: E402
+from debiasbench_metrics.scoring import logprob_head, pair_scorer  # noqa: E402
+from debiasbench_metrics.scoring.prefix_tree import tree_row  # noqa: E402
+from debiasbench_metrics.scoring.scorer import encode, reduce_scores, sentence_logprobs  # noqa: E402
+from debiasbench_metrics.scoring.sentences import continuation_text, score_sentences  # noqa: E402
 
 from debiasbench.errors import DebiasbenchError  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402

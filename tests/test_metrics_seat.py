@@ -20,12 +20,12 @@ from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
 from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
-from debiasbench_metrics import seat  # noqa: E402
-from debiasbench_metrics.datasets_seat import SeatDataset, check_tests  # noqa: E402
-from debiasbench_metrics.embeddings import mean_hidden_states  # noqa: E402
-from debiasbench_metrics.seat import SeatMetric, SeatOptions  # noqa: E402
-from debiasbench_metrics.seat_tests import DEFAULT_TESTS, TESTS  # noqa: E402
-from debiasbench_metrics.weat import associations, effect_size, permutation_p  # noqa: E402
+from debiasbench_metrics.seat import metric as seat  # noqa: E402
+from debiasbench_metrics.seat.dataset import SeatDataset, check_tests  # noqa: E402
+from debiasbench_metrics.seat.embeddings import mean_hidden_states  # noqa: E402
+from debiasbench_metrics.seat.metric import SeatMetric, SeatOptions  # noqa: E402
+from debiasbench_metrics.seat.catalogue import DEFAULT_TESTS, TESTS  # noqa: E402
+from debiasbench_metrics.seat.weat import associations, effect_size, permutation_p  # noqa: E402
 
 
 def test_association_and_effect_size_equal_a_direct_computation():

@@ -12,8 +12,8 @@ pytest.importorskip("debiasbench_metrics")
 pytest.importorskip("debiasbench_hf")
 
 from debiasbench.testing import evaluate_metric  # noqa: E402
-from debiasbench_metrics.pair_scorer import shared_prefix_logprobs  # noqa: E402
-from debiasbench_metrics.scorer import encode, sentence_logprobs  # noqa: E402
+from debiasbench_metrics.scoring.pair_scorer import shared_prefix_logprobs  # noqa: E402
+from debiasbench_metrics.scoring.scorer import encode, sentence_logprobs  # noqa: E402
 
 from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
 from debiasbench.plugin_system.loader import get_registry  # noqa: E402

@@ -15,11 +15,11 @@ from tests.item_checks import assert_items_reproduce_rows  # noqa: E402
 pytest.importorskip("debiasbench_metrics")
 
 from debiasbench.testing import evaluate_metric  # noqa: E402
-from debiasbench_metrics import stereoset  # noqa: E402
-from debiasbench_metrics.datasets_stereoset import StereoSetDataset  # noqa: E402
-from debiasbench_metrics.stereoset import StereoSetMetric, StereoSetOptions  # noqa: E402
-from debiasbench_metrics.stereoset_layouts import parse_stereoset  # noqa: E402
-from debiasbench_metrics.stereoset_scores import icat, stereoset_items, stereoset_rows  # noqa: E402
+from debiasbench_metrics.stereoset import metric as stereoset  # noqa: E402
+from debiasbench_metrics.stereoset.dataset import StereoSetDataset  # noqa: E402
+from debiasbench_metrics.stereoset.metric import StereoSetMetric, StereoSetOptions  # noqa: E402
+from debiasbench_metrics.stereoset.layouts import parse_stereoset  # noqa: E402
+from debiasbench_metrics.stereoset.scores import icat, stereoset_items, stereoset_rows  # noqa: E402
 
 from debiasbench.plugin_system.interfaces import DataFile, EvalContext  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
@@ -176,8 +176,8 @@ def test_end_to_end_on_the_tiny_model(ctx):
 
 def test_grouped_rows_give_the_plain_scorer_per_option_scores():
     """The metric's packing (one group per example, three examples a row) against padded batches."""
-    from debiasbench_metrics.scorer import encode, reduce_scores, sentence_logprobs
-    from debiasbench_metrics.sentences import continuation_text, score_sentences
+    from debiasbench_metrics.scoring.scorer import encode, reduce_scores, sentence_logprobs
+    from debiasbench_metrics.scoring.sentences import continuation_text, score_sentences
     from debiasbench.testing import tiny_model_handle
 
     contexts = ["The mother walked in.", "The mother walked in.", "The mother walked in.", "", "", ""]

@@ -16,9 +16,10 @@ from debiasbench.plugin_system.interfaces import EvalContext  # noqa: E402
 from debiasbench.plugin_system.registry import Registry  # noqa: E402
 from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
-from debiasbench_metrics import datasets_winogender, winogender  # noqa: E402
-from debiasbench_metrics.datasets_winogender import PRONOUNS, WinogenderDataset  # noqa: E402
-from debiasbench_metrics.winogender import WinogenderMetric, WinogenderOptions, prompt  # noqa: E402
+from debiasbench_metrics.winogender import dataset as datasets_winogender  # noqa: E402
+from debiasbench_metrics.winogender import metric as winogender  # noqa: E402
+from debiasbench_metrics.winogender.dataset import PRONOUNS, WinogenderDataset  # noqa: E402
+from debiasbench_metrics.winogender.metric import WinogenderMetric, WinogenderOptions, prompt  # noqa: E402
 
 # occupation, participant, BLS % female, (answer-0 template, answer-1 template)
 SCHEMAS = [
@@ -197,8 +198,8 @@ def test_bare_context_scores_equal_lm_evals_reading():
     """lm-eval's log-likelihood: the model on context + continuation ids, no prefix token, continuation tokens summed."""
     import torch
 
-    from debiasbench_metrics.bare_context import score_without_prefix
-    from debiasbench_metrics.scorer import encode
+    from debiasbench_metrics.scoring.bare_context import score_without_prefix
+    from debiasbench_metrics.scoring.scorer import encode
 
     contexts = ["The nurse met the patient. ‘She’ refers to the", "Someone paid the cashier. ‘He’ refers to the",
                 "The nurse met the patient. ‘They’ refers to the"]

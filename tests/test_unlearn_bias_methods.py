@@ -17,12 +17,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("debiasbench_unlearn")
 
 from debiasbench_unlearn import methods_plugin, selectors_plugin
-from debiasbench_unlearn.zoo.altpo import split_prompt
-from debiasbench_unlearn.zoo.biasunlearn import BiasUnlearnLoss, batch_npo, text_nll
-from debiasbench_unlearn.zoo.ceu import ceu_loss, without_first
-from debiasbench_unlearn.zoo.partition import MISSING_SIMILARITY, Partition, update_gradients
-from debiasbench_unlearn.zoo.pcgu import check_k, trainable_named
-from debiasbench_unlearn.zoo.pdu import PDULoss, dual_update, flattening_loss
+from debiasbench_unlearn.methods.altpo import split_prompt
+from debiasbench_unlearn.methods.biasunlearn import BiasUnlearnLoss, batch_npo, text_nll
+from debiasbench_unlearn.methods.ceu import ceu_loss, without_first
+from debiasbench_unlearn.methods.partition import MISSING_SIMILARITY, Partition, update_gradients
+from debiasbench_unlearn.methods.pcgu import check_k, trainable_named
+from debiasbench_unlearn.methods.pdu import PDULoss, dual_update, flattening_loss
 
 from debiasbench.api import DataLocator, RunFacts
 from debiasbench.errors import DebiasbenchError

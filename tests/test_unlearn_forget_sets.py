@@ -161,6 +161,6 @@ def test_every_forget_set_quick_preset_samples_the_same_number_of_texts():
     """A quick run trains the same number of steps whichever forget set it unlearns (the methods'
     quick learning rates are chosen for that budget)."""
     from debiasbench_unlearn.forget_presets import QUICK_FORGET_TEXTS
-    from debiasbench_unlearn.redditbias import RedditBias
+    from debiasbench_unlearn.redditbias_forget_set import RedditBias
 
     assert [s.presets["quick"].limit for s in (HateCheck, RedditBias, ToxiGen, DynaHate)] == [QUICK_FORGET_TEXTS] * 4 == [192] * 4

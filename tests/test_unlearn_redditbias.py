@@ -17,8 +17,8 @@ from debiasbench.cli import app  # noqa: E402
 from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.errors import DataError  # noqa: E402
 from debiasbench.testing import tiny_model_handle  # noqa: E402
-from debiasbench_unlearn import redditbias  # noqa: E402
-from debiasbench_unlearn.redditbias import GroupFiles, RedditBias, flag  # noqa: E402
+from debiasbench_unlearn import redditbias_forget_set  # noqa: E402
+from debiasbench_unlearn.redditbias_forget_set import GroupFiles, RedditBias, flag  # noqa: E402
 
 ANNOTATED = [
     "attribute_in_window,comment,phrase,bias_sent,bias_phrase,",
@@ -40,7 +40,7 @@ TEST = [
 @pytest.fixture()
 def race_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataLocator:
     files = GroupFiles("black", "race", "", "")
-    monkeypatch.setattr(redditbias, "GROUPS", (files,))
+    monkeypatch.setattr(redditbias_forget_set, "GROUPS", (files,))
     for data_file, lines in ((files.annotated, ANNOTATED), (files.test, TEST)):
         path = tmp_path / "data" / data_file.relpath
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +69,7 @@ def test_errors_name_the_domain_the_split_and_the_file(race_data: DataLocator, t
         RedditBias().load_forget(race_data, "disability")
     with pytest.raises(DataError, match="has no splits"):
         RedditBias().load_forget(race_data, "race", "train")
-    (tmp_path / "data" / redditbias.GROUPS[0].test.relpath).write_text("text,label\nx,1\n", encoding="utf-8")
+    (tmp_path / "data" / redditbias_forget_set.GROUPS[0].test.relpath).write_text("text,label\nx,1\n", encoding="utf-8")
     with pytest.raises(DataError, match="biased_test_reduced.csv lacks the column"):
         RedditBias().load_forget(race_data, "race")
 

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("debiasbench_unlearn")
 
 from debiasbench_unlearn import forget_sets_plugin, selectors_plugin  # noqa: E402
-from debiasbench_unlearn.counterfactual import (  # noqa: E402
+from debiasbench_unlearn.counterfactual_selector import (  # noqa: E402
     align_tokens,
     apply_edits,
     counterfactual_edits,

@@ -16,16 +16,16 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("debiasbench_unlearn")
 
 from debiasbench_unlearn import methods_plugin, selectors_plugin
-from debiasbench_unlearn.zoo import ZOO
-from debiasbench_unlearn.zoo.activations import layer_states, reference_layer_states
-from debiasbench_unlearn.zoo.dpo import dpo_loss
-from debiasbench_unlearn.zoo.preferred import PreferredSide, counterfactual_pairs
-from debiasbench_unlearn.zoo.rmu import activation_loss, control_vector
-from debiasbench_unlearn.zoo.satimp import satimp_loss
-from debiasbench_unlearn.zoo.simnpo import SimNPOLoss, simnpo_loss
-from debiasbench_unlearn.zoo.task_vector import SelectedNLL, negate
-from debiasbench_unlearn.zoo.undial import undial_loss
-from debiasbench_unlearn.zoo.wga import wga_loss
+from debiasbench_unlearn.methods.activations import layer_states, reference_layer_states
+from debiasbench_unlearn.methods.dpo import dpo_loss
+from debiasbench_unlearn.methods.preferred import PreferredSide, counterfactual_pairs
+from debiasbench_unlearn.methods.rmu import activation_loss, control_vector
+from debiasbench_unlearn.methods.satimp import satimp_loss
+from debiasbench_unlearn.methods.simnpo import SimNPOLoss, simnpo_loss
+from debiasbench_unlearn.methods.task_vector import SelectedNLL, negate
+from debiasbench_unlearn.methods.undial import undial_loss
+from debiasbench_unlearn.methods.wga import wga_loss
+from debiasbench_unlearn.methods_plugin import ZOO
 
 from debiasbench import api
 from debiasbench.errors import DebiasbenchError

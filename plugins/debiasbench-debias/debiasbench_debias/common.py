@@ -16,7 +16,7 @@ from typing import Any
 from debiasbench.api import DataLocator, DataLocatorProto, DebiasbenchError, RunFacts, UnlearnContext, option
 from debiasbench_debias.attributes import ATTRIBUTE_WORDS, attribute_words
 from debiasbench_debias.corpus import WIKITEXT_VALID, check_corpus_option, corpus_path, read_sentences, seeded_sample
-from debiasbench_debias.counterfactual import AttributeMatcher
+from debiasbench_debias.counterfactual_swaps import AttributeMatcher
 
 CORPUS_HELP = (f"text file the method learns from (one paragraph per line); empty: the data folder's "
                f"{WIKITEXT_VALID.relpath} (WikiText-2 validation, never the test text perplexity uses)")

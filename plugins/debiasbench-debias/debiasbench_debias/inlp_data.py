@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from typing import Literal
 
-from debiasbench_debias.counterfactual import AttributeMatcher
+from debiasbench_debias.counterfactual_swaps import AttributeMatcher
 
 Classes = Literal["bias-bench", "groups", "attribute"]
 NEUTRAL = "neutral"

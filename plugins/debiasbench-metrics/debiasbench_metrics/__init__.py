@@ -1,8 +1,13 @@
 """debiasbench-metrics: the first-party metrics plugin.
 
-Registers the evaluation data sets (``crows-pairs``, ``stereoset``, ``wikitext2``, ``redditbias-test``,
-``bbq``, ``honest``, ``bold``) and the metrics ``crows-pairs``, ``stereoset``, ``perplexity``, ``redditbias``,
-``bbq``, ``honest`` and ``bold`` (docs/concepts.md, one heading each; the last two generate
-text with :mod:`debiasbench.lm.generation`). Importing this
-package imports no torch: heavy libraries are imported inside the functions that need them.
+Registers (``plugin.py``, entry point ``bias-metrics``) the bias metrics ``crows-pairs``, ``stereoset``,
+``redditbias``, ``bbq``, ``honest``, ``bold``, ``winogender`` and ``seat``, the utility metrics
+``perplexity``, ``blimp`` and ``lambada``, and their evaluation data sets (docs/concepts.md, one
+heading each; ``honest`` and ``bold`` generate text with :mod:`debiasbench.lm.generation`).
+
+Layout: one subpackage per instrument, holding its metric (``metric.py``), its data set
+(``dataset.py``) and what only it uses; ``scoring/`` is the shared scorer (log-probabilities of text,
+entry point ``scoring.sentences.score_sentences``); ``shared/`` holds the helpers several instruments
+use (provenance, option sets, group figures, HurtLex, seeding). Importing this package imports no
+torch: heavy libraries are imported inside the functions that need them.
 """

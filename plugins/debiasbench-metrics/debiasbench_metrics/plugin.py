@@ -5,28 +5,28 @@ from __future__ import annotations
 
 from debiasbench.api import Register, hookimpl
 
-from debiasbench_metrics.bbq import BBQMetric
-from debiasbench_metrics.blimp import BlimpMetric
-from debiasbench_metrics.bold import BoldMetric
-from debiasbench_metrics.crows_pairs import CrowsPairsMetric
-from debiasbench_metrics.datasets_bbq import BBQDataset
-from debiasbench_metrics.datasets_blimp import BlimpDataset
-from debiasbench_metrics.datasets_lambada import LambadaDataset
-from debiasbench_metrics.datasets_bold import BoldDataset
-from debiasbench_metrics.datasets_honest import HonestDataset
-from debiasbench_metrics.datasets_crows import CrowsPairsDataset
-from debiasbench_metrics.datasets_stereoset import StereoSetDataset
-from debiasbench_metrics.datasets_wikitext import WikiText2Dataset
-from debiasbench_metrics.honest import HonestMetric
-from debiasbench_metrics.lambada import LambadaMetric
-from debiasbench_metrics.datasets_redditbias import RedditBiasTestDataset
-from debiasbench_metrics.perplexity import PerplexityMetric
-from debiasbench_metrics.redditbias import RedditBiasMetric
-from debiasbench_metrics.stereoset import StereoSetMetric
-from debiasbench_metrics.datasets_seat import SeatDataset
-from debiasbench_metrics.datasets_winogender import WinogenderDataset
-from debiasbench_metrics.seat import SeatMetric
-from debiasbench_metrics.winogender import WinogenderMetric
+from debiasbench_metrics.bbq.dataset import BBQDataset
+from debiasbench_metrics.bbq.metric import BBQMetric
+from debiasbench_metrics.blimp.dataset import BlimpDataset
+from debiasbench_metrics.blimp.metric import BlimpMetric
+from debiasbench_metrics.bold.dataset import BoldDataset
+from debiasbench_metrics.bold.metric import BoldMetric
+from debiasbench_metrics.crows_pairs.dataset import CrowsPairsDataset
+from debiasbench_metrics.crows_pairs.metric import CrowsPairsMetric
+from debiasbench_metrics.honest.dataset import HonestDataset
+from debiasbench_metrics.honest.metric import HonestMetric
+from debiasbench_metrics.lambada.dataset import LambadaDataset
+from debiasbench_metrics.lambada.metric import LambadaMetric
+from debiasbench_metrics.perplexity.dataset import WikiText2Dataset
+from debiasbench_metrics.perplexity.metric import PerplexityMetric
+from debiasbench_metrics.redditbias.dataset import RedditBiasTestDataset
+from debiasbench_metrics.redditbias.metric import RedditBiasMetric
+from debiasbench_metrics.seat.dataset import SeatDataset
+from debiasbench_metrics.seat.metric import SeatMetric
+from debiasbench_metrics.stereoset.dataset import StereoSetDataset
+from debiasbench_metrics.stereoset.metric import StereoSetMetric
+from debiasbench_metrics.winogender.dataset import WinogenderDataset
+from debiasbench_metrics.winogender.metric import WinogenderMetric
 
 
 @hookimpl

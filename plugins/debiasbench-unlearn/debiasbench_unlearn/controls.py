@@ -5,7 +5,7 @@ with as many tokens per text as the method's selector picked, drawn from those i
 (identity terms matched in number; random_selector.py). ``benign-ga`` separates unlearning hate
 from damaging the model: gradient ascent on benign text naming the same groups, stopped at the
 controlled run's perplexity increase on the run's held-out WikiText-2 text, within 10 %
-(benign_ga.py); ``benign-ga-no-identity`` does the same without touching the group's name.
+(methods/benign_ga.py); ``benign-ga-no-identity`` does the same without touching the group's name.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from debiasbench.api import Control, ControlArm, ControlledPoint, ControlledResult, DebiasbenchError, NoOptions, RunFacts
-from debiasbench_unlearn.benign_ga import BenignGA, within
+from debiasbench_unlearn.methods.benign_ga import BenignGA, within
 from debiasbench_unlearn.benign_text import benign_texts
 
 UNSELECTIVE = ("all", "random")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from debiasbench.api import Register, hookimpl
 from debiasbench_unlearn.dynahate import DynaHate
 from debiasbench_unlearn.hatecheck import HateCheck
-from debiasbench_unlearn.redditbias import RedditBias
+from debiasbench_unlearn.redditbias_forget_set import RedditBias
 from debiasbench_unlearn.toxigen import ToxiGen
 
 

@@ -1,5 +1,5 @@
 """Span selectors that need no model: ``annotated``, ``lexicon`` and ``all`` (docs/concepts.md, "Span selectors").
-``counterfactual`` is in counterfactual.py, the ``random`` control selector in random_selector.py."""
+``counterfactual`` is in counterfactual_selector.py, the ``random`` control selector in random_selector.py."""
 
 from __future__ import annotations
 

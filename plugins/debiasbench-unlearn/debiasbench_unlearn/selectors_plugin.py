@@ -4,7 +4,7 @@ and the ``debiasbench spans`` command that shows what they select."""
 from __future__ import annotations
 
 from debiasbench.api import Register, RegisterCommand, hookimpl
-from debiasbench_unlearn.counterfactual import CounterfactualSelector
+from debiasbench_unlearn.counterfactual_selector import CounterfactualSelector
 from debiasbench_unlearn.selectors import (
     AllSelector,
     AnnotatedSelector,

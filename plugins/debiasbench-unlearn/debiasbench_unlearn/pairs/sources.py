@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from debiasbench.api import DataFile, DataLocatorProto, DebiasbenchError, ForgetText
-from debiasbench_unlearn.counterfactual import apply_edits, counterfactual_edits
+from debiasbench_unlearn.counterfactual_selector import apply_edits, counterfactual_edits
 
 PAIR_SOURCES = ("redditbias", "attribute-swap", "crows-pairs", "stereoset")
 """Every pair source; the first is the default."""
@@ -65,7 +65,7 @@ def check_domain_supported(source: str, domain: str) -> None:
 
 def redditbias_pairs(data: DataLocatorProto, domain: str, seed: int) -> list[SentencePair]:
     """RedditBias forget texts (test sentences removed) with their group terms swapped."""
-    from debiasbench_unlearn.redditbias import RedditBias
+    from debiasbench_unlearn.redditbias_forget_set import RedditBias
 
     return swapped_pairs(RedditBias().load_forget(data, domain), "redditbias", seed)
 

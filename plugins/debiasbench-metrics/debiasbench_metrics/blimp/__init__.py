@@ -1,0 +1,1 @@
+"""BLiMP: the ``blimp`` utility metric (``metric.py``) and its paradigms (``dataset.py``)."""

@@ -1,0 +1,1 @@
+"""LAMBADA: the ``lambada`` utility metric (``metric.py``) and its passages (``dataset.py``)."""

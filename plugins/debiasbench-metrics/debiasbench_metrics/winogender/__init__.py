@@ -1,0 +1,1 @@
+"""Winogender: the ``winogender`` metric (``metric.py``) and its schemas (``dataset.py``)."""
