@@ -162,7 +162,7 @@ def _controls(value: Any, methods: list[str], registry: Registry, source: Path) 
     table = {name: list(methods) for name in _strings(value, "controls", source)} if not isinstance(value, dict) else {
         name: _strings(v, f"[study.controls] {name}", source) for name, v in value.items()}
     for name, controlled in table.items():
-        registry.get("control", name)  # unknown control: one line with the close names
+        registry.control(name)  # unknown control: one line with the close names
         for m in controlled:
             if m not in methods:
                 raise _bad(source, f"control {name!r} controls {m!r}, which is not a method of the grid "
@@ -282,7 +282,7 @@ def controlled_point(point: SweepPoint, registry: Registry) -> Any:
     from debiasbench.plugin_system.interfaces import ControlledPoint
 
     c = point.config
-    method = registry.get("method", c.method)  # type: ignore[arg-type]
+    method = registry.method(c.method)  # type: ignore[arg-type]
     selector = method_selector(method, dict(c.method_options), registry)
     return ControlledPoint(method=c.method, method_options=dict(c.method_options), selector=selector,  # type: ignore[arg-type]
                            selector_options=dict(c.selector_options), domain=c.domain or "", seed=c.seed)
@@ -313,7 +313,7 @@ def _arms(study: Study, registry: Registry) -> None:
         for name, controlled in study.controls.items():
             if label not in controlled:
                 continue
-            control = registry.get("control", name)
+            control = registry.control(name)
             reason = control.applies(controlled_point(point, registry))
             if reason is not None:
                 note = f"control {name} does not apply to {label}: {reason}"
@@ -374,7 +374,7 @@ def resolve_pending(study: Study, registry: Registry) -> int:
             continue
         index += 1
         result = controlled_result(study.results_dir, run)
-        arm.point = derive_point(registry.get("control", arm.control), arm.controls, result, registry, index)  # type: ignore[arg-type]
+        arm.point = derive_point(registry.control(arm.control), arm.controls, result, registry, index)  # type: ignore[arg-type]
     return pending
 
 
