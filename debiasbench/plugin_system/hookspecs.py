@@ -2,7 +2,7 @@
 
 Each hook receives a ``register`` callback and calls it once per object it provides::
 
-    from debiasbench import hookimpl
+    from debiasbench.api import hookimpl
 
     @hookimpl
     def register_metrics(register):
