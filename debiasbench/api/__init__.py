@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from debiasbench.errors import DataError, DebiasbenchError, TrainingDiverged, UnknownNameError
 from debiasbench.domains import OVERALL
-from debiasbench.plugin_system.hookspecs import Register, RegisterCommand, hookimpl
+from debiasbench.plugin_system.hookspecs import API_VERSION, Register, RegisterCommand, hookimpl
 from debiasbench.plugin_system.interfaces import (
     Control,
     ControlArm,
@@ -52,12 +52,6 @@ from debiasbench.plugin_system.interfaces import (
 from debiasbench.plugin_system.options import build_options, check_range, parse_pairs
 from debiasbench.plugin_system.registry import Registry
 from debiasbench.results.items import concat_items, item_rows, kept_mask
-
-API_VERSION = "1.0"
-"""``MAJOR.MINOR`` of this API (docs/api.md): a minor release only adds; a major one may remove or
-change a promised name. A plugin declares the major it was written for as ``DEBIASBENCH_API = "1"``
-in its entry-point module; the loader warns when it differs from this one's."""
-
 
 def get_registry() -> Registry:
     """The registry of every loaded plugin's objects (plugins are loaded on first use, once per process)."""

@@ -192,16 +192,14 @@ def api_mismatch(module: Any) -> str | None:
     """A warning when a plugin module declares ``DEBIASBENCH_API`` (the major version of
     :data:`debiasbench.api.API_VERSION` it was written for, docs/api.md) and it is not this one's;
     the plugin still loads."""
-    from debiasbench.api import API_VERSION
-
     declared = getattr(module, "DEBIASBENCH_API", None)
     if declared is None:
         return None
-    major = API_VERSION.split(".")[0]
+    major = hookspecs.API_VERSION.split(".")[0]
     if not isinstance(declared, str) or not re.fullmatch(r"\d+(\.\d+)?", declared):
         return f"DEBIASBENCH_API = {declared!r} is not an API version such as {major!r}; see docs/api.md"
     if declared.split(".")[0] != major:
-        return f"written for debiasbench API {declared}; this is API {API_VERSION}: it may not work (docs/api.md)"
+        return f"written for debiasbench API {declared}; this is API {hookspecs.API_VERSION}: it may not work (docs/api.md)"
     return None
 
 
