@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import torch
 
-from debiasbench.api import ForgetText, ModelSettings, UnlearnContext, build_options, model_device, token_logprobs
+from debiasbench.api import ForgetText, ModelSettings, UnlearnContext, build_options
+from debiasbench.api.lm import model_device, token_logprobs
 from debiasbench.errors import DebiasbenchError
 from debiasbench.run.config import RunConfig
 from debiasbench.run.end_to_end import execute, plan_run
@@ -183,7 +184,7 @@ def test_lora_is_refused_in_one_line_without_peft(tiny_folder: Path, tmp_path: P
 
 def _loss_and_grads(handle: Any, lora: bool, checkpointing: bool) -> tuple[float, dict[str, torch.Tensor], int]:
     """One forward/backward of the mean token NLL; also how often an MLP ran (twice per step when checkpointed)."""
-    from debiasbench.api import collate, logits_of, target_logprobs
+    from debiasbench.api.lm import collate, logits_of, target_logprobs
 
     options = build_options(methods_plugin.TokenGA.Options, {"lora": str(lora).lower()}, "token-ga")
     calls = []
@@ -242,7 +243,7 @@ def test_a_model_that_cannot_checkpoint_is_refused_before_evaluation(tmp_path: P
 @pytest.mark.parametrize("lora", [False, True])
 def test_bfloat16_trains_and_records_what_trained(lora: bool) -> None:
     """bfloat16 weights train (AdamW's moments follow each weight's dtype); peft keeps LoRA adapters in float32."""
-    from debiasbench.api import train
+    from debiasbench.api.training import train
     from debiasbench.training.objective import UnlearningLoss
     from debiasbench_unlearn.methods.ascent import EveryTokenAscent
 

@@ -68,7 +68,7 @@ class Ascent(UnlearningLoss):
     """Plain selected-token gradient ascent, written as a third party would."""
 
     def forget(self, batch):
-        return api.ga_loss(batch.logprobs(), batch.mask)
+        return api.training.ga_loss(batch.logprobs(), batch.mask)
 
 
 def _state(handle) -> dict[str, Any]:
@@ -142,7 +142,7 @@ def test_a_custom_loss_trains_and_each_batch_runs_the_model_once():
         def forget(self, batch):
             assert batch.kind == "forget" and batch.logprobs() is batch.logprobs() and batch.logits() is batch.logits()
             assert batch.mask.shape == batch.real.shape and not (batch.mask & ~batch.real).any()
-            return api.ga_loss(batch.logprobs(), batch.mask)
+            return api.training.ga_loss(batch.logprobs(), batch.mask)
 
     handle = _handle()
     calls = []
@@ -163,10 +163,10 @@ def test_reference_logits_and_sequences_are_the_starting_model():
         needs_reference_sequences = True
 
         def forget(self, batch):
-            seen["kl"].append(float(api.kl_loss(batch.logits().detach(), batch.reference_logits(), batch.real)))
-            theta = api.sequence_logprob(batch.logprobs().detach(), batch.mask)
+            seen["kl"].append(float(api.training.kl_loss(batch.logits().detach(), batch.reference_logits(), batch.real)))
+            theta = api.training.sequence_logprob(batch.logprobs().detach(), batch.mask)
             seen["gap"].append(float((theta - batch.reference_sequence_logprobs()).abs().max()))
-            return api.ga_loss(batch.logprobs(), batch.mask)
+            return api.training.ga_loss(batch.logprobs(), batch.mask)
 
     _, outcome = _train(Anchored(), max_steps=3)
     assert seen["kl"][0] == pytest.approx(0.0, abs=1e-6) and seen["gap"][0] == pytest.approx(0.0, abs=1e-5)
@@ -178,7 +178,7 @@ def test_a_loss_that_uses_the_reference_must_say_so():
     @dataclass
     class Undeclared(UnlearningLoss):
         def forget(self, batch):
-            return api.kl_loss(batch.logits(), batch.reference_logits(), batch.mask)
+            return api.training.kl_loss(batch.logits(), batch.reference_logits(), batch.mask)
 
     with pytest.raises(DebiasbenchError, match="set needs_reference = True"):
         _train(Undeclared(), max_steps=1)
@@ -192,7 +192,7 @@ def test_retain_term_gets_retain_batches_weighted_by_alpha():
         def retain(self, batch):
             assert batch.kind == "retain" and torch.equal(batch.mask, batch.real)
             assert set(batch.indices) <= set(range(len(RETAIN)))
-            return api.nll_loss(batch.logprobs(), batch.mask)
+            return api.training.nll_loss(batch.logprobs(), batch.mask)
 
     weights = []
     for alpha in (0.0, 5.0):
@@ -232,7 +232,7 @@ def test_divergence_raises_and_leaves_the_weights_of_the_last_good_step(term):
             return value * float("nan") if term == "forget" and self.calls == 3 else value
 
         def retain(self, batch):
-            value = api.nll_loss(batch.logprobs(), batch.mask)
+            value = api.training.nll_loss(batch.logprobs(), batch.mask)
             return value * float("inf") if term == "retain" and self.calls == 3 else value
 
     handle = _handle()
@@ -304,10 +304,10 @@ def test_loss_method_builds_its_loss_from_the_options_and_runs_the_loop():
 def test_the_training_names_are_public_in_the_api():
     from debiasbench.training import batch, method, objective, options
 
-    assert api.train is loop.train and api.UnlearningLoss is objective.UnlearningLoss and api.LossMethod is method.LossMethod
-    assert api.TextBatch is batch.TextBatch and api.TrainingOptions is options.TrainingOptions
-    assert api.SelectiveOptions is options.SelectiveOptions and api.npo_loss is losses.npo_loss
-    assert {"train", "UnlearningLoss", "LossMethod", "TextBatch", "TrainingOptions", "ga_loss"} <= set(api.__all__)
+    assert api.training.train is loop.train and api.training.UnlearningLoss is objective.UnlearningLoss and api.training.LossMethod is method.LossMethod
+    assert api.training.TextBatch is batch.TextBatch and api.training.TrainingOptions is options.TrainingOptions
+    assert api.training.SelectiveOptions is options.SelectiveOptions and api.training.npo_loss is losses.npo_loss
+    assert {"train", "UnlearningLoss", "LossMethod", "TextBatch", "TrainingOptions", "ga_loss"} <= set(api.training.__all__)
 
 
 def test_the_example_plugins_third_party_method_runs_through_the_public_loop(monkeypatch):

@@ -24,7 +24,8 @@ from debiasbench_unlearn.methods.partition import MISSING_SIMILARITY, Partition,
 from debiasbench_unlearn.methods.pcgu import check_k, trainable_named
 from debiasbench_unlearn.methods.pdu import PDULoss, dual_update, flattening_loss
 
-from debiasbench.api import DataLocator, RunFacts
+from debiasbench.api import RunFacts
+from debiasbench.api.data import DataLocator
 from debiasbench.errors import DebiasbenchError
 from debiasbench.plugin_system.interfaces import UnlearnContext
 from debiasbench.plugin_system.loader import load_plugins

@@ -130,4 +130,4 @@ def test_npo_gradient_is_bounded_unlike_gradient_ascent():
 
 def test_the_loss_functions_are_public_in_the_api():
     for name in ("selected_mean_logprob", "ga_loss", "nll_loss", "kl_loss", "sequence_logprob", "npo_loss"):
-        assert getattr(api, name) is getattr(losses, name)
+        assert getattr(api.training, name) is getattr(losses, name)

@@ -15,8 +15,9 @@ import pytest
 
 pytest.importorskip("debiasbench_unlearn")
 
+from debiasbench.api import DebiasbenchError, ForgetText, RunFacts
+from debiasbench.api.data import DataLocator
 from debiasbench.statistics.paired import split_of
-from debiasbench.api import DataLocator, DebiasbenchError, ForgetText, RunFacts
 from debiasbench_unlearn.pairs import PairOptions, check_pairs, run_pairs
 from debiasbench_unlearn.pairs.sources import (
     _attribute_swaps,

@@ -211,7 +211,7 @@ def test_dpo_forget_term_on_the_tiny_model_matches_hand_logprobs():
     lose_ref = [-25.0, -22.0]
     batch.reference.sequences = torch.tensor(lose_ref)
     win, _ = side.logprobs(batch, side.rows(batch))
-    got = dpo_loss(win, side.reference, api.sequence_logprob(batch.logprobs(), batch.mask), batch.reference_sequence_logprobs(), 0.1)
+    got = dpo_loss(win, side.reference, api.training.sequence_logprob(batch.logprobs(), batch.mask), batch.reference_sequence_logprobs(), 0.1)
     expected = sum(-math.log(_sigmoid(0.1 * ((hand_logprob(w) - wr) - (hand_logprob(l) - lr))))
                    for w, wr, l, lr in zip(preferred, (-30.0, -20.0), texts, lose_ref)) / 2
     assert float(got.detach()) == pytest.approx(expected, abs=1e-4)
@@ -277,7 +277,7 @@ def test_task_vector_moves_the_weights_opposite_to_fine_tuning(registry):
     start = _state(handle)
     tuned = copy.deepcopy(handle)
     opts = build_options(registry.get("method", "task-vector").Options, {"learning_rate": "3e-3", "batch_size": "4", "max_steps": "3"}, "tv")
-    api.train("task-vector", tuned, opts, _ctx(registry), SelectedNLL())  # the same fine-tuning, by hand
+    api.training.train("task-vector", tuned, opts, _ctx(registry), SelectedNLL())  # the same fine-tuning, by hand
     _, outcome = _run(registry, "task-vector", handle=handle, max_steps=3, scale=0.5)
     after, ft = _state(handle), _state(tuned)
     for name in start:

@@ -31,8 +31,8 @@ from debiasbench.api import (
     UnlearnOutcome,
     hookimpl,
     option,
-    token_logprobs,
 )
+from debiasbench.api.lm import token_logprobs
 from debiasbench.testing import tiny_model_handle
 
 
@@ -125,7 +125,7 @@ class TinyGA(UnlearningMethod):
     def unlearn(self, model: ModelHandle, options: Any, ctx: Any) -> UnlearnOutcome:
         import torch
 
-        from debiasbench.api import collate, logits_of, target_logprobs
+        from debiasbench.api.lm import collate, logits_of, target_logprobs
 
         optimiser = torch.optim.SGD(model.model.parameters(), lr=options.learning_rate)
         history = []

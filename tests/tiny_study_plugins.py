@@ -24,8 +24,8 @@ from debiasbench.api import (
     PresetValues,
     hookimpl,
     item_rows,
-    token_logprobs,
 )
+from debiasbench.api.lm import token_logprobs
 
 SUBJECTS = {"gender": ["The woman", "The man", "My sister", "His wife", "Her son"],
             "race": ["The black man", "The white woman", "An Asian boy", "A Latina girl", "The Arab man"]}

@@ -27,7 +27,7 @@ def controlled_point(point: SweepPoint, registry: Registry) -> Any:
     from debiasbench.plugin_system.interfaces import ControlledPoint
 
     c = point.config
-    method = registry.get("method", c.method)  # type: ignore[arg-type]
+    method = registry.method(c.method)  # type: ignore[arg-type]
     selector = method_selector(method, dict(c.method_options), registry)
     return ControlledPoint(method=c.method, method_options=dict(c.method_options), selector=selector,  # type: ignore[arg-type]
                            selector_options=dict(c.selector_options), domain=c.domain or "", seed=c.seed)
@@ -58,7 +58,7 @@ def add_arms(study: Study, registry: Registry) -> None:
         for name, controlled in study.controls.items():
             if label not in controlled:
                 continue
-            control = registry.get("control", name)
+            control = registry.control(name)
             reason = control.applies(controlled_point(point, registry))
             if reason is not None:
                 note = f"control {name} does not apply to {label}: {reason}"
@@ -116,7 +116,7 @@ def resolve_pending(study: Study, registry: Registry) -> int:
             continue
         index += 1
         result = controlled_result(study.results_dir, run)
-        arm.point = derive_point(registry.get("control", arm.control), arm.controls, result, registry, index)  # type: ignore[arg-type]
+        arm.point = derive_point(registry.control(arm.control), arm.controls, result, registry, index)  # type: ignore[arg-type]
     return pending
 
 

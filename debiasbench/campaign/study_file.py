@@ -84,7 +84,7 @@ def _controls(value: Any, methods: list[str], registry: Registry, source: Path) 
     table = {name: list(methods) for name in _strings(value, "controls", source)} if not isinstance(value, dict) else {
         name: _strings(v, f"[study.controls] {name}", source) for name, v in value.items()}
     for name, controlled in table.items():
-        registry.get("control", name)  # unknown control: one line with the close names
+        registry.control(name)  # unknown control: one line with the close names
         for m in controlled:
             if m not in methods:
                 raise study_error(source, f"control {name!r} controls {m!r}, which is not a method of the grid "

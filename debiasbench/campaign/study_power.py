@@ -32,7 +32,7 @@ def measure_specs(registry: Any) -> dict[str, tuple[Any, Any]]:
     out: dict[str, tuple[Any, Any]] = {}
     for name in registry.names("metric"):
         try:
-            metric = registry.get("metric", name)
+            metric = registry.metric(name)
         except Exception:  # noqa: BLE001 - a broken plugin declares nothing here
             continue
         for spec in getattr(metric, "measures", ()):

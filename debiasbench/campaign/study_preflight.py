@@ -122,7 +122,7 @@ def check_controls(pf: Preflight) -> None:
     from debiasbench.data.locator import DataLocator
 
     for name, labels in pf.study.controls.items():
-        control = pf.registry.get("control", name)
+        control = pf.registry.control(name)
         for plan in pf.method_plans():
             config = plan.config
             if method_label(config) not in labels:

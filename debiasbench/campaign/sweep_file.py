@@ -245,7 +245,7 @@ def _option_grids(options: dict[str, Any], methods: list[str], source: Path) -> 
 def typed_point(config: RunConfig, registry: Registry) -> RunConfig:
     """The point with its options typed; shared selector options apply only where the method has a selector."""
     if config.selector_options and (config.method is None or
-                                    method_selector(registry.get("method", config.method), config.method_options, registry) is None):
+                                    method_selector(registry.method(config.method), config.method_options, registry) is None):
         config = dataclasses.replace(config, selector_options={})
     return with_typed_options(config, registry)
 

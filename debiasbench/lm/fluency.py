@@ -138,7 +138,7 @@ def perplexities(generations: Sequence[Any], start_model: ModelHandle | None, ba
         from debiasbench.lm.logprobs import token_logprobs
 
         if any(not g.prompt_ids for g in generations):
-            raise DebiasbenchError("a generation without its prompt ids cannot be rescored; generate it with debiasbench.api.generate")
+            raise DebiasbenchError("a generation without its prompt ids cannot be rescored; generate it with debiasbench.api.lm.generate")
         # prompt_ids start with the prefix token, which token_logprobs puts in front itself
         seqs = [list(g.prompt_ids[1:]) + list(g.token_ids) for g in generations]
         with torch.inference_mode():

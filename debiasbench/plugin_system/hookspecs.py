@@ -2,7 +2,7 @@
 
 Each hook receives a ``register`` callback and calls it once per object it provides::
 
-    from debiasbench import hookimpl
+    from debiasbench.api import hookimpl
 
     @hookimpl
     def register_metrics(register):
@@ -24,6 +24,12 @@ from typing import Any
 import pluggy
 
 PROJECT = "debiasbench"
+
+API_VERSION = "1.0"
+"""``MAJOR.MINOR`` of the promised plugin API, ``debiasbench.api.API_VERSION`` (docs/api.md): a minor
+release only adds; a major one may remove or change a promised name. A plugin declares the major it
+was written for as ``DEBIASBENCH_API = "1"`` in its entry-point module; the loader warns when it
+differs from this one's."""
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)

@@ -181,9 +181,26 @@ def load_plugins(extra: dict[str, Any] | None = None, entry_points: list[Any] | 
     # differently from any other: a name belongs to the first plugin that registers it, and a later
     # plugin's object of a taken name is left out with a warning, unless the user opts in by name.
     for status, module in candidates:
+        if (mismatch := api_mismatch(module)) is not None:
+            status.warnings.append(mismatch)
         loaded._add_commands(_register_one(registry, status, module, strict, overrides))
     registry.load_errors = [f"plugin {s.name!r} ({s.distribution}) failed to load: {s.error}" for s in statuses if s.status == "error"]
     return loaded
+
+
+def api_mismatch(module: Any) -> str | None:
+    """A warning when a plugin module declares ``DEBIASBENCH_API`` (the major version of
+    :data:`debiasbench.api.API_VERSION` it was written for, docs/api.md) and it is not this one's;
+    the plugin still loads."""
+    declared = getattr(module, "DEBIASBENCH_API", None)
+    if declared is None:
+        return None
+    major = hookspecs.API_VERSION.split(".")[0]
+    if not isinstance(declared, str) or not re.fullmatch(r"\d+(\.\d+)?", declared):
+        return f"DEBIASBENCH_API = {declared!r} is not an API version such as {major!r}; see docs/api.md"
+    if declared.split(".")[0] != major:
+        return f"written for debiasbench API {declared}; this is API {hookspecs.API_VERSION}: it may not work (docs/api.md)"
+    return None
 
 
 def _register_one(registry: Registry, status: PluginStatus, module: Any, strict: bool,

@@ -9,11 +9,24 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from debiasbench.errors import DuplicateNameError, UnknownNameError
-from debiasbench.plugin_system.interfaces import KIND_BASES, KINDS
+from debiasbench.errors import DebiasbenchError, DuplicateNameError, UnknownNameError
+from debiasbench.plugin_system.interfaces import (
+    KIND_BASES,
+    KINDS,
+    Control,
+    Dataset,
+    EvalDataset,
+    ForgetSet,
+    Metric,
+    ModelProvider,
+    SpanSelector,
+    UnlearningMethod,
+)
 from debiasbench.plugin_system.presets import validate_declarations
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -96,6 +109,52 @@ class Registry:
         if entry is None:
             raise UnknownNameError(self.unknown_message(kind, name))
         return entry.obj
+
+    # typed look-ups: what ``get`` returns, typed per kind (unknown names raise as ``get`` does)
+
+    def method(self, name: str) -> UnlearningMethod:
+        """The unlearning method registered as ``name`` (or an alias of it)."""
+        return self._typed("method", name, UnlearningMethod)
+
+    def metric(self, name: str) -> Metric:
+        """The metric registered as ``name``."""
+        return self._typed("metric", name, Metric)
+
+    def model_provider(self, name: str) -> ModelProvider:
+        """The model provider registered as ``name`` (a provider's name or a registered model name)."""
+        return self._typed("model", name, ModelProvider)
+
+    def dataset(self, name: str) -> Dataset:
+        """The data set registered as ``name``, of either role."""
+        return self._typed("dataset", name, Dataset)
+
+    def eval_dataset(self, name: str) -> EvalDataset:
+        """The evaluation data set registered as ``name``; a forget set of that name is refused in one line."""
+        return self._role(name, EvalDataset, "an evaluation data set")
+
+    def forget_set(self, name: str) -> ForgetSet:
+        """The forget set registered as ``name``; an evaluation data set of that name is refused in one line."""
+        return self._role(name, ForgetSet, "a forget set")
+
+    def selector(self, name: str) -> SpanSelector:
+        """The span selector registered as ``name``."""
+        return self._typed("selector", name, SpanSelector)
+
+    def control(self, name: str) -> Control:
+        """The study control registered as ``name``."""
+        return self._typed("control", name, Control)
+
+    def _typed(self, kind: str, name: str, base: type[T]) -> T:
+        obj = self.get(kind, name)
+        if not isinstance(obj, base):  # add() checks the kind's base, so only a hand-built registry gets here
+            raise TypeError(f"{kind} {name!r} is a {type(obj).__name__}, not a {base.__name__}")
+        return obj
+
+    def _role(self, name: str, base: type[T], what: str) -> T:
+        obj = self.dataset(name)
+        if not isinstance(obj, base):
+            raise DebiasbenchError(f"data set {obj.name!r} is {obj.role} data, not {what}; see `debiasbench list datasets`")
+        return obj
 
     def unknown_message(self, kind: str, name: str) -> str:
         """``unknown method 'gradient-ascnt'; did you mean 'gradient-ascent'?`` (or the list of names)."""

@@ -213,12 +213,12 @@ def with_typed_options(config: RunConfig, registry: Registry) -> RunConfig:
 
     method_options, selector_options = dict(config.method_options), dict(config.selector_options)
     if config.method is not None:
-        method = registry.get("method", config.method)
+        method = registry.method(config.method)
         method_options = typed_values(method.Options, method_options, f"method {method.name!r}")
         selector_options = _typed_selector_options(method, method_options, selector_options, registry)
     metric_options: dict[str, dict[str, Any]] = {}
     for name, values in config.metric_options.items():
-        metric = registry.get("metric", name)
+        metric = registry.metric(name)
         metric_options.setdefault(metric.name, {}).update(typed_values(metric.Options, values, f"metric {metric.name!r}"))
     return dataclasses.replace(config, method_options=method_options, selector_options=selector_options,
                                metric_options=metric_options)
@@ -250,6 +250,6 @@ def _typed_selector_options(method: Any, method_options: dict[str, Any], raw: di
     name = method_selector(method, method_options, registry)
     if not isinstance(name, str):
         raise DebiasbenchError(f"-s selector options were given, but method {method.name!r} takes no span selector")
-    selector = registry.get("selector", name)
+    selector = registry.selector(name)
     passes_on = type(selector).check_options is not SpanSelector.check_options
     return typed_values(selector.Options, raw, f"selector {selector.name!r}", keep_unknown=passes_on)

@@ -58,7 +58,7 @@ def dataset_checksums(metric: Metric, ctx: EvalContext) -> dict[str, str]:
     """sha256 of every file of every data set the metric declares (keys the cache)."""
     sums: dict[str, str] = {}
     for name in metric.datasets:
-        dataset = ctx.registry.get("dataset", name)
+        dataset = ctx.registry.dataset(name)
         for file in dataset.files:
             sums[file.relpath] = ctx.data.checksum(file)
     return sums

@@ -71,7 +71,7 @@ def plan_run(config: RunConfig, plugins: LoadedPlugins | None = None) -> Plan:
     _check_numbers(config)
     check_preset(config.preset, registry)
     if config.method is not None:
-        registry.get("method", config.method)  # the most visible name is checked first
+        registry.method(config.method)  # the most visible name is checked first
     model = config.model or _default(registry, "model", "--model").name
     provider = find_provider(model, registry)  # unknown model names fail here
     metrics = _plan_metrics(config, registry)
@@ -214,7 +214,7 @@ def _plan_metrics(config: RunConfig, registry: Registry) -> list[PlannedMetric]:
     if not names:
         raise DebiasbenchError("no metric to evaluate: --metrics names none; pass e.g. --metrics NAME,NAME "
                                "(see `debiasbench list metrics`)")
-    entries = [registry.find("metric", n) or registry.get("metric", n) for n in names]
+    entries = [registry.find("metric", n) or registry.metric(n) for n in names]
     chosen = {e.name for e in entries}
     for name in config.metric_options:
         entry = registry.find("metric", name)
@@ -260,10 +260,10 @@ def _plan_unlearning(plan: Plan, registry: Registry) -> None:
         plan.method_options = dataclasses.replace(plan.method_options, selector=default.name)
     like = getattr(plan.method_options, "texts_like", None)
     if isinstance(like, str) and like != ALL_TEXTS:
-        registry.get("selector", like)  # an every-token method filtering its texts like a selector: the name must exist
+        registry.selector(like)  # an every-token method filtering its texts like a selector: the name must exist
     selector_name = getattr(plan.method_options, "selector", None)
     if isinstance(selector_name, str):
-        plan.selector = registry.get("selector", selector_name)
+        plan.selector = registry.selector(selector_name)
         plan.selector.check_options(dict(config.selector_options), registry)
         plan.selector_options = dict(config.selector_options)
     elif config.selector_options:
@@ -323,7 +323,7 @@ def _plan_forget_set(plan: Plan, registry: Registry) -> None:
     assert method is not None and config.domain is not None
     if not (method.needs_forget or method.needs_retain or config.relearn_steps):
         if config.forget_set is not None:
-            registry.get("dataset", config.forget_set)
+            registry.dataset(config.forget_set)
         return
     plan.forget_set = _forget_set(config, registry)
     if method.needs_forget and config.split is not None and config.split not in plan.forget_set.splits:
@@ -337,10 +337,7 @@ def _plan_forget_set(plan: Plan, registry: Registry) -> None:
 
 def _forget_set(config: RunConfig, registry: Registry) -> ForgetSet:
     if config.forget_set is not None:
-        dataset = registry.get("dataset", config.forget_set)
-        if not isinstance(dataset, ForgetSet):
-            raise DebiasbenchError(f"data set {dataset.name!r} is {dataset.role} data, not a forget set; see `debiasbench list datasets`")
-        return dataset
+        return registry.forget_set(config.forget_set)
     entry = registry.default("dataset", lambda obj: isinstance(obj, ForgetSet))
     if entry is None:
         entry = next((e for e in registry.entries("dataset") if isinstance(e.obj, ForgetSet)), None)

@@ -126,7 +126,7 @@ def _perplexity_set(data: TrainingData, handle: ModelHandle, ctx: UnlearnContext
 def _named_or_default_selector(registry: Any, name: str | None) -> Any:
     """The selector the options name, else the registry's default one (a method run outside a plan)."""
     if name is not None:
-        return registry.get("selector", name)
+        return registry.selector(name)
     entry = registry.default("selector")
     if entry is None:
         raise DebiasbenchError("no span selector was named and no installed plugin provides a default one; pass -o selector=NAME")

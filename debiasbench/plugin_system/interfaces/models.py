@@ -31,6 +31,25 @@ class ModelSettings:
     cache_dir: Path | None = None  # the toolkit cache (DEBIASBENCH_CACHE); None = default
     seed: int = 0
 
+    def torch_device(self) -> str:
+        """The device to load onto: ``device`` with ``auto`` resolved (this process's accelerator, else CPU)."""
+        from debiasbench.runtime.devices import resolve_device
+
+        return resolve_device(self.device)
+
+    def torch_dtype(self) -> Any:
+        """``dtype`` as a torch dtype (imports torch); a name outside float32, bfloat16, float16 raises ``DebiasbenchError``."""
+        from debiasbench.runtime.devices import torch_dtype
+
+        return torch_dtype(self.dtype)
+
+    def seed_everything(self) -> None:
+        """Seed python, numpy and torch with ``seed`` before the model is built, so weights a
+        checkpoint lacks (and anything else drawn while loading) are the same in every run."""
+        from debiasbench.runtime.devices import seed_everything
+
+        seed_everything(self.seed)
+
 
 @dataclass
 class ModelHandle:
@@ -74,6 +93,12 @@ class ModelProvider(Named, ABC):
     provider's :meth:`claims` is asked whether it understands an arbitrary spec (a hub id,
     a directory, a ``.gguf`` path), and the claimant of highest :attr:`precedence` loads it.
     ``--model PROVIDER:SPEC`` names the provider outright."""
+
+    MODULES_KEY: ClassVar[str] = MODULES_KEY
+    """The key under which :meth:`describe` may list the modules that hold weights."""
+    SAVED_MODEL_MANIFEST: ClassVar[str] = SAVED_MODEL_MANIFEST
+    """The JSON file beside a model saved by ``run --save-model`` (its run row, base model, prefix
+    token): a provider that loads folders reads it back into ``ModelHandle.info``."""
 
     precedence: ClassVar[int] = 0
     """Which provider loads a spec that several claim: the highest wins. Two claimants of equal

@@ -19,7 +19,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from debiasbench.api import LossMethod, ModelHandle, PresetValues, TrainingOptions, UnlearnContext, UnlearnOutcome, option, RunFacts
+from debiasbench.api import ModelHandle, PresetValues, UnlearnContext, UnlearnOutcome, option, RunFacts
+from debiasbench.api.training import LossMethod, TrainingOptions
 from debiasbench_debias.common import CORPUS_HELP, RunInputs, attribute_sentences, check_corpus_run, check_count, data_checksums, run_inputs, unused_forget
 from debiasbench_debias.continued_training import CausalLMLoss, as_forget_texts, train_on_texts
 from debiasbench_debias.corpus import check_corpus_option, seeded_sample

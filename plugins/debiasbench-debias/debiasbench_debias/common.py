@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from debiasbench.api import DataLocator, DataLocatorProto, DebiasbenchError, RunFacts, UnlearnContext, option
+from debiasbench.api import DataLocatorProto, DebiasbenchError, RunFacts, UnlearnContext, option
+from debiasbench.api.data import DataLocator
 from debiasbench_debias.attributes import ATTRIBUTE_WORDS, attribute_words
 from debiasbench_debias.corpus import WIKITEXT_VALID, check_corpus_option, corpus_path, read_sentences, seeded_sample
 from debiasbench_debias.counterfactual_swaps import AttributeMatcher

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from debiasbench import api
-from debiasbench.api import ForgetText, ModelHandle, UnlearnContext, UnlearningLoss, UnlearnOutcome
+from debiasbench.api import ForgetText, ModelHandle, UnlearnContext, UnlearnOutcome
+from debiasbench.api.training import UnlearningLoss
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 
 @dataclass
@@ -31,7 +32,7 @@ class CausalLMLoss(UnlearningLoss):
     forget_mean = "tokens"  # nll_loss: a mean over the batch's tokens
 
     def forget(self, batch: TextBatch) -> Tensor:
-        return api.nll_loss(batch.logprobs(), batch.mask)
+        return api.training.nll_loss(batch.logprobs(), batch.mask)
 
 
 def as_forget_texts(texts: list[tuple[str, str]], domain: str, source: str) -> list[ForgetText]:
@@ -43,6 +44,6 @@ def train_on_texts(method: str, handle: ModelHandle, options: Any, ctx: UnlearnC
                    texts: list[ForgetText]) -> UnlearnOutcome:
     """Run the shared loop on ``texts`` instead of the run's forget texts."""
     corpus_ctx = dataclasses.replace(ctx, forget=texts, retain=[], selector=None, selector_ctx=None)
-    outcome = api.train(method, handle, options, corpus_ctx, loss)
+    outcome = api.training.train(method, handle, options, corpus_ctx, loss)
     outcome.info["training_texts_used"] = outcome.info.pop("forget_texts")  # the loop's count is of corpus texts
     return outcome

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from debiasbench import api
-from debiasbench.api import LossMethod, ModelHandle, PresetValues, TrainingOptions, UnlearnContext, UnlearnOutcome, option, RunFacts
+from debiasbench.api import ModelHandle, PresetValues, UnlearnContext, UnlearnOutcome, option, RunFacts
+from debiasbench.api.training import LossMethod, TrainingOptions
 from debiasbench_debias.common import CORPUS_HELP, check_corpus_run, check_count, corpus_sentences, data_checksums, run_inputs, unused_forget
 from debiasbench_debias.continued_training import CausalLMLoss, as_forget_texts, train_on_texts
 from debiasbench_debias.corpus import check_corpus_option
@@ -28,7 +29,7 @@ from debiasbench_debias.dropout_modules import raised_dropout, train_mode
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 
 @dataclass
@@ -54,7 +55,7 @@ class DropoutLMLoss(CausalLMLoss):
 
     def forget(self, batch: TextBatch) -> Tensor:
         with train_mode(batch.model):
-            return api.nll_loss(batch.logprobs(), batch.mask)
+            return api.training.nll_loss(batch.logprobs(), batch.mask)
 
 
 class Dropout(LossMethod):

@@ -48,13 +48,13 @@ def final_hidden_states(handle: ModelHandle, texts: Sequence[str], *, pool: Pool
     limit = max(1, min(max_length, handle.max_length) - 1)
     encoded = handle.tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=limit)["input_ids"]
     ids_list = [list(ids) or [handle.prefix_token_id] for ids in encoded]
-    device = api.model_device(handle.model)
+    device = api.lm.model_device(handle.model)
     hook, store = _captured_input(handle.model)
     out = []
     try:
         with torch.inference_mode():
             for start in range(0, len(ids_list), batch_size):
-                ids, attn = api.collate(ids_list[start:start + batch_size], handle.prefix_token_id, device)
+                ids, attn = api.lm.collate(ids_list[start:start + batch_size], handle.prefix_token_id, device)
                 try:
                     handle.model(input_ids=ids, attention_mask=attn, use_cache=False)
                 except _Reached:

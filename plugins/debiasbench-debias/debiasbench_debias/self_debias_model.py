@@ -26,7 +26,8 @@ from typing import Any
 
 import torch
 
-from debiasbench.api import DebiasbenchError, model_device
+from debiasbench.api import DebiasbenchError
+from debiasbench.api.lm import model_device
 
 LOGITS_BUDGET = 1 << 27
 """Logit elements (float32: 512 MiB) one forward pass may produce; more rows are run in turn."""

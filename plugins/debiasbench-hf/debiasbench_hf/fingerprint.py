@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import uuid
 from pathlib import Path
 
-from debiasbench.api import sha256_file, write_text_atomic
+from debiasbench.api.data import sha256_file
 
 WEIGHT_PATTERNS = ("*.safetensors", "model.safetensors.index.json")
 CONFIG_FILES = ("config.json",)
@@ -40,10 +42,13 @@ def file_sha256(path: Path, cache_root: Path) -> str:
 
 def _write_record(path: Path, text: str) -> None:
     """Written atomically, so concurrent runs never read half a record."""
+    tmp = path.with_name(f".{path.name}-{uuid.uuid4().hex[:12]}")
     try:
-        write_text_atomic(path, text)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
     except OSError:
-        pass  # a read-only cache only costs a re-hash next time
+        tmp.unlink(missing_ok=True)  # a read-only cache only costs a re-hash next time
 
 
 def model_files(directory: Path) -> list[Path]:

@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from debiasbench.api import DebiasbenchError, ModelHandle, ModelSettings, SAVED_MODEL_MANIFEST, resolve_device, seed_everything, torch_dtype
+from debiasbench.api import DebiasbenchError, ModelHandle, ModelProvider, ModelSettings
 from debiasbench_hf.prefix import prefix_token_id
 from debiasbench_hf.quiet import quiet_transformers
 
-MANIFEST = SAVED_MODEL_MANIFEST  # written beside a model saved by `debiasbench run --save-model`
+MANIFEST = ModelProvider.SAVED_MODEL_MANIFEST  # written beside a model saved by `debiasbench run --save-model`
 _FALLBACK_CONTEXT = 1024
 _MANIFEST_KEYS = ("run_id", "base_model", "model_fingerprint", "method", "forget_set", "source_domain")
 
@@ -93,12 +93,12 @@ def load_folder(
     """Load tokenizer and causal LM from ``directory`` onto ``settings.device`` in ``settings.dtype``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from debiasbench.api import model_device  # imports torch: not at plugin load
+    from debiasbench.api.lm import model_device  # imports torch: not at plugin load
 
     check_folder(directory)
-    device = resolve_device(settings.device)
-    dtype = torch_dtype(settings.dtype)
-    seed_everything(settings.seed)
+    device = settings.torch_device()
+    dtype = settings.torch_dtype()
+    settings.seed_everything()
     remote = bool(settings.trust_remote_code)
     placement = {"device_map": settings.device_map} if settings.device_map else {}
     with quiet_transformers():
@@ -147,7 +147,7 @@ def placement_of(model: Any) -> dict[str, str]:
     transformers records accelerate's placement in ``model.hf_device_map`` (GPU indices as ints);
     recorded as strings so the run record reads ``cuda:0``, ``cpu`` or ``disk``.
     """
-    from debiasbench.api import model_device
+    from debiasbench.api.lm import model_device
 
     mapping = getattr(model, "hf_device_map", None) or {"": str(model_device(model))}
     return {module: (f"cuda:{where}" if isinstance(where, int) else str(where)) for module, where in mapping.items()}

@@ -13,10 +13,14 @@ import contextlib
 import functools
 import io
 import json
+import os
+import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from debiasbench.api import DebiasbenchError, atomic_dir, progress
+from debiasbench.api import DebiasbenchError
+from debiasbench.api.lm import progress
 from debiasbench_hf.quiet import quiet_transformers
 
 SOURCE_RECORD = "debiasbench-gguf-source.json"
@@ -35,12 +39,15 @@ def ensure_converted(gguf_path: Path, name: str, sha256: str, cache_root: Path) 
     for other in sorted(target.parent.glob(f"*-{sha256[:12]}")):  # same file converted under another name
         if (other / "config.json").is_file() and not other.name.startswith("."):
             return other
+    tmp = target.parent / f".{target.name}-{uuid.uuid4().hex[:12]}"  # renamed into place whole, never read half-written
     try:
-        with atomic_dir(target) as tmp:
-            _convert(gguf_path, tmp, name)
-            (tmp / SOURCE_RECORD).write_text(json.dumps({"gguf": str(gguf_path), "sha256": sha256}, indent=2))
-    except OSError:
-        if not (target / "config.json").is_file():  # not a concurrent winner of the rename: a real failure
+        tmp.mkdir(parents=True)
+        _convert(gguf_path, tmp, name)
+        (tmp / SOURCE_RECORD).write_text(json.dumps({"gguf": str(gguf_path), "sha256": sha256}, indent=2))
+        os.replace(tmp, target)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not isinstance(exc, OSError) or not (target / "config.json").is_file():  # not a concurrent winner of the rename
             raise
     return target
 

@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from debiasbench.api import MODULES_KEY, DebiasbenchError, ModelHandle, ModelProvider, ModelSettings, cache_dir
+from debiasbench.api import DebiasbenchError, ModelHandle, ModelProvider, ModelSettings
+from debiasbench.api.data import cache_dir
 from debiasbench_hf.embedded import GGUF_NAME, check_embedded_sha256, embedded_gguf
 from debiasbench_hf.fingerprint import directory_fingerprint, file_sha256
 from debiasbench_hf.folder_loader import check_folder, load_folder
@@ -37,7 +38,7 @@ def folder_config(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise DebiasbenchError(f"{folder / 'config.json'} is not readable JSON ({exc}); copy or save the model again") from None
     data = dict(data) if isinstance(data, dict) else {}
-    data[MODULES_KEY] = sorted({name.rsplit(".", 1)[0] for name in tensors if "." in name})
+    data[ModelProvider.MODULES_KEY] = sorted({name.rsplit(".", 1)[0] for name in tensors if "." in name})
     return data
 
 

@@ -117,7 +117,7 @@ class CounterfactualSelector(SpanSelector):
     def select(self, items: Sequence[TokenizedText], ctx: SelectorContext) -> list[list[bool]]:
         import numpy as np
 
-        from debiasbench.api import token_logprobs
+        from debiasbench.api.lm import token_logprobs
 
         opts = parse_options(self.Options, ctx.options, f"selector {self.name!r}")
         if ctx.model is None:

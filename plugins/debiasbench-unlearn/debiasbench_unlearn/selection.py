@@ -8,7 +8,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from debiasbench.api import DebiasbenchError, build_options, tokenize_forget
+from debiasbench.api import DebiasbenchError, build_options
+from debiasbench.api.training import tokenize_forget
 
 __all__ = ["parse_options", "require_selection", "spans_to_mask", "tokenize_forget"]
 

@@ -18,17 +18,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from debiasbench.api import (
-    DataLocator,
     DebiasbenchError,
     ForgetSet,
     ModelSettings,
     Registry,
     SelectorContext,
-    check_domain,
     get_registry,
     load_model,
     parse_pairs,
 )
+from debiasbench.api.data import DataLocator, check_domain
 from debiasbench_unlearn.selection import tokenize_forget
 
 HIGHLIGHT = "bold red"

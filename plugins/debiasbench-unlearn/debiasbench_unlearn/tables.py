@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from debiasbench.api import DataError, load_rows
+from debiasbench.api import DataError
+from debiasbench.api.data import load_rows
 
 Row = dict[str, str]
 

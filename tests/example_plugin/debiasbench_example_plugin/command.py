@@ -13,6 +13,8 @@ import typer
 
 from debiasbench.api import DebiasbenchError, RegisterCommand, get_registry, hookimpl
 
+DEBIASBENCH_API = "1"  # the major version of debiasbench.api.API_VERSION this plugin is written for (docs/api.md)
+
 PACKAGE = __name__.partition(".")[0]
 
 

@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from debiasbench import api
-from debiasbench.api import LossMethod, SelectiveOptions, UnlearningLoss, hookimpl, option
+from debiasbench.api import hookimpl, option
+from debiasbench.api.training import LossMethod, SelectiveOptions, UnlearningLoss
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
+
+
+DEBIASBENCH_API = "1"  # the major version of debiasbench.api.API_VERSION this plugin is written for (docs/api.md)
 
 
 @dataclass
@@ -44,10 +48,10 @@ class FlooredAscentLoss(UnlearningLoss):
     needs_retain = True
 
     def forget(self, batch: TextBatch) -> Tensor:
-        return api.selected_mean_logprob(batch.logprobs(), batch.mask).clamp(min=self.floor).mean()
+        return api.training.selected_mean_logprob(batch.logprobs(), batch.mask).clamp(min=self.floor).mean()
 
     def retain(self, batch: TextBatch) -> Tensor:
-        return api.nll_loss(batch.logprobs(), batch.mask)
+        return api.training.nll_loss(batch.logprobs(), batch.mask)
 
 
 class FlooredAscent(LossMethod):

@@ -25,6 +25,8 @@ from debiasbench.api import (
     option,
 )
 
+DEBIASBENCH_API = "1"  # the major version of debiasbench.api.API_VERSION this plugin is written for (docs/api.md)
+
 TEMPLATES = (
     "{} is a nurse.",
     "{} is an engineer.",
@@ -76,7 +78,7 @@ class PronounGap(Metric):
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
         import numpy as np
 
-        from debiasbench.api import token_logprobs  # torch: imported when the metric runs, not when the CLI starts
+        from debiasbench.api.lm import token_logprobs  # torch: imported when the metric runs, not when the CLI starts
 
         pairs = {"gender": (options.first, options.second), "religion": RELIGION}
         domain_of = [d for d in DOMAINS for _ in range(options.templates)]

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from debiasbench.api import DataError
 from debiasbench.api import DataFile, DataLocatorProto, EvalDataset
-from debiasbench.api import RowFile, load_rows
+from debiasbench.api.data import RowFile, load_rows
 
 from debiasbench_metrics.bbq.rules import NoGroup, biased_answers
 

@@ -17,7 +17,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from debiasbench.api import OVERALL
-from debiasbench.api import BatchSize, check_batch_size, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option
+from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option
+from debiasbench.api.lm import BatchSize, check_batch_size
 
 from debiasbench_metrics.bbq.items import bbq_items
 from debiasbench_metrics.bbq.scores import CHOICE_SETS, Decisions, bbq_statistics, choices, decide, statistic_counts

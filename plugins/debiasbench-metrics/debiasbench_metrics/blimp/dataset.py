@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from debiasbench.api import DataError, DataFile, DataLocatorProto, EvalDataset, UnknownNameError, load_rows
+from debiasbench.api import DataError, DataFile, DataLocatorProto, EvalDataset, UnknownNameError
+from debiasbench.api.data import load_rows
 
 SOURCE = "https://raw.githubusercontent.com/alexwarstadt/blimp/3e56b06fcabca9b30822fc66435fca6b1aa40bb1/data"
 

@@ -28,7 +28,6 @@ import numpy as np
 
 from debiasbench.api import (
     OVERALL,
-    BatchSize,
     EvalContext,
     MeasureSpec,
     Metric,
@@ -36,11 +35,11 @@ from debiasbench.api import (
     ModelHandle,
     PresetValues,
     UnknownNameError,
-    check_batch_size,
     concat_items,
     item_rows,
     option,
 )
+from debiasbench.api.lm import BatchSize, check_batch_size
 from debiasbench_metrics.blimp.dataset import FIELDS, PARADIGMS, BlimpPair, check_paradigms
 from debiasbench_metrics.shared.provenance import scoring_setup, table
 from debiasbench_metrics.scoring.sentences import score_sentences

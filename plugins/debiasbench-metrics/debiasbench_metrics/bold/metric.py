@@ -23,7 +23,7 @@ import numpy as np
 
 from debiasbench.api import OVERALL, concat_items
 from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, option
-from debiasbench.api import DecodingSettings, fluency, generate, stop_token_ids
+from debiasbench.api.lm import DecodingSettings, fluency, generate, stop_token_ids
 
 from debiasbench_metrics.bold.dataset import BOLD_DOMAINS, BoldPrompt
 from debiasbench_metrics.shared.fluency_options import FluencyGuardOptions

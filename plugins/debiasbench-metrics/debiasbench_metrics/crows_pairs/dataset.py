@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from debiasbench.api import DataError, DataFile, DataLocatorProto, EvalDataset, RowFile, load_rows
+from debiasbench.api import DataError, DataFile, DataLocatorProto, EvalDataset
+from debiasbench.api.data import RowFile, load_rows
 
 CROWS_FILE = DataFile(
     relpath="crows_pairs/crows_pairs_anonymized.csv",

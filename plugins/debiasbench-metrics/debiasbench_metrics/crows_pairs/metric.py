@@ -17,7 +17,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import EvalContext, MeasureSpec, Metric, MetricResult, ModelHandle, OVERALL, PresetValues, STUDY_DOMAINS, concat_items, item_rows
+from debiasbench.api import (
+    EvalContext,
+    MeasureSpec,
+    Metric,
+    MetricResult,
+    ModelHandle,
+    OVERALL,
+    PresetValues,
+    concat_items,
+    item_rows,
+)
+from debiasbench.api.data import STUDY_DOMAINS
 from debiasbench_metrics.crows_pairs.dataset import CROWS_DOMAINS, CrowsPair
 from debiasbench_metrics.shared.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.shared.pair_options import PairScoringOptions

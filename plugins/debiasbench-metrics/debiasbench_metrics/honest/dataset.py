@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from debiasbench.api import DataError
 from debiasbench.api import DataFile, DataLocatorProto, EvalDataset
-from debiasbench.api import RowFile, load_rows
+from debiasbench.api.data import RowFile, load_rows
 
 MASK = " [M]."
 SETS: dict[str, tuple[DataFile, str]] = {

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from debiasbench.api import DataError, DataFile, DataLocatorProto, EvalDataset, load_rows
+from debiasbench.api import DataError, DataFile, DataLocatorProto, EvalDataset
+from debiasbench.api.data import load_rows
 
 LAMBADA_FILE = DataFile(
     relpath="lambada/lambada_test.jsonl",

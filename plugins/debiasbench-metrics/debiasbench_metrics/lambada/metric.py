@@ -27,18 +27,17 @@ import numpy as np
 
 from debiasbench.api import (
     OVERALL,
-    BatchSize,
     EvalContext,
     MeasureSpec,
     Metric,
     MetricResult,
     ModelHandle,
     PresetValues,
-    check_batch_size,
     concat_items,
     item_rows,
     option,
 )
+from debiasbench.api.lm import BatchSize, check_batch_size
 from debiasbench_metrics.scoring.continuations import continuation_scores
 from debiasbench_metrics.lambada.dataset import LambadaPassage
 from debiasbench_metrics.shared.provenance import data_checksums, table, tokenizer_fingerprint

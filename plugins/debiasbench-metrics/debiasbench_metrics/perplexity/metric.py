@@ -19,7 +19,19 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from debiasbench.api import BatchSize, check_batch_size, resolve_batch_size, DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, ModelHandle, OVERALL, PresetValues, gather, item_rows, option, progress_bar, shard
+from debiasbench.api import (
+    DebiasbenchError,
+    EvalContext,
+    MeasureSpec,
+    Metric,
+    MetricResult,
+    ModelHandle,
+    OVERALL,
+    PresetValues,
+    item_rows,
+    option,
+)
+from debiasbench.api.lm import BatchSize, check_batch_size, resolve_batch_size, gather, progress_bar, shard
 from debiasbench_metrics.scoring.logprob_head import LogProbHead
 from debiasbench_metrics.shared.provenance import data_checksums, table, tokenizer_fingerprint
 from debiasbench_metrics.perplexity.windows import PROTOCOLS, Window, plan_windows, window_size
@@ -119,7 +131,7 @@ def window_nll(model: ModelHandle, tokens: np.ndarray, windows: list[Window], ba
     """
     import torch
 
-    from debiasbench.api import model_device
+    from debiasbench.api.lm import model_device
 
     head = LogProbHead(model.model)
     device = model_device(model.model)  # split models: the input embedding's device

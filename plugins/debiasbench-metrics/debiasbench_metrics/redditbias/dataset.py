@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from debiasbench.api import DataError
 from debiasbench.api import DataFile, DataLocatorProto, EvalDataset
-from debiasbench.api import RowFile, load_rows
+from debiasbench.api.data import RowFile, load_rows
 
 
 @dataclass(frozen=True)

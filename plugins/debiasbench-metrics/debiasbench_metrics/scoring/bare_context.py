@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from debiasbench.api import BatchSize, ModelHandle, ProgressFactory
+from debiasbench.api import ModelHandle, ProgressFactory
+from debiasbench.api.lm import BatchSize
 from debiasbench_metrics.scoring.pair_scorer import ROW_SIZE, shared_prefix_logprobs
 from debiasbench_metrics.scoring.scorer import encode, reduce_scores
 from debiasbench_metrics.scoring.sentences import continuation_text

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from debiasbench.api import BatchSize, DebiasbenchError, ModelHandle, ProgressFactory, gather, progress_bar, resolve_batch_size, shard
+from debiasbench.api import DebiasbenchError, ModelHandle, ProgressFactory
+from debiasbench.api.lm import BatchSize, gather, progress_bar, resolve_batch_size, shard
 from debiasbench_metrics.scoring.logprob_head import LogProbHead
 
 
@@ -52,7 +53,7 @@ def continuation_scores(
     whether each of those tokens is the greedy argmax, bool)."""
     import torch
 
-    from debiasbench.api import model_device
+    from debiasbench.api.lm import model_device
 
     windows = windows_of(handle, sequences, continuation_lengths)
     lengths = np.array([len(w) - 1 for w in windows], dtype=np.int64)  # model inputs: the window but its last token

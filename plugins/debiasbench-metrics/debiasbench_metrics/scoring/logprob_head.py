@@ -162,7 +162,7 @@ def _check_fast_path(model: Any) -> bool:
     base, head = getattr(model, "base_model", None), model.get_output_embeddings()
     if base is None or base is model or head is None:
         return False
-    from debiasbench.api import model_device
+    from debiasbench.api.lm import model_device
 
     param = next(model.parameters())
     vocab = head.weight.shape[0]

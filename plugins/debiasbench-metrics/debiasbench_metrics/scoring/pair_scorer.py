@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from debiasbench.api import AUTO, BatchSize, ModelHandle, ProgressFactory, gather, progress_bar, resolve_batch_size, shard
+from debiasbench.api import ModelHandle, ProgressFactory
+from debiasbench.api.lm import AUTO, BatchSize, gather, progress_bar, resolve_batch_size, shard
 from debiasbench_metrics.scoring.logprob_head import LogProbHead
 from debiasbench_metrics.scoring.prefix_tree import TreeRow, tree_rows
 from debiasbench_metrics.scoring.scorer import check_sequences, sentence_logprobs
@@ -65,7 +66,7 @@ def _packed(
     """Score packed rows batch by batch; ``sharded``: split the batches over launched processes and gather."""
     import torch
 
-    from debiasbench.api import model_device
+    from debiasbench.api.lm import model_device
 
     full = [[handle.prefix_token_id, *seq] for seq in sequences]
     rows = sorted(tree_rows(full, max(1, row_size), groups), key=lambda r: -len(r.tokens))

@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from debiasbench.api import BatchSize, DebiasbenchError, ModelHandle, ProgressFactory, gather, progress_bar, resolve_batch_size, shard
+from debiasbench.api import DebiasbenchError, ModelHandle, ProgressFactory
+from debiasbench.api.lm import BatchSize, gather, progress_bar, resolve_batch_size, shard
 from debiasbench_metrics.scoring.logprob_head import LogProbHead
 
 Scoring = Literal["mean", "sum"]
@@ -65,7 +66,7 @@ def sentence_logprobs(
     """
     import torch
 
-    from debiasbench.api import model_device
+    from debiasbench.api.lm import model_device
 
     contexts = list(context_lengths) if context_lengths is not None else [0] * len(sequences)
     check_sequences(handle, sequences, contexts)

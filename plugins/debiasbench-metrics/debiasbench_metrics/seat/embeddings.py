@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from debiasbench.api import BatchSize, DebiasbenchError, ModelHandle, ProgressFactory, progress_bar, resolve_batch_size
+from debiasbench.api import DebiasbenchError, ModelHandle, ProgressFactory
+from debiasbench.api.lm import BatchSize, progress_bar, resolve_batch_size
 from debiasbench_metrics.scoring.scorer import encode
 
 
@@ -23,7 +24,7 @@ def mean_hidden_states(
     """``[len(sentences), hidden]`` float64: each sentence's mean last hidden state (not normalised)."""
     import torch
 
-    from debiasbench.api import model_device
+    from debiasbench.api.lm import model_device
 
     ids = encode(handle, sentences)
     for i, seq in enumerate(ids):

@@ -21,7 +21,21 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import OVERALL, BatchSize, UnknownNameError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, check_batch_size, concat_items, item_rows, option
+from debiasbench.api import (
+    OVERALL,
+    UnknownNameError,
+    EvalContext,
+    MeasureSpec,
+    Metric,
+    MetricResult,
+    MetricRow,
+    ModelHandle,
+    PresetValues,
+    concat_items,
+    item_rows,
+    option,
+)
+from debiasbench.api.lm import BatchSize, check_batch_size
 from debiasbench_metrics.shared.seeding import generator
 from debiasbench_metrics.seat.dataset import SeatDataset, SeatTest, check_tests, seat_file
 from debiasbench_metrics.seat.embeddings import mean_hidden_states

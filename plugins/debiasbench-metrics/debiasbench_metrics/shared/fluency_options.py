@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from debiasbench.api import DebiasbenchError, FluencyThresholds, option
+from debiasbench.api import DebiasbenchError, option
+from debiasbench.api.lm import FluencyThresholds
 
 
 @dataclass

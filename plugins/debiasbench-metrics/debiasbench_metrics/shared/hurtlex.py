@@ -15,7 +15,7 @@ import numpy as np
 
 from debiasbench.api import DataError
 from debiasbench.api import DataFile, DataLocatorProto
-from debiasbench.api import load_rows
+from debiasbench.api.data import load_rows
 
 HURTLEX_FILE = DataFile(
     "hurtlex/hurtlex_EN.tsv",

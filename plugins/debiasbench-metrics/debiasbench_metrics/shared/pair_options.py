@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from debiasbench.api import BatchSize, check_batch_size, option
+from debiasbench.api import option
+from debiasbench.api.lm import BatchSize, check_batch_size
 from debiasbench_metrics.scoring.scorer import SCORINGS
 
 

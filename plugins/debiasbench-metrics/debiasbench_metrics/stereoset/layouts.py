@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from debiasbench.api import DataError, RowFile, load_rows
+from debiasbench.api import DataError
+from debiasbench.api.data import RowFile, load_rows
 
 TASKS = ("intrasentence", "intersentence")
 STEREOSET_DOMAINS = ("gender", "profession", "race", "religion")

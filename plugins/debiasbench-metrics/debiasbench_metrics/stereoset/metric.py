@@ -24,7 +24,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import BatchSize, check_batch_size, DebiasbenchError, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, STUDY_DOMAINS, concat_items, option
+from debiasbench.api import (
+    DebiasbenchError,
+    EvalContext,
+    MeasureSpec,
+    Metric,
+    MetricResult,
+    MetricRow,
+    ModelHandle,
+    PresetValues,
+    concat_items,
+    option,
+)
+from debiasbench.api.data import STUDY_DOMAINS
+from debiasbench.api.lm import BatchSize, check_batch_size
 from debiasbench_metrics.shared.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.scoring.sentences import score_sentences
 from debiasbench_metrics.stereoset.layouts import (
@@ -167,7 +180,7 @@ class StereoSetMetric(Metric):
 
 
 def _user_file(name: str) -> tuple[Path, str]:
-    from debiasbench.api import sha256_file
+    from debiasbench.api.data import sha256_file
 
     path = Path(name).expanduser()
     if not path.is_file():

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from debiasbench.api import DataError, DataFile, DataLocatorProto, EvalDataset, RowFile, load_rows
+from debiasbench.api import DataError, DataFile, DataLocatorProto, EvalDataset
+from debiasbench.api.data import RowFile, load_rows
 
 SENTENCES_FILE = DataFile("winogender/all_sentences.tsv", sha256="bd69da16bf228cb8df63fd0843aec2d8b5c36a7f21bf8c7b168bcc83932556c8")
 TEMPLATES_FILE = DataFile("winogender/templates.tsv", sha256="496f2e2dc77296bcebcdd8865a8dc5715ce22b772de9abb5f531d5b3114c48a0")

@@ -25,7 +25,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from debiasbench.api import BatchSize, EvalContext, MeasureSpec, Metric, MetricResult, MetricRow, ModelHandle, PresetValues, check_batch_size, concat_items, item_rows, option
+from debiasbench.api import (
+    EvalContext,
+    MeasureSpec,
+    Metric,
+    MetricResult,
+    MetricRow,
+    ModelHandle,
+    PresetValues,
+    concat_items,
+    item_rows,
+    option,
+)
+from debiasbench.api.lm import BatchSize, check_batch_size
 from debiasbench_metrics.shared.seeding import generator
 from debiasbench_metrics.winogender.dataset import WinogenderSentence
 from debiasbench_metrics.shared.provenance import data_checksums, scoring_setup, table

@@ -14,7 +14,7 @@ from debiasbench.api import DebiasbenchError
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 
 def decoder_layers(model: Any) -> Any:

@@ -26,12 +26,12 @@ from debiasbench.api import (
     DebiasbenchError,
     ForgetText,
     ModelHandle,
-    TrainingOptions,
     UnlearnContext,
     UnlearnOutcome,
     check_range,
     option,
 )
+from debiasbench.api.training import TrainingOptions
 from debiasbench_unlearn.methods.common import OptionalRetainMethod, quick
 from debiasbench_unlearn.methods.dpo import DPOLoss, DPOWithRetain
 from debiasbench_unlearn.methods.preferred import PreferredSide, forget_tokens
@@ -74,9 +74,9 @@ def alternates(handle: ModelHandle, forget: Sequence[ForgetText], options: Any, 
     if not todo:
         return [], []
     rest_tokens = [len(handle.tokenizer(cuts[i][1], add_special_tokens=False)["input_ids"]) for i in todo]
-    settings = api.DecodingSettings(max_new_tokens=min(options.max_new_tokens, max(rest_tokens)), sampling=True,
+    settings = api.lm.DecodingSettings(max_new_tokens=min(options.max_new_tokens, max(rest_tokens)), sampling=True,
                                     temperature=options.temperature, seed=seed)
-    generated = api.generate(handle, [cuts[i][0] for i in todo], settings, keys=[forget[i].text for i in todo],
+    generated = api.lm.generate(handle, [cuts[i][0] for i in todo], settings, keys=[forget[i].text for i in todo],
                              batch_size=options.batch_size)
     kept, preferred = [], []
     for i, n, gen in zip(todo, rest_tokens, generated):
@@ -106,7 +106,7 @@ class AltPO(OptionalRetainMethod):
         loss = self.loss(options)
         side = PreferredSide.build(model, kept, preferred, forget_tokens(options, model), options.batch_size)
         loss.attach(side, len(ctx.forget) - len(kept))
-        outcome = api.train(self.name, model, options, dataclasses.replace(ctx, forget=kept), loss)
+        outcome = api.training.train(self.name, model, options, dataclasses.replace(ctx, forget=kept), loss)
         outcome.info.update({"altpo_unpaired_texts": loss.unpaired_texts,
                              "altpo_examples": [{"forget": k.text, "alternate": p} for k, p in zip(kept[:3], preferred[:3])]})
         return outcome

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from debiasbench import api  # the loss functions need torch: looked up when a step runs
-from debiasbench.api import EveryTokenOptions, LossMethod, SelectiveOptions, UnlearningLoss, option
+from debiasbench.api import option
+from debiasbench.api.training import EveryTokenOptions, LossMethod, SelectiveOptions, UnlearningLoss
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 # --------------------------------------------------------------------------- options
 
@@ -52,7 +53,7 @@ class GradientAscent(UnlearningLoss):
     """``(1/|M|) sum_{i in M} log p(x_i | x_<i)`` per text over the selected tokens, batch mean."""
 
     def forget(self, batch: TextBatch) -> Tensor:
-        return api.ga_loss(batch.logprobs(), batch.mask)
+        return api.training.ga_loss(batch.logprobs(), batch.mask)
 
 
 class EveryTokenAscent(GradientAscent):
@@ -67,7 +68,7 @@ class AscentWithRetainNLL(GradientAscent):
     needs_retain = True
 
     def retain(self, batch: TextBatch) -> Tensor:
-        return api.nll_loss(batch.logprobs(), batch.mask)
+        return api.training.nll_loss(batch.logprobs(), batch.mask)
 
 
 class AscentWithRetainKL(GradientAscent):
@@ -77,7 +78,7 @@ class AscentWithRetainKL(GradientAscent):
     needs_reference = True
 
     def retain(self, batch: TextBatch) -> Tensor:
-        return api.kl_loss(batch.logits(), batch.reference_logits(), batch.mask)
+        return api.training.kl_loss(batch.logits(), batch.reference_logits(), batch.mask)
 
 
 # --------------------------------------------------------------------------- methods

@@ -31,19 +31,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from debiasbench.api import (
-    DataLocator,
     DebiasbenchError,
     ForgetText,
-    LossMethod,
     ModelHandle,
     PresetValues,
     RunFacts,
     StepInfo,
-    TrainingOptions,
     UnlearnContext,
     UnlearnOutcome,
     option,
 )
+from debiasbench.api.data import DataLocator
+from debiasbench.api.training import LossMethod, TrainingOptions
 from debiasbench_unlearn.benign_text import benign_texts, identity_free_spans
 from debiasbench_unlearn.methods.ascent import EveryTokenAscent, GradientAscent
 

@@ -34,24 +34,22 @@ from typing import TYPE_CHECKING, Any
 from debiasbench import api
 from debiasbench.api import (
     ForgetText,
-    LossMethod,
     ModelHandle,
     PresetValues,
     RunFacts,
     StepInfo,
-    TrainingOptions,
     UnlearnContext,
-    UnlearningLoss,
     UnlearnOutcome,
     check_range,
     option,
 )
+from debiasbench.api.training import LossMethod, TrainingOptions, UnlearningLoss
 from debiasbench_unlearn.pairs import PairOptions, SentencePair, check_pairs, run_pairs
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 CITATION = ("BiasUnlearn: Mitigating stereotypes in language models by unlearning. EMNLP 2025. "
             "https://github.com/a101269/BiasUnlearn")
@@ -123,7 +121,7 @@ class BiasUnlearnLoss(UnlearningLoss):
         main = self.ster_weight * self._npo(batch) if self.swapped else self.anti_weight * self._nll(batch)
         if self.kl_weight == 0:
             return main
-        return main + self.kl_weight * api.kl_loss(batch.logits(), batch.reference_logits(), batch.mask)
+        return main + self.kl_weight * api.training.kl_loss(batch.logits(), batch.reference_logits(), batch.mask)
 
 
 def preference(handle: ModelHandle, pairs: list[SentencePair], batch_size: int) -> float:
@@ -134,7 +132,7 @@ def preference(handle: ModelHandle, pairs: list[SentencePair], batch_size: int) 
     texts = [p.stereo for p in pairs] + [p.anti for p in pairs]
     ids = [list(x) or [handle.prefix_token_id] for x in tok(texts, add_special_tokens=False)["input_ids"]]
     with torch.no_grad():
-        scores = [float(lp.sum()) for lp in api.token_logprobs(handle.model, ids, handle.prefix_token_id, batch_size)]
+        scores = [float(lp.sum()) for lp in api.lm.token_logprobs(handle.model, ids, handle.prefix_token_id, batch_size)]
     n = len(pairs)
     return 100.0 * sum(scores[i] > scores[n + i] for i in range(n)) / max(n, 1)
 
@@ -179,7 +177,7 @@ class BiasUnlearn(LossMethod):
 
         start = preference(model, sample, options.batch_size)
         loss.swapped = False
-        outcome = api.train(self.name, model, options, dataclasses.replace(ctx, forget=forget, retain=retain, on_step=on_step), loss)
+        outcome = api.training.train(self.name, model, options, dataclasses.replace(ctx, forget=forget, retain=retain, on_step=on_step), loss)
         outcome.info.update({"pairs": options.pairs, "pair_count": len(pairs), "pair_preference_start": start,
                              "pair_preference_rounds": rounds, "biasunlearn_stop": "balanced" if balanced else outcome.stop_reason})
         return outcome

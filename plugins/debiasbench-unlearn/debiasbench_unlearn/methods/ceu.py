@@ -21,13 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from debiasbench.api import LossMethod, SelectiveOptions, UnlearningLoss, check_range, option
+from debiasbench.api import check_range, option
+from debiasbench.api.training import LossMethod, SelectiveOptions, UnlearningLoss
 from debiasbench_unlearn.methods.common import quick, token_mean
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 
 @dataclass

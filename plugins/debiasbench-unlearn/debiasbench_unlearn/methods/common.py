@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from debiasbench import api  # the loss functions need torch: looked up when a step runs
-from debiasbench.api import LossMethod, PresetValues, UnlearningLoss
+from debiasbench.api import PresetValues
+from debiasbench.api.training import LossMethod, UnlearningLoss
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 
 class RetainNLLTerm:
@@ -24,7 +25,7 @@ class RetainNLLTerm:
     needs_retain: ClassVar[bool] = True
 
     def retain(self, batch: TextBatch) -> Tensor:
-        return api.nll_loss(batch.logprobs(), batch.mask)
+        return api.training.nll_loss(batch.logprobs(), batch.mask)
 
 
 def quick(**extra: Any) -> Mapping[str, PresetValues]:

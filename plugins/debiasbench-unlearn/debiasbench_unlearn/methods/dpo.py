@@ -29,16 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from debiasbench import api
-from debiasbench.api import (
-    DebiasbenchError,
-    ModelHandle,
-    TrainingOptions,
-    UnlearnContext,
-    UnlearningLoss,
-    UnlearnOutcome,
-    check_range,
-    option,
-)
+from debiasbench.api import DebiasbenchError, ModelHandle, UnlearnContext, UnlearnOutcome, check_range, option
+from debiasbench.api.training import TrainingOptions, UnlearningLoss
 from debiasbench_unlearn.methods.common import OptionalRetainMethod, RetainNLLTerm, quick
 from debiasbench_unlearn.methods.preferred import (
     PreferredSide,
@@ -50,7 +42,7 @@ from debiasbench_unlearn.methods.preferred import (
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 
 @dataclass
@@ -91,7 +83,7 @@ class DPOLoss(UnlearningLoss):
             raise DebiasbenchError("dpo: the loss has no preferred texts; DPO.unlearn attaches them before training")
         rows = self.preferred_side.rows(batch)
         win, win_ref = self.preferred_side.logprobs(batch, rows)
-        lose = api.sequence_logprob(batch.logprobs(), batch.mask)
+        lose = api.training.sequence_logprob(batch.logprobs(), batch.mask)
         return dpo_loss(win, win_ref, lose, batch.reference_sequence_logprobs(), self.beta)
 
 
@@ -121,6 +113,6 @@ class DPO(OptionalRetainMethod):
         loss = self.loss(options)
         side = PreferredSide.build(model, kept, preferred, forget_tokens(options, model), options.batch_size)
         loss.attach(side, len(ctx.forget) - len(kept))
-        outcome = api.train(self.name, model, options, dataclasses.replace(ctx, forget=kept), loss)
+        outcome = api.training.train(self.name, model, options, dataclasses.replace(ctx, forget=kept), loss)
         outcome.info.update({"dpo_preferred": options.preferred, "dpo_unpaired_texts": loss.unpaired_texts})
         return outcome

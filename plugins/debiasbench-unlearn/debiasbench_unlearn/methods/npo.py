@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from debiasbench import api  # the loss functions need torch: looked up when a step runs
-from debiasbench.api import LossMethod, SelectiveOptions, UnlearningLoss, option
+from debiasbench.api import option
+from debiasbench.api.training import LossMethod, SelectiveOptions, UnlearningLoss
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 
 @dataclass
@@ -35,8 +36,8 @@ class NPOLoss(UnlearningLoss):
     needs_reference_sequences = True
 
     def forget(self, batch: TextBatch) -> Tensor:
-        theta = api.sequence_logprob(batch.logprobs(), batch.mask)
-        return api.npo_loss(theta, batch.reference_sequence_logprobs(), self.beta)
+        theta = api.training.sequence_logprob(batch.logprobs(), batch.mask)
+        return api.training.npo_loss(theta, batch.reference_sequence_logprobs(), self.beta)
 
 
 class NPO(LossMethod):

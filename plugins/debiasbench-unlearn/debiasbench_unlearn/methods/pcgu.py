@@ -110,7 +110,7 @@ class PCGU(UnlearningMethod):
         history: list[StepInfo] = []
         reason = "epochs"
         try:
-            with api.progress_bar(ctx.progress, "unlearning", total=total) as bar:
+            with api.lm.progress_bar(ctx.progress, "unlearning", total=total) as bar:
                 for step, epoch, batch in _batches(len(pairs), options, generator):
                     adv_score, adv_grads = _score_grads(model, named, [adv[i] for i in batch])
                     dis_score, dis_grads = _score_grads(model, named, [dis[i] for i in batch])
@@ -158,12 +158,12 @@ def _batches(n: int, options: Any, generator: Any) -> Any:
 
 def _score_grads(handle: ModelHandle, named: list[tuple[str, Any]], seqs: list[list[int]]) -> tuple[float, dict[str, Any]]:
     """The batch's summed sentence log-probability and its gradient per weight."""
-    device = api.model_device(handle.model)
+    device = api.lm.model_device(handle.model)
     for _, p in named:
         p.grad = None
-    ids, attn = api.collate(seqs, handle.prefix_token_id, device)
-    lp = api.target_logprobs(api.logits_of(handle.model, ids, attn), ids)
-    score = api.sequence_logprob(lp, attn[:, 1:].bool()).sum()
+    ids, attn = api.lm.collate(seqs, handle.prefix_token_id, device)
+    lp = api.lm.target_logprobs(api.lm.logits_of(handle.model, ids, attn), ids)
+    score = api.training.sequence_logprob(lp, attn[:, 1:].bool()).sum()
     score.backward()
     grads = {n: (p.grad.detach().clone() if p.grad is not None else None) for n, p in named}
     for _, p in named:

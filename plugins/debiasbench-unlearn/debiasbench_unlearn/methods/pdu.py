@@ -27,13 +27,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from debiasbench import api
-from debiasbench.api import LossMethod, ModelHandle, SelectiveOptions, UnlearnContext, UnlearningLoss, UnlearnOutcome, check_range, option
+from debiasbench.api import ModelHandle, UnlearnContext, UnlearnOutcome, check_range, option
+from debiasbench.api.training import LossMethod, SelectiveOptions, UnlearningLoss
 from debiasbench_unlearn.methods.common import quick, token_mean
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 
 @dataclass
@@ -84,7 +85,7 @@ class PDULoss(UnlearningLoss):
     def retain(self, batch: TextBatch) -> Tensor:
         if self.pending is not None:
             self.alpha = dual_update(self.alpha, self.pending, self.retain_loss_eps, self.dual_step_size)
-        nll = api.nll_loss(batch.logprobs(), batch.mask)
+        nll = api.training.nll_loss(batch.logprobs(), batch.mask)
         if self.retain_loss_eps is None:
             self.retain_loss_eps = float(nll.detach()) + self.retain_margin
         self.calls += 1
@@ -104,6 +105,6 @@ class PDU(LossMethod):
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
         loss = self.loss(options)
         loss.warmup_steps = options.dual_warmup_epochs * math.ceil(max(len(ctx.forget), 1) / options.batch_size)
-        outcome = api.train(self.name, model, options, ctx, loss)
+        outcome = api.training.train(self.name, model, options, ctx, loss)
         outcome.info.update({"pdu_lambda_end": loss.alpha, "pdu_retain_loss_eps": loss.retain_loss_eps})
         return outcome

@@ -16,7 +16,7 @@ from debiasbench_unlearn.counterfactual_selector import apply_edits, counterfact
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 
 def counterfactual_pairs(forget: Sequence[ForgetText], seed: int) -> tuple[list[ForgetText], list[str]]:
@@ -58,15 +58,15 @@ class PreferredSide:
               batch_size: int) -> PreferredSide:
         import torch
 
-        keys = [tuple(t.input_ids) for t in api.tokenize_forget(handle.tokenizer, forget, max_tokens)]
+        keys = [tuple(t.input_ids) for t in api.training.tokenize_forget(handle.tokenizer, forget, max_tokens)]
         enc = handle.tokenizer(list(preferred), add_special_tokens=False, truncation=True, max_length=max_tokens)
         rows = [(key, list(ids)) for key, ids in zip(keys, enc["input_ids"]) if key and ids]
         if not rows:
             raise DebiasbenchError("dpo: no forget text has a non-empty preferred text after tokenisation")
         ids = [r[1] for r in rows]
-        scored = api.token_logprobs(handle.model, ids, handle.prefix_token_id, batch_size)
+        scored = api.lm.token_logprobs(handle.model, ids, handle.prefix_token_id, batch_size)
         reference = torch.tensor([float(lp.sum()) for lp in scored], dtype=torch.float32,
-                                 device=api.model_device(handle.model))
+                                 device=api.lm.model_device(handle.model))
         return cls({key: row for row, (key, _) in enumerate(rows)}, ids, reference, handle.prefix_token_id)
 
     def rows(self, batch: TextBatch) -> list[int]:
@@ -81,9 +81,9 @@ class PreferredSide:
 
     def logprobs(self, batch: TextBatch, rows: list[int]) -> tuple[Tensor, Tensor]:
         """``log p_theta(w)`` (with gradient) and ``log p_ref(w)`` of the preferred texts of ``rows``."""
-        ids, attn = api.collate([self.ids[r] for r in rows], self.prefix_id, batch.ids.device)
-        lp = api.target_logprobs(api.logits_of(batch.model, ids, attn), ids)
-        return api.sequence_logprob(lp, attn[:, 1:].bool()), self.reference[rows]
+        ids, attn = api.lm.collate([self.ids[r] for r in rows], self.prefix_id, batch.ids.device)
+        lp = api.lm.target_logprobs(api.lm.logits_of(batch.model, ids, attn), ids)
+        return api.training.sequence_logprob(lp, attn[:, 1:].bool()), self.reference[rows]
 
 
 def forget_tokens(options: Any, handle: ModelHandle) -> int:

@@ -24,17 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from debiasbench import api
-from debiasbench.api import (
-    DebiasbenchError,
-    ModelHandle,
-    RunFacts,
-    SelectiveOptions,
-    UnlearnContext,
-    UnlearningLoss,
-    UnlearnOutcome,
-    check_range,
-    option,
-)
+from debiasbench.api import DebiasbenchError, ModelHandle, RunFacts, UnlearnContext, UnlearnOutcome, check_range, option
+from debiasbench.api.training import SelectiveOptions, UnlearningLoss
 from debiasbench_unlearn.methods.activations import (
     layer_count,
     layer_states,
@@ -45,7 +36,7 @@ from debiasbench_unlearn.methods.common import OptionalRetainMethod, quick
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 
 @dataclass
@@ -141,4 +132,4 @@ class RMU(OptionalRetainMethod):
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
         check_layer(model.model, options.layer)
         loss = dataclasses.replace(self.loss(options), seed=ctx.seed)
-        return api.train(self.name, model, options, ctx, loss)
+        return api.training.train(self.name, model, options, ctx, loss)

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from debiasbench import api
-from debiasbench.api import SelectiveOptions, UnlearningLoss, check_range, option
+from debiasbench.api import check_range, option
+from debiasbench.api.training import SelectiveOptions, UnlearningLoss
 from debiasbench_unlearn.methods.common import OptionalRetainMethod, RetainNLLTerm, quick
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 
 @dataclass
@@ -47,7 +48,7 @@ def simnpo_loss(lp: Tensor, mask: Tensor, beta: float, gamma: float) -> Tensor:
     import torch.nn.functional as F
 
     length = mask.sum(dim=1).clamp(min=1).to(lp.dtype)
-    seq = api.sequence_logprob(lp, mask)
+    seq = api.training.sequence_logprob(lp, mask)
     return (-(2.0 / beta) * F.logsigmoid(-(beta / length) * seq - gamma)).mean()
 
 

@@ -21,22 +21,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from debiasbench import api
-from debiasbench.api import (
-    ModelHandle,
-    SelectiveOptions,
-    UnlearnContext,
-    UnlearningLoss,
-    UnlearningMethod,
-    UnlearnOutcome,
-    check_range,
-    option,
-)
+from debiasbench.api import ModelHandle, UnlearnContext, UnlearningMethod, UnlearnOutcome, check_range, option
+from debiasbench.api.training import SelectiveOptions, UnlearningLoss
 from debiasbench_unlearn.methods.common import quick
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 
 @dataclass
@@ -53,7 +45,7 @@ class SelectedNLL(UnlearningLoss):
     """Fine-tuning: ``(1/|M|) sum_{i in M} -log p(x_i | x_<i)`` per text over the selected tokens, batch mean."""
 
     def forget(self, batch: TextBatch) -> Tensor:
-        return -api.ga_loss(batch.logprobs(), batch.mask)
+        return -api.training.ga_loss(batch.logprobs(), batch.mask)
 
 
 def negate(model: Any, tuned: Any, scale: float) -> float:
@@ -81,7 +73,7 @@ class TaskVector(UnlearningMethod):
 
     def unlearn(self, model: ModelHandle, options: Any, ctx: UnlearnContext) -> UnlearnOutcome:
         tuned = dataclasses.replace(model, model=copy.deepcopy(model.model))
-        outcome = api.train(self.name, tuned, options, ctx, SelectedNLL())
+        outcome = api.training.train(self.name, tuned, options, ctx, SelectedNLL())
         norm = negate(model.model, tuned.model, options.scale)
         outcome.info.update({"task_vector_norm": norm, "task_vector_scale": options.scale})
         return outcome

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from debiasbench.api import SelectiveOptions, UnlearningLoss, check_range, option
+from debiasbench.api import check_range, option
+from debiasbench.api.training import SelectiveOptions, UnlearningLoss
 from debiasbench_unlearn.methods.common import (
     OptionalRetainMethod,
     RetainNLLTerm,
@@ -28,7 +29,7 @@ from debiasbench_unlearn.methods.common import (
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from torch import Tensor
 
-    from debiasbench.api import TextBatch
+    from debiasbench.api.training import TextBatch
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from debiasbench.api import split_of
+from debiasbench.api.data import split_of
 from debiasbench.api import DebiasbenchError, RunFacts
 from debiasbench_unlearn.pairs.sources import EVALUATED_BY, SentencePair
 
