@@ -8,7 +8,7 @@ PYTHON=${PYTHON:-python3}
 PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch first, pinned: any other torch spec would download a multi-GB CUDA build.
 "${PIP[@]}" -c constraints.txt torch==2.13.0
-# .[dev] brings pytest, mkdocs and moto[server] (the local S3 server of tests/test_results_store.py);
+# .[dev] brings pytest, pytest-xdist (the suite on 2 processes), mkdocs and moto[server] (the local S3 server of tests/test_results_store.py);
 # .[accelerate,mpi] data-parallel eval and training under accelerate launch (mpich: several CPU processes); .[ray,slurm] the sweep/study executors.
 "${PIP[@]}" -c constraints.txt -e '.[dev,accelerate,mpi,ray,slurm]' \
     -e plugins/debiasbench-hf -e plugins/debiasbench-metrics -e 'plugins/debiasbench-unlearn[lora]' -e plugins/debiasbench-debias

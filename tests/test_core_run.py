@@ -68,6 +68,7 @@ def test_threads_option_sets_torch_threads_and_not_the_config_hash(tmp_path: Pat
     import torch
 
     before = torch.get_num_threads()
+    torch.set_num_threads(2)  # not already 1 (an xdist worker runs with 1 thread: tests/parallel.py)
     try:
         execute(plan_run(_config(tmp_path, method=None, domain=None, threads=1), plugins))
         assert torch.get_num_threads() == 1

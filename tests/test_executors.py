@@ -21,7 +21,8 @@ from tests import tiny_plugins, tiny_study_plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
-pytestmark = pytest.mark.slow  # worker processes import torch: seconds each
+# worker processes import torch: seconds each; one xdist worker runs the module, so its Ray cluster starts once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray-cluster")]
 
 STUDY = """
 model = "tiny"

@@ -266,7 +266,30 @@ def test_gguf_conversion_is_atomic_when_another_process_wins(tmp_path: Path, mon
     monkeypatch.setattr(gguf_loader, "_convert", convert_while_someone_else_finishes)
     assert gguf_loader.ensure_converted(tmp_path / "m.gguf", "m", "f" * 64, tmp_path) == target
     assert json.loads((target / "config.json").read_text()) == {"winner": True}
-    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temp folder left behind
+    assert [p.name for p in target.parent.iterdir() if p.is_dir()] == [target.name]  # no temp folder left behind
+
+
+def test_runs_loading_the_gguf_at_once_convert_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Two loads at the same moment (a sweep's workers, the test suite's xdist workers): one converts,
+    the other waits on the lock and reads the same folder."""
+    import threading
+
+    calls: list[str] = []
+
+    def slow_convert(gguf_path: Path, out: Path, name: str) -> None:
+        calls.append(name)
+        time.sleep(0.5)  # the second load arrives while the first converts
+        (out / "config.json").write_text("{}")
+
+    monkeypatch.setattr(gguf_loader, "_convert", slow_convert)
+    found: list[Path] = []
+    loads = [threading.Thread(target=lambda: found.append(gguf_loader.ensure_converted(tmp_path / "m.gguf", "m", "f" * 64, tmp_path)))
+             for _ in range(2)]
+    for load in loads:
+        load.start()
+    for load in loads:
+        load.join()
+    assert calls == ["m"] and found == [gguf_loader.converted_folder(tmp_path, "m", "f" * 64)] * 2
 
 
 # --------------------------------------------------------------------------- the embedded model

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,14 +42,11 @@ def test_packed_scores_equal_plain_scores_on_smollm2(smollm2, ctx):
 
 def test_crows_pairs_end_to_end(smollm2, ctx):
     ctx.limit = 4
-    start = time.perf_counter()
     metric = ctx.registry.get("metric", "crows-pairs")
     result = evaluate_metric(metric, smollm2, ctx, metric.Options())
-    seconds = time.perf_counter() - start
     scores = {r.domain: r for r in result.rows if r.measure == "crows-pairs.score"}
     assert len(scores) == 10 and all(scores[d].n == 4 for d in scores if d != "all") and scores["all"].n == 36
-    assert result.protocol["pairs"] == 36 and result.protocol["prefix_token_id"] == 0
-    assert seconds < 60
+    assert result.protocol["pairs"] == 36 and result.protocol["prefix_token_id"] == 0  # speed: benchmarks/, not a timed test
 
 
 def test_stereoset_end_to_end(smollm2, ctx):

@@ -23,7 +23,7 @@ from typer.testing import CliRunner  # noqa: E402
 from debiasbench.cli import app  # noqa: E402
 from debiasbench.results.tables import read_table  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("smoke-study")]  # one xdist worker runs the study (local_results) for the module
 SMOKE = Path(__file__).resolve().parents[1] / "studies" / "transfer-smoke.toml"
 
 

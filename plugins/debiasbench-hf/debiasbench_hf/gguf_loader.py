@@ -3,8 +3,10 @@
 transformers reads GGUF by dequantising every tensor, which took ~35 s for SmolLM2-135M, most of
 it not dequantising: it parsed the file three times (config, tokenizer, weights; ~9 s each for a
 49k-word vocabulary) and rebuilt gguf's tensor-name table once per tensor (~11 s). During the
-conversion :func:`_parse_once` lets one parse and one table serve every call (~10 s in all). The result is saved under ``<cache>/models/<name>-<sha12>/`` (temp folder + rename, so two
-runs converting at once never leave or read a half-written folder); later loads read it in ~1 s.
+conversion :func:`_parse_once` lets one parse and one table serve every call (~10 s in all). The result is saved under ``<cache>/models/<name>-<sha12>/`` (temp folder + rename, so a killed
+conversion never leaves a half-written folder); runs that load it at the same moment (a sweep's
+workers, the test suite's processes) convert it once: the others wait on a file lock beside it, then
+read it. Later loads read it in ~1 s.
 """
 
 from __future__ import annotations
@@ -39,16 +41,22 @@ def ensure_converted(gguf_path: Path, name: str, sha256: str, cache_root: Path) 
     for other in sorted(target.parent.glob(f"*-{sha256[:12]}")):  # same file converted under another name
         if (other / "config.json").is_file() and not other.name.startswith("."):
             return other
-    tmp = target.parent / f".{target.name}-{uuid.uuid4().hex[:12]}"  # renamed into place whole, never read half-written
-    try:
-        tmp.mkdir(parents=True)
-        _convert(gguf_path, tmp, name)
-        (tmp / SOURCE_RECORD).write_text(json.dumps({"gguf": str(gguf_path), "sha256": sha256}, indent=2))
-        os.replace(tmp, target)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not isinstance(exc, OSError) or not (target / "config.json").is_file():  # not a concurrent winner of the rename
-            raise
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.parent / f".{target.name}.lock"):  # a run converting it already: wait, then read its folder
+        if (target / "config.json").is_file():
+            return target
+        tmp = target.parent / f".{target.name}-{uuid.uuid4().hex[:12]}"  # renamed into place whole, never read half-written
+        try:
+            tmp.mkdir(parents=True)
+            _convert(gguf_path, tmp, name)
+            (tmp / SOURCE_RECORD).write_text(json.dumps({"gguf": str(gguf_path), "sha256": sha256}, indent=2))
+            os.replace(tmp, target)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not isinstance(exc, OSError) or not (target / "config.json").is_file():  # not a concurrent winner of the rename
+                raise
     return target
 
 
