@@ -14,8 +14,8 @@ comparison survives interruptions and spans sittings (a full lm-eval pass is hou
 Every run does the chunks still missing, then, when none is missing, compares every pair and passage
 (same decision, largest log-likelihood difference), the figures side by side, and CPU seconds: ours from
 ``time -v`` (user + system of the whole command, model load included), lm-eval's summed over its chunk
-processes (``wait4``; each process also pays lm-eval's start-up and model load, given separately as the
-CPU time of the smallest chunk's start-up-only share is not separable: see ``startup_cpu``).
+processes (``wait4``; each of the 13 processes also pays lm-eval's start-up and model load, about 25 s,
+which this sum includes and does not separate).
 """
 
 from __future__ import annotations

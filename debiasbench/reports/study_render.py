@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from debiasbench.reports.study_answer import VERDICT_WORDS, answer, attainable, claim_rows, controls_blocks  # noqa: F401 (re-exported)
+from debiasbench.reports.study_answer import answer, attainable, controls_blocks
 from debiasbench.reports.study_answer import fmt as _fmt
 from debiasbench.reports.study_answer import fmt_p as _p
 from debiasbench.reports.domain_order import domain_order
