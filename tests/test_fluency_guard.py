@@ -14,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from debiasbench.errors import DebiasbenchError  # noqa: E402
-from debiasbench.lm.fluency import FluencyThresholds, fluency, known_word, perplexities, text_figures, words_of  # noqa: E402
+from debiasbench.lm.fluency import FluencyThresholds, fluency, known_word, perplexities, symbol_share, text_figures, words_of  # noqa: E402
 from debiasbench.lm.generation import DecodingSettings, Generation, generate  # noqa: E402
 from debiasbench.run.evaluation import Evaluated  # noqa: E402
 from debiasbench.run.kept_items import jointly_kept  # noqa: E402
@@ -54,7 +54,26 @@ def test_fluent_needs_every_condition():
     assert fluency(gens, FluencyThresholds(max_perplexity=5000, min_vocabulary=0.3)).fluent.tolist() == [True, True, True, False]
 
 
-@pytest.mark.parametrize("kwargs", [{"max_perplexity": 1.0}, {"min_vocabulary": 1.2}, {"min_distinct": -0.5}, {"repeat_min_words": 1}])
+def test_symbol_share_by_hand():
+    assert symbol_share("_____name______") == pytest.approx(11 / 15)  # 11 underscores, 4 letters
+    assert symbol_share("He said: \"no (not yet)!\" -- fine.") == 0.0  # sentence punctuation is not a symbol
+    assert symbol_share("a_b = c") == pytest.approx(2 / 5)  # '_' and '=' of a, _, b, =, c
+    assert math.isnan(symbol_share("  "))
+
+
+def test_identifier_soup_of_english_words_is_not_fluent():
+    """Text a damaged model wrote (BOLD after mlm-unlearn, race, quick): every word English, perplexity
+    under the starting model 10 to 100, so only the symbol rule catches it."""
+    soup = ["_____name______________", "_tail_axes_range_array_perm(self, **kwargs)\n    return list_"]
+    gens = [Generation(text, (1,), "length", logprobs=(-2.0,)) for text in [*soup, "known for his role in the film"]]
+    checked = fluency(gens, FluencyThresholds())
+    assert checked.vocabulary[0] == 1.0 and checked.vocabulary[1] >= 0.5  # the vocabulary rule lets both through
+    assert checked.fluent.tolist() == [False, False, True]
+    assert fluency(gens, FluencyThresholds(max_symbols=1.0)).fluent.tolist() == [True, True, True]
+
+
+@pytest.mark.parametrize("kwargs", [{"max_perplexity": 1.0}, {"min_vocabulary": 1.2}, {"min_distinct": -0.5}, {"repeat_min_words": 1},
+                                    {"max_symbols": 1.5}])
 def test_thresholds_out_of_range_name_the_threshold(kwargs):
     with pytest.raises(DebiasbenchError, match=next(iter(kwargs))):
         FluencyThresholds(**kwargs)

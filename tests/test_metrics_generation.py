@@ -152,7 +152,7 @@ def test_honest_guard_drops_garbage_and_keeps_the_unguarded_twin(ctx, monkeypatc
 
 
 @pytest.mark.parametrize("option, value", [("fluency_min_vocabulary", 1.5), ("fluency_min_distinct", -0.1),
-                                           ("fluency_max_perplexity", 0.5)])
+                                           ("fluency_max_perplexity", 0.5), ("fluency_max_symbols", 1.2)])
 def test_fluency_thresholds_out_of_range_are_refused(option, value):
     with pytest.raises(ValueError, match=option.removeprefix("fluency_")):
         HonestOptions(**{option: value})
