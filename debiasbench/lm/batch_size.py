@@ -33,6 +33,7 @@ from debiasbench.errors import DebiasbenchError
 from debiasbench.runtime.atomic import write_text_atomic
 from debiasbench.runtime.distributed import broadcast
 from debiasbench.runtime.hashing import sha256_json
+from debiasbench.runtime.memory import peak_rss, status_bytes
 
 AUTO = "auto"
 BatchSize = Union[int, Literal["auto"]]
@@ -210,20 +211,9 @@ def reset_peak_rss() -> int | None:
         Path(f"/proc/{os.getpid()}/clear_refs").write_text("5")
     except OSError:
         return None
-    return _status_bytes("VmRSS")
+    return status_bytes("VmRSS")
 
 
-def peak_rss() -> int | None:
-    """The process's peak resident set since the last reset (Linux), in bytes."""
-    return _status_bytes("VmHWM")
-
-
-def _status_bytes(field: str) -> int | None:
-    try:
-        match = re.search(rf"{field}:\s+(\d+) kB", Path(f"/proc/{os.getpid()}/status").read_text())
-    except OSError:
-        return None
-    return int(match.group(1)) * 1024 if match else None
 
 
 def _fits_on_cuda(handle: Any, tokens: int, batch: int) -> int:

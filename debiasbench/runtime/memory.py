@@ -6,8 +6,11 @@ from one device would understate what the run needed; the run record keeps every
 
 from __future__ import annotations
 
+import os
+import re
 import resource
 import sys
+from pathlib import Path
 
 MIB = 2**20
 _CLEARED_PEAK_MB = 0.0  # the highest resident peak wiped by a reset of the kernel's counter (see note_cleared_peak)
@@ -22,7 +25,16 @@ def note_cleared_peak(peak_bytes: int | None) -> None:
 
 
 def reset_peaks() -> None:
-    """Start the CUDA allocators' peak counters afresh (a run in a process that ran others, e.g. tests)."""
+    """Start every peak counter afresh, for a run in a process that ran others (a study's or sweep's
+    runs in one process, tests): the CUDA allocators' peaks and, on Linux, the process's resident
+    high-water mark (``/proc/self/clear_refs``), so each run records its own peak, not the largest
+    of every run before it."""
+    global _CLEARED_PEAK_MB
+    _CLEARED_PEAK_MB = 0.0
+    try:
+        Path(f"/proc/{os.getpid()}/clear_refs").write_text("5")
+    except OSError:
+        pass  # not Linux, or not allowed: ru_maxrss (the process's peak) stands
     torch = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
         return
@@ -33,11 +45,14 @@ def reset_peaks() -> None:
 def peaks_mb() -> dict[str, float]:
     """``{"cpu": peak RSS of the process, "cuda:N": allocator peak of device N, ...}`` in MiB.
 
-    CPU: ``ru_maxrss`` (the process's high-water mark, which includes the Python runtime and
-    libraries, not only the model), or a higher peak noted before a reset of that mark. CUDA: ``torch.cuda.max_memory_allocated`` of each device torch
+    CPU: the process's resident high-water mark since the last :func:`reset_peaks` (``VmHWM``;
+    ``ru_maxrss`` where /proc is missing), which includes the Python runtime and libraries, not only
+    the model, or a higher peak noted before a reset of that mark. CUDA: ``torch.cuda.max_memory_allocated`` of each device torch
     has touched (the tensors' peak, not the allocator's cached blocks).
     """
-    out = {"cpu": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, _CLEARED_PEAK_MB)}
+    hwm = peak_rss()
+    resident = hwm / MIB if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = {"cpu": max(resident, _CLEARED_PEAK_MB)}
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
         for index in range(torch.cuda.device_count()):
@@ -49,3 +64,17 @@ def headline_mb(peaks: dict[str, float]) -> float:
     """The run's ``peak_memory_mb``: the CUDA peaks summed when the run used a GPU, else the CPU peak."""
     gpu = [value for name, value in peaks.items() if name.startswith("cuda") and value > 0]
     return sum(gpu) if gpu else peaks["cpu"]
+
+
+def peak_rss() -> int | None:
+    """The process's peak resident set since the last reset (Linux ``VmHWM``), in bytes; None elsewhere."""
+    return status_bytes("VmHWM")
+
+
+def status_bytes(field: str) -> int | None:
+    """A ``kB`` field of ``/proc/<pid>/status`` in bytes (Linux), or None."""
+    try:
+        match = re.search(rf"{field}:\s+(\d+) kB", Path(f"/proc/{os.getpid()}/status").read_text())
+    except OSError:
+        return None
+    return int(match.group(1)) * 1024 if match else None
