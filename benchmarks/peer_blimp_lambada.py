@@ -68,7 +68,7 @@ def model_folder(handle: Any, given: Path | None) -> Path:
     source = Path(handle.source)
     if source.is_dir():
         return source
-    from debiasbench.api import cache_dir
+    from debiasbench.api.data import cache_dir
 
     found = sorted((cache_dir(None) / "models").glob(f"{handle.name}-*/config.json"))
     if not found:
@@ -81,7 +81,8 @@ def model_folder(handle: Any, given: Path | None) -> Path:
 
 def ours(handle: Any, data_dir: Path, paradigms: tuple[str, ...], pairs: int, passages: int) -> dict[str, Any]:
     """Both metrics on their seeded subsets: figures, per-item scores and the evaluate() time of each."""
-    from debiasbench.api import DataLocator, EvalContext, get_registry
+    from debiasbench.api import EvalContext, get_registry
+    from debiasbench.api.data import DataLocator
     from debiasbench.run.metric_rows import with_core_rows
 
     registry = get_registry()

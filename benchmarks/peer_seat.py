@@ -52,7 +52,8 @@ def run_bias_bench(bias_bench: Path, model_dir: Path, data_dir: Path, tests: lis
 
 
 def ours(model: str, data_dir: Path, tests: list[str]) -> dict[str, Any]:
-    from debiasbench.api import DataLocator, EvalContext, ModelSettings, get_registry
+    from debiasbench.api import EvalContext, ModelSettings, get_registry
+    from debiasbench.api.data import DataLocator
     from debiasbench.run.models import load_model
 
     registry = get_registry()

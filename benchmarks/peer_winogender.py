@@ -37,7 +37,7 @@ COLUMNS = ("sentid", "sentence", "pronoun", "occupation", "participant", "gender
 
 def write_hub_layout(data_dir: Path, path: Path) -> list[Any]:
     """The schemas as the Hub dataset's rows (TSV), from the toolkit's loader; returns the sentences."""
-    from debiasbench.api import DataLocator
+    from debiasbench.api.data import DataLocator
     from debiasbench_metrics.winogender.dataset import WinogenderDataset
 
     sentences = WinogenderDataset().load(DataLocator(data_dir, download=False))
@@ -97,7 +97,8 @@ def _first(response: Any) -> float:
 
 def ours(model: str, data_dir: Path) -> dict[str, Any]:
     """Our metric on the same files and model: rows and each sentence's two scores."""
-    from debiasbench.api import DataLocator, EvalContext, ModelSettings, get_registry
+    from debiasbench.api import EvalContext, ModelSettings, get_registry
+    from debiasbench.api.data import DataLocator
     from debiasbench.run.models import load_model
 
     registry = get_registry()
