@@ -1,6 +1,6 @@
-"""Benchmark the whole evaluation: CrowS-Pairs, StereoSet and WikiText-2 perplexity, each scored by
-the toolkit and by a naive implementation in the same run, plus lm-evaluation-harness's
-``crows_pairs`` task side by side.
+"""Benchmark the whole evaluation: CrowS-Pairs, StereoSet and WikiText-2 perplexity (and, on request,
+the utility instruments BLiMP and LAMBADA), each scored by the toolkit and by a naive implementation
+in the same run, plus lm-evaluation-harness's ``crows_pairs`` task side by side.
 
 For every scorer: seconds, items per second, the FLOPs it executes as a share of this machine's
 measured float32 matmul peak, peak memory of the phase, the speed-up over the reference, and
@@ -11,9 +11,17 @@ StereoSet is also scored in full by the plain padded-batch scorer (what it used 
 shared prefixes). ``--dtype both`` repeats the toolkit's scorers in bfloat16 and counts the
 decisions that flip (meant for a GPU).
 
-    DEBIASBENCH_DATA=../shared/data .venv/bin/python benchmarks/evaluation.py             # everything, CPU
+``--metrics blimp,lambada`` (not in the default set, so the default run stays what it was) scores
+BLiMP's pairs from all 67 paradigms (67,000; ``--limit`` a seeded subset) as the ``blimp`` metric does
+(one leading space, shared prefixes, ``sum`` scoring, correct = good >= bad) and LAMBADA's 5,153
+passages as the ``lambada`` metric does (``continuation_scores``: last word's log-likelihood and
+greedy match, ``--lambada-batch-size`` passages per pass), each against a naive loop on
+``--naive-limit`` items (``naive.sentence_loop``, ``naive.continuation_loop``).
+
+    DEBIASBENCH_DATA=../shared/data .venv/bin/python benchmarks/evaluation.py             # the default three, CPU
     DEBIASBENCH_DATA=../shared/data .venv/bin/python benchmarks/evaluation.py --peer      # + lm-evaluation-harness
     DEBIASBENCH_DATA=../shared/data .venv/bin/python benchmarks/evaluation.py --device cuda --dtype both --peer
+    DEBIASBENCH_DATA=../shared/data .venv/bin/python benchmarks/evaluation.py --metrics blimp,lambada   # utility instruments
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import naive  # noqa: E402
 from bench_common import Shape, load_handle, matmul_peak, seeded_subset, timed, tree_flops  # noqa: E402
 
-METRICS = ("crows-pairs", "stereoset", "perplexity")
+METRICS = ("crows-pairs", "stereoset", "perplexity", "blimp", "lambada")
+DEFAULT_METRICS = ("crows-pairs", "stereoset", "perplexity")
 
 
 @dataclass
@@ -79,10 +88,12 @@ class Report:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2-135m-q4", help="registry name, hub id or folder")
-    parser.add_argument("--metrics", default=",".join(METRICS), help="comma-separated among " + ", ".join(METRICS))
+    parser.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
+                        help="comma-separated among " + ", ".join(METRICS) + " (default: " + ", ".join(DEFAULT_METRICS) + ")")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=("float32", "both"), help="both: also the toolkit in bfloat16")
-    parser.add_argument("--batch-size", default="64", help="sentences per pass for CrowS/StereoSet (or auto)")
+    parser.add_argument("--batch-size", default="64", help="sentences per pass for CrowS/StereoSet/BLiMP (or auto)")
+    parser.add_argument("--lambada-batch-size", default="32", help="LAMBADA passages per pass (the metric's default; or auto)")
     parser.add_argument("--ppl-batch-size", default="1", help="perplexity windows per pass (or auto)")
     parser.add_argument("--ppl-before-batch", type=int, default=4,
                         help="also time the naive's windows at this many per pass (the old default; 0 = skip)")
@@ -98,9 +109,10 @@ def parse_args() -> argparse.Namespace:
     unknown = sorted(set(args.metrics) - set(METRICS))
     if unknown:
         parser.error(f"unknown metric(s) {', '.join(unknown)}; choose among {', '.join(METRICS)}")
-    from debiasbench.api import check_batch_size
+    from debiasbench.api.lm import check_batch_size
 
     args.batch_size, args.ppl_batch_size = check_batch_size(args.batch_size), check_batch_size(args.ppl_batch_size)
+    args.lambada_batch_size = check_batch_size(args.lambada_batch_size)
     return args
 
 
@@ -113,7 +125,8 @@ def same(a: np.ndarray, b: np.ndarray) -> str:
 
 
 def crows(handle: Any, args: argparse.Namespace, report: Report, device: str) -> dict[str, Any]:
-    from debiasbench.api import DataLocator, get_registry
+    from debiasbench.api import get_registry
+    from debiasbench.api.data import DataLocator
     from debiasbench_metrics.scoring.pair_scorer import packed_rows_per_batch, shared_prefix_logprobs
     from debiasbench_metrics.scoring.prefix_tree import tree_rows
     from debiasbench_metrics.scoring.scorer import encode, reduce_scores
@@ -159,7 +172,8 @@ def crows(handle: Any, args: argparse.Namespace, report: Report, device: str) ->
 
 
 def stereoset(handle: Any, args: argparse.Namespace, report: Report, device: str) -> dict[str, Any]:
-    from debiasbench.api import DataLocator, get_registry
+    from debiasbench.api import get_registry
+    from debiasbench.api.data import DataLocator
     from debiasbench_metrics.scoring.pair_scorer import packed_rows_per_batch
     from debiasbench_metrics.scoring.prefix_tree import tree_rows
     from debiasbench_metrics.scoring.scorer import encode, reduce_scores, sentence_logprobs
@@ -220,7 +234,8 @@ def stereoset(handle: Any, args: argparse.Namespace, report: Report, device: str
 
 
 def perplexity(handle: Any, args: argparse.Namespace, report: Report, device: str) -> dict[str, Any]:
-    from debiasbench.api import DataLocator, get_registry
+    from debiasbench.api import get_registry
+    from debiasbench.api.data import DataLocator
     from debiasbench_metrics.perplexity.metric import window_nll
     from debiasbench_metrics.perplexity.windows import plan_windows, window_size
 
@@ -262,13 +277,125 @@ def perplexity(handle: Any, args: argparse.Namespace, report: Report, device: st
             "rerun": lambda: window_nll(handle, tokens, windows, args.ppl_batch_size, None)}
 
 
+# --------------------------------------------------------------------------- BLiMP
+
+
+def blimp(handle: Any, args: argparse.Namespace, report: Report, device: str) -> dict[str, Any]:
+    """All 67 paradigms' pairs (or a seeded ``--limit`` of them) as the ``blimp`` metric scores them: ``' ' + sentence``
+    (its ``leading_space`` default) after the prefix token, shared prefixes, ``sum`` scoring, correct = good >= bad."""
+    from debiasbench.api import get_registry
+    from debiasbench.api.data import DataLocator
+    from debiasbench_metrics.blimp.metric import BlimpOptions
+    from debiasbench_metrics.scoring.pair_scorer import ROW_SIZE, packed_rows_per_batch, shared_prefix_logprobs
+    from debiasbench_metrics.scoring.prefix_tree import tree_rows
+    from debiasbench_metrics.scoring.scorer import encode, reduce_scores
+
+    pairs = get_registry().get("dataset", "blimp").load(DataLocator(download=False))
+    pairs = [pairs[i] for i in seeded_subset(len(pairs), args.limit)]
+    n = len(pairs)
+    space = " " if BlimpOptions().leading_space else ""
+    seqs = encode(handle, [space + p.good for p in pairs] + [space + p.bad for p in pairs])  # score_sentences' encoding
+    shape = Shape.of(handle.model)
+
+    def toolkit(sequences: list[list[int]]) -> list[np.ndarray]:
+        return shared_prefix_logprobs(handle, sequences, batch_size=args.batch_size, row_size=ROW_SIZE)
+
+    def flops(sequences: list[list[int]]) -> tuple[float, int]:
+        rows = tree_rows([[handle.prefix_token_id, *s] for s in sequences], ROW_SIZE)
+        return tree_flops(shape, rows, packed_rows_per_batch(handle, args.batch_size, rows, ROW_SIZE))
+
+    def decisions(lps: list[np.ndarray]) -> np.ndarray:
+        summed = reduce_scores(lps, "sum")
+        half = len(summed) // 2
+        return summed[:half] >= summed[half:]
+
+    toolkit(seqs[:16])  # warm-up
+    full = timed(lambda: toolkit(seqs), device)
+    total, nodes = flops(seqs)
+    report.lines.append(Line("blimp", "toolkit (shared prefixes)", n, full.seconds, total, full.peak_mib))
+    report.notes.append(f"blimp: tree rows hold {nodes} tokens for {sum(len(s) + 1 for s in seqs)} sentence tokens; "
+                        f"accuracy {100 * float(np.mean(decisions(full.result))):.2f}% of {n} pairs")
+
+    sub = seeded_subset(n, args.naive_limit, seed=1)
+    sub_seqs = [seqs[i] for i in sub] + [seqs[n + i] for i in sub]
+    mine, slow = timed(lambda: toolkit(sub_seqs), device), timed(lambda: naive.sentence_loop(handle, sub_seqs), device)
+    report.lines.append(Line("blimp", "toolkit, naive's subset", len(sub), mine.seconds, flops(sub_seqs)[0], mine.peak_mib,
+                             reference_seconds=slow.seconds,
+                             decisions=f"sum: {same(decisions(mine.result), decisions(slow.result))}"))
+    report.lines.append(Line("blimp", "naive loop", len(sub), slow.seconds,
+                             shape.causal_flops(np.array([len(s) + 1 for s in sub_seqs])), slow.peak_mib))
+    diff = max(float(np.abs(x - y).max()) for x, y in zip(mine.result, slow.result))
+    report.notes.append(f"blimp: largest |log-prob difference| toolkit vs naive loop {diff:.2e} nats")
+    return {"seconds": full.seconds, "decisions": {"sum": decisions(full.result)}, "rerun": lambda: toolkit(seqs),
+            "decide": lambda lps: {"sum": decisions(lps)}}
+
+
+# --------------------------------------------------------------------------- LAMBADA
+
+
+def continuation_flops(handle: Any, shape: Shape, sequences: list[list[int]], k: np.ndarray, batch_size: Any) -> float:
+    """What ``continuation_scores`` executes: passages sorted by length and cut into batches, each right-padded to its
+    longest input (the body and the causal kernel run on the padding too), the output layer on the ``k`` positions
+    that predict a target token only."""
+    from debiasbench.api.lm import resolve_batch_size
+    from debiasbench_metrics.scoring.continuations import windows_of
+
+    lengths = np.array([len(w) - 1 for w in windows_of(handle, sequences, k)], dtype=np.int64)
+    order = np.argsort(-lengths, kind="stable")
+    size = resolve_batch_size(handle, batch_size, item_tokens=int(lengths.max(initial=1)), ceiling=len(lengths))
+    return sum(shape.causal_flops(np.full(len(b), lengths[b].max()), k[b]) for b in (order[s:s + size] for s in range(0, len(order), size)))
+
+
+def lambada(handle: Any, args: argparse.Namespace, report: Report, device: str) -> dict[str, Any]:
+    """LAMBADA (OpenAI) passages (or a seeded ``--limit`` of them) as the ``lambada`` metric scores them: the last word's
+    summed log-probability after the passage's own tokens (no prefix token) and whether each of its tokens is the argmax."""
+    from debiasbench.api import get_registry
+    from debiasbench.api.data import DataLocator
+    from debiasbench_metrics.lambada.metric import target_tokens
+    from debiasbench_metrics.scoring.continuations import continuation_scores
+
+    passages = get_registry().get("dataset", "lambada").load(DataLocator(download=False))
+    passages = [passages[i] for i in seeded_subset(len(passages), args.limit)]
+    n = len(passages)
+    seqs, k = target_tokens(handle, passages)
+    shape = Shape.of(handle.model)
+
+    def toolkit(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return continuation_scores(handle, [seqs[i] for i in index], k[index], batch_size=args.lambada_batch_size)
+
+    def flops(index: np.ndarray) -> float:
+        return continuation_flops(handle, shape, [seqs[i] for i in index], k[index], args.lambada_batch_size)
+
+    everything = np.arange(n)
+    toolkit(everything[:4])  # warm-up
+    full = timed(lambda: toolkit(everything), device)
+    logprob, greedy = full.result
+    report.lines.append(Line("lambada", "toolkit (head on targets)", n, full.seconds, flops(everything), full.peak_mib))
+    inputs = sum(min(len(s), handle.max_length + 1) - 1 for s in seqs)
+    report.notes.append(f"lambada: {n} passages, {inputs} input tokens, {int(k.sum())} target tokens; "
+                        f"accuracy {100 * float(greedy.mean()):.2f}%, perplexity {np.exp(-logprob.mean()):.4f}")
+
+    sub = seeded_subset(n, args.naive_limit, seed=1)
+    mine = timed(lambda: toolkit(sub), device)
+    slow = timed(lambda: naive.continuation_loop(handle, [seqs[i] for i in sub], k[sub]), device)
+    report.lines.append(Line("lambada", "toolkit, naive's subset", len(sub), mine.seconds, flops(sub), mine.peak_mib,
+                             reference_seconds=slow.seconds,
+                             decisions=f"greedy: {same(mine.result[1], slow.result[1])}; max |log-likelihood diff| "
+                                       f"{np.abs(mine.result[0] - slow.result[0]).max():.1e} nats"))
+    naive_lengths = np.array([min(len(seqs[i]), handle.max_length + 1) - 1 for i in sub])
+    report.lines.append(Line("lambada", "naive loop", len(sub), slow.seconds, shape.causal_flops(naive_lengths), slow.peak_mib))
+    return {"seconds": full.seconds, "decisions": {"greedy": greedy}, "rerun": lambda: toolkit(everything),
+            "decide": lambda result: {"greedy": result[1]}}
+
+
 # --------------------------------------------------------------------------- peer and bfloat16
 
 
 def peer(handle: Any, args: argparse.Namespace, report: Report, ours: dict[str, Any]) -> None:
     from peer_lm_eval import run_lm_eval_crows
 
-    from debiasbench.api import DataLocator, get_registry
+    from debiasbench.api import get_registry
+    from debiasbench.api.data import DataLocator
 
     folder = _model_folder(handle)
     dataset = get_registry().get("dataset", "crows-pairs")
@@ -290,7 +417,7 @@ def _model_folder(handle: Any) -> Path:
     source = Path(handle.source)
     if source.is_dir():
         return source
-    from debiasbench.api import cache_dir
+    from debiasbench.api.data import cache_dir
 
     found = sorted((cache_dir(None) / "models").glob(f"{handle.name}-*/config.json"))
     if not found:
@@ -328,9 +455,11 @@ def main() -> None:
     handle = load_handle(args.model, args.device)
     device = str(handle.model.device)
     report = Report({"model": handle.name, "device": device, "threads": torch.get_num_threads(), "torch": torch.__version__,
-                     "batch": f"{args.batch_size}/{args.ppl_batch_size}", "matmul_peak_flops": matmul_peak(device)})
+                     "batch": f"{args.batch_size}/{args.ppl_batch_size}"
+                     + (f"/{args.lambada_batch_size} (LAMBADA)" if "lambada" in args.metrics else ""),
+                     "matmul_peak_flops": matmul_peak(device)})
     results: dict[str, dict[str, Any]] = {}
-    runners = {"crows-pairs": crows, "stereoset": stereoset, "perplexity": perplexity}
+    runners = {"crows-pairs": crows, "stereoset": stereoset, "perplexity": perplexity, "blimp": blimp, "lambada": lambada}
     for metric in args.metrics:
         print(f"[{metric}] ...", file=sys.stderr, flush=True)
         results[metric] = runners[metric](handle, args, report, device)

@@ -1,5 +1,5 @@
 """What a first implementation does, as the reference the toolkit's scorers are timed against:
-one sentence or one window per forward pass, the model's full logits, a full log-softmax."""
+one sentence, window or LAMBADA passage per forward pass, the model's full logits, a full log-softmax."""
 
 from __future__ import annotations
 
@@ -53,3 +53,20 @@ def window_float64(handle: Any, tokens: np.ndarray, windows: Sequence[Any]) -> n
             lp = (hidden[first - 1:] @ weight.T).log_softmax(-1)
             nll[i] = -float(lp.gather(-1, ids[0, first:, None]).sum())
     return nll
+
+
+def continuation_loop(handle: Any, sequences: Sequence[Sequence[int]], continuation_lengths: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(summed log-probability of each sequence's last ``continuation_lengths[i]`` tokens, whether each of them is the
+    argmax), one sequence per pass, no prefix token (the context conditions on itself), the model's full logits and
+    a full log-softmax; the last ``max_length + 1`` tokens kept, as lm-evaluation-harness keeps them."""
+    import torch
+
+    summed, greedy = np.zeros(len(sequences)), np.zeros(len(sequences), dtype=bool)
+    with torch.inference_mode():
+        for i, (seq, k) in enumerate(zip(sequences, continuation_lengths)):
+            ids = torch.tensor([list(seq)[-(handle.max_length + 1):]], device=handle.model.device)
+            lp = handle.model(input_ids=ids[:, :-1]).logits[0, -k:].float().log_softmax(-1)
+            target = ids[0, -k:]
+            summed[i] = float(lp.gather(-1, target[:, None]).double().sum())
+            greedy[i] = bool((lp.argmax(-1) == target).all())
+    return summed, greedy
