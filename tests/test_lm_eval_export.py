@@ -105,6 +105,16 @@ def test_bad_input_is_one_line_and_writes_nothing(case: str, data_dir: Path, tmp
         assert not folder.exists()
 
 
+def test_a_plugin_command_cannot_take_the_export_name():
+    from debiasbench.cli.app import build_app
+    from debiasbench.plugin_system.loader import load_plugins
+    from tests.test_core_plugins import _commands, say_hello
+
+    loaded = load_plugins(extra={"greeter": _commands("greeter", (say_hello, "export"))}, entry_points=[])
+    build_app(loaded)
+    assert loaded.commands == [] and "clashes with the built-in command 'export'" in loaded.status("greeter").warnings[0]
+
+
 # ----------------------------------------------------------------------------- utils.py by hand
 
 
