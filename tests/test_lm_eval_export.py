@@ -265,14 +265,16 @@ def test_lm_eval_reproduces_the_toolkit_on_a_tiny_gpt2(exported: Path, data_dir:
 
     from debiasbench.testing import tiny_model_handle
 
-    handle = tiny_model_handle(n_positions=256)
+    handle = tiny_model_handle(n_positions=1024)
     folder = tmp_path / "tiny-gpt2"
     handle.save(folder)
     figures, examples = _toolkit_figures(handle, data_dir, limit=4)
     samples = samples_of(examples, data_dir)
     report = lm_eval.simple_evaluate(
         model="hf", model_args={"pretrained": str(folder), "dtype": "float32"}, tasks=list(TASKS), batch_size=8,
-        device="cpu", samples=samples, task_manager=TaskManager(include_path=str(exported)),
+        device="cpu", samples=samples,
+        # with a task manager of its own, lm-eval passes the model arguments to the tasks only as its metadata
+        task_manager=TaskManager(include_path=str(exported), metadata={"pretrained": str(folder)}),
     )
     rows = compare(figures, report["results"])
     assert len(rows) >= 40, rows
