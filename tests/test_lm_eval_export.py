@@ -193,6 +193,10 @@ def test_data_readers_match_the_toolkits_loaders(data_dir: Path):
         assert [(r["example_id"], r["domain"], r["target"], r["context"], r["stereotype"], r["anti_stereotype"], r["unrelated"])
                 for r in mine] == [(e.example_id, e.domain, e.target, e.context, e.stereotype, e.anti_stereotype, e.unrelated)
                                    for e in theirs]
+    from debiasbench_metrics.crows_pairs.dataset import CROWS_DOMAINS
+    from debiasbench_metrics.stereoset.layouts import STEREOSET_DOMAINS
+
+    assert utils.CROWS_DOMAINS == CROWS_DOMAINS and utils.STEREOSET_DOMAINS == STEREOSET_DOMAINS
     pairs = parse_crows_csv(data_dir / CROWS)
     rows = utils.crows_rows(data_dir / CROWS)
     assert [(r["pair_id"], r["sent_more"], r["sent_less"], r["direction"], r["domain"]) for r in rows] == [

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from debiasbench import __version__
+from debiasbench.cli.lm_eval_task_utils import CROWS_DOMAINS, STEREOSET_DOMAINS
 from debiasbench.data.locator import DataLocator
 from debiasbench.errors import DebiasbenchError
 from debiasbench.plugin_system.registry import Registry
@@ -36,9 +37,6 @@ class ExportTask:
     tags: tuple[str, ...]
 
 
-STEREOSET_DOMAINS = ("gender", "profession", "race", "religion")
-CROWS_DOMAINS = ("gender", "race", "religion", "sexual-orientation", "age", "nationality", "disability",
-                 "physical-appearance", "socioeconomic")
 _STEREOSET_METRICS = tuple(
     (f"{name}{suffix}", f"!function utils.{name}", higher)
     for suffix in ("", *(f"_{d}" for d in STEREOSET_DOMAINS))
