@@ -281,7 +281,7 @@ def test_lm_eval_reproduces_the_toolkit_on_a_tiny_gpt2(exported: Path, data_dir:
         task_manager=TaskManager(include_path=str(exported), metadata={"pretrained": str(folder)}),
     )
     rows = compare(figures, report["results"])
-    assert len(rows) >= 40, rows
+    assert len(rows) >= 30, rows  # SS, LMS, ICAT of 3 domains and all, 2 tasks; CrowS-Pairs 4 scores; 3 margins
     for measure, domain, mine, theirs in rows:
         assert math.isclose(mine, theirs, abs_tol=1e-4), (measure, domain, mine, theirs)
 
@@ -326,6 +326,6 @@ def test_lm_eval_command_reproduces_the_toolkit_on_the_embedded_model(exported: 
     assert [len(v) for v in samples.values()] == [30, 30, 30]
     results = run_lm_eval_cli(model_folder(embedded_model, session_cache), exported, samples, tmp_path / "out")
     rows = compare(figures, results)
-    assert len(rows) >= 40, rows
+    assert len(rows) >= 30, rows  # SS, LMS, ICAT of 3 domains and all, 2 tasks; CrowS-Pairs 4 scores; 3 margins
     for measure, domain, mine, theirs in rows:
         assert math.isclose(mine, theirs, abs_tol=1e-4), (measure, domain, mine, theirs)
