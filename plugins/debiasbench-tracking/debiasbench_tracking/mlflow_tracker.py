@@ -18,8 +18,9 @@ from debiasbench_tracking.common import check_reachable, require
 
 EXTRA = "debiasbench-tracking[mlflow]"
 EXPERIMENT = "debiasbench"
-SCHEMES = {"file", "http", "https", "databricks", "sqlite", "postgresql", "mysql", "mssql"}
-"""URI schemes MLflow's tracking stores accept (a database needs the full ``mlflow`` package)."""
+DATABASES = {"sqlite", "postgresql", "mysql", "mssql"}
+SCHEMES = {"file", "http", "https", "databricks", *DATABASES}
+"""URI schemes MLflow's tracking stores accept (a database needs SQLAlchemy, which the full ``mlflow`` package brings)."""
 MAX_PARAM_LENGTH = 6000  # MLflow refuses longer param values
 _KEY = re.compile(r"[^A-Za-z0-9_\-./ ]")
 
@@ -37,6 +38,12 @@ def check_uri(uri: str) -> None:
     if scheme not in SCHEMES:
         raise DebiasbenchError(f"--track mlflow:{uri}: not an MLflow tracking URI; use file:/DIR, http(s)://HOST:PORT "
                                f"or another of {', '.join(sorted(SCHEMES))}")
+    if scheme in DATABASES:
+        try:
+            import sqlalchemy  # noqa: F401
+        except ImportError:
+            raise DebiasbenchError(f"--track mlflow:{uri}: a database store needs SQLAlchemy, which mlflow-skinny lacks; "
+                                   "install it with: pip install mlflow (or use file:/DIR or an http(s) server)") from None
     if scheme == "file" and not (parsed.path or parsed.netloc):
         raise DebiasbenchError(f"--track mlflow:{uri}: a file URI needs a folder, e.g. file:/tmp/mlruns")
     if scheme in ("http", "https"):
