@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from debiasbench.errors import DebiasbenchError
-from debiasbench.plugin_system.interfaces import PluginLookup, Tracker
+from debiasbench.plugin_system.interfaces import Tracker
+from debiasbench.plugin_system.interfaces.common import PluginLookup
 
 
 @dataclass(frozen=True)
