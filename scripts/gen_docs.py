@@ -185,7 +185,8 @@ def results_reference() -> str:
 # --------------------------------------------------------------------------- catalog
 
 KIND_TITLES = {"method": "Unlearning methods", "model": "Models", "metric": "Metrics", "dataset": "Data sets",
-               "selector": "Span selectors", "control": "Study controls"}
+               "selector": "Span selectors", "control": "Study controls",
+               "tracker": "Experiment trackers"}
 
 
 def _options_table(options_cls: type) -> list[str]:

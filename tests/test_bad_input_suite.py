@@ -122,6 +122,13 @@ CASES: list[tuple[str, list[Any], int, str]] = [
     ("dynahate bad split", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--forget-set", "dynahate", "--split", "val",
                             "--results-dir", R], 1, "has splits train, dev, test"),
     ("unknown flag", [*RUN, "--learning-rate", "1e-5"], 2, "No such option"),
+    # ---- run: experiment trackers (issue 27, docs/tracking.md)
+    ("track unknown tracker", [*RUN, "--track", "mlfow"], 2, "did you mean 'mlflow'"),
+    ("track mlflow malformed URI", [*RUN, "--track", "mlflow:ftp://host/x"], 1, "not an MLflow tracking URI"),
+    ("track mlflow server unreachable", [*RUN, "--track", "mlflow:http://127.0.0.1:9"], 1, "did not answer within 3 s"),
+    ("track wandb malformed project", [*RUN, "--track", "wandb:a/b/c"], 1, "a W&B project is NAME or ENTITY/NAME"),
+    ("track tensorboard folder is a file", [*RUN, "--track", "tensorboard:{file}"], 1, "is a file, not a folder"),
+    ("track given twice", [*RUN, "--track", "tensorboard:tb", "--track", "tensorboard:tb"], 1, "is given twice"),
     # ---- run: where it writes
     ("results dir is a file", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--results-dir", "{file}"], 1, "is a file, not a folder"),
     ("results dir under a file", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--results-dir", "{file}/results"], 1,

@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lm",),  # scoring and generation on a loaded model
     ("training",),  # the unlearning loop and its losses
     ("statistics",),  # paired changes, resampling, crossed estimator, survival
+    ("tracking",),  # experiment trackers: --track values checked, fanned out, what a run logs
     ("run",),  # one run: plan, execute, evaluate, record
     ("campaign",),  # many runs: sweep, study, executors
     ("reports",),  # summaries, compare, study report and plots

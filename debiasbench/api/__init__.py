@@ -44,6 +44,8 @@ from debiasbench.plugin_system.interfaces import (
     SpanSelector,
     StepInfo,
     TokenizedText,
+    Tracker,
+    TrackerRun,
     UnlearnContext,
     UnlearningMethod,
     UnlearnOutcome,
@@ -87,6 +89,8 @@ __all__ = [
     "UnlearningMethod", "UnlearnContext", "UnlearnOutcome", "StepInfo", "RunFacts", "ProgressFactory",
     # study controls
     "Control", "ControlArm", "ControlledPoint", "ControlledResult",
+    # experiment trackers
+    "Tracker", "TrackerRun",
     # the registry, and what a command needs
     "Registry", "get_registry", "load_model", "parse_pairs",
 ]

@@ -61,12 +61,13 @@ class StudyProgress:
 
 def run_study(study: Study, registry: Registry, *, log: Callable[[str], None] | None = None,
               run_log: Callable[[str], None] | None = None, executor: Executor | None = None,
-              retries: int = 2) -> StudyProgress:
+              retries: int = 2, tracking: Any = None) -> StudyProgress:
     """Run what is not done: the grid and the controls derivable now, then the result-matched
     controls of the runs that finished. Failures are reported and the study goes on.
 
     The two phases hold under a parallel ``executor`` too: every run of the first phase has
-    finished (its runs row written) before a result-matched control is derived from it."""
+    finished (its runs row written) before a result-matched control is derived from it. ``tracking``:
+    the study's parent tracker run, which gets a child run per run (:mod:`debiasbench.campaign.tracked`)."""
     from debiasbench.campaign.sweep import run_sweep
 
     progress = StudyProgress()
@@ -86,7 +87,7 @@ def run_study(study: Study, registry: Registry, *, log: Callable[[str], None] | 
             continue
         plans = _plan(todo)
         report = run_sweep(Sweep(source=study.source, points=todo), plans, log=log, run_log=run_log, executor=executor,
-                           retries=retries, warmed=warmed)
+                           retries=retries, warmed=warmed, tracking=tracking)
         progress.ran += report.ran
         progress.failed += report.failed
         progress.retried += report.retried

@@ -26,6 +26,7 @@ derived controls are derived again identically from the stored records.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,8 +93,10 @@ def _controls(value: Any, methods: list[str], registry: Registry, source: Path) 
     return table
 
 
-def load_study(source: Path, results_dir: ResultsLocation | None = None, plugins: LoadedPlugins | None = None) -> Study:
-    """Parse and check ``source``: grid (as a sweep), controls, family; derive the controls that need no result."""
+def load_study(source: Path, results_dir: ResultsLocation | None = None, plugins: LoadedPlugins | None = None,
+               track: Sequence[str] = ()) -> Study:
+    """Parse and check ``source``: grid (as a sweep), controls, family; derive the controls that need no
+    result. ``track``: the command line's ``--track`` values, added to the file's ``track``."""
     from debiasbench.plugin_system.loader import get_plugins
     from debiasbench.results.storage import join, results_location
 
@@ -106,7 +109,7 @@ def load_study(source: Path, results_dir: ResultsLocation | None = None, plugins
     if unknown:
         raise study_error(source, f"unknown key {unknown[0]!r} in [study]; allowed: {', '.join(STUDY_KEYS)}")
     plugins = plugins or get_plugins()
-    sweep = sweep_from_data(data, source, results_dir, plugins)
+    sweep = sweep_from_data(data, source, results_dir, plugins, track)
     methods = [p.config for p in sweep.points if p.config.method]
     if not methods:
         raise study_error(source, "[grid] method lists no method; a study compares methods (\"none\" alone is an evaluation)")

@@ -100,20 +100,22 @@ class SweepReport:
 
 def run_sweep(sweep: Sweep, plans: list[Any], *, log: Callable[[str], None] | None = None,
               run_log: Callable[[str], None] | None = None, executor: Executor | None = None, retries: int = 2,
-              warmed: set[str] | None = None) -> SweepReport:
+              warmed: set[str] | None = None, tracking: Any = None) -> SweepReport:
     """Execute every point not yet done. A point that fails (e.g. diverges) is reported and the
     sweep goes on; Ctrl-C stops it (``interrupted``), and the finished points stay done for the rerun.
 
     Without ``executor`` the points run one after another in this process; with one (Ray, Slurm)
     they run in its workers, after the distinct baselines, and a point whose worker died is
-    retried up to ``retries`` times (see :mod:`debiasbench.campaign.executors`)."""
+    retried up to ``retries`` times (see :mod:`debiasbench.campaign.executors`). ``tracking``: the
+    parent tracker run (:mod:`debiasbench.campaign.tracked`) that gets a child run per point."""
+    from debiasbench.campaign.tracked import log_failed_point, log_point
     from debiasbench.run.end_to_end import execute
     from debiasbench.runtime.progress import progress
 
     say = log or (lambda message: None)
     report = SweepReport(skipped=len(sweep.points) - len(sweep.todo))
     if executor is not None:
-        return _run_on(executor, sweep, report, retries, warmed, say)
+        return _run_on(executor, sweep, report, retries, warmed, say, tracking)
     todo = [(p, plan) for p, plan in zip(sweep.points, plans) if not p.done]
     with progress("sweep", total=len(todo)) as bar:
         for number, (point, plan) in enumerate(todo, 1):
@@ -127,20 +129,30 @@ def run_sweep(sweep: Sweep, plans: list[Any], *, log: Callable[[str], None] | No
             except DebiasbenchError as exc:
                 report.failed.append((point, str(exc)))
                 say(f"point {point.index} failed: {exc}")
+                if tracking:
+                    log_failed_point(tracking, point.label(), str(exc))
             else:
                 report.ran.append(result.run_id)
                 say(f"point {point.index} done in {time.perf_counter() - started:.0f}s: run {result.run_id}")
+                if tracking:
+                    log_point(tracking, point.label(), result)
             bar.advance(1, done=len(report.ran), failed=len(report.failed))
     return report
 
 
 def _run_on(executor: Executor, sweep: Sweep, report: SweepReport, retries: int, warmed: set[str] | None,
-            say: Callable[[str], None]) -> SweepReport:
-    """The points not yet done, on a parallel executor."""
+            say: Callable[[str], None], tracking: Any = None) -> SweepReport:
+    """The points not yet done, on a parallel executor (tracked from their stored records)."""
     from debiasbench.campaign.executors.points import run_points
+    from debiasbench.campaign.tracked import log_failed_point, log_stored_point
 
     todo = {p.index: p for p in sweep.todo}
     done = run_points(executor, [(p.index, p.label(), p.config) for p in todo.values()], retries=retries, warmed=warmed, log=say)
+    if tracking:
+        for index, run_id in done.ran:
+            log_stored_point(tracking, todo[index].label(), todo[index].config.results_dir, run_id)
+        for index, message in done.failed:
+            log_failed_point(tracking, todo[index].label(), message)
     report.ran = [run_id for _, run_id in done.ran]
     report.failed = [(todo[index], message) for index, message in done.failed]
     report.interrupted, report.retried = done.interrupted, done.retried

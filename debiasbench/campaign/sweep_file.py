@@ -13,6 +13,7 @@ import itertools
 import math
 import sys
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -198,15 +199,17 @@ def _axes(grid: dict[str, Any], shared: dict[str, Any], source: Path) -> dict[st
     return axes
 
 
-def load_sweep(source: Path, results_dir: ResultsLocation | None = None, plugins: LoadedPlugins | None = None) -> Sweep:
+def load_sweep(source: Path, results_dir: ResultsLocation | None = None, plugins: LoadedPlugins | None = None,
+               track: Sequence[str] = ()) -> Sweep:
     """Parse ``source`` into points with typed options (names and options are checked against the
-    installed plugins, or ``plugins``; every point is planned by :func:`validate`)."""
+    installed plugins, or ``plugins``; every point is planned by :func:`validate`). ``track``: the
+    command line's ``--track`` values, added to the file's ``track``."""
     source = Path(source)
-    return sweep_from_data(read_campaign_file(source), source, results_dir, plugins)
+    return sweep_from_data(read_campaign_file(source), source, results_dir, plugins, track)
 
 
 def sweep_from_data(data: dict[str, Any], source: Path, results_dir: ResultsLocation | None = None,
-                    plugins: LoadedPlugins | None = None) -> Sweep:
+                    plugins: LoadedPlugins | None = None, track: Sequence[str] = ()) -> Sweep:
     """:func:`load_sweep` on an already parsed file (a study file is a sweep file plus ``[study]``)."""
     from debiasbench.plugin_system.loader import get_plugins
 
@@ -221,6 +224,8 @@ def sweep_from_data(data: dict[str, Any], source: Path, results_dir: ResultsLoca
         metric_options[metric] = dict(values)
     if results_dir is not None:
         shared["results_dir"] = results_dir  # a folder or an object-store URI (RunConfig keeps a URI a string)
+    if track:
+        shared["track"] = [*shared.get("track", []), *track]
     base = RunConfig(**shared, selector_options=selector_options, metric_options=metric_options)
     registry = (plugins or get_plugins()).registry
     return Sweep(source=source, points=_expand(base, axes, option_grids, registry))

@@ -14,7 +14,8 @@ from rich.text import Text
 
 from debiasbench.cli.common import out
 
-KIND_ARG = {"methods": "method", "models": "model", "metrics": "metric", "datasets": "dataset", "selectors": "selector", "controls": "control"}
+KIND_ARG = {"methods": "method", "models": "model", "metrics": "metric", "datasets": "dataset", "selectors": "selector", "controls": "control",
+            "trackers": "tracker"}
 
 
 def _row(entry: Any) -> dict[str, Any]:
@@ -27,6 +28,8 @@ def _row(entry: Any) -> dict[str, Any]:
         row["measures"] = [{"name": m.name, "ideal": m.ideal, "better": m.better} for m in obj.measures]
     if hasattr(obj, "role"):
         row["role"] = obj.role
+    if hasattr(obj, "target_help"):
+        row["target"], row["extra"] = obj.target_help, obj.extra
     return row
 
 
@@ -98,7 +101,7 @@ def _detail(kind: str, row: dict[str, Any]) -> None:
 
 
 def list_command(
-    kind: Annotated[Optional[str], typer.Argument(help="methods | models | metrics | datasets | selectors | controls; "
+    kind: Annotated[Optional[str], typer.Argument(help="methods | models | metrics | datasets | selectors | controls | trackers; "
                                                   "none: every kind with its names", show_default=False)] = None,
     name: Annotated[Optional[str], typer.Argument(help="one object of KIND: its options in full", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,

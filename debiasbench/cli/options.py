@@ -41,7 +41,7 @@ def parameter_name(field: SchemaField) -> str:
 def _cli_type(field: SchemaField) -> tuple[Any, Any]:
     """(annotation, default) of the option as Typer parses it."""
     cli = field.setting.cli
-    if cli in ("pairs", "owner-pairs"):
+    if cli in ("pairs", "owner-pairs", "repeat"):
         return Optional[list[str]], None
     if cli == "csv":
         return Optional[str], None
@@ -81,6 +81,8 @@ def config_from_values(command: str, values: dict[str, Any]) -> RunConfig:
             value = parse_pairs(value, short)
         elif cli == "owner-pairs":
             value = parse_owner_pairs(value, short)
+        elif cli == "repeat":
+            value = list(value or ())
         kwargs[field.name] = value
     return with_typed_options(RunConfig(**kwargs), get_registry())
 
@@ -97,3 +99,13 @@ def schema_command(command: str, body: Callable[[RunConfig, bool], None], doc: s
     command_function.__doc__ = doc
     command_function.__name__ = command_function.__qualname__ = f"{command}_command"
     return command_function
+
+
+def _track_flag() -> Any:
+    """``--track`` of ``sweep`` and ``study``: the run schema's ``track`` setting (one declaration), added to the file's."""
+    field = next(f for f in schema() if f.name == "track")
+    return Annotated[Optional[list[str]], typer.Option(*flags(field), metavar=field.setting.metavar,
+                                                       help=f"{field.setting.help} Added to the file's track.")]
+
+
+TrackFlag = _track_flag()

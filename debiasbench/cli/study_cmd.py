@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from debiasbench.cli.common import err, out
+from debiasbench.cli.options import TrackFlag
 from debiasbench.cli.executor_options import (
     AddressFlag,
     ClusterFlag,
@@ -23,6 +24,13 @@ from debiasbench.cli.executor_options import (
 )
 from debiasbench.errors import DebiasbenchError
 
+if TYPE_CHECKING:  # pragma: no cover
+    from debiasbench.campaign.executors import ExecutorOptions
+    from debiasbench.campaign.study import StudyProgress
+    from debiasbench.campaign.study_model import Study
+    from debiasbench.plugin_system.registry import Registry
+    from debiasbench.tracking.fanout import Tracking
+
 
 def study_command(
     file: Annotated[Path, typer.Argument(help="Study file (TOML): a sweep file plus \\[study] (controls) and \\[study.family].")],
@@ -31,6 +39,7 @@ def study_command(
     results_dir: Annotated[Optional[str], typer.Option("--results-dir", metavar="DIR|URI", help="Override the file's results_dir (a folder, or an s3:// or gs:// URI).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-point lines and the summary.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Go ahead with a grid above 500 runs without asking (docs/study.md).")] = False,
+    track: TrackFlag = None,
     executor: ExecutorFlag = "local",
     retries: RetriesFlag = 2,
     workers: WorkersFlag = None,
@@ -54,12 +63,12 @@ def study_command(
     from debiasbench.reports.study_render import write_report
     from debiasbench.reports.study_report import collect
     from debiasbench.campaign.executors import ExecutorOptions, check_options
-    from debiasbench.cli.resume_hint import resume_command
     from debiasbench.cli.study_checks import check_study_size, say_damage
     from debiasbench.campaign.grid_size import estimate, run_durations
-    from debiasbench.campaign.study import plan_study, run_study
+    from debiasbench.campaign.study import plan_study
     from debiasbench.campaign.study_arms import mark_arms, resolve_pending
     from debiasbench.campaign.study_file import load_study
+    from debiasbench.campaign.tracked import close_parent, open_parent
     from debiasbench.campaign.study_preflight import run_preflight
     from debiasbench.plugin_system.loader import get_plugins
     from debiasbench.results.storage import open_store
@@ -69,7 +78,7 @@ def study_command(
     check_options(options)  # a wrong flag fails before the file is read
     registry = get_plugins().registry
     check_study_size(file, yes)  # a huge grid is named before it is expanded
-    study = load_study(file, results_dir)
+    study = load_study(file, results_dir, track=track or ())
     plans = plan_study(study)  # every name, option and domain before any model loads
     for note in run_preflight(study, registry, plans).notes:  # the report folder, family, controls, trade-off measure: before any run
         err.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
@@ -83,25 +92,45 @@ def study_command(
                   soft_wrap=True, highlight=False)
         _print_power(study, registry)
         return
-    if not report_only:
-        say = lambda message: err.print(f"[bold]{escape(message)}[/]", highlight=False)  # noqa: E731
-        run_log = None if quiet else (lambda message: err.print(f"[dim]  {escape(message)}[/]", highlight=False))
-        with started(options) as engine:  # an unreachable or too small cluster fails here, before any run
-            progress = run_study(study, registry, log=say, run_log=run_log, executor=engine, retries=retries)
-        if progress.interrupted:
-            again = resume_command("study", file, results_dir, options, quiet=quiet, yes=yes)
-            err.print(f"[bold red]interrupted[/] after {len(progress.ran)} runs; rerun `{escape(again)}` to resume",
-                      highlight=False, soft_wrap=True)
-            raise typer.Exit(130)
-        for point, message in progress.failed:
-            err.print(f"[red]failed[/] point {point.index} ({escape(point.label())}): {escape(message)}", highlight=False, soft_wrap=True)
-        retried = f", {progress.retried} retried after a lost worker" if progress.retried else ""
-        out.print(f"study {escape(study.name)}: ran {len(progress.ran)}, failed {len(progress.failed)}{retried}", soft_wrap=True)
-    files = write_report(study, collect(study))
+    tracking = open_parent("study", study.name, Path(file), plans)
+    progress = None
+    try:
+        if not report_only:
+            progress = _run(study, registry, file, results_dir, options, quiet, yes, retries, tracking)
+        files = write_report(study, collect(study))
+    except BaseException:
+        close_parent(tracking, {}, failed=True)
+        raise
     out.print(f"report: {escape(str(open_store(study.report_dir).where('report.md')))} (and report.html, {len(files) - 2} more files)",
               soft_wrap=True)
-    if not report_only and progress.failed:
-        raise DebiasbenchError(f"{len(progress.failed)} study runs failed; fix them and rerun the study (finished runs are kept)")
+    failed = len(progress.failed) if progress is not None else 0
+    close_parent(tracking, {"runs/ran": len(progress.ran) if progress else 0, "runs/failed": failed}, files, failed=bool(failed))
+    if failed:
+        raise DebiasbenchError(f"{failed} study runs failed; fix them and rerun the study (finished runs are kept)")
+
+
+def _run(study: Study, registry: Registry, file: Path, results_dir: Optional[str], options: ExecutorOptions, quiet: bool,
+         yes: bool, retries: int, tracking: Tracking | None) -> StudyProgress:
+    """Run what the study has not done (its points, then its derived controls); Ctrl-C exits 130 with a resume hint."""
+    from rich.markup import escape
+
+    from debiasbench.campaign.study import run_study
+    from debiasbench.cli.resume_hint import resume_command
+
+    say = lambda message: err.print(f"[bold]{escape(message)}[/]", highlight=False)  # noqa: E731
+    run_log = None if quiet else (lambda message: err.print(f"[dim]  {escape(message)}[/]", highlight=False))
+    with started(options) as engine:  # an unreachable or too small cluster fails here, before any run
+        progress = run_study(study, registry, log=say, run_log=run_log, executor=engine, retries=retries, tracking=tracking)
+    if progress.interrupted:
+        again = resume_command("study", file, results_dir, options, quiet=quiet, yes=yes)
+        err.print(f"[bold red]interrupted[/] after {len(progress.ran)} runs; rerun `{escape(again)}` to resume",
+                  highlight=False, soft_wrap=True)
+        raise typer.Exit(130)
+    for point, message in progress.failed:
+        err.print(f"[red]failed[/] point {point.index} ({escape(point.label())}): {escape(message)}", highlight=False, soft_wrap=True)
+    retried = f", {progress.retried} retried after a lost worker" if progress.retried else ""
+    out.print(f"study {escape(study.name)}: ran {len(progress.ran)}, failed {len(progress.failed)}{retried}", soft_wrap=True)
+    return progress
 
 
 def _print_power(study: object, registry: object) -> None:

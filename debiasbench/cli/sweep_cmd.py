@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from debiasbench.cli.common import err, out
+from debiasbench.cli.options import TrackFlag
 from debiasbench.cli.executor_options import (
     AddressFlag,
     ClusterFlag,
@@ -33,6 +34,7 @@ def sweep_command(
     results_dir: Annotated[Optional[str], typer.Option("--results-dir", metavar="DIR|URI", help="Override the file's results_dir (a folder, or an s3:// or gs:// URI).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-point lines and the summary.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Go ahead with a grid above 500 runs without asking (docs/study.md).")] = False,
+    track: TrackFlag = None,
     executor: ExecutorFlag = "local",
     retries: RetriesFlag = 2,
     workers: WorkersFlag = None,
@@ -54,6 +56,7 @@ def sweep_command(
     from debiasbench.campaign.executors import ExecutorOptions, check_options
     from debiasbench.campaign.grid_size import confirm_size, estimate, grid_size, run_durations
     from debiasbench.campaign.sweep import mark_done, run_sweep, validate
+    from debiasbench.campaign.tracked import close_parent, open_parent
     from debiasbench.campaign.sweep_file import read_campaign_file, load_sweep
     from debiasbench.results.storage import describe
 
@@ -61,7 +64,7 @@ def sweep_command(
                               slurm_time, slurm_folder)
     check_options(options)  # a wrong flag fails before the file is read
     confirm_size(grid_size(read_campaign_file(Path(file))), yes, f"sweep {file}")  # a huge grid is named before it is expanded
-    sweep = load_sweep(file, results_dir)
+    sweep = load_sweep(file, results_dir, track=track or ())
     plans = validate(sweep)  # resolves defaults first: a point's hash is then the one its run records
     mark_done(sweep)
     todo = len(sweep.todo)
@@ -76,7 +79,14 @@ def sweep_command(
     say = lambda message: err.print(f"[bold]{escape(message)}[/]", highlight=False)  # noqa: E731
     run_log = None if quiet else (lambda message: err.print(f"[dim]  {escape(message)}[/]", highlight=False))
     with started(options) as engine:  # an unreachable or too small cluster fails here, before any point runs
-        report = run_sweep(sweep, plans, log=say, run_log=run_log, executor=engine, retries=retries)
+        tracking = open_parent("sweep", Path(file).stem, Path(file), plans)
+        try:
+            report = run_sweep(sweep, plans, log=say, run_log=run_log, executor=engine, retries=retries, tracking=tracking)
+        except BaseException:
+            close_parent(tracking, {}, failed=True)
+            raise
+    close_parent(tracking, {"points/ran": len(report.ran), "points/skipped": report.skipped, "points/failed": len(report.failed)},
+                 failed=bool(report.failed) or report.interrupted)
     if report.interrupted:
         again = resume_command("sweep", file, results_dir, options, quiet=quiet, yes=yes)
         err.print(f"[bold red]interrupted[/] after {len(report.ran)} of {todo} points; rerun `{escape(again)}` to resume "

@@ -25,11 +25,11 @@ import pluggy
 
 PROJECT = "debiasbench"
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"
 """``MAJOR.MINOR`` of the promised plugin API, ``debiasbench.api.API_VERSION`` (docs/api.md): a minor
 release only adds; a major one may remove or change a promised name. A plugin declares the major it
 was written for as ``DEBIASBENCH_API = "1"`` in its entry-point module; the loader warns when it
-differs from this one's."""
+differs from this one's. 1.1 added the experiment trackers (``Tracker``, ``TrackerRun``, ``register_trackers``)."""
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -67,6 +67,11 @@ def register_controls(register: Register) -> None:
     """Register :class:`~debiasbench.plugin_system.interfaces.Control` instances (study control arms)."""
 
 
+@hookspec
+def register_trackers(register: Register) -> None:
+    """Register :class:`~debiasbench.plugin_system.interfaces.Tracker` instances (experiment trackers, ``--track``)."""
+
+
 RegisterCommand = Callable[..., None]
 """``register(function, name=None)``: ``name`` defaults to the function's name, underscores as dashes."""
 
@@ -92,5 +97,6 @@ HOOK_KINDS: dict[str, str] = {
     "register_datasets": "dataset",
     "register_span_selectors": "selector",
     "register_controls": "control",
+    "register_trackers": "tracker",
 }
 """Which registry kind each hook fills."""

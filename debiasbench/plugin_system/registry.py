@@ -22,6 +22,7 @@ from debiasbench.plugin_system.interfaces import (
     Metric,
     ModelProvider,
     SpanSelector,
+    Tracker,
     UnlearningMethod,
 )
 from debiasbench.plugin_system.presets import validate_declarations
@@ -143,6 +144,10 @@ class Registry:
     def control(self, name: str) -> Control:
         """The study control registered as ``name``."""
         return self._typed("control", name, Control)
+
+    def tracker(self, name: str) -> Tracker:
+        """The experiment tracker registered as ``name``."""
+        return self._typed("tracker", name, Tracker)
 
     def _typed(self, kind: str, name: str, base: type[T]) -> T:
         obj = self.get(kind, name)

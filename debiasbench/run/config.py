@@ -37,8 +37,8 @@ class Setting:
     """How one run setting appears on the command line and in sweep files.
 
     ``cli``: ``value`` (one typed value), ``csv`` (a comma-separated list), ``pairs`` (repeatable
-    ``KEY=VALUE``), ``owner-pairs`` (repeatable ``OWNER.KEY=VALUE``) or ``negated`` (a ``--no-X``
-    flag that sets the field to False). ``sweep``: ``top`` (the file's top level), ``grid`` (only
+    ``KEY=VALUE``), ``owner-pairs`` (repeatable ``OWNER.KEY=VALUE``), ``repeat`` (a repeatable
+    option, one value each) or ``negated`` (a ``--no-X`` flag that sets the field to False). ``sweep``: ``top`` (the file's top level), ``grid`` (only
     under ``[grid]``), ``table`` (its own ``[table]``) or ``no``. ``axis``: where it may be a
     ``[grid]`` axis, its enumeration rank (lower = outer; seed first).
     """
@@ -140,6 +140,10 @@ class RunConfig:
     batch_size: str | None = setting(None, "Batch size of every metric with a batch_size option: N, or auto (the largest "
                                            "batch that fits the device's free memory, measured once per model); "
                                            "-M METRIC.batch_size wins. Changes no figure.", hashed=False)
+    track: list[str] = setting(help="Log to an experiment tracker: mlflow[:URI], wandb[:PROJECT], tensorboard[:DIR] or a "
+                                    "plugin's (see `debiasbench list trackers`); repeatable. A sweep or study logs one parent "
+                                    "run with a child per point (docs/tracking.md).", factory=list, cli="repeat",
+                               metavar="NAME[:TARGET]", hashed=False)
     trust_remote_code: bool = setting(False, "Allow model code from the hub (off by default).")
 
     def __post_init__(self) -> None:

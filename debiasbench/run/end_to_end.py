@@ -11,8 +11,10 @@ from debiasbench.run.plan import Plan, plan_run
 
 
 def run_experiment(config: RunConfig, log: Any = None) -> RunResult:
-    """Plan and execute one run or evaluation."""
-    return execute(plan_run(config), log=log)
+    """Plan and execute one run or evaluation, logged to the trackers of ``config.track``."""
+    from debiasbench.run.tracked import execute_tracked
+
+    return execute_tracked(plan_run(config), log=log)
 
 
 __all__ = ["RunConfig", "RunResult", "Plan", "plan_run", "execute", "run_experiment"]

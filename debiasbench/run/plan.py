@@ -27,6 +27,7 @@ from debiasbench.training.options import ALL_TEXTS
 from debiasbench.results.tables import check_results_dir
 from debiasbench.data.locator import DataLocator
 from debiasbench.runtime.devices import check_threads
+from debiasbench.tracking.targets import TrackTarget, check_tracking
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Plan:
     selector_options: dict[str, Any] = field(default_factory=dict)
     model_config: Any = None  # the model's config.json as on disk, when it is (ModelProvider.describe)
     run_facts: RunFacts | None = None  # what the method's check_run saw; handed on in UnlearnContext.run
+    trackers: list[TrackTarget] = field(default_factory=list)  # --track, checked (docs/tracking.md)
 
     @property
     def registry(self) -> Registry:
@@ -77,9 +79,10 @@ def plan_run(config: RunConfig, plugins: LoadedPlugins | None = None) -> Plan:
     metrics = _plan_metrics(config, registry)
     eval_domains = tuple(check_domain(d) for d in config.eval_domains) if config.eval_domains else None
     check_results_dir(config.results_dir)  # an object store is probed with a marker write, before any model loads
+    trackers = check_tracking(config.track, registry)  # installed, well formed, answering: before any model loads
     _check_runtime(config)
     _check_data(config, metrics, registry)
-    plan = Plan(config=config, plugins=plugins, model=model, metrics=metrics, eval_domains=eval_domains)
+    plan = Plan(config=config, plugins=plugins, model=model, metrics=metrics, eval_domains=eval_domains, trackers=trackers)
     if config.method is not None:
         from debiasbench.runtime.paths import cache_dir
 

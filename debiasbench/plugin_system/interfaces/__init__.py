@@ -1,6 +1,6 @@
 """What a plugin provides: the typed interface of each plugin kind, one module per kind.
 
-A plugin author reads this package and ``hookspecs.py`` and nothing else. Six kinds of object exist
+A plugin author reads this package and ``hookspecs.py`` and nothing else. Seven kinds of object exist
 (:data:`KINDS`), and a plugin may add commands too:
 
 * :class:`ModelProvider`  -- loads a causal LM into a :class:`ModelHandle`;
@@ -11,6 +11,7 @@ A plugin author reads this package and ``hookspecs.py`` and nothing else. Six ki
 * :class:`SpanSelector`   -- picks which tokens of a forget text are "the harmful part";
 * :class:`UnlearningMethod` -- changes a model's weights given forget (and retain) texts;
 * :class:`Control`        -- a study's control arm: a run derived from each run it controls;
+* :class:`Tracker`        -- an experiment tracker (MLflow, W&B, TensorBoard) runs, sweeps and studies log to;
 * commands -- ``debiasbench`` subcommands (Typer functions, the ``register_commands`` hook), not
   registry objects.
 
@@ -28,8 +29,9 @@ from debiasbench.plugin_system.interfaces.metrics import Aggregate, MeasureSpec,
 from debiasbench.plugin_system.interfaces.selectors import TokenizedText, SelectorContext, SpanSelector
 from debiasbench.plugin_system.interfaces.methods import StepInfo, UnlearnOutcome, UnlearnContext, RunFacts, UnlearningMethod
 from debiasbench.plugin_system.interfaces.controls import ControlledPoint, ControlledResult, ControlArm, Control
+from debiasbench.plugin_system.interfaces.trackers import TrackerRun, Tracker
 
-KINDS: tuple[str, ...] = ("method", "model", "metric", "dataset", "selector", "control")
+KINDS: tuple[str, ...] = ("method", "model", "metric", "dataset", "selector", "control", "tracker")
 """Registry kinds, in the order ``debiasbench plugins`` lists them."""
 
 KIND_BASES: dict[str, type] = {
@@ -39,6 +41,7 @@ KIND_BASES: dict[str, type] = {
     "dataset": Dataset,
     "selector": SpanSelector,
     "control": Control,
+    "tracker": Tracker,
 }
 
-__all__ = ["NoOptions", "option", "PresetValues", "Named", "ProgressFactory", "ModelSettings", "ModelHandle", "SAVED_MODEL_MANIFEST", "MODULES_KEY", "ModelProvider", "DataFile", "DataLocatorProto", "Dataset", "EvalDataset", "ForgetText", "ForgetSet", "Aggregate", "MeasureSpec", "MetricRow", "MetricResult", "EvalContext", "Metric", "TokenizedText", "SelectorContext", "SpanSelector", "StepInfo", "UnlearnOutcome", "UnlearnContext", "RunFacts", "UnlearningMethod", "ControlledPoint", "ControlledResult", "ControlArm", "Control", "KINDS", "KIND_BASES"]
+__all__ = ["NoOptions", "option", "PresetValues", "Named", "ProgressFactory", "ModelSettings", "ModelHandle", "SAVED_MODEL_MANIFEST", "MODULES_KEY", "ModelProvider", "DataFile", "DataLocatorProto", "Dataset", "EvalDataset", "ForgetText", "ForgetSet", "Aggregate", "MeasureSpec", "MetricRow", "MetricResult", "EvalContext", "Metric", "TokenizedText", "SelectorContext", "SpanSelector", "StepInfo", "UnlearnOutcome", "UnlearnContext", "RunFacts", "UnlearningMethod", "ControlledPoint", "ControlledResult", "ControlArm", "Control", "TrackerRun", "Tracker", "KINDS", "KIND_BASES"]

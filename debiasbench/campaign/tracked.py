@@ -1,0 +1,77 @@
+"""A sweep or study logged to experiment trackers (``track`` in its file, ``--track``; docs/tracking.md):
+one parent run holding the file and the totals (and a study's report files), and one child run per point."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from debiasbench.campaign.sweep_file import read_campaign_file
+from debiasbench.results.storage import ResultsLocation, open_store
+from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, TRAJECTORY_SCHEMA
+from debiasbench.results.tables import read_file
+from debiasbench.run.execute import RunResult
+from debiasbench.run.tracked import log_result
+from debiasbench.tracking.fanout import Tracking
+from debiasbench.tracking.logged import FinishedRun, flat_params, log_finished
+
+
+def open_parent(kind: str, name: str, source: Path, plans: Sequence[Any]) -> Tracking | None:
+    """The parent run of a sweep or study (None when no point names a tracker): the file's settings as
+    params and the file itself as an artifact."""
+    targets = next((plan.trackers for plan in plans if plan.trackers), [])
+    if not targets:
+        return None
+    title = f"{kind} {name}"
+    parent = Tracking.start(targets, title, group=title)
+    parent.log_params({"kind": kind, "file": str(source), **flat_params(read_campaign_file(source, f"{kind} file"))})
+    parent.log_artifact(Path(source))
+    return parent
+
+
+def log_point(parent: Tracking, label: str, result: RunResult) -> None:
+    """A point that ran in this process: a child run with its params, training steps, figures and files."""
+    child = parent.child(label)
+    log_result(child, result)
+    child.finish()
+
+
+def log_failed_point(parent: Tracking, label: str, message: str) -> None:
+    """A point that failed: a child run marked failed, with the reason."""
+    child = parent.child(label)
+    child.log_params({"error": message})
+    child.finish(failed=True)
+
+
+def log_stored_point(parent: Tracking, label: str, results_dir: ResultsLocation, run_id: str) -> None:
+    """A point a parallel worker ran, from its stored records (its per-step losses stay in the worker;
+    the probes of ``--eval-every`` are in the trajectory table and are logged)."""
+    store = open_store(results_dir)
+
+    def rows(key: str, schema: Any) -> list[dict[str, Any]]:
+        return read_file(store, key, schema).to_pylist() if store.is_file(key) else []
+
+    run_rows = rows(f"runs/{run_id}.parquet", RUNS_SCHEMA)
+    if not run_rows:
+        return
+    items = read_file(store, f"items/{run_id}.parquet", ITEMS_SCHEMA) if store.is_file(f"items/{run_id}.parquet") else None
+    files = [Path(str(store.where(f"{table}/{run_id}.parquet"))) for table in ("runs", "metrics", "trajectories", "items")]
+    done = FinishedRun(run_rows[0], rows(f"metrics/{run_id}.parquet", METRICS_SCHEMA),
+                       rows(f"trajectories/{run_id}.parquet", TRAJECTORY_SCHEMA), (), items, files)
+    child = parent.child(label)
+    with tempfile.TemporaryDirectory(prefix="debiasbench-track-") as scratch:
+        log_finished(child, done, Path(scratch))  # type: ignore[arg-type]  # Tracking has TrackerRun's methods
+    child.finish()
+
+
+def close_parent(parent: Tracking | None, totals: dict[str, float], files: Sequence[Any] = (), failed: bool = False) -> None:
+    """The totals (points ran, skipped, failed) and the files (a study's report) into the parent, then close it."""
+    if parent is None:
+        return
+    parent.log_summary(totals)
+    for path in files:
+        if isinstance(path, Path) and path.is_file():
+            parent.log_artifact(path, "report")
+    parent.finish(failed=failed)

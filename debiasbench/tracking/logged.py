@@ -1,0 +1,130 @@
+"""What a tracker holds of a finished run: the resolved configuration, the training trajectory as
+step metrics, the figures of every stage with the paired change, and the files the run wrote."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from debiasbench.plugin_system.interfaces import StepInfo, TrackerRun
+
+_KEY = re.compile(r"[^A-Za-z0-9_\-./ ]")
+
+
+def key(*parts: str) -> str:
+    """A metric name every backend accepts (MLflow allows letters, digits, ``_ - . /`` and spaces)."""
+    return "/".join(_KEY.sub("_", str(p)) for p in parts if p)
+
+
+@dataclass
+class FinishedRun:
+    """A finished run as the records hold it (``history``: every training step, when the run ran in this process)."""
+
+    run_row: Mapping[str, Any]
+    metric_rows: Sequence[Mapping[str, Any]]
+    trajectory_rows: Sequence[Mapping[str, Any]] = ()
+    history: Sequence[StepInfo] = ()
+    items: Any = None  # the per-item rows (pyarrow table), for the paired changes
+    files: Sequence[Any] = field(default_factory=list)  # local Paths (object-store URIs are named, not copied)
+
+
+def flat_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """``{"resolved": {"model": "x"}}`` -> ``{"resolved.model": "x"}``; lists and None as JSON text."""
+    out: dict[str, str] = {}
+    for k, v in config.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            out.update(flat_params(v, f"{name}."))
+        else:
+            out[name] = v if isinstance(v, str) else json.dumps(v, default=str, sort_keys=True)
+    return out
+
+
+def step_metrics(history: Iterable[StepInfo], trajectory_rows: Iterable[Mapping[str, Any]]) -> dict[int, dict[str, float]]:
+    """step -> values: each training step's losses (``train/...``) and each probe of ``--eval-every`` (``probe/MEASURE/DOMAIN``)."""
+    steps: dict[int, dict[str, float]] = {}
+    for info in history:
+        values = {"train/forget_loss": info.forget_loss, "train/epoch": float(info.epoch)}
+        if info.retain_loss is not None:
+            values["train/retain_loss"] = info.retain_loss
+        values.update({key("train", k): v for k, v in info.extra.items()})
+        steps.setdefault(info.step, {}).update(values)
+    for row in trajectory_rows:
+        if row.get("measure") and row.get("value") is not None:
+            steps.setdefault(int(row["step"]), {})[key("probe", row["measure"], row.get("domain") or "")] = row["value"]
+    return {step: {k: float(v) for k, v in values.items() if _finite(v)} for step, values in sorted(steps.items())}
+
+
+def figures(metric_rows: Sequence[Mapping[str, Any]], items: Any = None) -> dict[str, float]:
+    """``STAGE/MEASURE/DOMAIN`` for every stage's figure, and per measure and domain with a before and
+    an after: ``change/...`` (after - before), and where per-item rows pair them, its 95 % interval,
+    ``d/...`` (the change in distance to the ideal, negative = closer) and its p (docs/statistics.md)."""
+    out: dict[str, float] = {}
+    cells: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
+    for row in metric_rows:
+        if _finite(row.get("value")):
+            out[key(row["stage"], row["measure"], row["domain"])] = float(row["value"])
+            cells.setdefault((row["measure"], row["domain"]), {})[row["stage"]] = row
+    item_rows = items.to_pylist() if items is not None else None
+    for (measure, domain), stages in cells.items():
+        if "before" not in stages or "after" not in stages:
+            continue
+        out[key("change", measure, domain)] = float(stages["after"]["value"]) - float(stages["before"]["value"])
+        paired = _paired(item_rows, measure, domain, stages["after"])
+        if paired is not None:
+            out.update({key("change", measure, domain): paired.delta, key("change_ci_low", measure, domain): paired.delta_ci[0],
+                        key("change_ci_high", measure, domain): paired.delta_ci[1], key("d", measure, domain): paired.d_delta,
+                        key("p", measure, domain): paired.p})
+    return {k: v for k, v in out.items() if _finite(v)}
+
+
+def _paired(items: list[dict[str, Any]] | None, measure: str, domain: str, row: Mapping[str, Any]) -> Any:
+    """The cell's paired change on its test items (as the run's summary shows it), or None."""
+    from debiasbench.statistics.paired import aligned, cell_stats, side, weights_seed
+
+    if items is None or not row.get("aggregate") or row.get("better") is None:
+        return None
+    stages: dict[str, list[dict[str, Any]]] = {}
+    for r in items:
+        if r["measure"] == measure and r["domain"] == domain and r["split"] == "test":
+            stages.setdefault(r["stage"], []).append(r)
+    if "before" not in stages or "after" not in stages:
+        return None
+    pair = aligned(side(stages["before"]), side(stages["after"]), f"{measure} {domain}")
+    return cell_stats([pair], row["aggregate"], row["ideal"], row["better"], seed=weights_seed(measure, domain))
+
+
+def log_finished(run: TrackerRun, done: FinishedRun, scratch: Path) -> None:
+    """Everything of ``done`` into ``run``: params first, then the steps in order, the figures, the files.
+
+    ``scratch``: a folder for the run's own summary file (``summary.json``: the figures and the runs row)."""
+    config = json.loads(done.run_row.get("config") or "{}")
+    run.log_params({**flat_params(config), "run_id": str(done.run_row.get("run_id", ""))})
+    for step, values in step_metrics(done.history, done.trajectory_rows).items():
+        if values:
+            run.log_metrics(values, step)
+    values = figures(done.metric_rows, done.items)
+    for name in ("steps", "duration_s", "forget_texts"):
+        if _finite(done.run_row.get(name)):
+            values[f"run/{name}"] = float(done.run_row[name])
+    run.log_summary(values)
+    summary = scratch / "summary.json"
+    summary.write_text(json.dumps({"run": {k: _plain(v) for k, v in done.run_row.items()}, "figures": values},
+                                  indent=2, sort_keys=True), encoding="utf-8")
+    run.log_artifact(summary)
+    for path in done.files:
+        if isinstance(path, Path) and path.is_file():  # a --save-model folder stays where it is (gigabytes)
+            run.log_artifact(path, f"results/{path.parent.name}")  # RESULTS/metrics/RUN.parquet -> results/metrics
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

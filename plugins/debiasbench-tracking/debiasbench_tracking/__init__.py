@@ -1,0 +1,1 @@
+"""debiasbench's experiment trackers: ``--track mlflow[:URI]``, ``--track wandb[:PROJECT]``, ``--track tensorboard[:DIR]``."""
