@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from debiasbench.run.config import RunConfig
-from debiasbench.run.execute import RunResult, execute
+from debiasbench.run.execute import ModelCard, RunResult, execute
 from debiasbench.run.plan import Plan, plan_run
 
 
-def run_experiment(config: RunConfig, log: Any = None) -> RunResult:
-    """Plan and execute one run or evaluation."""
-    return execute(plan_run(config), log=log)
+def run_experiment(config: RunConfig, log: Any = None, card: ModelCard | None = None) -> RunResult:
+    """Plan and execute one run or evaluation; ``card`` writes a saved model's card (``--save-model``)."""
+    return execute(plan_run(config), log=log, card=card)
 
 
 __all__ = ["RunConfig", "RunResult", "Plan", "plan_run", "execute", "run_experiment"]
