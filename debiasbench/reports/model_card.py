@@ -215,6 +215,10 @@ def _figures(found: list[Cell], facts: CardFacts, damage: str, records: RunRecor
            "Every figure is on the held-out test items of the run's dev/test split where the measure has per-item rows "
            "(else on all its items). d = change in distance to the ideal (negative = closer) with its paired 95 % "
            "interval and p (McNemar or crossed t); Δ = after − before with its paired 95 % interval."]
+    preset = records.run_row.get("preset")
+    if preset != "full":
+        out[-1] += (f" Preset `{preset}`: each benchmark was evaluated on a subset, so these figures are indicative, not the "
+                    "benchmarks' own (the `full` preset evaluates every item).")
     for title, utility in (("Bias", False), ("Utility", True)):
         chosen = [c for c in found if _is_utility(facts.measures.get(c.measure)) == utility]
         if not chosen:
