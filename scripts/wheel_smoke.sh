@@ -52,7 +52,7 @@ EOF
 # 4. a short real run on the embedded model, saved with its model card
 export DEBIASBENCH_CACHE=${DEBIASBENCH_CACHE:-$WORK/cache} DEBIASBENCH_NO_PROGRESS=1
 "$WORK/venv/bin/debiasbench" run --method mlm-unlearn --model smollm2-135m-q4 --forget-set hatecheck --domain gender \
-    --preset quick --metrics perplexity --eval-limit 20 -o max_steps=2 --threads 1 --results-dir "$WORK/results" \
+    --preset quick --metrics perplexity -o max_steps=2 --threads 1 --results-dir "$WORK/results" \
     --save-model "$WORK/model"
 ls "$WORK"/results/runs/*.parquet "$WORK"/results/metrics/*.parquet "$WORK/model/model.safetensors" "$WORK/model/README.md" >/dev/null
 "$WORK/venv/bin/debiasbench" check "$WORK/results"
