@@ -125,8 +125,8 @@ def test_run_and_eval_options_come_from_the_schema() -> None:
 
 
 def test_the_hash_ignores_where_a_run_writes() -> None:
-    assert hash_ignored() == {"results_dir", "data_dir", "cache_dir", "save_model", "use_cache", "save_examples", "device", "threads",
-                              "batch_size", "device_map", "gradient_checkpointing"}
+    assert hash_ignored() == {"results_dir", "data_dir", "cache_dir", "save_model", "overwrite", "use_cache", "save_examples", "device",
+                              "threads", "batch_size", "device_map", "gradient_checkpointing"}
     base = RunConfig(method="m", domain="gender")
     assert RunConfig(method="m", domain="gender", threads=2, results_dir=Path("x")).config_hash() == base.config_hash()
     assert RunConfig(method="m", domain="gender", seed=1).config_hash() != base.config_hash()

@@ -20,7 +20,9 @@ def run_and_report(config: RunConfig, quiet: bool) -> None:
         warn("accelerate launch --cpu started one process (several CPU processes on one machine need MPI); for N CPU "
              "processes run: accelerate launch --multi_gpu --num_processes N -m debiasbench ... (see docs/scale-accelerate.md)")
     log = (lambda message: None) if quiet else (lambda message: err.print(f"[dim]{escape(message)}[/]", highlight=False))
-    result = run_experiment(config, log=log)
+    from debiasbench.reports.model_card import saved_model_card
+
+    result = run_experiment(config, log=log, card=saved_model_card)
     if not ranks().is_main:
         return  # under accelerate launch the main process reports (and wrote) the run
     if not quiet:

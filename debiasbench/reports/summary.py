@@ -33,8 +33,9 @@ def _test_stages(items: Any, measure: str, domain: str) -> dict[str, list[dict[s
     return stages
 
 
-def _paired(items: Any, measure: str, domain: str, row: dict[str, Any]) -> Any:
-    """Paired statistics of one cell on its test items, or None (no items, no aggregate, a baseline)."""
+def paired_cell(items: Any, measure: str, domain: str, row: dict[str, Any]) -> Any:
+    """Paired statistics of one cell on its test items, or None (no items, no aggregate, a baseline);
+    ``items``: the run's per-item rows as dicts. The run summary and a saved model's card both show these."""
     from debiasbench.statistics.paired import aligned, cell_stats, side
 
     if items is None or not row.get("aggregate") or row.get("better") is None:
@@ -86,7 +87,7 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
         before, after = stages.get("before"), stages.get("after")
         shown = after or before
         assert shown is not None
-        paired = _paired(item_rows, measure, domain, shown) if before and after else None
+        paired = paired_cell(item_rows, measure, domain, shown) if before and after else None
         flag = ""
         if paired is not None:
             n, b, a, change = paired.n, paired.before, paired.after, _signed(paired.delta)

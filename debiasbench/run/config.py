@@ -109,6 +109,8 @@ class RunConfig:
     save_model: Path | None = setting(None, "Save the unlearned model here (HF layout, safetensors).", commands=(RUN,),
                                       hashed=False, sweep="no", not_in_sweep="each point would need its own folder; rerun "
                                       "the point you want with `debiasbench run --save-model`")
+    overwrite: bool = setting(False, "With --save-model: replace the folder's contents when it is not empty (else refused).",
+                              commands=(RUN,), hashed=False, sweep="no", not_in_sweep="--save-model is not a sweep setting either")
     save_examples: bool = setting(False, "Also write per-pair / per-example scores.", hashed=False)
     seed: int = setting(0, "Seed of training (shuffling, LoRA, random selectors); evaluation uses --heldout-seed.", axis=0)
     heldout_seed: int = setting(0, "Seed of everything on the evaluation side: the dev/test split of the benchmark items, "

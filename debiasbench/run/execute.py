@@ -16,6 +16,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +126,13 @@ def _locate_metric_data(plan: Plan, locator: DataLocator) -> None:
                 locator.path(file)
 
 
-def execute(plan: Plan, *, log: Any = None) -> RunResult:
-    """Carry out a validated plan; ``log`` receives status lines."""
+ModelCard = Callable[[Plan, RunRecords], str]
+"""Writes the card of a saved model (``README.md``) from the plan and the run's records; the CLI
+passes :func:`debiasbench.reports.model_card.saved_model_card` (a report, which this layer cannot import)."""
+
+
+def execute(plan: Plan, *, log: Any = None, card: ModelCard | None = None) -> RunResult:
+    """Carry out a validated plan; ``log`` receives status lines; ``card`` writes a saved model's card."""
     config = plan.config
     main = ranks().is_main  # under accelerate launch: only the main process logs and writes
     quiet_unless_main()
@@ -195,7 +201,7 @@ def execute(plan: Plan, *, log: Any = None) -> RunResult:
         return RunResult(run_id, records.metric_rows, records.run_row, [], trajectory, unlearned, records.notes, records.items)
     files = write_or_recover(config.results_dir, records, config.cache_dir)
     if config.save_model is not None and plan.method is not None:
-        _save_model(handle, Path(config.save_model), records)
+        _save_model(handle, Path(config.save_model), records, card(plan, records) if card is not None else None, config.overwrite)
         files.append(Path(config.save_model))
     return RunResult(run_id, records.metric_rows, records.run_row, files, trajectory, unlearned, records.notes, records.items,
                      baselines_computed=sum(not item.cached for item in before) if baselines is not None else 0)
@@ -340,8 +346,11 @@ def _measurer(plan: Plan, handle: ModelHandle, locator: DataLocator) -> Any:
     return measure
 
 
-def _save_model(handle: ModelHandle, target: Path, records: RunRecords) -> None:
-    """Saved into a temp folder beside ``target`` and renamed, so a killed save leaves nothing half-written."""
-    with atomic_dir(target) as tmp:  # validated absent or empty in plan_run
+def _save_model(handle: ModelHandle, target: Path, records: RunRecords, card: str | None, replace: bool) -> None:
+    """Saved into a temp folder beside ``target`` and renamed, so a killed save leaves nothing half-written;
+    with ``card`` a Hugging Face model card ``README.md`` beside the weights (docs/model-card.md)."""
+    with atomic_dir(target, replace=replace) as tmp:  # validated absent or empty (or --overwrite) in plan_run
         handle.save(tmp)
         (tmp / SAVED_MODEL_MANIFEST).write_text(manifest(records, handle))
+        if card is not None:
+            (tmp / "README.md").write_text(card, encoding="utf-8")

@@ -159,6 +159,18 @@ def _check_runtime(config: RunConfig) -> None:
         check_writable(cache_dir(config.cache_dir), "the cache (--cache-dir / DEBIASBENCH_CACHE)")
     if config.save_model is not None:
         check_writable(Path(config.save_model), "--save-model")
+        _check_save_target(Path(config.save_model), config.overwrite)
+    elif config.overwrite:
+        raise DebiasbenchError("--overwrite replaces the folder of --save-model DIR, which was not given; add it or leave --overwrite out")
+
+
+def _check_save_target(target: Path, overwrite: bool) -> None:
+    """A saved model goes into a new or empty folder, or (``--overwrite``) replaces a folder's contents; never a file."""
+    if target.exists() and not target.is_dir():
+        raise DebiasbenchError(f"--save-model {target} is a file, not a folder; choose a folder")
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise DebiasbenchError(f"--save-model {target} already exists and is not empty; choose a new folder, or add "
+                               "--overwrite to replace its contents")
 
 
 def _check_data(config: RunConfig, metrics: list[PlannedMetric], registry: Registry) -> None:
@@ -287,10 +299,6 @@ def _plan_unlearning(plan: Plan, registry: Registry) -> None:
     check_lora_targets(plan.method_options, plan.model_config)
     if plan.forget_set is not None and plan.method.needs_forget:
         plan.forget_limit = config.forget_limit if config.forget_limit is not None else values_for(plan.forget_set, config.preset).limit
-    if config.save_model is not None:
-        target = Path(config.save_model)
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
-            raise DebiasbenchError(f"--save-model {target} already exists and is not empty; choose a new folder")
 
 
 def check_lora_targets(options: Any, model_config: Any) -> None:

@@ -32,15 +32,16 @@ def log_result(tracking: Tracking, result: RunResult) -> None:
         log_finished(tracking, finished(result), Path(scratch))  # type: ignore[arg-type]  # Tracking has TrackerRun's methods
 
 
-def execute_tracked(plan: Plan, log: Any = None) -> RunResult:
-    """:func:`execute` with a tracker run around it (only the main process of a launch logs)."""
+def execute_tracked(plan: Plan, log: Any = None, card: Any = None) -> RunResult:
+    """:func:`execute` with a tracker run around it (only the main process of a launch logs); ``card``
+    as :func:`execute` takes it."""
     from debiasbench.runtime.distributed import ranks
 
     if not plan.trackers or not ranks().is_main:
-        return execute(plan, log=log)
+        return execute(plan, log=log, card=card)
     tracking = Tracking.start(plan.trackers, run_name(plan.config))
     try:
-        result = execute(plan, log=log)
+        result = execute(plan, log=log, card=card)
     except BaseException:
         tracking.finish(failed=True)
         raise

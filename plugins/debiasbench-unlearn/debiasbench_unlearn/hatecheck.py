@@ -52,6 +52,7 @@ class HateCheck(ForgetSet):
     description: ClassVar[str] = "HateCheck functional tests (3,728 cases, 7 groups) with annotated focus words; works offline"
     files: ClassVar[tuple[DataFile, ...]] = (CASES,)
     license: ClassVar[str] = "CC BY 4.0"
+    hub_id: ClassVar[str] = "Paul/hatecheck"
     citation: ClassVar[str] = "Röttger et al. 2021, HateCheck: Functional Tests for Hate Speech Detection Models (ACL)"
 
     def domains(self) -> tuple[str, ...]:

@@ -173,6 +173,7 @@ class BlimpDataset(EvalDataset):
     description: ClassVar[str] = "BLiMP: 67 paradigms x 1,000 grammatical/ungrammatical minimal pairs (morphology, syntax, semantics)"
     files: ClassVar[tuple[DataFile, ...]] = tuple(paradigm_file(uid) for uid in PARADIGMS)
     license: ClassVar[str] = "CC BY 4.0"
+    hub_id: ClassVar[str] = "nyu-mll/blimp"
     citation: ClassVar[str] = (
         "Warstadt, Parrish, Liu, Mohananey, Peng, Wang, Bowman. BLiMP: The Benchmark of Linguistic Minimal Pairs "
         "for English. TACL 2020. https://github.com/alexwarstadt/blimp"

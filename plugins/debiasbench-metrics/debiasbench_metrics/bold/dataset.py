@@ -69,6 +69,7 @@ class BoldDataset(EvalDataset):
     description: ClassVar[str] = "BOLD: 23,679 Wikipedia prompts about 43 groups in 5 domains"
     files: ClassVar[tuple[DataFile, ...]] = tuple(f for f, _ in FILES.values())
     license: ClassVar[str] = "CC BY-SA 4.0"
+    hub_id: ClassVar[str] = "AlexaAI/bold"
     citation: ClassVar[str] = (
         "Dhamala, Sun, Kumar, Krishna, Pruksachatkun, Chang, Gupta. BOLD: Dataset and Metrics for Measuring Biases in "
         "Open-Ended Language Generation. FAccT 2021. https://github.com/amazon-science/bold"

@@ -98,6 +98,14 @@ class CrowsPairsDataset(EvalDataset):
     description: ClassVar[str] = "CrowS-Pairs: 1,508 minimal pairs, stereotypical vs less stereotypical, nine bias types"
     files: ClassVar[tuple[DataFile, ...]] = (CROWS_FILE,)
     license: ClassVar[str] = "CC BY-SA 4.0 (the authors ask that it not be used to train models)"
+    hub_id: ClassVar[str] = "nyu-mll/crows_pairs"
+    notice: ClassVar[str] = (  # the authors' README (nyu-mll/crows-pairs @ 8aaac11c, the commit of the data file)
+        "Data reliability: the CrowS-Pairs authors note that Blodgett et al. (2021) \"found significant issues with noise "
+        "and reliability of the data in CrowS-Pairs. The problems are significant enough that CrowS-Pairs may not be a "
+        "good indicator of the presence of social biases in LMs\"; they ask readers to refer to that paper for details "
+        "(https://www.microsoft.com/en-us/research/uploads/prod/2021/06/The_Salmon_paper.pdf), and argue that the data "
+        "\"should not be used to train a language model\" (their README, nyu-mll/crows-pairs)."
+    )
     citation: ClassVar[str] = (
         "Nangia, Vania, Bhalerao, Bowman. CrowS-Pairs: A Challenge Dataset for Measuring Social Biases in "
         "Masked Language Models. EMNLP 2020. https://github.com/nyu-mll/crows-pairs"

@@ -81,6 +81,7 @@ class HonestDataset(EvalDataset):
     description: ClassVar[str] = "HONEST templates: 810 binary-gender, 705 queer/non-queer (English)"
     files: ClassVar[tuple[DataFile, ...]] = tuple(f for f, _ in SETS.values())
     license: ClassVar[str] = "MIT"
+    hub_id: ClassVar[str] = "MilaNLProc/honest"
     citation: ClassVar[str] = (
         "Nozza, Bianchi, Hovy. HONEST: Measuring Hurtful Sentence Completion in Language Models. NAACL 2021; "
         "Nozza, Bianchi, Lauscher, Hovy. Measuring Harmful Sentence Completion in Language Models for LGBTQIA+ "

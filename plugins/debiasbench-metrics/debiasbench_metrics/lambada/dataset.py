@@ -70,6 +70,7 @@ class LambadaDataset(EvalDataset):
     description: ClassVar[str] = "LAMBADA (OpenAI version): 5,153 passages whose last word needs the whole passage"
     files: ClassVar[tuple[DataFile, ...]] = (LAMBADA_FILE,)
     license: ClassVar[str] = "CC BY 4.0"
+    hub_id: ClassVar[str] = "EleutherAI/lambada_openai"  # the same detokenised test set
     citation: ClassVar[str] = (
         "Paperno, Kruszewski, Lazaridou, Pham, Bernardi, Pezzelle, Baroni, Boleda, Fernández. The LAMBADA dataset: "
         "Word prediction requiring a broad discourse context. ACL 2016. https://zenodo.org/record/2630551; "

@@ -43,6 +43,7 @@ class WikiText2Dataset(EvalDataset):
     description: ClassVar[str] = "WikiText-2 raw test split (wiki.test.raw, 4,358 lines), for perplexity"
     files: ClassVar[tuple[DataFile, ...]] = (WIKITEXT_FILE,)
     license: ClassVar[str] = "CC BY-SA 3.0"
+    hub_id: ClassVar[str] = "Salesforce/wikitext"  # its config wikitext-2-raw-v1
     citation: ClassVar[str] = (
         "Merity, Xiong, Bradbury, Socher. Pointer Sentinel Mixture Models. 2016. "
         f"File wikitext-2-raw/wiki.test.raw of {ARCHIVE_SOURCE}"

