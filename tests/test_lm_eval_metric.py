@@ -124,3 +124,17 @@ def test_lm_eval_not_installed_names_the_extra(plugins: Any, tasks: Path, tmp_pa
                   "--results-dir", str(out))
     assert result.exit_code != 0 and not out.exists()
     assert "pip install 'debiasbench-metrics[lm-eval]'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_sweep_file_names_tasks_and_the_include_folder(plugins: Any, tasks: Path, tmp_path: Path) -> None:
+    from debiasbench.campaign.sweep_file import load_sweep
+
+    path = tmp_path / "sweep.toml"
+    path.write_text(f'model = "tiny"\nmetrics = ["lm-eval:tiny_blimp"]\nmetric_include = "{tasks}"\n'
+                    f'results_dir = "{tmp_path / "r"}"\n\n[metric_options."lm-eval:tiny_blimp"]\nbatch_size = 4\n\n'
+                    '[grid]\nmethod = ["none"]\ndomain = ["gender"]\n')
+    point = load_sweep(path, plugins=plugins).points[0].config
+    assert point.metric_include == tasks and point.metric_options == {"lm-eval:tiny_blimp": {"batch_size": 4}}
+    path.write_text(path.read_text().replace("tiny_blimp", "tiny_blmp"))
+    with pytest.raises(DebiasbenchError, match="did you mean 'tiny_blimp'"):
+        load_sweep(path, plugins=plugins)

@@ -45,39 +45,43 @@ def task_manager(include: str | None, defaults: bool = True) -> Any:
     return TaskManager(include_path=include, include_defaults=defaults)
 
 
-def manager_for(task: str, include: Path | None) -> Any:
-    """The task manager that knows ``task``: the include folder's alone when it defines the task (its
-    index is small), else lm-eval's own tasks with the include folder. A task an include folder defines
-    is the same task in both (the folder wins in lm-eval too), so the figures do not depend on which."""
-    from lm_eval.tasks._index import Kind
-
+def check_task(task: str, include: Path | None) -> Any:
+    """The task manager that knows the single lm-eval task ``task``: the include folder's alone when it defines
+    the task (its index is small; the folder wins in lm-eval too, so the task is the same), else lm-eval's own
+    tasks with the folder's. An unknown name (did-you-mean from the folder's tasks and lm-eval's task list), a
+    group or a tag is one line."""
     if include is not None:
         local = task_manager(str(include), False)
         entry = local.task_index.get(task)
-        if entry is not None and entry.kind in (Kind.TASK, Kind.PY_TASK):
-            return local
-    return task_manager(str(include) if include is not None else None, True)
-
-
-def check_task(task: str, include: Path | None) -> Any:
-    """The task manager of a single lm-eval task; an unknown name (did-you-mean from lm-eval's task list and
-    the include folder's), a group or a tag is one line."""
-    from lm_eval.tasks._index import Kind
-
-    manager = manager_for(task, include)
+        if entry is not None:
+            return _leaf(task, entry, local)
+        close = difflib.get_close_matches(task, local.all_tasks, n=3, cutoff=0.8)
+        if close:  # a typo of one of the folder's tasks, found without building lm-eval's whole index
+            raise _unknown(task, include, close)
+    manager = task_manager(str(include) if include is not None else None, True)
     entry = manager.task_index.get(task)
     if entry is None:
-        close = difflib.get_close_matches(task, manager.all_tasks, n=3, cutoff=0.6)
-        hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else "see `lm_eval ls tasks`"
-        where = f" or in --lm-eval-include {include}" if include is not None else ""
-        raise UnknownNameError(f"unknown lm-eval task {task!r} (not among lm-eval's tasks{where}); {hint}")
-    if entry.kind not in (Kind.TASK, Kind.PY_TASK):
-        members = sorted(n for n, e in manager.task_index.items() if task in e.tags) if entry.kind == Kind.TAG else [
-            t if isinstance(t, str) else str(t.get("task", "?")) for t in (entry.cfg or {}).get("task", [])]
-        shown = ",".join(f"lm-eval:{m}" for m in members[:3]) + (",..." if len(members) > 3 else "")
-        raise DebiasbenchError(f"lm-eval:{task} is a {entry.kind.name.lower()} of {len(members)} tasks; name its tasks "
-                               f"one by one, e.g. --metrics {shown} (docs/lm-eval.md)")
-    return manager
+        raise _unknown(task, include, difflib.get_close_matches(task, manager.all_tasks, n=3, cutoff=0.6))
+    return _leaf(task, entry, manager)
+
+
+def _leaf(task: str, entry: Any, manager: Any) -> Any:
+    """``manager`` when ``entry`` is a single task; a group or a tag is refused with the names of its tasks."""
+    from lm_eval.tasks._index import Kind
+
+    if entry.kind in (Kind.TASK, Kind.PY_TASK):
+        return manager
+    members = sorted(n for n, e in manager.task_index.items() if task in e.tags) if entry.kind == Kind.TAG else [
+        t if isinstance(t, str) else str(t.get("task", "?")) for t in (entry.cfg or {}).get("task", [])]
+    shown = ",".join(f"lm-eval:{m}" for m in members[:3]) + (",..." if len(members) > 3 else "")
+    raise DebiasbenchError(f"lm-eval:{task} is a {entry.kind.name.lower()} of {len(members)} tasks; name its tasks "
+                           f"one by one, e.g. --metrics {shown} (docs/lm-eval.md)")
+
+
+def _unknown(task: str, include: Path | None, close: list[str]) -> UnknownNameError:
+    hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else "see `lm_eval ls tasks`"
+    where = f" or in --lm-eval-include {include}" if include is not None else ""
+    return UnknownNameError(f"unknown lm-eval task {task!r} (not among lm-eval's tasks{where}); {hint}")
 
 
 def load_task(task: str, include: Path | None) -> Any:

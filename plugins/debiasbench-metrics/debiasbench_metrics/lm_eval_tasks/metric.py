@@ -86,7 +86,10 @@ class LmEvalTaskMetric(Metric):
         total = len(task.eval_docs)
         chosen = sorted(int(i) for i in ctx.subset([OVERALL] * total, [OVERALL], self.name))
         samples = {self.task_name: chosen} if len(chosen) < total else None
-        lm = HFLM(pretrained=model.model, tokenizer=model.tokenizer, batch_size=options.batch_size)
+        # the toolkit's prefix token (docs/concepts.md, "Protocols"): lm-eval's own pick is the tokenizer's BOS, a chat
+        # marker in some instruct models; both agree wherever BOS is a plain beginning-of-text token
+        lm = HFLM(pretrained=model.model, tokenizer=model.tokenizer, batch_size=options.batch_size,
+                  prefix_token_id=model.prefix_token_id)
         out = evaluate(lm=lm, task_dict={"tasks": {self.task_name: task}, "groups": {}, "group_map": {}}, samples=samples,
                        bootstrap_iters=options.bootstrap_iters, log_samples=True)
         figures = out["results"][self.task_name]
