@@ -16,7 +16,8 @@ import pytest
 
 pytest.importorskip("lm_eval")
 
-from debiasbench.api import DataLocator, EvalContext  # noqa: E402
+from debiasbench.api import EvalContext  # noqa: E402
+from debiasbench.data.locator import DataLocator  # noqa: E402
 from debiasbench.plugin_system.loader import get_registry  # noqa: E402
 from debiasbench.testing import evaluate_metric  # noqa: E402
 from tests.lm_eval_tasks import blimp_task, lambada_task  # noqa: E402
