@@ -264,7 +264,7 @@ def catalog_reference() -> str:
         lines.append(f"| `{name}` | {_cell(description)} | {_cell('; '.join(declared)) or 'defaults'} |")
     lines.append("")
     for kind in KINDS:
-        entries = list(loaded.registry.entries(kind))
+        entries = list(loaded.registry.entries(kind)) + (list(loaded.registry.families()) if kind == "metric" else [])
         lines += [f"## {KIND_TITLES[kind]}", ""]
         if not entries:
             lines += [f"No {KIND_TITLES[kind].lower()} are registered by the installed plugins.", ""]

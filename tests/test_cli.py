@@ -133,12 +133,12 @@ def test_the_hash_ignores_where_a_run_writes() -> None:
 
 
 def test_settings_added_later_keep_older_hashes_at_their_default() -> None:
-    """--lora-threshold, --full-finetune and the --relearn-* settings enter the hash only when changed,
+    """--lora-threshold, --full-finetune, the --relearn-* settings and --lm-eval-include enter the hash only when changed,
     so a sweep resumed after the upgrade still finds its finished points."""
     from debiasbench.runtime.hashing import sha256_json
 
     base = RunConfig(method="m", domain="gender")
-    later = ("lora_threshold", "full_finetune", "relearn_steps", "relearn_learning_rate", "relearn_batch_size")
+    later = ("lora_threshold", "full_finetune", "relearn_steps", "relearn_learning_rate", "relearn_batch_size", "metric_include")
     older = {k: v for k, v in base.to_json().items() if k not in hash_ignored() and k not in later}
     assert base.config_hash() == sha256_json(older, 16)
     assert RunConfig(method="m", domain="gender", lora_threshold=5.0).config_hash() != base.config_hash()

@@ -31,6 +31,7 @@ from debiasbench.plugin_system.interfaces import (
     ForgetText,
     MeasureSpec,
     Metric,
+    MetricFamily,
     MetricResult,
     MetricRow,
     ModelHandle,
@@ -82,7 +83,7 @@ __all__ = [
     # data sets
     "Dataset", "EvalDataset", "ForgetSet", "ForgetText", "DataFile", "DataLocatorProto",
     # metrics
-    "Metric", "MeasureSpec", "MetricResult", "MetricRow", "EvalContext", "OVERALL", "item_rows", "concat_items", "kept_mask",
+    "Metric", "MetricFamily", "MeasureSpec", "MetricResult", "MetricRow", "EvalContext", "OVERALL", "item_rows", "concat_items", "kept_mask",
     # span selectors
     "SpanSelector", "SelectorContext", "TokenizedText",
     # unlearning methods

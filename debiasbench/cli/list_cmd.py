@@ -53,16 +53,27 @@ def _grid(*columns: str) -> Table:
     return table
 
 
+def _names(registry: Any, kind: str) -> list[str]:
+    """The names of one kind; for metrics also each family's pattern (``lm-eval:TASK``)."""
+    return registry.names(kind) + ([e.name for e in registry.families()] if kind == "metric" else [])
+
+
+def _entries(registry: Any, kind: str) -> list[Any]:
+    """The entries of one kind; for metrics the families after the metrics."""
+    return [*registry.entries(kind), *(registry.families() if kind == "metric" else ())]
+
+
 def _kinds(as_json: bool) -> None:
     from debiasbench.plugin_system.loader import get_registry
 
     registry = get_registry()
+    names = {kind: _names(registry, one) for kind, one in KIND_ARG.items()}
     if as_json:
-        out.print_json(json.dumps({kind: registry.names(one) for kind, one in KIND_ARG.items()}))
+        out.print_json(json.dumps(names))
         return
     table = _grid("kind", "count", "names")
-    for kind, one in KIND_ARG.items():
-        table.add_row(kind, str(len(registry.names(one))), Text(", ".join(registry.names(one)) or "none"))
+    for kind, listed in names.items():
+        table.add_row(kind, str(len(listed)), Text(", ".join(listed) or "none"))
     out.print(table)
     out.print("`debiasbench list KIND` lists a kind; `list KIND NAME` shows one's options", markup=False, highlight=False)
 
@@ -116,14 +127,16 @@ def list_command(
     check_domain(kind, tuple(KIND_ARG), what="kind")
     registry = get_registry()
     if name is not None:
-        registry.get(KIND_ARG[kind], name)  # an unknown name: one line with a did-you-mean
-        row = _row(registry.find(KIND_ARG[kind], name))
+        family = next((e for e in registry.families() if name in (e.name, e.obj.name)), None) if kind == "metrics" else None
+        if family is None:
+            registry.get(KIND_ARG[kind], name)  # an unknown name: one line with a did-you-mean
+        row = _row(family or registry.find(KIND_ARG[kind], name))
         if as_json:
             out.print_json(json.dumps(row, default=str))
         else:
             _detail(kind, row)
         return
-    rows = [_row(entry) for entry in registry.entries(KIND_ARG[kind])]
+    rows = [_row(entry) for entry in _entries(registry, KIND_ARG[kind])]
     if as_json:
         out.print_json(json.dumps(rows, default=str))
         return

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from debiasbench.errors import DebiasbenchError, DuplicateNameError, UnknownNameError
@@ -17,9 +18,11 @@ from debiasbench.plugin_system.interfaces import (
     KINDS,
     Control,
     Dataset,
+    FAMILY_SEPARATOR,
     EvalDataset,
     ForgetSet,
     Metric,
+    MetricFamily,
     ModelProvider,
     SpanSelector,
     Tracker,
@@ -47,6 +50,8 @@ class Registry:
         self._entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
         self._aliases: dict[str, dict[str, str]] = {k: {} for k in KINDS}
         self.load_errors: list[str] = []  # plugins that failed to load: named when a name is unknown
+        self._families: dict[str, Entry] = {}  # metric families by their name (the part before ':')
+        self._built: dict[str, Path | None] = {}  # family metrics built so far -> the include folder they were built with
 
     def owner_of(self, kind: str, obj: Any) -> Entry | None:
         """The entry that already owns ``obj``'s name or one of its aliases, if any."""
@@ -65,6 +70,8 @@ class Registry:
         """Register ``obj`` under its ``name`` and ``aliases``; reject duplicates and wrong types."""
         if kind not in KIND_BASES:
             raise ValueError(f"unknown plugin kind {kind!r}")
+        if kind == "metric" and isinstance(obj, MetricFamily):
+            return self._add_family(obj, provider)
         base = KIND_BASES[kind]
         if not isinstance(obj, base):
             raise TypeError(f"{provider} registered {obj!r} as a {kind}, but it is not a {base.__name__}")
@@ -85,6 +92,49 @@ class Registry:
             self._aliases[kind][alias] = name
         return entry
 
+    def _add_family(self, family: MetricFamily, provider: str) -> Entry:
+        name = getattr(family, "name", None)
+        if not isinstance(name, str) or not name or FAMILY_SEPARATOR in name:
+            raise TypeError(f"{provider} registered a metric family without a name, or with {FAMILY_SEPARATOR!r} in it")
+        owner = self._families.get(name)
+        if owner is not None:
+            raise DuplicateNameError(f"metric family {name!r} is registered twice: by plugin {owner.provider!r} and by plugin "
+                                     f"{provider!r}; disable one with DEBIASBENCH_DISABLE_PLUGINS")
+        entry = Entry("metric", family.pattern, family, provider)
+        self._families[name] = entry
+        return entry
+
+    def families(self) -> Iterator[Entry]:
+        """The metric families in name order (each entry's ``name`` is its pattern, ``lm-eval:TASK``)."""
+        for name in sorted(self._families):
+            yield self._families[name]
+
+    def family_of(self, name: str) -> Entry | None:
+        """The family entry a metric name ``<family>:<argument>`` belongs to, or None."""
+        prefix, separator, _ = name.partition(FAMILY_SEPARATOR)
+        return self._families.get(prefix) if separator else None
+
+    def build_metric(self, name: str, include: Path | None = None) -> Entry | None:
+        """Register the metric ``<family>:<argument>`` built by its family (again when ``include`` changed);
+        None when ``name`` names no family. A metric registered under that name otherwise is left alone."""
+        family = self.family_of(name)
+        if family is None:
+            return None
+        existing = self._owner("metric", name)
+        if existing is not None and (name not in self._built or self._built[name] == include):
+            return existing
+        argument = name.partition(FAMILY_SEPARATOR)[2]
+        if not argument:
+            raise UnknownNameError(f"metric {name!r} names no argument; write {family.name} with one, e.g. "
+                                   f"{family.name}:{family.obj.argument}")
+        metric = family.obj.build(argument, include)
+        if not isinstance(metric, Metric) or metric.name != name:
+            raise TypeError(f"metric family {family.name!r} built {metric!r} for {name!r}, not a Metric of that name")
+        if existing is not None:
+            self.remove("metric", name)
+        self._built[name] = include
+        return self.add("metric", metric, family.provider)
+
     def _owner(self, kind: str, key: str) -> Entry | None:
         if key in self._entries[kind]:
             return self._entries[kind][key]
@@ -94,6 +144,8 @@ class Registry:
 
     def remove_provider(self, provider: str) -> None:
         """Drop everything one plugin registered (used when its registration fails half-way)."""
+        for name in [n for n, e in self._families.items() if e.provider == provider]:
+            del self._families[name]
         for kind in KINDS:
             for name in [n for n, e in self._entries[kind].items() if e.provider == provider]:
                 del self._entries[kind][name]
@@ -169,7 +221,8 @@ class Registry:
             target = self._owner(kind, close[0])
             suggestion = target.name if target is not None else close[0]
             return f"unknown {kind} {name!r}; did you mean {suggestion!r}?"
-        listing = ", ".join(self.names(kind)) or "none registered"
+        families = [e.name for e in self.families()] if kind == "metric" else []
+        listing = ", ".join(self.names(kind) + families) or "none registered"
         failed = f"; note: {'; '.join(self.load_errors)} (see `debiasbench plugins`)" if self.load_errors else ""
         return f"unknown {kind} {name!r}; known {kind}s: {listing} (see `debiasbench list {kind}s`){failed}"
 

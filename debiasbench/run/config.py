@@ -147,6 +147,10 @@ class RunConfig:
                                     "run with a child per point (docs/tracking.md).", factory=list, cli="repeat",
                                metavar="NAME[:TARGET]", hashed=False)
     trust_remote_code: bool = setting(False, "Allow model code from the hub (off by default).")
+    metric_include: Path | None = setting(None, "A folder of extra definitions for metrics named FAMILY:ARG (lm-eval:TASK: "
+                                                "lm-eval's task include path, task yamls of your own; docs/lm-eval.md).",
+                                          flags=("--lm-eval-include", "--metric-include"), metavar="DIR",
+                                          hashed_at_default=False)
 
     def __post_init__(self) -> None:
         # A URI stays a string (Path would fold s3:// into s3:/); a local path is a Path, as it always was.
@@ -217,6 +221,7 @@ def with_typed_options(config: RunConfig, registry: Registry) -> RunConfig:
     """
     from debiasbench.plugin_system.options import typed_values
 
+    build_family_metrics(config, registry)
     method_options, selector_options = dict(config.method_options), dict(config.selector_options)
     if config.method is not None:
         method = registry.method(config.method)
@@ -228,6 +233,17 @@ def with_typed_options(config: RunConfig, registry: Registry) -> RunConfig:
         metric_options.setdefault(metric.name, {}).update(typed_values(metric.Options, values, f"metric {metric.name!r}"))
     return dataclasses.replace(config, method_options=method_options, selector_options=selector_options,
                                metric_options=metric_options)
+
+
+def build_family_metrics(config: RunConfig, registry: Registry) -> None:
+    """Register the metrics named ``FAMILY:ARG`` in ``config`` (``--metrics`` and ``-M`` keys), built by their
+    families with ``--metric-include``: what checks such a name (an unknown task, a missing folder) runs here,
+    before any model loads."""
+    include = Path(config.metric_include) if config.metric_include is not None else None
+    if include is not None and not include.is_dir():
+        raise DebiasbenchError(f"--lm-eval-include {include} is not a folder; pass the folder that holds the task definitions")
+    for name in dict.fromkeys([*(config.metrics or ()), *config.metric_options]):
+        registry.build_metric(name, include)
 
 
 def method_selector(method: Any, method_options: dict[str, Any], registry: Registry | None = None) -> str | None:

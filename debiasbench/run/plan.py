@@ -15,7 +15,7 @@ from typing import Any
 
 from debiasbench.domains import check_domain
 from debiasbench.errors import DebiasbenchError
-from debiasbench.run.config import RunConfig
+from debiasbench.run.config import RunConfig, build_family_metrics
 from debiasbench.run.models import find_provider, model_spec
 from debiasbench.plugin_system.interfaces import ForgetSet, Metric, RunFacts, SpanSelector, UnlearningMethod
 from debiasbench.plugin_system.loader import LoadedPlugins, get_plugins
@@ -229,6 +229,7 @@ def _plan_metrics(config: RunConfig, registry: Registry) -> list[PlannedMetric]:
     if not names:
         raise DebiasbenchError("no metric to evaluate: --metrics names none; pass e.g. --metrics NAME,NAME "
                                "(see `debiasbench list metrics`)")
+    build_family_metrics(config, registry)
     entries = [registry.find("metric", n) or registry.metric(n) for n in names]
     chosen = {e.name for e in entries}
     for name in config.metric_options:

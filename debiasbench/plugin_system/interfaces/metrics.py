@@ -6,6 +6,7 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from debiasbench.plugin_system.interfaces.common import Named, PluginLookup, PresetValues, ProgressFactory
@@ -175,3 +176,33 @@ class Metric(Named, ABC):
         metric's own rows stand.
         """
         return None
+
+
+FAMILY_SEPARATOR = ":"
+"""Between a family's name and its argument in a metric name: ``<family>:<argument>``."""
+
+
+class MetricFamily(Named, ABC):
+    """Metrics whose name carries an argument, ``<name>:<argument>``, built on demand: one object
+    stands for an open set of metrics that cannot be registered one by one (the tasks of an external
+    harness). A plugin registers it through ``register_metrics`` like a metric; the core builds the
+    :class:`Metric` for ``<name>:<argument>`` while it plans a run, before any model loads, so
+    :meth:`build` validates the argument (one :class:`~debiasbench.errors.DebiasbenchError` line,
+    with a did-you-mean where it can). The built metric's ``name`` must be exactly
+    ``<name>:<argument>``; from then on it is a metric like any other (options, presets, items).
+
+    ``argument`` names the argument in listings (``lm-eval:TASK``). ``include`` is the run's
+    ``--metric-include`` folder: extra definitions the family reads (a harness's task folder), or None.
+    """
+
+    argument: ClassVar[str] = "ARG"
+
+    @abstractmethod
+    def build(self, argument: str, include: Path | None) -> Metric:
+        """The metric ``<name>:<argument>``; raises a one-line DebiasbenchError on a bad argument."""
+
+    @property
+    def pattern(self) -> str:
+        """How the family is written in ``--metrics``: ``<name>:<ARGUMENT>``."""
+        return f"{self.name}{FAMILY_SEPARATOR}{self.argument}"
+

@@ -1,5 +1,5 @@
 """Entry point ``bias-metrics``: the evaluation data sets and the crows-pairs, stereoset, perplexity, redditbias,
-bbq, honest, bold, winogender and seat metrics, and the utility metrics blimp and lambada."""
+bbq, honest, bold, winogender and seat metrics, and the utility metrics blimp and lambada, and the lm-eval:TASK family."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from debiasbench_metrics.honest.dataset import HonestDataset
 from debiasbench_metrics.honest.metric import HonestMetric
 from debiasbench_metrics.lambada.dataset import LambadaDataset
 from debiasbench_metrics.lambada.metric import LambadaMetric
+from debiasbench_metrics.lm_eval_tasks.family import LmEvalFamily
 from debiasbench_metrics.perplexity.dataset import WikiText2Dataset
 from debiasbench_metrics.perplexity.metric import PerplexityMetric
 from debiasbench_metrics.redditbias.dataset import RedditBiasTestDataset
@@ -57,3 +58,4 @@ def register_metrics(register: Register) -> None:
     register(SeatMetric())
     register(BlimpMetric())
     register(LambadaMetric())
+    register(LmEvalFamily())  # lm-eval:TASK, built when a run names a task
