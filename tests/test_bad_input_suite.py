@@ -136,7 +136,7 @@ CASES: list[tuple[str, list[Any], int, str]] = [
     ("runs table is a file", ["run", "--method", "mlm-unlearn", "--domain", "gender", "--results-dir", "{bad_results}"], 1,
      "is a file where the 'runs' table folder belongs"),
     ("save model not empty", [*RUN, "--save-model", "{full_folder}"], 1, "already exists and is not empty; choose a new folder, or add --overwrite"),
-    ("save model is a file, even with --overwrite", [*RUN, "--save-model", "{file}", "--overwrite"], 1, "is a file, not a folder"),
+    ("save model is a file, even with --overwrite", [*RUN, "--save-model", "{file}", "--overwrite"], 1, "is not a writable folder"),
     ("overwrite without save model", [*RUN, "--overwrite"], 1, "--overwrite replaces the folder of --save-model"),
     ("save model under a file", [*RUN, "--save-model", "{file}/model"], 1, "cannot be written"),
     ("cache under a file", [*RUN, "--cache-dir", "{file}/cache"], 1, "cannot be written"),

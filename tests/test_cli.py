@@ -125,7 +125,7 @@ def test_run_and_eval_options_come_from_the_schema() -> None:
 
 
 def test_the_hash_ignores_where_a_run_writes() -> None:
-    assert hash_ignored() == {"results_dir", "data_dir", "cache_dir", "save_model", "overwrite", "use_cache", "save_examples", "device",
+    assert hash_ignored() == {"results_dir", "data_dir", "cache_dir", "save_model", "overwrite", "track", "use_cache", "save_examples", "device",
                               "threads", "batch_size", "device_map", "gradient_checkpointing"}
     base = RunConfig(method="m", domain="gender")
     assert RunConfig(method="m", domain="gender", threads=2, results_dir=Path("x")).config_hash() == base.config_hash()
@@ -168,7 +168,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[RunConfig]:
     monkeypatch.setattr(plugins_module, "_CACHED", load_plugins(extra={"opts": module}, entry_points=[]))
     seen: list[RunConfig] = []
 
-    def record(config: RunConfig, log: Any = None) -> Any:
+    def record(config: RunConfig, log: Any = None, card: Any = None) -> Any:
         seen.append(config)
         return types.SimpleNamespace(run_id="r", metrics_rows=[], trajectory_rows=[])
 

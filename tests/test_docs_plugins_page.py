@@ -10,7 +10,7 @@ from pathlib import Path
 import typer.main
 
 from debiasbench.cli import app
-from debiasbench.cli.app import BUILTIN
+from debiasbench.cli.app import BUILTIN, SUB_APPS
 from debiasbench.plugin_system import hookspecs, interfaces
 from debiasbench.plugin_system.interfaces import KIND_BASES, KINDS
 
@@ -43,7 +43,7 @@ def test_the_page_lists_every_command_of_the_app() -> None:
     section = _section("The commands")
     builtin_part, plugin_part = section.split("Commands that installed plugins add", 1)
     builtin = re.findall(r"^- `([a-z-]+)`", builtin_part, re.M)
-    assert builtin == list(BUILTIN)  # every built-in, in --help order
+    assert builtin == [*BUILTIN, *SUB_APPS]  # every built-in command and command group, in --help order
     listed = set(builtin) | set(re.findall(r"^- `([a-z-]+)`", plugin_part, re.M))
     root = typer.main.get_command(app)
     commands = set(root.list_commands(root.make_context("debiasbench", [], resilient_parsing=True)))

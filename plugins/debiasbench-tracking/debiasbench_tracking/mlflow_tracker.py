@@ -109,7 +109,12 @@ class MLflowTracker(Tracker):
     def start(self, target: str | None, name: str, group: str | None = None) -> MLflowRun:
         from mlflow.tracking import MlflowClient
 
-        client = MlflowClient(tracking_uri=target or _mlflow().get_tracking_uri())
+        uri = target or _mlflow().get_tracking_uri()
+        if urllib.parse.urlparse(uri).scheme in ("", "file"):
+            # MLflow 3 put its file store "in maintenance mode" and refuses it unless this is set; it still
+            # works, needs no database (mlflow-skinny has no SQLAlchemy) and is what a laptop or CI uses.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        client = MlflowClient(tracking_uri=uri)
         experiment_name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or EXPERIMENT
         experiment = client.get_experiment_by_name(experiment_name)
         experiment_id = experiment.experiment_id if experiment is not None else client.create_experiment(experiment_name)
