@@ -248,10 +248,12 @@ def test_a_study_logs_its_runs_and_report(tmp_path: Path) -> None:
     assert {"study.toml", "report/report.md", "report/report.html", "report/cells.csv"} <= set(files)
     # the paired change of a cell, with its interval, from the per-item rows
     child = children[0].data.metrics
-    measure = next(k for k in child if k.startswith("change_ci_low/item-logprob/"))
+    measure = next(k for k in child if k.startswith("test_change_ci_low/item-logprob/"))
     cell = measure.split("/", 1)[1]
-    assert child[f"change_ci_low/{cell}"] <= child[f"change/{cell}"] <= child[f"change_ci_high/{cell}"]
-    assert f"d/{cell}" in child and f"p/{cell}" in child
+    assert child[f"test_change_ci_low/{cell}"] <= child[f"test_change/{cell}"] <= child[f"test_change_ci_high/{cell}"]
+    assert child[f"test_change/{cell}"] == pytest.approx(child[f"test_after/{cell}"] - child[f"test_before/{cell}"])
+    assert child[f"change/{cell}"] == pytest.approx(child[f"after/{cell}"] - child[f"before/{cell}"])
+    assert f"test_d/{cell}" in child and f"test_p/{cell}" in child
 
 
 def _free_port() -> int:

@@ -61,9 +61,11 @@ def step_metrics(history: Iterable[StepInfo], trajectory_rows: Iterable[Mapping[
 
 
 def figures(metric_rows: Sequence[Mapping[str, Any]], items: Any = None) -> dict[str, float]:
-    """``STAGE/MEASURE/DOMAIN`` for every stage's figure, and per measure and domain with a before and
-    an after: ``change/...`` (after - before), and where per-item rows pair them, its 95 % interval,
-    ``d/...`` (the change in distance to the ideal, negative = closer) and its p (docs/statistics.md)."""
+    """``STAGE/MEASURE/DOMAIN`` for every stage's figure (all evaluated items), and per measure and domain
+    with a before and an after: ``change/...`` (after - before of those), and where per-item rows pair
+    them, the run summary's paired figures on the held-out test items: ``test_before/``, ``test_after/``,
+    ``test_change/`` with its 95 % interval (``test_change_ci_low/``, ``test_change_ci_high/``),
+    ``test_d/`` (the change in distance to the ideal, negative = closer) and ``test_p/`` (docs/statistics.md)."""
     out: dict[str, float] = {}
     cells: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
     for row in metric_rows:
@@ -76,10 +78,12 @@ def figures(metric_rows: Sequence[Mapping[str, Any]], items: Any = None) -> dict
             continue
         out[key("change", measure, domain)] = float(stages["after"]["value"]) - float(stages["before"]["value"])
         paired = _paired(item_rows, measure, domain, stages["after"])
-        if paired is not None:
-            out.update({key("change", measure, domain): paired.delta, key("change_ci_low", measure, domain): paired.delta_ci[0],
-                        key("change_ci_high", measure, domain): paired.delta_ci[1], key("d", measure, domain): paired.d_delta,
-                        key("p", measure, domain): paired.p})
+        if paired is not None:  # on the test items only, as the run's summary shows it: its own names, so change = after - before above
+            out.update({key("test_before", measure, domain): paired.before, key("test_after", measure, domain): paired.after,
+                        key("test_change", measure, domain): paired.delta,
+                        key("test_change_ci_low", measure, domain): paired.delta_ci[0],
+                        key("test_change_ci_high", measure, domain): paired.delta_ci[1], key("test_d", measure, domain): paired.d_delta,
+                        key("test_p", measure, domain): paired.p})
     return {k: v for k, v in out.items() if _finite(v)}
 
 
