@@ -69,7 +69,10 @@ class WandbRun(TrackerRun):
 def _init(target: str | None, name: str, group: str | None, job_type: str) -> WandbRun:
     wandb = _wandb()
     entity, project = _project(target)
-    run = wandb.init(project=project, entity=entity, name=name, group=group, job_type=job_type, reinit="create_new")
+    # WANDB_DIR read at each run: wandb freezes its environment at its first init in a process, so a
+    # later run (a second study, a test) would otherwise write into the first one's folder
+    run = wandb.init(project=project, entity=entity, name=name, group=group, job_type=job_type, reinit="create_new",
+                     dir=os.environ.get("WANDB_DIR") or None)
     return WandbRun(run, target, group or name)
 
 
