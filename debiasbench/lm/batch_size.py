@@ -24,7 +24,6 @@ resolved number beside it.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -33,7 +32,7 @@ from debiasbench.errors import DebiasbenchError
 from debiasbench.runtime.atomic import write_text_atomic
 from debiasbench.runtime.distributed import broadcast
 from debiasbench.runtime.hashing import sha256_json
-from debiasbench.runtime.memory import peak_rss, status_bytes
+from debiasbench.runtime.memory import clear_peak_rss, peak_rss, status_bytes
 
 AUTO = "auto"
 BatchSize = Union[int, Literal["auto"]]
@@ -207,11 +206,7 @@ def reset_peak_rss() -> int | None:
     from debiasbench.runtime.memory import note_cleared_peak
 
     note_cleared_peak(peak_rss())
-    try:
-        Path(f"/proc/{os.getpid()}/clear_refs").write_text("5")
-    except OSError:
-        return None
-    return status_bytes("VmRSS")
+    return status_bytes("VmRSS") if clear_peak_rss() else None
 
 
 

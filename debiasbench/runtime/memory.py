@@ -31,10 +31,7 @@ def reset_peaks() -> None:
     of every run before it."""
     global _CLEARED_PEAK_MB
     _CLEARED_PEAK_MB = 0.0
-    try:
-        Path(f"/proc/{os.getpid()}/clear_refs").write_text("5")
-    except OSError:
-        pass  # not Linux, or not allowed: ru_maxrss (the process's peak) stands
+    clear_peak_rss()  # where it cannot (not Linux, not allowed), ru_maxrss, the process's peak, stands
     torch = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
         return
@@ -64,6 +61,16 @@ def headline_mb(peaks: dict[str, float]) -> float:
     """The run's ``peak_memory_mb``: the CUDA peaks summed when the run used a GPU, else the CPU peak."""
     gpu = [value for name, value in peaks.items() if name.startswith("cuda") and value > 0]
     return sum(gpu) if gpu else peaks["cpu"]
+
+
+def clear_peak_rss() -> bool:
+    """Lower the kernel's resident high-water mark to the current size (Linux ``/proc/<pid>/clear_refs``);
+    False where that is not possible."""
+    try:
+        Path(f"/proc/{os.getpid()}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 def peak_rss() -> int | None:
