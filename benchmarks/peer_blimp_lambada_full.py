@@ -9,7 +9,7 @@ lm-eval then scores the same files in chunks (a few paradigms, or a slice of the
 process), each chunk's results and per-item samples saved under ``--state`` as it finishes, so the
 comparison survives interruptions and spans sittings (a full lm-eval pass is hours of one CPU core)::
 
-    python benchmarks/peer_blimp_lambada_full.py --ours RESULTS --ours-time ours-time.txt --state DIR [--threads 1]
+    python benchmarks/peer_blimp_lambada_full.py --ours RESULTS --ours-time ours-time.txt --state DIR [--threads 1] [--shard K/N]
 
 Every run does the chunks still missing, then, when none is missing, compares every pair and passage
 (same decision, largest log-likelihood difference), the figures side by side, and CPU seconds: ours from
@@ -49,6 +49,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-chunks", type=int, default=None, help="stop after this many new chunks")
+    parser.add_argument("--shard", default="0/1", help="K/N: do only the chunks whose plan index is K mod N, so N processes "
+                        "(one per core) share the plan; each chunk is written whole, so shards never collide")
     parser.add_argument("--prefix-token-id", type=int, default=0, help="the embedded model's prefix token")
     return parser.parse_args()
 
@@ -166,16 +168,17 @@ def main() -> None:
     model_dir = args.model_dir or default_model_dir()
     args.state.mkdir(parents=True, exist_ok=True)
     plan = chunks(args.data, args.paradigms_per_chunk, args.passages_per_chunk)
+    shard, shards = (int(x) for x in args.shard.split("/"))
     new = 0
-    for chunk in plan:
+    for index, chunk in enumerate(plan):
         out = args.state / f"{chunk['name']}.json"
-        if out.exists():
+        if out.exists() or index % shards != shard:
             continue
         if args.max_chunks is not None and new >= args.max_chunks:
             break
         print(f"lm-eval chunk {chunk['name']} ...", flush=True)
         result = run_chunk(chunk, args, model_dir)
-        tmp = out.with_suffix(".tmp")
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(result))
         tmp.replace(out)  # a chunk counts only once it is whole
         new += 1
