@@ -132,7 +132,7 @@ def test_the_example_plugin_declares_the_api_and_provides_a_metric_a_method_and_
 
 @pytest.mark.parametrize(("declared", "warning"), [
     (None, None), ("1", None), ("1.7", None),
-    ("2", "written for debiasbench API 2; this is API 1.1: it may not work (docs/api.md)"),
+    ("2", "written for debiasbench API 2; this is API 1.2: it may not work (docs/api.md)"),
     (1, "DEBIASBENCH_API = 1 is not an API version such as '1'; see docs/api.md"),
 ])
 def test_a_declared_api_major_other_than_this_one_is_a_warning(declared: object, warning: str | None) -> None:

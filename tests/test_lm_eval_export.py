@@ -1,5 +1,5 @@
 """``debiasbench export lm-eval`` (docs/lm-eval-export.md): the files it writes, the scoring and
-aggregation functions of its ``utils.py`` against hand-computed values and the toolkit's own
+aggregation functions of its functions file (the metrics plugin's ``lm_eval_export/task_functions.py``) against hand-computed values and the toolkit's own
 functions, bad input, and the exported tasks run by lm-eval on a tiny GPT-2 against the toolkit's
 metrics on the same items (the embedded model: tests/test_lm_eval_export_slow.py)."""
 
@@ -15,10 +15,13 @@ import yaml
 from typer.testing import CliRunner
 
 from debiasbench.cli import app
-from debiasbench.cli import lm_eval_task_utils as utils
-from debiasbench.cli.lm_eval_export import INSTRUMENTS
-
 pytest.importorskip("debiasbench_metrics")
+
+from debiasbench_metrics.lm_eval_export import CROWS_EXPORT, MODULE, STEREOSET_EXPORT  # noqa: E402
+from debiasbench_metrics.lm_eval_export import task_functions as utils  # noqa: E402
+
+FUNCTIONS = f"{MODULE}.py"
+FN = f"!function {MODULE}."
 
 runner = CliRunner()
 TASKS = ("debiasbench_stereoset_intra", "debiasbench_stereoset_inter", "debiasbench_crows_pairs")
@@ -45,42 +48,45 @@ def exported(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_writes_three_task_yamls_and_utils(exported: Path, data_dir: Path):
-    assert sorted(p.name for p in exported.iterdir()) == sorted([*(f"{t}.yaml" for t in TASKS), "utils.py"])
-    assert (exported / "utils.py").read_text() == Path(utils.__file__).read_text()
+def test_writes_three_task_yamls_and_their_functions_file(exported: Path, data_dir: Path):
+    assert sorted(p.name for p in exported.iterdir()) == sorted([*(f"{t}.yaml" for t in TASKS), FUNCTIONS])
+    header, copied = (exported / FUNCTIONS).read_text().split("\n", 1)
+    assert header.startswith("# Written by `debiasbench export lm-eval`") and copied == Path(utils.__file__).read_text()
     files = {t: yaml.load((exported / f"{t}.yaml").read_text(), Loader=_TaskLoader) for t in TASKS}
     intra, inter, crows = (files[t] for t in TASKS)
     assert intra["dataset_path"] == inter["dataset_path"] == "json" and crows["dataset_path"] == "csv"
     assert intra["dataset_kwargs"]["data_files"]["test"] == str((data_dir / STEREOSET).resolve())
     assert crows["dataset_kwargs"]["data_files"]["test"] == str((data_dir / CROWS).resolve())
-    assert intra["custom_dataset"] == "!function utils.stereoset_intrasentence"
-    assert inter["custom_dataset"] == "!function utils.stereoset_intersentence"
-    assert crows["custom_dataset"] == "!function utils.crows_pairs"
+    assert intra["custom_dataset"] == f"{FN}stereoset_intrasentence"
+    assert inter["custom_dataset"] == f"{FN}stereoset_intersentence"
+    assert crows["custom_dataset"] == f"{FN}crows_pairs"
     for task in files.values():
         assert task["output_type"] == "multiple_choice" and task["target_delimiter"] == "" and task["num_fewshot"] == 0
-        assert task["doc_to_text"] == "!function utils.doc_to_text" and task["doc_to_choice"] == "!function utils.doc_to_choice"
+        assert task["doc_to_text"] == f"{FN}doc_to_text" and task["doc_to_choice"] == f"{FN}doc_to_choice"
         assert "debiasbench" in task["tag"]
-        for entry in task["metric_list"]:  # every aggregation names a function that utils.py defines
+        for entry in task["metric_list"]:  # every aggregation names a function that the functions file defines
             agg = entry["aggregation"]
-            assert agg == "mean" or callable(getattr(utils, agg.removeprefix("!function utils.")))
+            assert agg == "mean" or callable(getattr(utils, agg.removeprefix(FN)))
     metrics = {m["metric"]: m["aggregation"] for m in intra["metric_list"]}
     for domain in ("", "_gender", "_profession", "_race", "_religion"):
-        assert metrics[f"ss{domain}"] == "!function utils.ss" and metrics[f"icat{domain}"] == "!function utils.icat"
+        assert metrics[f"ss{domain}"] == f"{FN}ss" and metrics[f"icat{domain}"] == f"{FN}icat"
     assert {m["metric"] for m in crows["metric_list"]} >= {"score", "stereo", "antistereo", "score_race", "margin"}
 
 
-def test_one_instrument_and_overwrite_removes_the_other(exported: Path, data_dir: Path):
+def test_one_instrument_and_overwrite_removes_the_other_but_not_the_users_files(exported: Path, data_dir: Path):
+    (exported / "my_task.yaml").write_text("task: mine\n")
     again = _export(exported, data_dir, "--instruments", "crows", "--overwrite")
     assert again.exit_code == 0, again.output
-    assert sorted(p.name for p in exported.iterdir()) == ["debiasbench_crows_pairs.yaml", "utils.py"]
+    assert sorted(p.name for p in exported.iterdir()) == ["debiasbench_crows_pairs.yaml", FUNCTIONS, "my_task.yaml"]
     back = _export(exported, data_dir, "--overwrite")
-    assert back.exit_code == 0 and len(list(exported.iterdir())) == 4
+    assert back.exit_code == 0 and len(list(exported.iterdir())) == 5
+    (exported / "my_task.yaml").unlink()
 
 
 @pytest.mark.parametrize("case", ["not-empty", "unknown", "missing-file", "no-folder"])
 def test_bad_input_is_one_line_and_writes_nothing(case: str, data_dir: Path, tmp_path: Path):
     folder, data = tmp_path / "tasks", data_dir
-    expected = {"not-empty": "is not empty; pass --overwrite", "unknown": "unknown instrument 'seat'",
+    expected = {"not-empty": "is not empty; pass --overwrite", "unknown": "no lm-eval export for instrument 'seat'; choose from crows-pairs, stereoset",
                 "missing-file": f"has no {CROWS}", "no-folder": "does not exist"}[case]
     extra: list[str] = []
     if case == "not-empty":
@@ -115,7 +121,38 @@ def test_a_plugin_command_cannot_take_the_export_name():
     assert loaded.commands == [] and "clashes with the built-in command 'export'" in loaded.status("greeter").warnings[0]
 
 
-# ----------------------------------------------------------------------------- utils.py by hand
+def test_a_third_party_metrics_export_is_written_like_a_first_party_one(data_dir: Path, tmp_path: Path):
+    """The core names no metric: a metric from an extra plugin declares its tasks and functions file and is exported."""
+    from debiasbench.api import LmEvalExport, LmEvalTask, hookimpl
+    from debiasbench.cli.lm_eval_export import export_lm_eval
+    from debiasbench.plugin_system.loader import load_plugins
+    from debiasbench_metrics.crows_pairs.metric import CrowsPairsMetric
+
+    source = tmp_path / "my_functions.py"
+    source.write_text("def doc_to_text(doc):\n    return ''\n")
+
+    class ThirdParty(CrowsPairsMetric):
+        name = "my-crows"
+        aliases = ("mine",)
+        lm_eval = LmEvalExport(module="my_functions", source=source, doc="my CrowS variant",
+                               tasks=(LmEvalTask("my_crows", "crows-pairs", "csv", "read", "score", (("score", "mean", False),)),))
+
+    class Plugin:
+        @hookimpl
+        def register_metrics(self, register):
+            register(ThirdParty())
+
+    registry = load_plugins(extra={"my-plugin": Plugin()}).registry
+    written = export_lm_eval(tmp_path / "tasks", ["mine"], data_dir, False, registry)
+    assert sorted(p.name for p in written) == ["my_crows.yaml", "my_functions.py"]
+    task = yaml.load((tmp_path / "tasks" / "my_crows.yaml").read_text(), Loader=_TaskLoader)
+    assert task["custom_dataset"] == "!function my_functions.read" and task["process_results"] == "!function my_functions.score"
+    assert task["dataset_kwargs"]["data_files"]["test"] == str((data_dir / CROWS).resolve())
+    everything = export_lm_eval(tmp_path / "all", ["all"], data_dir, False, registry)
+    assert {p.name for p in everything} == {*(f"{t}.yaml" for t in TASKS), FUNCTIONS, "my_crows.yaml", "my_functions.py"}
+
+
+# ----------------------------------------------------------------------------- the functions file by hand
 
 
 def test_stereoset_aggregations_by_hand():
@@ -204,12 +241,12 @@ def test_data_readers_match_the_toolkits_loaders(data_dir: Path):
 
 
 def test_every_metric_of_the_yamls_is_produced_by_process_results():
-    stereo = {m for t in INSTRUMENTS["stereoset"] for m, _, _ in t.metrics}
+    stereo = {m for t in STEREOSET_EXPORT.tasks for m, _, _ in t.metrics}
     produced = set()
     for domain in utils.STEREOSET_DOMAINS:
         produced |= set(utils.process_stereoset({"domain": domain, "target": "t", "n_tokens": [1, 1, 1]}, [(-1.0,), (-2.0,), (-3.0,)]))
     assert produced == stereo
-    crows = {m for m, _, _ in INSTRUMENTS["crows-pairs"][0].metrics}
+    crows = {m for m, _, _ in CROWS_EXPORT.tasks[0].metrics}
     produced = set()
     for domain in utils.CROWS_DOMAINS:
         for direction in ("stereo", "antistereo"):

@@ -29,6 +29,8 @@ from debiasbench.plugin_system.interfaces import (
     EvalDataset,
     ForgetSet,
     ForgetText,
+    LmEvalExport,
+    LmEvalTask,
     MeasureSpec,
     Metric,
     MetricFamily,
@@ -84,6 +86,7 @@ __all__ = [
     "Dataset", "EvalDataset", "ForgetSet", "ForgetText", "DataFile", "DataLocatorProto",
     # metrics
     "Metric", "MetricFamily", "MeasureSpec", "MetricResult", "MetricRow", "EvalContext", "OVERALL", "item_rows", "concat_items", "kept_mask",
+    "LmEvalExport", "LmEvalTask",
     # span selectors
     "SpanSelector", "SelectorContext", "TokenizedText",
     # unlearning methods

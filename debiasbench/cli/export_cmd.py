@@ -14,12 +14,12 @@ EXPORT_HELP = "Write debiasbench's instruments in another tool's format (lm-eval
 
 
 def lm_eval_command(
-    directory: Annotated[Path, typer.Argument(help="Folder to write the task yamls and utils.py into (lm_eval --include_path).")],
+    directory: Annotated[Path, typer.Argument(help="Folder to write the task yamls and their functions files into (lm_eval --include_path).")],
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder the tasks read (default: DEBIASBENCH_DATA).")] = None,
-    instruments: Annotated[str, typer.Option("--instruments", help="Instruments to export, comma-separated: stereoset, crows-pairs.")] = "stereoset,crows-pairs",
+    instruments: Annotated[str, typer.Option("--instruments", help="Metrics to export, comma-separated, or all: every installed metric that declares lm-eval tasks (stereoset, crows-pairs with the first-party plugins).")] = "all",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the task files in a non-empty folder.")] = False,
 ) -> None:
-    """Write StereoSet (intra, inter) and CrowS-Pairs as lm-evaluation-harness tasks that reproduce the toolkit's figures."""
+    """Write the metrics that declare lm-evaluation-harness tasks (StereoSet, CrowS-Pairs, ...) as task yamls that reproduce the toolkit's figures."""
     from rich.markup import escape
 
     from debiasbench.cli.lm_eval_export import export_lm_eval

@@ -1,108 +1,102 @@
-"""``debiasbench export lm-eval``: StereoSet and CrowS-Pairs as lm-evaluation-harness task yamls.
+"""``debiasbench export lm-eval``: every metric that declares lm-evaluation-harness tasks, as task yamls.
 
-The yamls read the data folder's own files (absolute paths, nothing downloaded) and score as the
-toolkit's metrics do; the scoring itself is in ``lm_eval_task_utils.py``, copied beside them as
-``utils.py``. Writing needs no lm-eval: only running the tasks does. docs/lm-eval-export.md.
+A metric declares its tasks and a file of lm-eval functions (``Metric.lm_eval``, an
+:class:`~debiasbench.plugin_system.interfaces.LmEvalExport`); this module names no metric. It
+writes one yaml per task, reading the data folder's own file (absolute path, nothing downloaded),
+and copies each functions file beside them. Writing needs no lm-eval: only running the tasks does.
+docs/lm-eval-export.md.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from debiasbench import __version__
-from debiasbench.cli.lm_eval_task_utils import CROWS_DOMAINS, STEREOSET_DOMAINS
 from debiasbench.data.locator import DataLocator
 from debiasbench.errors import DebiasbenchError
+from debiasbench.plugin_system.interfaces import LmEvalExport, LmEvalTask
 from debiasbench.plugin_system.registry import Registry
 from debiasbench.runtime.atomic import atomic_dir, write_text_atomic
 from debiasbench.runtime.paths import data_dir as default_data_dir
 
-UTILS_SOURCE = Path(__file__).with_name("lm_eval_task_utils.py")
-UTILS_NAME = "utils.py"
-GROUP_TAG = "debiasbench"
+HEADER = "# Written by `debiasbench export lm-eval`"
+"""The first line of every file the export writes: a later export into the folder removes only such files."""
 
 
-@dataclass(frozen=True)
-class ExportTask:
-    """One lm-eval task: its name, the data set whose file it reads and how it scores."""
-
-    task: str
-    dataset: str  # the registered data set whose first file the task reads
-    builder: str  # datasets builder of that file (json | csv)
-    custom_dataset: str  # utils function that reads the file and counts tokens
-    process_results: str
-    metrics: tuple[tuple[str, str, bool], ...]  # (metric, aggregation, higher_is_better)
-    tags: tuple[str, ...]
+def exportable(registry: Registry) -> dict[str, LmEvalExport]:
+    """Metric name -> its lm-eval export, for every registered metric that declares one."""
+    return {entry.name: entry.obj.lm_eval for entry in registry.entries("metric")
+            if isinstance(getattr(entry.obj, "lm_eval", None), LmEvalExport)}
 
 
-_STEREOSET_METRICS = tuple(
-    (f"{name}{suffix}", f"!function utils.{name}", higher)
-    for suffix in ("", *(f"_{d}" for d in STEREOSET_DOMAINS))
-    for name, higher in (("ss", False), ("lms", True), ("icat", True))
-) + (("margin", "mean", False),)
-_CROWS_METRICS = (("score", "mean", False), ("stereo", "mean", False), ("antistereo", "mean", False),
-                  *((f"score_{d}", "mean", False) for d in CROWS_DOMAINS), ("margin", "mean", False))
-
-INSTRUMENTS: dict[str, tuple[ExportTask, ...]] = {
-    "stereoset": tuple(
-        ExportTask(f"debiasbench_stereoset_{short}", "stereoset", "json", f"stereoset_{task}", "process_stereoset",
-                   _STEREOSET_METRICS, (GROUP_TAG, "debiasbench_stereoset"))
-        for short, task in (("intra", "intrasentence"), ("inter", "intersentence"))
-    ),
-    "crows-pairs": (ExportTask("debiasbench_crows_pairs", "crows-pairs", "csv", "crows_pairs", "process_crows", _CROWS_METRICS,
-                               (GROUP_TAG,)),),
-}
-"""The instruments ``--instruments`` may name, and the tasks each writes."""
-ALIASES = {"crows": "crows-pairs"}
-ALL_FILES = frozenset({UTILS_NAME, *(f"{t.task}.yaml" for tasks in INSTRUMENTS.values() for t in tasks)})
-
-
-def task_yaml(task: ExportTask, data_file: Path) -> str:
-    """The task's yaml: the data folder's file, the prefix-and-options prompt, per-document results, the aggregations."""
+def task_yaml(task: LmEvalTask, export: LmEvalExport, data_file: Path) -> str:
+    """The task's yaml: the data folder's file, the metric's prompt functions, per-document results, the aggregations."""
+    function = f"!function {export.module}."
     metrics = "".join(f"  - metric: {name}\n    aggregation: {agg}\n    higher_is_better: {str(higher).lower()}\n"
                       for name, agg, higher in task.metrics)
     return (
-        f"# Written by `debiasbench export lm-eval` (debiasbench {__version__}); docs/lm-eval-export.md.\n"
-        "# Reproduces the toolkit's figures: mean log-probability per token after the scoring prefix token,\n"
-        "# counted and aggregated by utils.py. The data file is read where it lies (nothing is downloaded).\n"
+        f"{HEADER} (debiasbench {__version__}); docs/lm-eval-export.md.\n"
+        f"# {export.doc or task.task}; functions in {export.module}.py.\n"
+        "# The data file is read where it lies (nothing is downloaded).\n"
         f"task: {task.task}\n"
         f"tag: [{', '.join(task.tags)}]\n"
         f"dataset_path: {task.builder}\n"
         "dataset_kwargs:\n"
         "  data_files:\n"
         f"    test: {json.dumps(str(data_file))}\n"
-        f"custom_dataset: !function utils.{task.custom_dataset}\n"
+        f"custom_dataset: {function}{task.custom_dataset}\n"
         "test_split: test\n"
         "output_type: multiple_choice\n"
         "num_fewshot: 0\n"
-        "doc_to_text: !function utils.doc_to_text\n"
-        "doc_to_choice: !function utils.doc_to_choice\n"
+        f"doc_to_text: {function}doc_to_text\n"
+        f"doc_to_choice: {function}doc_to_choice\n"
         "doc_to_target: 0\n"
         'target_delimiter: ""\n'
-        f"process_results: !function utils.{task.process_results}\n"
+        f"process_results: {function}{task.process_results}\n"
         f"metric_list:\n{metrics}"
         "metadata:\n"
         "  version: 1.0\n"
     )
 
 
-def resolve_instruments(names: list[str]) -> list[str]:
-    """Canonical instrument names, in the order given; an unknown one is one line."""
-    out = []
-    for name in names:
-        canonical = ALIASES.get(name.strip(), name.strip())
-        if canonical not in INSTRUMENTS:
-            raise DebiasbenchError(f"unknown instrument {name!r} for export lm-eval; choose from {', '.join(INSTRUMENTS)}")
-        if canonical not in out:
-            out.append(canonical)
+def resolve_instruments(names: list[str], registry: Registry) -> dict[str, LmEvalExport]:
+    """The chosen metrics' exports (names or aliases, in the order given; ``all``: every one); an unknown one is one line."""
+    available = exportable(registry)
+    if not available:
+        raise DebiasbenchError("no installed metric declares lm-eval tasks; `debiasbench plugins` lists what is loaded")
+    choices = ", ".join(available)
+    out: dict[str, LmEvalExport] = {}
+    for raw in (n.strip() for n in names):
+        if raw == "all":
+            out |= {k: v for k, v in available.items() if k not in out}
+            continue
+        entry = registry.find("metric", raw) if raw else None
+        if entry is None or entry.name not in available:
+            raise DebiasbenchError(f"no lm-eval export for instrument {raw!r}; choose from {choices} (or all)")
+        out.setdefault(entry.name, available[entry.name])
     if not out:
-        raise DebiasbenchError(f"no instrument to export; choose from {', '.join(INSTRUMENTS)}")
+        raise DebiasbenchError(f"no instrument to export; choose from {choices} (or all)")
     return out
 
 
-def data_files(instruments: list[str], data_dir: Path | None, registry: Registry) -> dict[str, Path]:
+def check_modules(exports: dict[str, LmEvalExport]) -> dict[str, Path]:
+    """Functions file name -> its source; two metrics may share a file only if it is the same one."""
+    modules: dict[str, Path] = {}
+    for metric, export in exports.items():
+        if not export.module.isidentifier():
+            raise DebiasbenchError(f"metric {metric}'s lm-eval module name {export.module!r} is not a Python identifier; "
+                                   "its plugin must name the functions file by one")
+        if not export.source.is_file():
+            raise DebiasbenchError(f"metric {metric}'s lm-eval functions file {export.source} is missing; reinstall its plugin")
+        known = modules.setdefault(export.module, export.source)
+        if known.resolve() != export.source.resolve():
+            raise DebiasbenchError(f"two metrics export different lm-eval functions files as {export.module}.py "
+                                   f"({known}, {export.source}); export them into separate folders")
+    return modules
+
+
+def data_files(exports: dict[str, LmEvalExport], data_dir: Path | None, registry: Registry) -> dict[str, Path]:
     """Each exported data set's file in the data folder, checked against its published checksum."""
     folder = default_data_dir(data_dir)
     if folder is None:
@@ -111,7 +105,7 @@ def data_files(instruments: list[str], data_dir: Path | None, registry: Registry
         raise DebiasbenchError(f"data folder {folder} (--data-dir / DEBIASBENCH_DATA) does not exist")
     locator = DataLocator(folder, download=False)
     found: dict[str, Path] = {}
-    for task in (t for name in instruments for t in INSTRUMENTS[name]):
+    for task in (t for export in exports.values() for t in export.tasks):
         if task.dataset in found:
             continue
         file = registry.eval_dataset(task.dataset).files[0]
@@ -123,12 +117,13 @@ def data_files(instruments: list[str], data_dir: Path | None, registry: Registry
     return found
 
 
-def planned_files(instruments: list[str], files: dict[str, Path]) -> dict[str, str]:
-    """File name -> text of everything the export writes."""
-    out = {UTILS_NAME: UTILS_SOURCE.read_text(encoding="utf-8")}
-    for name in instruments:
-        for task in INSTRUMENTS[name]:
-            out[f"{task.task}.yaml"] = task_yaml(task, files[task.dataset])
+def planned_files(exports: dict[str, LmEvalExport], files: dict[str, Path]) -> dict[str, str]:
+    """File name -> text of everything the export writes (functions files carry the header line too)."""
+    out = {f"{module}.py": f"{HEADER}: a copy of {source.name} (debiasbench {__version__}).\n{source.read_text(encoding='utf-8')}"
+           for module, source in check_modules(exports).items()}
+    for export in exports.values():
+        for task in export.tasks:
+            out[f"{task.task}.yaml"] = task_yaml(task, export, files[task.dataset])
     return out
 
 
@@ -140,9 +135,19 @@ def check_target(directory: Path, overwrite: bool) -> None:
         raise DebiasbenchError(f"{directory} is not empty; pass --overwrite to replace the task files in it, or give a new folder")
 
 
+def _ours(path: Path) -> bool:
+    """Whether ``path`` is a file an earlier export wrote (its first line is the header)."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return handle.readline().startswith(HEADER)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def write_files(directory: Path, files: dict[str, str]) -> list[Path]:
     """Write ``files`` into ``directory``: a new folder appears whole; into an existing one each file
-    is replaced atomically and task files of an earlier export that this one does not write are removed."""
+    is replaced atomically and files of an earlier export that this one does not write are removed
+    (only files the export wrote: a user's own files stay)."""
     if not directory.is_dir() or not any(directory.iterdir()):
         with atomic_dir(directory) as tmp:
             for name, text in files.items():
@@ -150,14 +155,15 @@ def write_files(directory: Path, files: dict[str, str]) -> list[Path]:
     else:
         for name, text in files.items():
             write_text_atomic(directory / name, text)
-        for stale in ALL_FILES - set(files):
-            (directory / stale).unlink(missing_ok=True)
+        for stale in directory.iterdir():
+            if stale.name not in files and stale.suffix in (".yaml", ".py") and stale.is_file() and _ours(stale):
+                stale.unlink()
     return [directory / name for name in files]
 
 
 def export_lm_eval(directory: Path, instruments: list[str], data_dir: Path | None, overwrite: bool, registry: Registry) -> list[Path]:
     """Validate everything, then write the task files; returns their paths."""
-    chosen = resolve_instruments(instruments)
+    chosen = resolve_instruments(instruments, registry)
     check_target(directory, overwrite)
     files = planned_files(chosen, data_files(chosen, data_dir, registry))
     return write_files(directory, files)

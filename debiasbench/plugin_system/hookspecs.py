@@ -25,11 +25,12 @@ import pluggy
 
 PROJECT = "debiasbench"
 
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 """``MAJOR.MINOR`` of the promised plugin API, ``debiasbench.api.API_VERSION`` (docs/api.md): a minor
 release only adds; a major one may remove or change a promised name. A plugin declares the major it
 was written for as ``DEBIASBENCH_API = "1"`` in its entry-point module; the loader warns when it
-differs from this one's. 1.1 added the experiment trackers (``Tracker``, ``TrackerRun``, ``register_trackers``)."""
+differs from this one's. 1.1 added the experiment trackers (``Tracker``, ``TrackerRun``, ``register_trackers``);
+1.2 the lm-eval export of a metric (``Metric.lm_eval``, ``LmEvalExport``, ``LmEvalTask``)."""
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)

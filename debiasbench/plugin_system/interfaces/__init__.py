@@ -6,6 +6,7 @@ A plugin author reads this package and ``hookspecs.py`` and nothing else. Seven 
 * :class:`ModelProvider`  -- loads a causal LM into a :class:`ModelHandle`;
 * :class:`Metric`         -- scores the items the core chose and returns one row per item (the core computes
   each measure's figure and interval), plus :class:`MetricRow` s for measures no aggregate expresses;
+  a metric may declare :class:`LmEvalExport` tasks that reproduce it inside lm-evaluation-harness;
 * :class:`MetricFamily` -- an open set of metrics named ``<family>:<argument>``, each built on demand
   (registered through ``register_metrics``);
 * :class:`Dataset`        -- a data set (:class:`ForgetSet` for unlearning, :class:`EvalDataset`
@@ -27,6 +28,7 @@ from __future__ import annotations
 from debiasbench.plugin_system.interfaces.common import NoOptions, option, PresetValues, Named, ProgressFactory
 from debiasbench.plugin_system.interfaces.models import ModelSettings, ModelHandle, SAVED_MODEL_MANIFEST, MODULES_KEY, ModelProvider
 from debiasbench.plugin_system.interfaces.datasets import DataFile, DataLocatorProto, Dataset, EvalDataset, ForgetText, ForgetSet
+from debiasbench.plugin_system.interfaces.lm_eval import LmEvalTask, LmEvalExport
 from debiasbench.plugin_system.interfaces.metrics import Aggregate, MeasureSpec, MetricRow, MetricResult, EvalContext, Metric, MetricFamily, FAMILY_SEPARATOR
 from debiasbench.plugin_system.interfaces.selectors import TokenizedText, SelectorContext, SpanSelector
 from debiasbench.plugin_system.interfaces.methods import StepInfo, UnlearnOutcome, UnlearnContext, RunFacts, UnlearningMethod
@@ -46,4 +48,4 @@ KIND_BASES: dict[str, type] = {
     "tracker": Tracker,
 }
 
-__all__ = ["NoOptions", "option", "PresetValues", "Named", "ProgressFactory", "ModelSettings", "ModelHandle", "SAVED_MODEL_MANIFEST", "MODULES_KEY", "ModelProvider", "DataFile", "DataLocatorProto", "Dataset", "EvalDataset", "ForgetText", "ForgetSet", "Aggregate", "MeasureSpec", "MetricRow", "MetricResult", "EvalContext", "Metric", "MetricFamily", "FAMILY_SEPARATOR", "TokenizedText", "SelectorContext", "SpanSelector", "StepInfo", "UnlearnOutcome", "UnlearnContext", "RunFacts", "UnlearningMethod", "ControlledPoint", "ControlledResult", "ControlArm", "Control", "TrackerRun", "Tracker", "KINDS", "KIND_BASES"]
+__all__ = ["NoOptions", "option", "PresetValues", "Named", "ProgressFactory", "ModelSettings", "ModelHandle", "SAVED_MODEL_MANIFEST", "MODULES_KEY", "ModelProvider", "DataFile", "DataLocatorProto", "Dataset", "EvalDataset", "ForgetText", "ForgetSet", "Aggregate", "MeasureSpec", "MetricRow", "MetricResult", "EvalContext", "Metric", "MetricFamily", "FAMILY_SEPARATOR", "LmEvalTask", "LmEvalExport", "TokenizedText", "SelectorContext", "SpanSelector", "StepInfo", "UnlearnOutcome", "UnlearnContext", "RunFacts", "UnlearningMethod", "ControlledPoint", "ControlledResult", "ControlArm", "Control", "TrackerRun", "Tracker", "KINDS", "KIND_BASES"]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from debiasbench.plugin_system.interfaces.common import Named, PluginLookup, PresetValues, ProgressFactory
 from debiasbench.plugin_system.interfaces.datasets import DataLocatorProto
+from debiasbench.plugin_system.interfaces.lm_eval import LmEvalExport
 from debiasbench.plugin_system.interfaces.models import ModelHandle
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -152,6 +153,8 @@ class Metric(Named, ABC):
     # True: an item's dev/test split follows its ``group`` (StereoSet: the target term), so no group
     # has items in both splits and a choice made on dev never sees a test group (docs/statistics.md)
     split_by_group: ClassVar[bool] = False
+    # its lm-evaluation-harness tasks, for ``debiasbench export lm-eval`` (None: not exported)
+    lm_eval: ClassVar[LmEvalExport | None] = None
 
     @abstractmethod
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:

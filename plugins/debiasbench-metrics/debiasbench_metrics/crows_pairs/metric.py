@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from debiasbench.api import (
+    LmEvalExport,
     EvalContext,
     MeasureSpec,
     Metric,
@@ -33,6 +34,7 @@ from debiasbench_metrics.crows_pairs.dataset import CROWS_DOMAINS, CrowsPair
 from debiasbench_metrics.shared.provenance import data_checksums, scoring_setup, table
 from debiasbench_metrics.shared.pair_options import PairScoringOptions
 from debiasbench_metrics.scoring.sentences import score_sentences
+from debiasbench_metrics.lm_eval_export import CROWS_EXPORT
 
 SCORE, STEREO, ANTISTEREO, MARGIN = "crows-pairs.score", "crows-pairs.stereo", "crows-pairs.antistereo", "crows-pairs.margin"
 # item_sd (a planning value): the SD over items of the paired after - before change of each item's
@@ -55,6 +57,7 @@ class CrowsPairsMetric(Metric):
     description: ClassVar[str] = "CrowS-Pairs: % of pairs where the more stereotypical sentence scores higher (ideal 50)"
     Options: ClassVar[type] = CrowsPairsOptions
     datasets: ClassVar[tuple[str, ...]] = ("crows-pairs",)
+    lm_eval: ClassVar[LmEvalExport | None] = CROWS_EXPORT  # `debiasbench export lm-eval`
     default: ClassVar[bool] = True
     # quick: every pair of the study's three domains (883), enough to resolve changes of a few points
     presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(domains=STUDY_DOMAINS)}

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from debiasbench.api import (
+    LmEvalExport,
     DebiasbenchError,
     EvalContext,
     MeasureSpec,
@@ -47,6 +48,7 @@ from debiasbench_metrics.stereoset.layouts import (
     parse_stereoset,
 )
 from debiasbench_metrics.stereoset.scores import stereoset_items, stereoset_rows
+from debiasbench_metrics.lm_eval_export import STEREOSET_EXPORT
 
 ROW_SIZE = 9
 """Sentences per packed row: three examples' options."""
@@ -86,6 +88,7 @@ class StereoSetMetric(Metric):
     description: ClassVar[str] = "StereoSet SS (ideal 50), LMS (ideal 100) and ICAT (ideal 100), intra- and intersentence"
     Options: ClassVar[type] = StereoSetOptions
     datasets: ClassVar[tuple[str, ...]] = ("stereoset",)
+    lm_eval: ClassVar[LmEvalExport | None] = STEREOSET_EXPORT  # `debiasbench export lm-eval`
     default: ClassVar[bool] = True
     split_by_group: ClassVar[bool] = True  # dev/test by target term (docs/statistics.md, "Dev and test items"): no target term in both splits
     presets: ClassVar[Mapping[str, PresetValues]] = {"quick": PresetValues(limit=40, domains=STUDY_DOMAINS)}

@@ -1,5 +1,6 @@
-"""debiasbench's StereoSet and CrowS-Pairs as lm-evaluation-harness tasks: the ``utils.py`` that
-``debiasbench export lm-eval`` writes beside the task yamls (docs/lm-eval-export.md).
+"""debiasbench's StereoSet and CrowS-Pairs as lm-evaluation-harness tasks: the functions file that
+``debiasbench export lm-eval`` copies beside the task yamls as ``debiasbench_metrics_lm_eval.py``
+(docs/lm-eval-export.md).
 
 This file is copied as it is and runs inside lm-eval, so it imports nothing from debiasbench: only
 the standard library, ``datasets`` and ``transformers`` (both lm-eval dependencies). It reproduces
