@@ -70,8 +70,10 @@ def test_the_resume_hint_repeats_the_options_given() -> None:
     from debiasbench.campaign.executors import ExecutorOptions
 
     options = ExecutorOptions("ray", retries=3, workers=2, cpus_per_run=2.0, address="head:6379")
-    hint = resume_command("sweep", Path("my grid.toml"), "/scratch/my results", options, quiet=True, yes=True)
-    assert shlex.split(hint) == ["debiasbench", "sweep", "my grid.toml", "--results-dir", "/scratch/my results", "--executor", "ray",
+    hint = resume_command("sweep", Path("my grid.toml"), "/scratch/my results", options, quiet=True, yes=True,
+                          track=["mlflow:file:///tmp/ml runs", "tensorboard"])
+    assert shlex.split(hint) == ["debiasbench", "sweep", "my grid.toml", "--results-dir", "/scratch/my results",
+                                 "--track", "mlflow:file:///tmp/ml runs", "--track", "tensorboard", "--executor", "ray",
                                  "--retries", "3", "--workers", "2", "--cpus-per-run", "2", "--address", "head:6379", "--quiet", "--yes"]
 
 

@@ -14,11 +14,14 @@ _FLAGS = (("workers", "--workers"), ("cpus_per_run", "--cpus-per-run"), ("gpus_p
 
 
 def resume_command(command: str, file: Path, results_dir: str | None, options: ExecutorOptions, *, quiet: bool = False,
-                   yes: bool = False) -> str:
-    """``debiasbench COMMAND FILE [the options given]``, every word shell-quoted."""
+                   yes: bool = False, track: list[str] | tuple[str, ...] | None = None) -> str:
+    """``debiasbench COMMAND FILE [the options given]``, every word shell-quoted (``--track`` too: the resumed
+    points log to the same trackers as the ones that finished)."""
     words = ["debiasbench", command, str(file)]
     if results_dir is not None:
         words += ["--results-dir", results_dir]
+    for value in track or ():
+        words += ["--track", value]
     if options.executor != "local":
         words += ["--executor", options.executor]
     if options.retries != 2:

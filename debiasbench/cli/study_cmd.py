@@ -96,7 +96,7 @@ def study_command(
     progress = None
     try:
         if not report_only:
-            progress = _run(study, registry, file, results_dir, options, quiet, yes, retries, tracking)
+            progress = _run(study, registry, file, results_dir, options, quiet, yes, retries, tracking, track)
         files = write_report(study, collect(study))
     except BaseException:
         close_parent(tracking, {}, failed=True)
@@ -110,7 +110,7 @@ def study_command(
 
 
 def _run(study: Study, registry: Registry, file: Path, results_dir: Optional[str], options: ExecutorOptions, quiet: bool,
-         yes: bool, retries: int, tracking: Tracking | None) -> StudyProgress:
+         yes: bool, retries: int, tracking: Tracking | None, track: Optional[list[str]] = None) -> StudyProgress:
     """Run what the study has not done (its points, then its derived controls); Ctrl-C exits 130 with a resume hint."""
     from rich.markup import escape
 
@@ -122,7 +122,7 @@ def _run(study: Study, registry: Registry, file: Path, results_dir: Optional[str
     with started(options) as engine:  # an unreachable or too small cluster fails here, before any run
         progress = run_study(study, registry, log=say, run_log=run_log, executor=engine, retries=retries, tracking=tracking)
     if progress.interrupted:
-        again = resume_command("study", file, results_dir, options, quiet=quiet, yes=yes)
+        again = resume_command("study", file, results_dir, options, quiet=quiet, yes=yes, track=track)
         err.print(f"[bold red]interrupted[/] after {len(progress.ran)} runs; rerun `{escape(again)}` to resume",
                   highlight=False, soft_wrap=True)
         raise typer.Exit(130)

@@ -88,7 +88,7 @@ def sweep_command(
     close_parent(tracking, {"points/ran": len(report.ran), "points/skipped": report.skipped, "points/failed": len(report.failed)},
                  failed=bool(report.failed) or report.interrupted)
     if report.interrupted:
-        again = resume_command("sweep", file, results_dir, options, quiet=quiet, yes=yes)
+        again = resume_command("sweep", file, results_dir, options, quiet=quiet, yes=yes, track=track)
         err.print(f"[bold red]interrupted[/] after {len(report.ran)} of {todo} points; rerun `{escape(again)}` to resume "
                   "(finished points are kept; the interrupted one does not count as done)", highlight=False, soft_wrap=True)
         raise typer.Exit(130)
