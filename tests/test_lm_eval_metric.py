@@ -138,3 +138,19 @@ def test_a_sweep_file_names_tasks_and_the_include_folder(plugins: Any, tasks: Pa
     path.write_text(path.read_text().replace("tiny_blimp", "tiny_blmp"))
     with pytest.raises(DebiasbenchError, match="did you mean 'tiny_blimp'"):
         load_sweep(path, plugins=plugins)
+
+
+def test_the_baseline_key_follows_the_local_data_not_only_the_task_config(plugins: Any, tasks: Path) -> None:
+    """A data file edited in place (same path, same yaml) changes the cache key; the same bytes keep it."""
+    from debiasbench.plugin_system.interfaces import EvalContext
+
+    def key() -> Any:
+        metric = plugins.registry.build_metric("lm-eval:tiny_blimp", include=tasks).obj
+        return metric.protocol_key(EvalContext(data=None, registry=plugins.registry), metric.Options())  # type: ignore[arg-type]
+
+    data = tasks / "data" / "tiny_blimp.jsonl"
+    first = key()
+    assert first["local_data"] == {str(data): __import__("hashlib").sha256(data.read_bytes()).hexdigest()}
+    assert key() == first
+    data.write_text(data.read_text().replace("The cat sleeps.", "The cat naps."), encoding="utf-8")
+    assert key()["local_data"] != first["local_data"] and key()["task_config"] == first["task_config"]

@@ -33,6 +33,7 @@ from debiasbench.api import (
     concat_items,
     item_rows,
 )
+from debiasbench.api.data import sha256_file
 from debiasbench_metrics.lm_eval_tasks.options import LmEvalOptions
 from debiasbench_metrics.lm_eval_tasks.harness import FEWSHOT_SEED, TaskMeasure, item_value, load_task, task_measures
 
@@ -70,7 +71,10 @@ class LmEvalTaskMetric(Metric):
         return f"{self.name}.{m.suffix}"
 
     def protocol_key(self, ctx: EvalContext, options: Any) -> dict[str, Any]:
-        return {**super().protocol_key(ctx, options), "task_config": self.task_config}
+        """The task's config and the checksums of the local files it reads: a data file edited in place
+        (same path, same config) must not hit a cached baseline."""
+        return {**super().protocol_key(ctx, options), "task_config": self.task_config,
+                "local_data": local_data_checksums(self.task_config)}
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
         import lm_eval
@@ -114,6 +118,37 @@ class LmEvalTaskMetric(Metric):
             **ctx.subset_protocol(), "seed": ctx.seed,
         }
         return MetricResult(rows=rows, protocol=protocol, items=concat_items(tables))
+
+
+_CHECKSUMS: dict[tuple[str, int, int], str] = {}
+"""(path, size, mtime_ns) -> sha256, so a file is hashed once per process however often its key is asked for."""
+
+
+def local_data_checksums(config: Mapping[str, Any]) -> dict[str, str]:
+    """sha256 of every local file the task config names (``dataset_path`` and ``dataset_kwargs.data_files``, a folder's
+    files included). A Hub data set is not local: its name and revision in the config are its key."""
+    named: list[str] = [config["dataset_path"]] if isinstance(config.get("dataset_path"), str) else []
+    files = (config.get("dataset_kwargs") or {}).get("data_files") if isinstance(config.get("dataset_kwargs"), Mapping) else None
+    stack: list[Any] = [files]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            named.append(value)
+        elif isinstance(value, Mapping):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+    out: dict[str, str] = {}
+    for name in named:
+        path = Path(name).expanduser()
+        candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.is_file() else []
+        for file in candidates:
+            stat = file.stat()
+            key = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+            if key not in _CHECKSUMS:
+                _CHECKSUMS[key] = sha256_file(file)
+            out[str(file)] = _CHECKSUMS[key]
+    return out
 
 
 def doc_items(measure: str, m: TaskMeasure, docs: list[dict[str, Any]]) -> Any:
