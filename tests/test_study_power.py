@@ -54,3 +54,26 @@ def test_dry_run_plans_each_family_cell_from_item_counts(tmp_path: Path, data_di
         assert c.mde_contrast == pytest.approx(planned_mde(spec.item_sd, c.test_items, contrast=True)) and c.mde_contrast > c.mde_change
     result = runner.invoke(app, ["study", str(_variant(tmp_path, "equivalence_margin = 2.0")), "--dry-run"])
     assert result.exit_code == 0 and "what the study can detect" in result.output
+
+
+def test_dry_run_cuts_items_to_the_metrics_preset_limit_as_a_run_does(tmp_path: Path, data_dir: Path) -> None:
+    """The quick preset scores 40 StereoSet items per domain and task: the planner counts those, not the file's
+    (it once planned 673 race items for a run that scored 28, an MDE of 7.7 where the study measured 35)."""
+    text = _variant(tmp_path, "").read_text().replace('preset = "full"', 'preset = "quick"').replace("dev_fraction = 0.0", "dev_fraction = 0.3")
+    path = tmp_path / "quick.toml"
+    path.write_text(text)
+    cells = {(c.measure, c.domain): c.test_items for c in plan_power(load_study(path), get_plugins().registry)}
+    assert cells[("stereoset-intra.ss", "race")] == cells[("stereoset-intra.ss", "gender")] == round(40 * 0.7)
+    assert cells[("crows-pairs.score", "race")] == round(516 * 0.7)  # CrowS-Pairs' quick preset cuts no items
+
+
+def test_group_mean_cells_are_marked_lower_bounds_in_the_plan_and_the_dry_run(tmp_path: Path, data_dir: Path) -> None:
+    from debiasbench.campaign.study_power import plan_pooled
+
+    study = load_study(_variant(tmp_path, ""))
+    cells = plan_power(study, get_plugins().registry)
+    assert {c.measure for c in cells if c.lower_bound} == {"stereoset-intra.ss"}  # a mean over target terms
+    pool = plan_pooled(study, cells)
+    assert pool is not None and pool.lower_bound
+    result = runner.invoke(app, ["study", str(_variant(tmp_path, "")), "--dry-run"])
+    assert result.exit_code == 0 and ">=" in result.output and "lower bound" in result.output

@@ -62,7 +62,7 @@ def test_the_flagship_itself_passes_the_preflight(tmp_path: Path, monkeypatch: p
     result = CliRunner().invoke(app, ["study", str(FLAGSHIP), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "size: 27 runs; time: ~" in result.output
-    assert "pooled cross-domain contrast: 12 cells, 4358 test items" in result.output and "at most 4.51" in result.output
+    assert "pooled cross-domain contrast: 12 cells, 4358 test items" in result.output and "MDE vs control 4.51" in result.output
 
 
 @pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "real"])

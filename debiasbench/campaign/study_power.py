@@ -1,7 +1,7 @@
 """What a study can detect, before it runs (docs/statistics.md, "Verdicts, equivalence and power").
 
 For every family measure x evaluated domain: the expected number of test items (the metric's items
-in that domain, cut to ``eval_limit``, times the test share ``1 - dev_fraction``), and the minimum
+in that domain, cut to ``eval_limit`` or else to the item limit the metric's preset declares, as a run cuts them, times the test share ``1 - dev_fraction``), and the minimum
 detectable effect at 80 % power (two-sided 0.05) of a change and of a contrast between two arms,
 from the measure's planning value ``MeasureSpec.item_sd``. A null from a cell says nothing about
 effects below its MDE, so a user sees before spending hours whether the study can answer.
@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from debiasbench.plugin_system.presets import values_for
 from debiasbench.statistics.verdicts import planned_mde
 
 
@@ -25,6 +26,9 @@ class PlannedCell:
     mde_change: float | None
     mde_contrast: float | None
     why: str = ""  # why there is no MDE
+    # a mean over groups (StereoSet: target terms) whose test items fall in fewer groups than items: the planning
+    # formula counts each item as its own group, so the MDE is a lower bound (docs/statistics.md, "Planning")
+    lower_bound: bool = False
 
 
 def measure_specs(registry: Any) -> dict[str, tuple[Any, Any]]:
@@ -65,14 +69,15 @@ def plan_power(study: Any, registry: Any, cache_dir: Any = None) -> list[Planned
                 out.append(PlannedCell(measure, domain, None, seeds, None, None, "the metric cannot count its items"))
                 continue
             available = counts.get(domain, 0)
-            chosen = min(available, config.eval_limit) if config.eval_limit else available
+            limit = config.eval_limit if config.eval_limit is not None else values_for(metric, config.preset).limit
+            chosen = min(available, limit) if limit else available  # the items a run scores: --eval-limit, else the preset's
             test = int(round(chosen * (1.0 - config.dev_fraction)))
             if spec is None or spec.item_sd is None or test < 2:
                 why = "no item_sd" if test >= 2 else f"{test} test items"
                 out.append(PlannedCell(measure, domain, test, seeds, None, None, why))
                 continue
             out.append(PlannedCell(measure, domain, test, seeds, planned_mde(spec.item_sd, test),
-                                   planned_mde(spec.item_sd, test, contrast=True)))
+                                   planned_mde(spec.item_sd, test, contrast=True), lower_bound=spec.aggregate == "group-mean"))
     return out
 
 
@@ -82,8 +87,8 @@ class PlannedPool:
 
     cells: int  # cross-domain cells pooled (sources x other domains x measures)
     items: int  # their test items, summed (the weights)
-    mde: float  # upper bound: cells on the same items (two sources, one domain) counted as perfectly correlated
-
+    mde: float  # cells on the same items (two sources, one domain) counted as perfectly correlated
+    lower_bound: bool = False  # a pooled cell is a group-mean cell, whose planned MDE understates
 
 def plan_pooled(study: Any, cells: list[PlannedCell]) -> PlannedPool | None:
     """The item-weighted pool of every cross-domain contrast cell (source != evaluated domain)."""
@@ -94,17 +99,19 @@ def plan_pooled(study: Any, cells: list[PlannedCell]) -> PlannedPool | None:
     sources = sorted({p.config.domain for p in study.sweep.points if p.config.method and p.config.domain})
     z = t_quantile(0.975, math.inf) + t_quantile(0.8, math.inf)
     groups: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    lower = False
     for source in sources:
         for c in cells:
             if c.domain == source or c.mde_contrast is None or not c.test_items:
                 continue
             groups.setdefault((c.measure, c.domain), []).append((c.test_items, c.mde_contrast / z))
+            lower = lower or c.lower_bound
     pooled = [x for g in groups.values() for x in g]
     if not pooled:
         return None
     total = sum(n for n, _ in pooled)
     se = math.sqrt(sum(sum(n / total * s for n, s in g) ** 2 for g in groups.values()))
-    return PlannedPool(len(pooled), total, z * se)
+    return PlannedPool(len(pooled), total, z * se, lower)
 
 
 def missed_targets(study: Any, cells: list[PlannedCell], pool: PlannedPool | None) -> list[str]:

@@ -147,17 +147,25 @@ def _print_power(study: object, registry: object) -> None:
     for column in ("measure", "domain", "test items", "seeds", "MDE change", "MDE vs control"):
         table.add_column(column, justify="left" if column in ("measure", "domain") else "right", no_wrap=column == "measure")
     for c in cells:
-        mde = lambda v: f"{v:.2f}" if v is not None else escape(c.why)  # noqa: E731
+        mde = lambda v: (">=" if c.lower_bound else "") + f"{v:.2f}" if v is not None else escape(c.why)  # noqa: E731
         table.add_row(escape(c.measure), c.domain, "–" if c.test_items is None else str(c.test_items), str(c.seeds),
                       mde(c.mde_change), mde(c.mde_contrast) if c.mde_contrast is not None else "–")
     out.print(table)
     out.print("MDE: the smallest true effect a cell detects with 80% power at two-sided 0.05, from the measure's planning "
               "SD of one item's change (MeasureSpec.item_sd) and the expected test items; seed-to-seed variation and the "
               "family's Holm adjustment raise it (docs/statistics.md).", soft_wrap=True)
+    if any(c.lower_bound for c in cells):
+        grouped = ", ".join(sorted({c.measure for c in cells if c.lower_bound}))
+        out.print(f">=: {escape(grouped)} averages over groups (target terms), and the plan counts each item as its own "
+                  "group, so its MDE is a lower bound: with few test groups the measured one is larger (docs/statistics.md, "
+                  "\"Planning\").", soft_wrap=True)
     pool = plan_pooled(study, cells)
     if pool is not None:
+        how = ("cells on the same items counted as perfectly correlated, which overstates, and its group-mean cells counted "
+               "per item, which understates: measured pooled MDEs have come out larger" if pool.lower_bound else
+               "cells on the same items counted as perfectly correlated: an upper bound")
         out.print(f"pooled cross-domain contrast: {pool.cells} cells, {pool.items} test items (item-weighted); MDE vs "
-                  f"control at most {pool.mde:.2f} (cells on the same items counted as perfectly correlated)", soft_wrap=True)
+                  f"control {pool.mde:.2f} ({how})", soft_wrap=True)
 
 
 def _print_arms(study: object, pending: int) -> None:
