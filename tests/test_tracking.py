@@ -310,3 +310,29 @@ def test_a_sweep_file_with_a_bad_tracker_fails_before_any_point(tmp_path: Path) 
     result = runner.invoke(app, ["sweep", str(path)])
     assert result.exit_code == 2 and "did you mean 'tensorboard'?" in result.stderr
     assert not (tmp_path / "results").exists() and not (tmp_path / "tb").exists()
+
+
+def test_a_point_a_parallel_worker_ran_is_logged_with_its_per_step_losses(tmp_path: Path) -> None:
+    """A Ray or Slurm point is logged from its stored records: its losses come back from the steps table, so its
+    child holds the same per-step curve as a point run in this process."""
+    from mlflow.tracking import MlflowClient
+
+    from debiasbench.campaign.tracked import log_stored_point
+    from debiasbench.results.tables import read_table
+    from debiasbench.run.end_to_end import execute
+    from debiasbench.tracking.fanout import Tracking
+
+    result = execute(plan_run(_config(tmp_path, [])))  # what a worker does: run and write the records, no tracker
+    steps = read_table(tmp_path / "results", "steps").to_pylist()
+    losses = [info.forget_loss for info in result.outcome.history]
+    assert [r["step"] for r in steps] == [1, 2, 3] and [r["forget_loss"] for r in steps] == pytest.approx(losses)
+    assert all(r["run_id"] == result.run_id for r in steps)
+
+    uri = f"file:{tmp_path / 'mlruns'}"
+    parent = Tracking.start(plan_run(_config(tmp_path, [f"mlflow:{uri}"])).trackers, "sweep stored", group="sweep stored")
+    log_stored_point(parent, "the point", tmp_path / "results", result.run_id)
+    parent.finish()
+    (child,) = [r for r in _mlflow_runs(uri) if "mlflow.parentRunId" in r.data.tags]
+    history = MlflowClient(tracking_uri=uri).get_metric_history(child.info.run_id, "train/forget_loss")
+    assert [m.step for m in history] == [1, 2, 3] and [m.value for m in history] == pytest.approx(losses)
+    assert child.data.metrics["run/steps"] == 3

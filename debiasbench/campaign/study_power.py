@@ -27,7 +27,7 @@ class PlannedCell:
     mde_contrast: float | None
     why: str = ""  # why there is no MDE
     # a mean over groups (StereoSet: target terms) whose test items fall in fewer groups than items: the planning
-    # formula counts each item as its own group, so the MDE is a lower bound (docs/statistics.md, "Planning")
+    # formula counts each item as its own group, so the MDE is a lower bound (docs/statistics.md, "The pooled transfer claim")
     lower_bound: bool = False
 
 

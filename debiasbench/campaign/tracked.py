@@ -3,6 +3,7 @@ one parent run holding the file and the totals (and a study's report files), and
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,7 +11,8 @@ from typing import Any
 
 from debiasbench.campaign.sweep_file import read_campaign_file
 from debiasbench.results.storage import ResultsLocation, open_store
-from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, TRAJECTORY_SCHEMA
+from debiasbench.plugin_system.interfaces import StepInfo
+from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, STEPS_SCHEMA, TRAJECTORY_SCHEMA
 from debiasbench.results.tables import read_file
 from debiasbench.run.execute import RunResult
 from debiasbench.run.tracked import log_result
@@ -46,8 +48,8 @@ def log_failed_point(parent: Tracking, label: str, message: str) -> None:
 
 
 def log_stored_point(parent: Tracking, label: str, results_dir: ResultsLocation, run_id: str) -> None:
-    """A point a parallel worker ran, from its stored records (its per-step losses stay in the worker;
-    the probes of ``--eval-every`` are in the trajectory table and are logged)."""
+    """A point a parallel worker ran, from its stored records: the same child a point run in this process
+    gets, its per-step losses read back from the steps table and its ``--eval-every`` probes from the trajectories."""
     store = open_store(results_dir)
 
     def rows(key: str, schema: Any) -> list[dict[str, Any]]:
@@ -57,13 +59,20 @@ def log_stored_point(parent: Tracking, label: str, results_dir: ResultsLocation,
     if not run_rows:
         return
     items = read_file(store, f"items/{run_id}.parquet", ITEMS_SCHEMA) if store.is_file(f"items/{run_id}.parquet") else None
-    files = [Path(str(store.where(f"{table}/{run_id}.parquet"))) for table in ("runs", "metrics", "trajectories", "items")]
+    files = [Path(str(store.where(f"{table}/{run_id}.parquet"))) for table in ("runs", "metrics", "trajectories", "items", "steps")]
+    history = [stored_step(r) for r in rows(f"steps/{run_id}.parquet", STEPS_SCHEMA)]
     done = FinishedRun(run_rows[0], rows(f"metrics/{run_id}.parquet", METRICS_SCHEMA),
-                       rows(f"trajectories/{run_id}.parquet", TRAJECTORY_SCHEMA), (), items, files)
+                       rows(f"trajectories/{run_id}.parquet", TRAJECTORY_SCHEMA), history, items, files)
     child = parent.child(label)
     with tempfile.TemporaryDirectory(prefix="debiasbench-track-") as scratch:
         log_finished(child, done, Path(scratch))  # type: ignore[arg-type]  # Tracking has TrackerRun's methods
     child.finish()
+
+
+def stored_step(row: dict[str, Any]) -> StepInfo:
+    """A steps-table row as the StepInfo the run reported."""
+    extra = json.loads(row["extra"]) if row.get("extra") else {}
+    return StepInfo(int(row["step"]), int(row["epoch"]), float(row["forget_loss"]), row["retain_loss"], extra)
 
 
 def close_parent(parent: Tracking | None, totals: dict[str, float], files: Sequence[Any] = (), failed: bool = False) -> None:

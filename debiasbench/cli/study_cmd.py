@@ -157,8 +157,8 @@ def _print_power(study: object, registry: object) -> None:
     if any(c.lower_bound for c in cells):
         grouped = ", ".join(sorted({c.measure for c in cells if c.lower_bound}))
         out.print(f">=: {escape(grouped)} averages over groups (target terms), and the plan counts each item as its own "
-                  "group, so its MDE is a lower bound: with few test groups the measured one is larger (docs/statistics.md, "
-                  "\"Planning\").", soft_wrap=True)
+                  "group, so its MDE is a lower bound: with few test groups the measured one is larger "
+                  "(docs/statistics.md, \"The pooled transfer claim\").", soft_wrap=True)
     pool = plan_pooled(study, cells)
     if pool is not None:
         how = ("cells on the same items counted as perfectly correlated, which overstates, and its group-mean cells counted "

@@ -7,6 +7,7 @@ touch the same file)::
     RESULTS/runs/<run_id>.parquet           one row: resolved config, versions, checksums
     RESULTS/trajectories/<run_id>.parquet   probe scores every --eval-every steps
     RESULTS/items/<run_id>.parquet          per-item rows of every measure, every stage (paired statistics)
+    RESULTS/steps/<run_id>.parquet          every unlearning step's losses (runs with a method)
     RESULTS/examples/<run_id>/<metric>-<stage>.parquet   per-example texts and scores (--save-examples)
 """
 
@@ -116,4 +117,18 @@ ITEMS_SCHEMA = pa.schema(
 )
 """Per-item rows: what every paired statistic is computed from (``RESULTS/items/<run_id>.parquet``)."""
 
-TABLES = {"metrics": METRICS_SCHEMA, "runs": RUNS_SCHEMA, "trajectories": TRAJECTORY_SCHEMA, "items": ITEMS_SCHEMA}
+STEPS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("step", pa.int64()),  # 1-based optimisation step of the unlearning
+        ("epoch", pa.int64()),
+        ("forget_loss", pa.float64()),  # the method's forget objective on this step's batch
+        ("retain_loss", pa.float64()),  # its retain objective, where the method has one; null otherwise
+        ("extra", pa.string()),  # JSON: any further per-step figures the method reported (StepInfo.extra)
+    ]
+)
+"""Every step's losses (``RESULTS/steps/<run_id>.parquet``): the loss curve of a run wherever it ran (a Ray or
+Slurm worker included), and what a tracker logs per step for a point a parallel executor ran."""
+
+TABLES = {"metrics": METRICS_SCHEMA, "runs": RUNS_SCHEMA, "trajectories": TRAJECTORY_SCHEMA, "items": ITEMS_SCHEMA,
+          "steps": STEPS_SCHEMA}

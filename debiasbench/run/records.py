@@ -23,7 +23,7 @@ from debiasbench.plugin_system.interfaces import ModelHandle, UnlearnOutcome
 from debiasbench.plugin_system.loader import LoadedPlugins
 from debiasbench.statistics.paired import split_of, split_units
 from debiasbench.results.items import ITEM_FIELDS
-from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, STAGES, TRAJECTORY_SCHEMA
+from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, STAGES, STEPS_SCHEMA, TRAJECTORY_SCHEMA
 from debiasbench.runtime.faults import fault_point
 from debiasbench.results.tables import to_table
 from debiasbench.results.storage import ResultsLocation, ResultsStore, short_reason, open_store
@@ -43,6 +43,7 @@ class RunRecords:
     examples: dict[str, Any] = field(default_factory=dict)  # "<metric>-<stage>" -> pyarrow table
     items: Any = None  # pyarrow table of ITEMS_SCHEMA: every metric's per-item rows, every stage
     notes: list[str] = field(default_factory=list)  # what the plugins reported, "metric: note"
+    step_rows: list[dict[str, Any]] = field(default_factory=list)  # STEPS_SCHEMA: every unlearning step's losses
 
 
 @dataclass
@@ -157,7 +158,14 @@ def build_records(plan: Plan, done: Outcome) -> RunRecords:
                 if item.result.examples is not None:
                     examples[f"{item.metric.name}-{stage}"] = item.result.examples
     return RunRecords(done.run_id, metric_rows, run_row, trajectory_rows=done.trajectory, examples=examples, notes=notes,
-                      items=_items(plan, done))
+                      items=_items(plan, done), step_rows=step_rows(done))
+
+
+def step_rows(done: Outcome) -> list[dict[str, Any]]:
+    """One row per unlearning step (none for a plain evaluation)."""
+    history = done.unlearned.history if done.unlearned is not None else []
+    return [{"run_id": done.run_id, "step": s.step, "epoch": s.epoch, "forget_loss": s.forget_loss, "retain_loss": s.retain_loss,
+             "extra": dumps(s.extra) if s.extra else None} for s in history]
 
 
 def _items(plan: Plan, done: Outcome) -> Any:
@@ -192,6 +200,8 @@ def write_records(results: ResultsLocation | ResultsStore, records: RunRecords) 
         files.append(store.write_table(records.items, f"items/{run_id}.parquet"))
     if records.trajectory_rows:
         files.append(store.write_table(to_table(records.trajectory_rows, TRAJECTORY_SCHEMA), f"trajectories/{run_id}.parquet"))
+    if records.step_rows:
+        files.append(store.write_table(to_table(records.step_rows, STEPS_SCHEMA), f"steps/{run_id}.parquet"))
     files.append(store.write_table(to_table(records.metric_rows, METRICS_SCHEMA), f"metrics/{run_id}.parquet"))
     fault_point("written-items")
     files.append(store.write_table(to_table([records.run_row], RUNS_SCHEMA), f"runs/{run_id}.parquet"))

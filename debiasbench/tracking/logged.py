@@ -23,7 +23,7 @@ def key(*parts: str) -> str:
 
 @dataclass
 class FinishedRun:
-    """A finished run as the records hold it (``history``: every training step, when the run ran in this process)."""
+    """A finished run as the records hold it (``history``: every training step, as the run reported it or as its steps table holds it)."""
 
     run_row: Mapping[str, Any]
     metric_rows: Sequence[Mapping[str, Any]]
