@@ -109,7 +109,7 @@ def test_a_run_on_the_store_compares_and_checks_like_a_local_folder(bucket_uri: 
     for results in (remote, str(local)):
         result = runner.invoke(app, _run_args(results, tmp_path / "cache"))
         assert result.exit_code == 0, result.output
-    for table in ("runs", "metrics", "trajectories"):
+    for table in ("runs", "metrics", "trajectories", "steps"):
         assert read_table(remote, table).num_rows == read_table(local, table).num_rows > 0
         assert _stable(read_table(remote, table)) == _stable(read_table(local, table))
     store = open_store(remote)
@@ -120,7 +120,7 @@ def test_a_run_on_the_store_compares_and_checks_like_a_local_folder(bucket_uri: 
     assert compared[0].stdout == compared[1].stdout and compared[0].stdout.count("\n") > 1
     checked = [runner.invoke(app, ["check", where]) for where in (remote, str(local))]
     assert all(c.exit_code == 0 for c in checked), checked[0].output
-    assert "1 complete runs, 3 files; 0 damaged" in checked[0].stdout and "s3://" in checked[0].stdout
+    assert "1 complete runs, 4 files; 0 damaged" in checked[0].stdout and "s3://" in checked[0].stdout
     assert checked[0].stdout.split(": ", 1)[1] == checked[1].stdout.split(": ", 1)[1]
 
     one_run = join(remote, "metrics", store.list("metrics")[0].rsplit("/", 1)[1])  # one run's file, as for a folder
