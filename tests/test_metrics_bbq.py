@@ -27,7 +27,7 @@ from debiasbench_metrics.bbq import metric as bbq  # noqa: E402
 from debiasbench_metrics.bbq.metric import BBQMetric, BBQOptions  # noqa: E402
 from debiasbench_metrics.bbq.rules import answer_groups, biased_answers  # noqa: E402
 from debiasbench_metrics.bbq.scores import bbq_statistics, choices  # noqa: E402
-from debiasbench_metrics.bbq.dataset import BBQDataset, category_domain, load_bbq  # noqa: E402
+from debiasbench_metrics.bbq.dataset import CATEGORY_SHA256, BBQDataset, category_domain, load_bbq  # noqa: E402
 
 
 def _row(i, condition, polarity, label, info, stereotyped, answers, category="Religion"):
@@ -89,7 +89,12 @@ def test_group_rules_follow_lm_evaluation_harness():
     info = {f"ans{k}": v for k, v in enumerate(RELIGION_INFO)}
     assert biased_answers(RELIGION_ANSWERS, info, ["Muslim"], "neg") == [2]
     assert biased_answers(RELIGION_ANSWERS, info, ["Muslim"], "nonneg") == [0]
-    assert category_domain("Disability_status") == "disability-status" and category_domain("Gender_identity") == "gender"
+    assert category_domain("Disability_status") == "disability" and category_domain("Gender_identity") == "gender"
+    assert category_domain("SES") == "socioeconomic" and category_domain("Race_x_SES") == "race-x-ses"
+    from debiasbench.domains import DOMAINS
+
+    single = [c for c in CATEGORY_SHA256 if "_x_" not in c]
+    assert all(category_domain(c) in DOMAINS for c in single)  # every single-group category is a domain --eval-domains can name
 
 
 def test_scores_by_hand_and_missing_categories(ctx, monkeypatch):

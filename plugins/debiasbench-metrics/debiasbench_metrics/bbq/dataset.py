@@ -33,11 +33,15 @@ CATEGORY_SHA256: dict[str, str | None] = {
 """The eleven categories of nyu-mll/BBQ @ bea11bd9 ``data/``; checksums of the six in the shared data folder."""
 
 NAMED_DOMAINS = {"Religion": "religion", "Gender_identity": "gender", "Race_ethnicity": "race",
-                 "Sexual_orientation": "sexual-orientation"}
+                 "Sexual_orientation": "sexual-orientation", "Disability_status": "disability", "SES": "socioeconomic"}
+"""Categories whose lower-cased name is not the toolkit's domain name (``debiasbench.api.data`` domains), so that
+``--eval-domains disability`` selects BBQ's ``Disability_status`` as it selects CrowS-Pairs' disability pairs."""
 
 
 def category_domain(category: str) -> str:
-    """docs/concepts.md, "BBQ": four named mappings; every other category lower-cased with ``_`` -> ``-``."""
+    """docs/concepts.md, "BBQ": six named mappings; every other category lower-cased with ``_`` -> ``-`` (the two
+    intersectional ones, ``race-x-ses`` and ``race-x-gender``, are no single domain: they count in ``all`` only
+    unless named by those labels)."""
     return NAMED_DOMAINS.get(category, category.lower().replace("_", "-"))
 
 

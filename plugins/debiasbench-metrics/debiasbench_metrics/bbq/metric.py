@@ -23,7 +23,7 @@ from debiasbench.api.lm import BatchSize, check_batch_size
 from debiasbench_metrics.bbq.items import bbq_items
 from debiasbench_metrics.bbq.scores import CHOICE_SETS, Decisions, bbq_statistics, choices, decide, statistic_counts
 from debiasbench_metrics.bbq.rules import UNKNOWN_RESPONSES
-from debiasbench_metrics.bbq.dataset import BBQData, BBQExample, category_domain, present_checksums
+from debiasbench_metrics.bbq.dataset import CATEGORY_SHA256, BBQData, BBQExample, category_domain, present_checksums
 from debiasbench_metrics.shared.provenance import scoring_setup, table
 from debiasbench_metrics.scoring.sentences import score_sentences
 
@@ -136,7 +136,8 @@ class BBQMetric(Metric):
     )
 
     def protocol_key(self, ctx: EvalContext, options: Any) -> dict[str, Any]:
-        return {**super().protocol_key(ctx, options), "bbq_files": present_checksums(ctx.data)}
+        return {**super().protocol_key(ctx, options), "bbq_files": present_checksums(ctx.data),
+                "category_domains": {c: category_domain(c) for c in CATEGORY_SHA256}}  # a renamed domain misses the cache
 
     def evaluate(self, model: ModelHandle, ctx: EvalContext, options: Any) -> MetricResult:
         data: BBQData = ctx.registry.get("dataset", "bbq").load(ctx.data)
