@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import string
 import subprocess
@@ -153,6 +154,13 @@ def start_lm_eval(venv: Path, model_dir: Path, tasks: list[str], tasks_dir: Path
     return {"proc": proc, "log": log, "start": time.perf_counter(), "command": command, "out_dir": out_dir, "tasks": tasks}
 
 
+def samples_files(out_dir: Path, task: str) -> list[Path]:
+    """lm-eval's ``samples_<task>_<timestamp>.jsonl`` of exactly ``task``: a glob ``samples_<task>_*`` would also take
+    the files of every task whose name extends it (BLiMP's ``wh_vs_that_with_gap`` and ``..._long_distance``)."""
+    pattern = re.compile(rf"samples_{re.escape(task)}_\d{{4}}-\d{{2}}-\d{{2}}T[\d.:-]+\.jsonl")
+    return sorted(f for f in out_dir.rglob(f"samples_{task}_*.jsonl") if pattern.fullmatch(f.name))
+
+
 def finish_lm_eval(job: dict[str, Any]) -> dict[str, Any]:
     """Wait for a started ``lm_eval``: its results JSON, its samples, wall, own time and CPU time."""
     proc, tasks, out_dir = job["proc"], job["tasks"], job["out_dir"]
@@ -164,7 +172,7 @@ def finish_lm_eval(job: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError(f"lm_eval exited {proc.returncode}:\n{Path(job['log'].name).read_text()[-4000:]}")
     command = job["command"]
     report = json.loads(sorted(out_dir.rglob("results_*.json"))[-1].read_text())
-    samples = {task: [json.loads(line) for f in sorted(out_dir.rglob(f"samples_{task}_*.jsonl")) for line in f.read_text().splitlines()]
+    samples = {task: [json.loads(line) for f in samples_files(out_dir, task) for line in f.read_text().splitlines()]
                for task in tasks}
     return {"wall": wall, "seconds": float(report.get("total_evaluation_time_seconds") or wall), "results": report["results"],
             "cpu": usage.ru_utime + usage.ru_stime, "samples": samples, "command": shlex.join(command)}

@@ -134,6 +134,10 @@ def compare(ours: dict[str, Any], done: list[dict[str, Any]]) -> dict[str, Any]:
         for task, samples in chunk["samples"].items():
             if task.startswith("blimp_local_"):
                 uid = task.removeprefix("blimp_local_")
+                # chunks saved before samples_files() read exactly one task's file hold the samples of the task whose
+                # name extends this one's too (wh_vs_that_with_gap_long_distance under wh_vs_that_with_gap): keep
+                # this paradigm's own, by the UID every BLiMP document carries
+                samples = [s for s in samples if s["doc"].get("UID", uid) == uid]
                 correct = 0
                 for s in samples:
                     e = blimp[f"{uid}/{s['doc']['pairID']}"]
