@@ -52,7 +52,7 @@ QUICK_PASSAGES = 500
 class LambadaOptions:
     """Options of the ``lambada`` metric."""
 
-    batch_size: BatchSize = option(32, "passages per forward pass, or auto: the largest batch that fits the free memory")
+    batch_size: BatchSize = option(16, "passages per forward pass (16: fastest of 4-64 on a 2-core CPU, benchmarks/README.md), or auto: the largest batch that fits the free memory (a GPU)")
 
     def __post_init__(self) -> None:
         self.batch_size = check_batch_size(self.batch_size)
