@@ -12,7 +12,7 @@ from typing import Any
 from debiasbench.campaign.sweep_file import read_campaign_file
 from debiasbench.results.storage import ResultsLocation, open_store
 from debiasbench.plugin_system.interfaces import StepInfo
-from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, STEPS_SCHEMA, TRAJECTORY_SCHEMA
+from debiasbench.results.schemas import ITEMS_SCHEMA, METRICS_SCHEMA, RUNS_SCHEMA, STEPS_SCHEMA, TABLES, TRAJECTORY_SCHEMA
 from debiasbench.results.tables import read_file
 from debiasbench.run.execute import RunResult
 from debiasbench.run.tracked import log_result
@@ -59,7 +59,7 @@ def log_stored_point(parent: Tracking, label: str, results_dir: ResultsLocation,
     if not run_rows:
         return
     items = read_file(store, f"items/{run_id}.parquet", ITEMS_SCHEMA) if store.is_file(f"items/{run_id}.parquet") else None
-    files = [Path(str(store.where(f"{table}/{run_id}.parquet"))) for table in ("runs", "metrics", "trajectories", "items", "steps")]
+    files = [Path(str(store.where(f"{table}/{run_id}.parquet"))) for table in TABLES]
     history = [stored_step(r) for r in rows(f"steps/{run_id}.parquet", STEPS_SCHEMA)]
     done = FinishedRun(run_rows[0], rows(f"metrics/{run_id}.parquet", METRICS_SCHEMA),
                        rows(f"trajectories/{run_id}.parquet", TRAJECTORY_SCHEMA), history, items, files)

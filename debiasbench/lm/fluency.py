@@ -29,7 +29,7 @@ import functools
 import math
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -99,8 +99,7 @@ class Fluency:
 
     def columns(self) -> dict[str, np.ndarray]:
         """For a metric's examples table."""
-        return {f"fluency_{name}": getattr(self, name) for name in
-                ("perplexity", "distinct1", "distinct2", "vocabulary", "symbols", "empty", "repeated", "fluent")}
+        return {f"fluency_{f.name}": getattr(self, f.name) for f in fields(self)}
 
 
 def words_of(text: str) -> list[str]:

@@ -50,7 +50,7 @@ def check_results(results_dir: ResultsLocation | ResultsStore) -> CheckReport:
     with_metrics = set(tables["metrics"].column("run_id").to_pylist())
     for run in sorted(complete - with_metrics):
         report.damage.append(f"run {run} has a runs row but no metric rows (its metrics file is missing or damaged)")
-    for name in ("metrics", "items", "trajectories", "steps"):
+    for name in (n for n in TABLES if n != "runs"):  # every per-run table but the one that marks a run complete
         orphans = sorted(set(tables[name].column("run_id").to_pylist()) - complete)
         if orphans:
             report.damage.append(f"{len(orphans)} run(s) have {name} but no runs row (interrupted, or its runs file is damaged; "
