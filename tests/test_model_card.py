@@ -28,7 +28,7 @@ from debiasbench.api.lm import token_logprobs
 from debiasbench.errors import DebiasbenchError
 from debiasbench.plugin_system.loader import load_plugins
 from debiasbench.reports.model_card import CARD_FILE, card_facts, card_text
-from debiasbench.reports.summary import paired_cell
+from debiasbench.statistics.paired import paired_cell
 from debiasbench.run.config import RunConfig
 from debiasbench.run.end_to_end import execute, plan_run
 from tests import tiny_plugins

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from debiasbench.reports.damage import damage_line, find_damage, num
-from debiasbench.reports.summary import paired_cell
+from debiasbench.statistics.paired import paired_cell
 from debiasbench.run.command_line import run_command_line
 from debiasbench.run.plan import Plan
 from debiasbench.run.records import RunRecords

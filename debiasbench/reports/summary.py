@@ -24,31 +24,6 @@ def _signed(value: float, digits: int = 2) -> str:
     return _fmt(value, digits) if value < 0 or value != value else "+" + _fmt(value, digits)
 
 
-def _test_stages(items: Any, measure: str, domain: str) -> dict[str, list[dict[str, Any]]]:
-    """One cell's item rows on the test split, by stage."""
-    stages: dict[str, list[dict[str, Any]]] = {}
-    for r in items:
-        if r["measure"] == measure and r["domain"] == domain and r["split"] == "test":
-            stages.setdefault(r["stage"], []).append(r)
-    return stages
-
-
-def paired_cell(items: Any, measure: str, domain: str, row: dict[str, Any]) -> Any:
-    """Paired statistics of one cell on its test items, or None (no items, no aggregate, a baseline);
-    ``items``: the run's per-item rows as dicts. The run summary and a saved model's card both show these."""
-    from debiasbench.statistics.paired import aligned, cell_stats, side
-
-    if items is None or not row.get("aggregate") or row.get("better") is None:
-        return None
-    stages = _test_stages(items, measure, domain)
-    if "before" not in stages or "after" not in stages:
-        return None
-    from debiasbench.statistics.paired import weights_seed
-
-    pair = aligned(side(stages["before"]), side(stages["after"]), f"{measure} {domain}")
-    return cell_stats([pair], row["aggregate"], row["ideal"], row["better"], seed=weights_seed(measure, domain))
-
-
 def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[str, ...] = (), items: Any = None) -> Table:
     """One line per headline measure x domain, every figure on the held-out test items (``items``:
     the run's per-item rows): before, after, the change in distance to the ideal (negative = closer)
@@ -58,6 +33,8 @@ def summary_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     Only the study's headline domains (plus ``extra_domains``, e.g. the source domain) are shown so
     the table stays readable in a terminal; the caption says what else ``compare`` has.
     """
+    from debiasbench.statistics.paired import paired_cell
+
     item_rows = items.to_pylist() if items is not None else None
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
     for column in ("measure", "domain", "n", "before", "after", "d", "95% CI", "p", "Δ"):
@@ -113,7 +90,7 @@ def relearn_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
     """After ``--relearn-steps``: one line per headline measure x shown domain (as :func:`summary_table`)
     with before, after, relearned and the share of the change kept, ``(relearned - before) / (after - before)``,
     with its paired percentile interval, on the test items (docs/relearning.md); None when the run did not relearn."""
-    from debiasbench.statistics.paired import aligned, cell_stats, side, weights_seed
+    from debiasbench.statistics.paired import aligned, cell_stats, side, stages_on_test, weights_seed
     from debiasbench.statistics.survival import cell_survival
 
     headline = {r["measure"] for r in rows if r.get("headline")} or {r["measure"] for r in rows}
@@ -139,7 +116,7 @@ def relearn_table(rows: list[dict[str, Any]], title: str, extra_domains: tuple[s
         metric_shown = _metric_heading(table, measure, metric_shown, 8)
         row, n, values = stages["after"], stages["after"]["n"], [stages[s]["value"] for s in ("before", "after", "relearned")]
         kept, interval = "", ""
-        test = _test_stages(item_rows, measure, domain) if row.get("aggregate") and row.get("better") else {}
+        test = stages_on_test(item_rows, measure, domain) if row.get("aggregate") and row.get("better") else {}
         if {"before", "after", "relearned"} <= set(test):
             pair = aligned(side(test["before"]), side(test["after"]), f"{measure} {domain}")
             seed = weights_seed(measure, domain)

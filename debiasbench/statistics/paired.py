@@ -16,8 +16,9 @@ One cell = one run (or a set of seed runs) x metric x measure x evaluated domain
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 import numpy as np
@@ -155,3 +156,25 @@ def cell_stats(runs: Sequence[tuple[Side, Side]], aggregate: str, ideal: float |
         if stages and all(d is not None for d in stages):
             decisions = (b.decision.astype(bool), a.decision.astype(bool))
     return from_change(change(before, afters, ideal, better, weights=weights, decisions=decisions))
+
+
+def stages_on_test(items: Iterable[Mapping[str, Any]], measure: str, domain: str) -> dict[str, list[Mapping[str, Any]]]:
+    """One cell's item rows on the test split, by stage."""
+    stages: dict[str, list[Mapping[str, Any]]] = {}
+    for r in items:
+        if r["measure"] == measure and r["domain"] == domain and r["split"] == "test":
+            stages.setdefault(r["stage"], []).append(r)
+    return stages
+
+
+def paired_cell(items: Sequence[Mapping[str, Any]] | None, measure: str, domain: str, row: Mapping[str, Any]) -> CellStats | None:
+    """Paired statistics of one cell on its test items, or None (no items, no aggregate, a baseline);
+    ``items``: the run's per-item rows as dicts, ``row``: the cell's metric row (its aggregate, ideal and
+    direction). The run summary, a saved model's card and the experiment trackers all show these."""
+    if items is None or not row.get("aggregate") or row.get("better") is None:
+        return None
+    stages = stages_on_test(items, measure, domain)
+    if "before" not in stages or "after" not in stages:
+        return None
+    pair = aligned(side(stages["before"]), side(stages["after"]), f"{measure} {domain}")
+    return cell_stats([pair], row["aggregate"], row["ideal"], row["better"], seed=weights_seed(measure, domain))

@@ -66,6 +66,8 @@ def figures(metric_rows: Sequence[Mapping[str, Any]], items: Any = None) -> dict
     them, the run summary's paired figures on the held-out test items: ``test_before/``, ``test_after/``,
     ``test_change/`` with its 95 % interval (``test_change_ci_low/``, ``test_change_ci_high/``),
     ``test_d/`` (the change in distance to the ideal, negative = closer) and ``test_p/`` (docs/statistics.md)."""
+    from debiasbench.statistics.paired import paired_cell
+
     out: dict[str, float] = {}
     cells: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
     for row in metric_rows:
@@ -77,7 +79,7 @@ def figures(metric_rows: Sequence[Mapping[str, Any]], items: Any = None) -> dict
         if "before" not in stages or "after" not in stages:
             continue
         out[key("change", measure, domain)] = float(stages["after"]["value"]) - float(stages["before"]["value"])
-        paired = _paired(item_rows, measure, domain, stages["after"])
+        paired = paired_cell(item_rows, measure, domain, stages["after"])
         if paired is not None:  # on the test items only, as the run's summary shows it: its own names, so change = after - before above
             out.update({key("test_before", measure, domain): paired.before, key("test_after", measure, domain): paired.after,
                         key("test_change", measure, domain): paired.delta,
@@ -85,22 +87,6 @@ def figures(metric_rows: Sequence[Mapping[str, Any]], items: Any = None) -> dict
                         key("test_change_ci_high", measure, domain): paired.delta_ci[1], key("test_d", measure, domain): paired.d_delta,
                         key("test_p", measure, domain): paired.p})
     return {k: v for k, v in out.items() if _finite(v)}
-
-
-def _paired(items: list[dict[str, Any]] | None, measure: str, domain: str, row: Mapping[str, Any]) -> Any:
-    """The cell's paired change on its test items (as the run's summary shows it), or None."""
-    from debiasbench.statistics.paired import aligned, cell_stats, side, weights_seed
-
-    if items is None or not row.get("aggregate") or row.get("better") is None:
-        return None
-    stages: dict[str, list[dict[str, Any]]] = {}
-    for r in items:
-        if r["measure"] == measure and r["domain"] == domain and r["split"] == "test":
-            stages.setdefault(r["stage"], []).append(r)
-    if "before" not in stages or "after" not in stages:
-        return None
-    pair = aligned(side(stages["before"]), side(stages["after"]), f"{measure} {domain}")
-    return cell_stats([pair], row["aggregate"], row["ideal"], row["better"], seed=weights_seed(measure, domain))
 
 
 def log_finished(run: TrackerRun, done: FinishedRun, scratch: Path) -> None:
