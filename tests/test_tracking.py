@@ -267,6 +267,7 @@ def _free_port() -> int:
     ("mlflow:ftp://example/x", 1, "not an MLflow tracking URI"),
     ("mlflow:http://", 1, "an http(s) URI needs a host"),
     ("mlflow:http://127.0.0.1:{port}", 1, "the MLflow tracking server at 127.0.0.1:{port} did not answer within 3 s"),
+    ("mlflow:http://127.0.0.1:99999", 1, "--track mlflow:http://127.0.0.1:99999: the port is not a number between 0 and 65535"),
     ("wandb:a/b/c", 1, "a W&B project is NAME or ENTITY/NAME"),
     ("tensorboard:s3://bucket/tb", 1, "give a local folder"),
     (":x", 1, "give a tracker name"),
@@ -291,6 +292,11 @@ def test_online_wandb_needs_its_server(tmp_path: Path, monkeypatch: pytest.Monke
                                  "--metrics", "text-logprob", "--results-dir", str(tmp_path / "r"), "--track", "wandb"])
     assert result.exit_code == 1 and "the W&B server" in result.stderr and "WANDB_MODE=offline" in result.stderr
     assert not (tmp_path / "r").exists()
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:99999")  # a port that is no number: one line, as MLflow's
+    result = runner.invoke(app, ["run", "--method", "tiny-ga", "--model", "tiny", "--domain", "gender", "--forget-set", "tiny-hate",
+                                 "--metrics", "text-logprob", "--results-dir", str(tmp_path / "r"), "--track", "wandb"])
+    assert result.exit_code == 1 and "the port is not a number between 0 and 65535" in result.stderr, result.output
+    assert "Traceback" not in result.output and not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize(("tracker", "module"), [("mlflow", "mlflow"), ("wandb", "wandb"), ("tensorboard", "tensorboard")])

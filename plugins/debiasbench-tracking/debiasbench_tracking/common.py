@@ -6,6 +6,7 @@ import datetime as dt
 import importlib
 import re
 import socket
+import urllib.parse
 from types import ModuleType
 
 from debiasbench.api import DebiasbenchError
@@ -32,6 +33,14 @@ def check_reachable(host: str, port: int, what: str, hint: str = "") -> None:
         reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__)
         raise DebiasbenchError(f"{what} at {host}:{port} did not answer within {CONNECT_TIMEOUT_S:g} s ({reason}); "
                                f"start it or fix the address{hint}") from None
+
+
+def port_of(url: urllib.parse.ParseResult, label: str) -> int:
+    """An http(s) URL's port, else its scheme's default (443, 80); one line when the port is not a number."""
+    try:
+        return url.port or (443 if url.scheme.lower() == "https" else 80)
+    except ValueError:
+        raise DebiasbenchError(f"{label}: the port is not a number between 0 and 65535") from None
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")

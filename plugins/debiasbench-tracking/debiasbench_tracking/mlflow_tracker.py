@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from debiasbench.api import DebiasbenchError, Tracker, TrackerRun
-from debiasbench_tracking.common import check_reachable, require
+from debiasbench_tracking.common import check_reachable, port_of, require
 
 EXTRA = "debiasbench-tracking[mlflow]"
 EXPERIMENT = "debiasbench"
@@ -49,11 +49,7 @@ def check_uri(uri: str) -> None:
     if scheme in ("http", "https"):
         if not parsed.hostname:
             raise DebiasbenchError(f"--track mlflow:{uri}: an http(s) URI needs a host, e.g. http://localhost:5000")
-        try:
-            port = parsed.port or (443 if scheme == "https" else 80)
-        except ValueError:
-            raise DebiasbenchError(f"--track mlflow:{uri}: the port is not a number between 0 and 65535") from None
-        check_reachable(parsed.hostname, port, "the MLflow tracking server")
+        check_reachable(parsed.hostname, port_of(parsed, f"--track mlflow:{uri}"), "the MLflow tracking server")
 
 
 class MLflowRun(TrackerRun):
@@ -69,19 +65,16 @@ class MLflowRun(TrackerRun):
         for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
             self.client.log_batch(self.run_id, params=items[start:start + 100])
 
-    def _metrics(self, values: Mapping[str, float], step: int) -> None:
+    def log_metrics(self, values: Mapping[str, float], step: int) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
         items = [Metric(_KEY.sub("_", k), float(v), now, step) for k, v in values.items()]
-        for start in range(0, len(items), 1000):
+        for start in range(0, len(items), 1000):  # and at most 1,000 metrics
             self.client.log_batch(self.run_id, metrics=items[start:start + 1000])
 
-    def log_metrics(self, values: Mapping[str, float], step: int) -> None:
-        self._metrics(values, step)
-
     def log_summary(self, values: Mapping[str, float]) -> None:
-        self._metrics(values, 0)
+        self.log_metrics(values, 0)
 
     def log_artifact(self, path: Path, folder: str = "") -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path=folder or None)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from debiasbench.api import DebiasbenchError, Tracker, TrackerRun
-from debiasbench_tracking.common import check_reachable, require
+from debiasbench_tracking.common import check_reachable, port_of, require
 
 EXTRA = "debiasbench-tracking[wandb]"
 PROJECT = "debiasbench"
@@ -92,7 +92,7 @@ class WandbTracker(Tracker):
         server = urllib.parse.urlparse(os.environ.get("WANDB_BASE_URL") or DEFAULT_SERVER)
         if server.scheme not in ("http", "https") or not server.hostname:
             raise DebiasbenchError(f"WANDB_BASE_URL={os.environ.get('WANDB_BASE_URL')!r} is not an http(s) URL")
-        check_reachable(server.hostname, server.port or (443 if server.scheme == "https" else 80), "the W&B server",
+        check_reachable(server.hostname, port_of(server, f"WANDB_BASE_URL={os.environ.get('WANDB_BASE_URL')!r}"), "the W&B server",
                         "; or log offline with WANDB_MODE=offline (then `wandb sync`)")
 
     def start(self, target: str | None, name: str, group: str | None = None) -> WandbRun:
