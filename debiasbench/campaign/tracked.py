@@ -4,7 +4,6 @@ one parent run holding the file and the totals (and a study's report files), and
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -64,8 +63,7 @@ def log_stored_point(parent: Tracking, label: str, results_dir: ResultsLocation,
     done = FinishedRun(run_rows[0], rows(f"metrics/{run_id}.parquet", METRICS_SCHEMA),
                        rows(f"trajectories/{run_id}.parquet", TRAJECTORY_SCHEMA), history, items, files)
     child = parent.child(label)
-    with tempfile.TemporaryDirectory(prefix="debiasbench-track-") as scratch:
-        log_finished(child, done, Path(scratch))  # type: ignore[arg-type]  # Tracking has TrackerRun's methods
+    log_finished(child, done)  # type: ignore[arg-type]  # Tracking has TrackerRun's methods
     child.finish()
 
 

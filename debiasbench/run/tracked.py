@@ -3,7 +3,6 @@ run, opened before the model loads (so a failed run shows as failed) and filled 
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,7 @@ def finished(result: RunResult) -> FinishedRun:
 
 def log_result(tracking: Tracking, result: RunResult) -> None:
     """The run's params, steps, figures and files into every tracker of ``tracking``."""
-    with tempfile.TemporaryDirectory(prefix="debiasbench-track-") as scratch:
-        log_finished(tracking, finished(result), Path(scratch))  # type: ignore[arg-type]  # Tracking has TrackerRun's methods
+    log_finished(tracking, finished(result))  # type: ignore[arg-type]  # Tracking has TrackerRun's methods
 
 
 def execute_tracked(plan: Plan, log: Any = None, card: Any = None) -> RunResult:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,10 +90,9 @@ def figures(metric_rows: Sequence[Mapping[str, Any]], items: Any = None) -> dict
     return {k: v for k, v in out.items() if _finite(v)}
 
 
-def log_finished(run: TrackerRun, done: FinishedRun, scratch: Path) -> None:
-    """Everything of ``done`` into ``run``: params first, then the steps in order, the figures, the files.
-
-    ``scratch``: a folder for the run's own summary file (``summary.json``: the figures and the runs row)."""
+def log_finished(run: TrackerRun, done: FinishedRun) -> None:
+    """Everything of ``done`` into ``run``: params first, then the steps in order, the figures, the files
+    (the run's own ``summary.json``, the figures and the runs row, written to a scratch folder first)."""
     config = json.loads(done.run_row.get("config") or "{}")
     run.log_params({**flat_params(config), "run_id": str(done.run_row.get("run_id", ""))})
     for step, values in step_metrics(done.history, done.trajectory_rows).items():
@@ -103,10 +103,11 @@ def log_finished(run: TrackerRun, done: FinishedRun, scratch: Path) -> None:
         if _finite(done.run_row.get(name)):
             values[f"run/{name}"] = float(done.run_row[name])
     run.log_summary(values)
-    summary = scratch / "summary.json"
-    summary.write_text(json.dumps({"run": {k: _plain(v) for k, v in done.run_row.items()}, "figures": values},
-                                  indent=2, sort_keys=True), encoding="utf-8")
-    run.log_artifact(summary)
+    with tempfile.TemporaryDirectory(prefix="debiasbench-track-") as scratch:
+        summary = Path(scratch) / "summary.json"
+        summary.write_text(json.dumps({"run": {k: _plain(v) for k, v in done.run_row.items()}, "figures": values},
+                                      indent=2, sort_keys=True), encoding="utf-8")
+        run.log_artifact(summary)
     for path in done.files:
         if isinstance(path, Path) and path.is_file():  # a --save-model folder stays where it is (gigabytes)
             run.log_artifact(path, f"results/{path.parent.name}")  # RESULTS/metrics/RUN.parquet -> results/metrics
